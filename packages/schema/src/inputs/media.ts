@@ -1,0 +1,26 @@
+import { z } from 'zod';
+
+/** Base64 of a 10 MB file, the largest input any provider takes inline. */
+const MAX_BASE64_CHARS = Math.ceil((10 * 1024 * 1024) / 3) * 4;
+
+export const mediaInputSchema = z
+  .object({
+    url: z
+      .string()
+      .max(2048, 'must be at most 2048 characters')
+      .url('must be an absolute URL')
+      .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL')
+      .optional(),
+    base64: z
+      .string()
+      .max(MAX_BASE64_CHARS, 'must decode to at most 10 MB')
+      .refine((b) => !b.startsWith('data:'), 'must be raw base64 without a data: prefix')
+      .refine((b) => /^[A-Za-z0-9+/\s]+={0,2}\s*$/.test(b), 'must be valid base64')
+      .optional(),
+  })
+  .superRefine((m, ctx) => {
+    const given = [m.url, m.base64].filter((v) => v !== undefined).length;
+    if (given !== 1) ctx.addIssue({ code: 'custom', message: 'give exactly one of url or base64', path: [] });
+  });
+
+export type MediaInput = z.infer<typeof mediaInputSchema>;

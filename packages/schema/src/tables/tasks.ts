@@ -1,0 +1,59 @@
+import { sql } from 'drizzle-orm';
+import { check, index, integer, jsonb, pgTable, real, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import type { Provider, TaskCostInfo, TaskErrorInfo, TaskKind, TaskOutput, TaskStatus } from '../domain.js';
+import { tenants } from './tenants.js';
+
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    kind: text('kind').$type<TaskKind>().notNull(),
+    provider: text('provider').$type<Provider>().notNull(),
+    model: text('model').notNull(),
+    status: text('status').$type<TaskStatus>().notNull(),
+    /** Incremented with every status change; subscribers use it to skip what they have already seen. */
+    version: integer('version').notNull().default(1),
+    statusMessage: text('status_message'),
+    progress: real('progress'),
+    /** The client's own id for the task, unique per tenant. */
+    externalTaskId: text('external_task_id'),
+    /** The provider's id, known once the provider accepted the task. */
+    providerTaskId: text('provider_task_id'),
+    /** The normalized input as the client gave it, with media bodies elided. */
+    input: jsonb('input').$type<Record<string, unknown>>().notNull(),
+    /** The exact request body sent upstream (media bodies included), kept until submission succeeds. */
+    providerRequest: jsonb('provider_request').$type<Record<string, unknown> | null>(),
+    output: jsonb('output').$type<TaskOutput>().notNull().default({ videos: [], audios: [] }),
+    error: jsonb('error').$type<TaskErrorInfo | null>(),
+    cost: jsonb('cost').$type<TaskCostInfo | null>(),
+    /** SHA-256 (hex) of the random token in this task's callback URL. */
+    callbackTokenHash: text('callback_token_hash').notNull(),
+    /** The provider's own last-update time, so stale reports cannot win. */
+    providerUpdatedAt: timestamp('provider_updated_at', { withTimezone: true }),
+    /** Millisecond precision, so a keyset cursor built from a JS Date matches the row exactly. */
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    submittedAt: timestamp('submitted_at', { withTimezone: true }),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('tasks_tenant_created_idx').on(t.tenantId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    uniqueIndex('tasks_tenant_external_id_idx').on(t.tenantId, t.externalTaskId),
+    uniqueIndex('tasks_callback_token_hash_idx').on(t.callbackTokenHash),
+    index('tasks_active_idx')
+      .on(t.status)
+      .where(sql`${t.status} in ('PENDING', 'SUBMITTED', 'PROCESSING')`),
+    check(
+      'tasks_status_check',
+      sql`${t.status} in ('PENDING', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED')`,
+    ),
+    check('tasks_kind_check', sql`${t.kind} in ('AVATAR_VIDEO', 'VIDEO_SOUND')`),
+    check('tasks_provider_check', sql`${t.provider} in ('KLING', 'KIE', 'DIGITAL_HUMAN')`),
+  ],
+);
+
+export type TaskRow = typeof tasks.$inferSelect;
+export type NewTaskRow = typeof tasks.$inferInsert;
