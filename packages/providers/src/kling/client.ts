@@ -1,0 +1,196 @@
+import type { Dispatcher } from 'undici';
+import type { z } from 'zod';
+import { ProviderError, parseRetryAfter, protocolError } from '../errors.js';
+import { sendHttpRequest, sharedHttpDispatcher } from '../http.js';
+import { KlingTokenSource, type KlingAuth } from './auth.js';
+import { KLING_TOKEN_REFRESH_CODES, classifyKlingError } from './errors.js';
+import {
+  klingEnvelopeSchema,
+  klingTaskListSchema,
+  klingTaskSchema,
+  type KlingAvatarCreateBody,
+  type KlingTask,
+} from './schemas.js';
+
+export interface KlingClientOptions {
+  /** e.g. https://api-singapore.klingai.com, https://api-beijing.klingai.com, or a simulator URL. */
+  baseUrl: string;
+  auth: KlingAuth;
+  dispatcher?: Dispatcher;
+  /** Per request: headers timeout, body timeout and overall deadline. Default 30000. */
+  timeoutMs?: number;
+  /** Clock for JWT claims, ms since epoch. Default Date.now. */
+  now?: () => number;
+}
+
+/** Exactly one of audioId / soundFile (Kling rejects neither and both). */
+export type KlingAvatarAudio = { audioId: string; soundFile?: never } | { soundFile: string; audioId?: never };
+
+export type CreateAvatarVideoRequest = KlingAvatarAudio & {
+  /** Image URL, or raw base64 without any `data:` prefix (Kling rejects the prefix). */
+  image: string;
+  /** At most 2500 characters. */
+  prompt?: string;
+  mode?: 'std' | 'pro';
+  /** Also produce a watermarked variant. */
+  watermark?: boolean;
+  callbackUrl?: string;
+  /** Our own id, unique per account; usable for lookup after an uncertain submit. */
+  externalTaskId?: string;
+};
+
+export type GetAvatarVideoRequest = { taskId: string } | { externalTaskId: string };
+
+export interface ListAvatarVideosRequest {
+  /** 1–1000, default 1. */
+  pageNum?: number;
+  /** 1–500, default 30. */
+  pageSize?: number;
+}
+
+const AVATAR_PATH = '/v1/videos/avatar/image2video';
+
+function checkRange(field: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ProviderError({
+      provider: 'kling',
+      code: 'INVALID_ARGUMENT',
+      kind: 'validation',
+      retryable: false,
+      message: `kling: ${field} must be an integer in [${min}, ${max}], got ${value}`,
+    });
+  }
+}
+
+/** Client for Kling's avatar (image + speech → talking video) endpoints. */
+export class KlingClient {
+  private readonly baseUrl: string;
+  private readonly dispatcher: Dispatcher;
+  private readonly timeoutMs: number;
+  private readonly tokens: KlingTokenSource;
+
+  constructor(opts: KlingClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.dispatcher = opts.dispatcher ?? sharedHttpDispatcher();
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.tokens = new KlingTokenSource(opts.auth, opts.now ?? Date.now);
+  }
+
+  /** Number of AK/SK JWTs signed by this client (0 with a static key). */
+  get tokensMinted(): number {
+    return this.tokens.mintedCount;
+  }
+
+  async createAvatarVideo(req: CreateAvatarVideoRequest): Promise<KlingTask> {
+    const body: KlingAvatarCreateBody = { image: req.image };
+    if (req.audioId !== undefined) body.audio_id = req.audioId;
+    if (req.soundFile !== undefined) body.sound_file = req.soundFile;
+    if (req.prompt !== undefined) body.prompt = req.prompt;
+    if (req.mode !== undefined) body.mode = req.mode;
+    // Documented as "array" in one page and as {enabled} in the other; {enabled} is what works.
+    if (req.watermark !== undefined) body.watermark_info = { enabled: req.watermark };
+    if (req.callbackUrl !== undefined) body.callback_url = req.callbackUrl;
+    if (req.externalTaskId !== undefined) body.external_task_id = req.externalTaskId;
+    return this.call('POST', AVATAR_PATH, body, klingTaskSchema);
+  }
+
+  /** Query by Kling's task_id or by our external_task_id (same path; Kling accepts either). */
+  async getAvatarVideo(req: GetAvatarVideoRequest): Promise<KlingTask> {
+    const [field, id] = 'taskId' in req ? ['taskId', req.taskId] : ['externalTaskId', req.externalTaskId];
+    if (typeof id !== 'string' || id === '') {
+      throw new ProviderError({
+        provider: 'kling',
+        code: 'INVALID_ARGUMENT',
+        kind: 'validation',
+        retryable: false,
+        message: `kling: ${field} must be a non-empty string`,
+      });
+    }
+    return this.call('GET', `${AVATAR_PATH}/${encodeURIComponent(id)}`, undefined, klingTaskSchema);
+  }
+
+  /** One page, newest first. Kling returns no total and supports no filters. */
+  async listAvatarVideos(req: ListAvatarVideosRequest = {}): Promise<KlingTask[]> {
+    const pageNum = req.pageNum ?? 1;
+    const pageSize = req.pageSize ?? 30;
+    checkRange('pageNum', pageNum, 1, 1000);
+    checkRange('pageSize', pageSize, 1, 500);
+    return this.call('GET', `${AVATAR_PATH}?pageNum=${pageNum}&pageSize=${pageSize}`, undefined, klingTaskListSchema);
+  }
+
+  private async call<S extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: object | undefined,
+    dataSchema: S,
+  ): Promise<z.output<S>> {
+    for (let attempt = 0; ; attempt++) {
+      const token = await this.tokens.token();
+      const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await sendHttpRequest('kling', {
+        method,
+        url: this.baseUrl + path,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        dispatcher: this.dispatcher,
+        timeoutMs: this.timeoutMs,
+      });
+
+      let json: unknown;
+      try {
+        json = JSON.parse(res.text);
+      } catch {
+        json = undefined;
+      }
+      const envelope = klingEnvelopeSchema.safeParse(json);
+      if (!envelope.success) {
+        // A gateway error page instead of Kling's envelope: a 5xx is worth retrying, anything else is not.
+        if (res.status >= 500) {
+          throw new ProviderError({
+            provider: 'kling',
+            code: `HTTP_${res.status}`,
+            kind: 'upstream',
+            retryable: true,
+            httpStatus: res.status,
+            message: `kling: HTTP ${res.status} without a Kling envelope`,
+            ...retryAfter(res.headers),
+          });
+        }
+        throw protocolError('kling', `unparseable response (HTTP ${res.status})`, { httpStatus: res.status });
+      }
+      const env = envelope.data;
+
+      if (res.status === 200 && env.code === 0) {
+        const data = dataSchema.safeParse(env.data);
+        if (!data.success) {
+          throw protocolError('kling', `unexpected response data: ${data.error.message}`, {
+            httpStatus: res.status,
+            ...(env.requestId !== undefined ? { requestId: env.requestId } : {}),
+            cause: data.error,
+          });
+        }
+        return data.data;
+      }
+
+      const error = classifyKlingError({
+        httpStatus: res.status,
+        code: env.code,
+        message: env.message,
+        ...(env.requestId !== undefined ? { requestId: env.requestId } : {}),
+        ...retryAfter(res.headers),
+      });
+      // A JWT that is not yet valid or has expired (clock skew, a long pause): sign a new one, retry once.
+      if (attempt === 0 && this.tokens.refreshable && KLING_TOKEN_REFRESH_CODES.has(env.code)) {
+        this.tokens.invalidate();
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+function retryAfter(headers: Record<string, string | string[] | undefined>): { retryAfterMs?: number } {
+  const ms = parseRetryAfter(headers['retry-after']);
+  return ms === undefined ? {} : { retryAfterMs: ms };
+}

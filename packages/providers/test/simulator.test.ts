@@ -1,0 +1,99 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request, type Dispatcher } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpDispatcher } from '../src/index.js';
+import { fixturesDir, mediaDir, startSimulator, type Simulator } from '../src/simulator/index.js';
+
+let sim: Simulator;
+let dispatcher: Dispatcher;
+const auth = { authorization: 'Bearer sandbox-kling-key' };
+
+beforeAll(async () => {
+  sim = await startSimulator({ kling: { timing: { processingAfterMs: 100, succeedAfterMs: 250 } } });
+  dispatcher = createHttpDispatcher();
+});
+afterAll(async () => {
+  await sim.stop();
+  await dispatcher.close();
+});
+
+async function post(body: string, headers: Record<string, string> = auth) {
+  const r = await request(`${sim.url}/v1/videos/avatar/image2video`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, dispatcher });
+  return { status: r.statusCode, body: (await r.body.json()) as { code: number; message: string; request_id: string; data?: Record<string, unknown> } };
+}
+
+describe('simulator: Kling avatar wire format', () => {
+  it('create answers in Kling field names: {code:0, message, request_id, data:{task_id, task_info, task_status, created_at, updated_at}}', async () => {
+    const r = await post(JSON.stringify({ image: 'https://a/i.png', sound_file: 'https://a/s.mp3', external_task_id: 'wire-1', watermark_info: { enabled: true } }));
+    expect(r.status).toBe(200);
+    expect(r.body.code).toBe(0);
+    expect(Object.keys(r.body.data!).sort()).toEqual(['created_at', 'task_id', 'task_info', 'task_status', 'updated_at']);
+    expect(r.body.data).toMatchObject({ task_status: 'submitted', task_info: { external_task_id: 'wire-1' }, created_at: expect.any(Number) });
+  });
+
+  it('malformed JSON → HTTP 400 code 1200', async () => {
+    const r = await post('{"image":');
+    expect(r.status).toBe(400);
+    expect(r.body.code).toBe(1200);
+  });
+
+  it('list with an out-of-range pageSize → 1201 naming pageSize; pageNum too', async () => {
+    const a = await request(`${sim.url}/v1/videos/avatar/image2video?pageSize=501`, { headers: auth, dispatcher });
+    const aBody = (await a.body.json()) as { code: number; message: string };
+    expect(a.statusCode).toBe(400);
+    expect(aBody.code).toBe(1201);
+    expect(aBody.message).toContain('pageSize');
+    const b = await request(`${sim.url}/v1/videos/avatar/image2video?pageNum=0`, { headers: auth, dispatcher });
+    expect(((await b.body.json()) as { message: string }).message).toContain('pageNum');
+  });
+
+  it('an unknown path is 404 code 1202', async () => {
+    const r = await request(`${sim.url}/v1/nothing-here`, { headers: auth, dispatcher });
+    expect(r.statusCode).toBe(404);
+    expect(((await r.body.json()) as { code: number }).code).toBe(1202);
+  });
+});
+
+describe('simulator: media', () => {
+  it('serves the sample mp4 with Content-Type and Content-Length equal to the committed file', async () => {
+    const file = await readFile(join(mediaDir, 'avatar-sample.mp4'));
+    const r = await request(`${sim.url}/media/kling/avatar-sample.mp4`, { dispatcher });
+    const bytes = Buffer.from(await r.body.arrayBuffer());
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toBe('video/mp4');
+    expect(r.headers['accept-ranges']).toBe('bytes');
+    expect(Number(r.headers['content-length'])).toBe(file.length);
+    expect(bytes.equals(file)).toBe(true);
+    expect(file.length).toBeLessThan(150 * 1024);
+  });
+
+  it('answers Range requests with 206 and the exact slice; unsatisfiable ranges with 416', async () => {
+    const file = await readFile(join(mediaDir, 'avatar-sample.mp4'));
+    const r = await request(`${sim.url}/media/kling/avatar-sample.mp4`, { headers: { range: 'bytes=100-199' }, dispatcher });
+    const bytes = Buffer.from(await r.body.arrayBuffer());
+    expect(r.statusCode).toBe(206);
+    expect(r.headers['content-range']).toBe(`bytes 100-199/${file.length}`);
+    expect(bytes.equals(file.subarray(100, 200))).toBe(true);
+    const tail = await request(`${sim.url}/media/kling/avatar-sample.mp4`, { headers: { range: 'bytes=-10' }, dispatcher });
+    expect(Buffer.from(await tail.body.arrayBuffer()).equals(file.subarray(file.length - 10))).toBe(true);
+    const bad = await request(`${sim.url}/media/kling/avatar-sample.mp4`, { headers: { range: `bytes=${file.length + 5}-` }, dispatcher });
+    await bad.body.dump();
+    expect(bad.statusCode).toBe(416);
+  });
+
+  it('does not serve files outside the media whitelist', async () => {
+    const r = await request(`${sim.url}/media/kling/..%2Fpackage.json`, { dispatcher });
+    await r.body.dump();
+    expect(r.statusCode).toBe(404);
+  });
+
+  it('input fixtures are real files: a PNG of 512x640 and an mp3', async () => {
+    const png = await readFile(join(fixturesDir, 'portrait-512x640.png'));
+    expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(png.readUInt32BE(16)).toBe(512);
+    expect(png.readUInt32BE(20)).toBe(640);
+    const mp3 = await readFile(join(fixturesDir, 'speech-3s.mp3'));
+    expect(mp3.subarray(0, 3).toString('latin1')).toBe('ID3');
+  });
+});
