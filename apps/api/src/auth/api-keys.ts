@@ -1,0 +1,84 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { apiKeys, tenants } from '@clipwire/schema/tables';
+import { and, eq, isNull } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client.js';
+
+/** Recognizable in logs and secret scanners; 32 random bytes (256 bits) follow. */
+export const API_KEY_PREFIX = 'cw_sk_';
+
+export interface Principal {
+  tenantId: string;
+  apiKeyId: string;
+}
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+export function generateSecret(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+export interface CreatedApiKey {
+  id: string;
+  tenantId: string;
+  /** The only time the key exists in clear: it is never stored. */
+  key: string;
+  prefix: string;
+}
+
+export async function createApiKey(db: DbOrTx, tenantId: string, name: string): Promise<CreatedApiKey> {
+  const key = API_KEY_PREFIX + generateSecret(32);
+  const prefix = key.slice(0, API_KEY_PREFIX.length + 6);
+  const [row] = await db
+    .insert(apiKeys)
+    .values({ tenantId, name, prefix, keyHash: sha256Hex(key) })
+    .returning({ id: apiKeys.id });
+  if (!row) throw new Error('api key insert returned no row');
+  return { id: row.id, tenantId, key, prefix };
+}
+
+export async function createTenant(db: DbOrTx, name: string): Promise<string> {
+  const [row] = await db.insert(tenants).values({ name }).returning({ id: tenants.id });
+  if (!row) throw new Error('tenant insert returned no row');
+  return row.id;
+}
+
+/** Accepts `Bearer <key>` or the bare key (graphql-ws clients often send the bare key). */
+export function parseAuthorization(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  const match = /^\s*(?:Bearer\s+)?(\S+)\s*$/i.exec(value);
+  const key = match?.[1];
+  if (!key || !key.startsWith(API_KEY_PREFIX) || key.length > 128) return null;
+  return key;
+}
+
+/**
+ * Resolves an Authorization value to its tenant. Lookups are by hash, so the comparison never
+ * touches the key itself; a short cache keeps hot keys off the database while a revocation
+ * still takes effect within CACHE_MS.
+ */
+export class ApiKeyAuthenticator {
+  private static readonly CACHE_MS = 2000;
+  private readonly cache = new Map<string, { principal: Principal | null; expires: number }>();
+
+  constructor(private readonly db: DbOrTx) {}
+
+  async authenticate(authorization: unknown): Promise<Principal | null> {
+    const key = parseAuthorization(authorization);
+    if (!key) return null;
+    const hash = sha256Hex(key);
+    const now = Date.now();
+    const cached = this.cache.get(hash);
+    if (cached && cached.expires > now) return cached.principal;
+    const [row] = await this.db
+      .select({ id: apiKeys.id, tenantId: apiKeys.tenantId })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)))
+      .limit(1);
+    const principal = row ? { tenantId: row.tenantId, apiKeyId: row.id } : null;
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(hash, { principal, expires: now + ApiKeyAuthenticator.CACHE_MS });
+    return principal;
+  }
+}

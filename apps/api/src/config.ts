@@ -1,0 +1,104 @@
+import { z } from 'zod';
+
+/**
+ * The whole configuration is one pure function of the environment, so every problem is reported
+ * at once at boot instead of one per restart.
+ */
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PUBLIC_BASE_URL: z.string().url().optional(),
+    CLIPWIRE_DATA_DIR: z.string().min(1).default('.data'),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    KLING_BASE_URL: z.string().url().optional(),
+    KLING_API_KEY: z.string().min(1).optional(),
+    KLING_ACCESS_KEY: z.string().min(1).optional(),
+    KLING_SECRET_KEY: z.string().min(1).optional(),
+    SIMULATOR_PORT: z.coerce.number().int().min(0).max(65535).default(4010),
+    SIMULATOR_TIMING_MS: z
+      .string()
+      .regex(/^\d+,\d+$/, 'must be "<processingAfterMs>,<succeedAfterMs>"')
+      .default('2000,6000'),
+  })
+  .superRefine((env, ctx) => {
+    if ((env.KLING_ACCESS_KEY === undefined) !== (env.KLING_SECRET_KEY === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KLING_ACCESS_KEY'],
+        message: 'KLING_ACCESS_KEY and KLING_SECRET_KEY must be set together',
+      });
+    }
+    if (env.KLING_API_KEY !== undefined && env.KLING_ACCESS_KEY !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KLING_API_KEY'],
+        message: 'set either KLING_API_KEY or KLING_ACCESS_KEY/KLING_SECRET_KEY, not both',
+      });
+    }
+  });
+
+export type KlingAuth = { apiKey: string } | { accessKey: string; secretKey: string };
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  /** The origin providers call back and fetch media from; defaults to loopback on PORT. */
+  publicBaseUrl: string | undefined;
+  dataDir: string;
+  database: { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string };
+  logLevel: string;
+  kling:
+    | { mode: 'LIVE'; baseUrl: string; auth: KlingAuth }
+    | { mode: 'SANDBOX'; baseUrl: string | undefined; auth: KlingAuth };
+  simulator: { port: number; processingAfterMs: number; succeedAfterMs: number };
+}
+
+export const SANDBOX_KLING_API_KEY = 'sandbox-kling-key';
+const KLING_DEFAULT_BASE_URL = 'https://api-singapore.klingai.com';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  // Empty strings count as unset, as they do in most shells' `VAR= cmd`.
+  const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const [processingAfterMs, succeedAfterMs] = e.SIMULATOR_TIMING_MS.split(',').map(Number) as [number, number];
+
+  const liveAuth: KlingAuth | undefined = e.KLING_API_KEY
+    ? { apiKey: e.KLING_API_KEY }
+    : e.KLING_ACCESS_KEY && e.KLING_SECRET_KEY
+      ? { accessKey: e.KLING_ACCESS_KEY, secretKey: e.KLING_SECRET_KEY }
+      : undefined;
+
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    dataDir: e.CLIPWIRE_DATA_DIR,
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL }
+      : { kind: 'pglite', dataDir: e.CLIPWIRE_DATA_DIR },
+    logLevel: e.LOG_LEVEL,
+    kling: liveAuth
+      ? { mode: 'LIVE', baseUrl: e.KLING_BASE_URL ?? KLING_DEFAULT_BASE_URL, auth: liveAuth }
+      : { mode: 'SANDBOX', baseUrl: e.KLING_BASE_URL, auth: { apiKey: SANDBOX_KLING_API_KEY } },
+    simulator: { port: e.SIMULATOR_PORT, processingAfterMs, succeedAfterMs },
+  };
+}

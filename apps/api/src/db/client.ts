@@ -1,0 +1,72 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import * as tables from '@clipwire/schema/tables';
+import { migrationsFolder } from '@clipwire/schema/migrations-folder';
+import { sql } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+
+export type Schema = typeof tables;
+/** The code above the driver sees only this type, whichever driver runs underneath. */
+export type Database = PgDatabase<PgQueryResultHKT, Schema>;
+export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+export type DbOrTx = Database | Tx;
+
+export type DatabaseTarget = { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string };
+
+export interface DatabaseHandle {
+  db: Database;
+  driver: 'pglite' | 'postgres';
+  /** True once the migrations shipped with this build are all applied. */
+  migrationsApplied(): Promise<boolean>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens the database and applies the drizzle-kit migrations with the driver's own migrator. */
+export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHandle> {
+  if (target.kind === 'postgres') {
+    const client = postgres(target.url, { max: 10, onnotice: () => {} });
+    const db = drizzlePostgres(client, { schema: tables });
+    await migratePostgres(db, { migrationsFolder });
+    return handle(db as unknown as Database, 'postgres', () => client.end({ timeout: 5 }));
+  }
+  const memory = target.dataDir.startsWith('memory://');
+  // PGlite does not create the data dir's parent folder itself.
+  if (!memory) mkdirSync(target.dataDir, { recursive: true });
+  const client = await PGlite.create(memory ? target.dataDir : join(target.dataDir, 'pglite'));
+  const db = drizzlePglite(client, { schema: tables });
+  await migratePglite(db, { migrationsFolder });
+  return handle(db as unknown as Database, 'pglite', () => client.close());
+}
+
+function handle(db: Database, driver: 'pglite' | 'postgres', close: () => Promise<void>): DatabaseHandle {
+  return {
+    db,
+    driver,
+    async migrationsApplied() {
+      const { readMigrationFiles } = await import('drizzle-orm/migrator');
+      const expected = readMigrationFiles({ migrationsFolder });
+      const last = expected.at(-1);
+      if (!last) return true;
+      const rows = await db.execute(sql`select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1`);
+      const applied = Number(rowsOf<{ created_at: string }>(rows)[0]?.created_at ?? 0);
+      return applied >= last.folderMillis;
+    },
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    close,
+  };
+}
+
+/** postgres.js returns an array of rows, PGlite an object with `rows`; code above the driver uses this. */
+export function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}

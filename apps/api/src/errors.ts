@@ -1,0 +1,30 @@
+/**
+ * Expected failures of the API. Each is a GraphQL object type (see graphql/types/errors.ts) listed
+ * on the fields that can produce it, so clients get typed errors, never "Unexpected error".
+ */
+export interface FieldIssue {
+  path: string[];
+  message: string;
+}
+
+export class ValidationError extends Error {
+  constructor(readonly issues: FieldIssue[]) {
+    super(issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+    this.name = 'ValidationError';
+  }
+}
+
+export class DuplicateExternalTaskIdError extends Error {
+  constructor(readonly externalTaskId: string) {
+    super(`a task with externalTaskId "${externalTaskId}" already exists`);
+    this.name = 'DuplicateExternalTaskIdError';
+  }
+}
+
+/** Turns zod issues into field issues whose path starts at the argument the client sent. */
+export function issuesFromZod(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  prefix: string[] = [],
+): FieldIssue[] {
+  return issues.map((i) => ({ path: [...prefix, ...i.path.map(String)], message: i.message }));
+}

@@ -1,0 +1,14 @@
+import type { Principal } from '../auth/api-keys.js';
+import type { Database } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import type { ClipwirePubSub } from '../pubsub.js';
+import type { TaskService } from '../tasks/service.js';
+
+/** The same context over HTTP and WebSocket: the principal is resolved before it is built. */
+export interface GraphQLContext {
+  db: Database;
+  principal: Principal;
+  pubsub: ClipwirePubSub;
+  tasks: TaskService;
+  log: Logger;
+}

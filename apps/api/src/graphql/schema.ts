@@ -1,0 +1,11 @@
+import { builder } from './builder.js';
+import './types/enums.js';
+import './types/errors.js';
+import './types/outputs.js';
+import './types/task.js';
+import './types/task-event.js';
+import './types/media-input.js';
+import './types/create-avatar-video.js';
+import './types/task-updated.js';
+
+export const schema = builder.toSchema({ sortSchema: false });

@@ -1,0 +1,128 @@
+import { isTerminalStatus } from '@clipwire/schema';
+import type { TaskRow } from '@clipwire/schema/tables';
+import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { GraphQLError } from 'graphql';
+import { ValidationError } from '../../errors.js';
+import {
+  decodeTaskCursor,
+  encodeTaskCursor,
+  findTask,
+  findTasksByIds,
+  listTaskEvents,
+  listTasks,
+  type TaskCursor,
+} from '../../tasks/repository.js';
+import { builder } from '../builder.js';
+import { ProviderEnum, TaskKindEnum, TaskStatusEnum } from './enums.js';
+import { AudioOutputType, TaskCostType, TaskErrorType, VideoOutputType } from './outputs.js';
+import { TaskEventType } from './task-event.js';
+
+export const TaskRef = builder.objectRef<TaskRow>('Task');
+
+export const TaskType = builder.node(TaskRef, {
+  id: { resolve: (task) => task.id },
+  // Scoped to the caller's tenant: another tenant's id resolves exactly like an unknown one.
+  loadMany: async (ids, ctx) => {
+    const rows = await findTasksByIds(ctx.db, ctx.principal.tenantId, ids.filter(isUuid));
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id) ?? null);
+  },
+  fields: (t) => ({
+    kind: t.expose('kind', { type: TaskKindEnum }),
+    provider: t.expose('provider', { type: ProviderEnum }),
+    model: t.exposeString('model'),
+    status: t.expose('status', { type: TaskStatusEnum }),
+    statusMessage: t.exposeString('statusMessage', { nullable: true }),
+    progress: t.float({
+      nullable: true,
+      description: 'From 0 to 1, when known.',
+      resolve: (task) => task.progress ?? (isTerminalStatus(task.status) && task.status === 'SUCCEEDED' ? 1 : null),
+    }),
+    externalTaskId: t.exposeString('externalTaskId', { nullable: true }),
+    providerTaskId: t.exposeString('providerTaskId', { nullable: true }),
+    input: t.field({ type: 'JSON', description: 'The input as given, with media bodies elided.', resolve: (task) => task.input }),
+    videos: t.field({ type: [VideoOutputType], resolve: (task) => task.output.videos }),
+    audios: t.field({ type: [AudioOutputType], resolve: (task) => task.output.audios }),
+    error: t.field({ type: TaskErrorType, nullable: true, resolve: (task) => task.error }),
+    cost: t.field({ type: TaskCostType, nullable: true, resolve: (task) => task.cost }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+    events: t.connection({
+      type: TaskEventType,
+      description: 'The full history of the task, oldest first.',
+      resolve: (task, args, ctx) =>
+        resolveCursorConnection({ args, toCursor: (e) => String(e.id) }, (page: ResolveCursorConnectionArgs) =>
+          listTaskEvents(ctx.db, task.id, {
+            afterId: page.after === undefined ? undefined : parseEventCursor(page.after),
+            beforeId: page.before === undefined ? undefined : parseEventCursor(page.before),
+            limit: page.limit,
+            inverted: page.inverted,
+          }),
+        ),
+    }),
+  }),
+});
+
+const TaskFilterInput = builder.inputType('TaskFilter', {
+  fields: (t) => ({
+    statuses: t.field({ type: [TaskStatusEnum] }),
+    kinds: t.field({ type: [TaskKindEnum] }),
+    providers: t.field({ type: [ProviderEnum] }),
+  }),
+});
+
+builder.queryField('task', (t) =>
+  t.field({
+    type: TaskType,
+    nullable: true,
+    description: 'One task, by its id or by the externalTaskId the client gave it. Exactly one of the two.',
+    args: {
+      id: t.arg.globalID({ for: TaskType }),
+      externalTaskId: t.arg.string(),
+    },
+    resolve: async (_root, args, ctx) => {
+      if ((args.id == null) === (args.externalTaskId == null)) {
+        throw new GraphQLError('give exactly one of id or externalTaskId', { extensions: { code: 'BAD_USER_INPUT' } });
+      }
+      if (args.id) return isUuid(args.id.id) ? findTask(ctx.db, ctx.principal.tenantId, { id: args.id.id }) : null;
+      return findTask(ctx.db, ctx.principal.tenantId, { externalTaskId: args.externalTaskId! });
+    },
+  }),
+);
+
+builder.queryField('tasks', (t) =>
+  t.connection({
+    type: TaskType,
+    description: 'The tenant’s tasks, newest first.',
+    args: { filter: t.arg({ type: TaskFilterInput }) },
+    resolve: (_root, args, ctx) =>
+      resolveCursorConnection(
+        { args, toCursor: (task: TaskRow) => encodeTaskCursor(task), defaultSize: 20, maxSize: 100 },
+        (page: ResolveCursorConnectionArgs) =>
+          listTasks(ctx.db, ctx.principal.tenantId, {
+            after: page.after === undefined ? undefined : parseTaskCursor(page.after, 'after'),
+            before: page.before === undefined ? undefined : parseTaskCursor(page.before, 'before'),
+            limit: page.limit,
+            inverted: page.inverted,
+            filter: args.filter ?? undefined,
+          }),
+      ),
+  }),
+);
+
+function parseTaskCursor(cursor: string, arg: string): TaskCursor {
+  const decoded = decodeTaskCursor(cursor);
+  if (!decoded) throw new ValidationError([{ path: [arg], message: 'is not a cursor of this connection' }]);
+  return decoded;
+}
+
+function parseEventCursor(cursor: string): number {
+  if (!/^\d{1,15}$/.test(cursor)) throw new GraphQLError('invalid event cursor', { extensions: { code: 'BAD_USER_INPUT' } });
+  return Number(cursor);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

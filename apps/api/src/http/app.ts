@@ -1,0 +1,207 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KlingClient } from '@clipwire/providers/kling';
+import { webRoot } from '@clipwire/web';
+import { execute, GraphQLError, subscribe, type ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { createYoga } from 'graphql-yoga';
+import type { Dispatcher } from 'undici';
+import { WebSocketServer } from 'ws';
+import { ApiKeyAuthenticator, type Principal } from '../auth/api-keys.js';
+import { bootstrapSandboxTenant } from '../auth/bootstrap.js';
+import type { Config } from '../config.js';
+import { openDatabase, type DatabaseHandle } from '../db/client.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import { schema } from '../graphql/schema.js';
+import { createLogger, type Logger } from '../logger.js';
+import { createClipwirePubSub } from '../pubsub.js';
+import { MAX_CALLBACK_BYTES, TaskService } from '../tasks/service.js';
+import { BodyTooLargeError, readBody } from './body.js';
+import { serveStatic } from './static.js';
+
+export interface AppOptions {
+  config: Config;
+  log?: Logger;
+  /** Kling base URL to use in sandbox mode (the simulator started beside the API). */
+  klingBaseUrl?: string;
+  dispatcher?: Dispatcher;
+  submitRetry?: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+}
+
+export interface App {
+  server: Server;
+  db: DatabaseHandle;
+  tasks: TaskService;
+  /** Set on the first sandbox start: the key of the bootstrap tenant. */
+  sandboxApiKey: string | null;
+  start(): Promise<string>;
+  url(): string;
+  stop(): Promise<void>;
+}
+
+const GRAPHQL_PATH = '/graphql';
+/** Largest WebSocket frame accepted; a subscription document is far smaller. */
+const WS_MAX_PAYLOAD = 256 * 1024;
+
+/**
+ * The whole API on one http.Server: GraphQL over HTTP (yoga) and WebSocket (graphql-ws), provider
+ * callbacks, health endpoints and the web console. `start()` listens; `stop()` undoes everything.
+ */
+export async function buildApp(options: AppOptions): Promise<App> {
+  const { config } = options;
+  const log = options.log ?? createLogger(config.logLevel);
+  const db = await openDatabase(config.database);
+  const authenticator = new ApiKeyAuthenticator(db.db);
+  const pubsub = createClipwirePubSub();
+  const sandboxApiKey = config.kling.mode === 'SANDBOX' ? await bootstrapSandboxTenant(db.db, config.dataDir, log) : null;
+
+  const klingBaseUrl = config.kling.mode === 'LIVE' ? config.kling.baseUrl : (options.klingBaseUrl ?? config.kling.baseUrl);
+  if (!klingBaseUrl) throw new Error('sandbox mode needs the simulator URL (klingBaseUrl)');
+  const kling = new KlingClient({ baseUrl: klingBaseUrl, auth: config.kling.auth, dispatcher: options.dispatcher });
+
+  let listeningUrl: string | undefined;
+  const url = () => {
+    if (!listeningUrl) throw new Error('the app is not listening yet');
+    return listeningUrl;
+  };
+  const tasks = new TaskService({
+    db: db.db,
+    pubsub,
+    kling,
+    log,
+    publicBaseUrl: () => config.publicBaseUrl ?? url(),
+    submitRetry: options.submitRetry,
+  });
+
+  const yoga = createYoga<{ req?: IncomingMessage; res?: ServerResponse; wsPrincipal?: Principal }, GraphQLContext>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    graphiql: config.env === 'production' ? false : { subscriptionsProtocol: 'WS' },
+    maskedErrors: true,
+    logging: {
+      debug: (...args) => log.debug(args.map(String).join(' ')),
+      info: (...args) => log.info(args.map(String).join(' ')),
+      warn: (...args) => log.warn(args.map(String).join(' ')),
+      error: (...args) => log.error({ err: args[0] }, 'graphql error'),
+    },
+    context: async (initial): Promise<GraphQLContext> => {
+      const principal = initial.wsPrincipal ?? (await authenticator.authenticate(initial.request?.headers.get('authorization')));
+      if (!principal) {
+        throw new GraphQLError('missing or invalid API key', {
+          extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
+        });
+      }
+      return { db: db.db, principal, pubsub, tasks, log };
+    },
+  });
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      log.error({ err: error, url: req.url }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const method = req.method ?? 'GET';
+    if (path === GRAPHQL_PATH) return yoga.handle(req, res, { req, res });
+    const callback = /^\/callbacks\/([a-z_]+)\/([^/]+)$/.exec(path);
+    if (callback) {
+      if (method !== 'POST') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'POST' });
+      if (callback[1] !== 'kling') return sendJson(res, 404, { error: 'unknown provider' });
+      let body: string;
+      try {
+        body = await readBody(req, MAX_CALLBACK_BYTES);
+      } catch (error) {
+        if (error instanceof BodyTooLargeError) return sendJson(res, 413, { error: 'callback body over 64 KiB' });
+        throw error;
+      }
+      const outcome = await tasks.handleKlingCallback(callback[2]!, body);
+      return sendJson(res, outcome.status, { message: outcome.message });
+    }
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      try {
+        await db.ping();
+        if (!(await db.migrationsApplied())) return sendJson(res, 503, { status: 'migrations pending' });
+        return sendJson(res, 200, { status: 'ready', database: db.driver });
+      } catch {
+        return sendJson(res, 503, { status: 'database unreachable' });
+      }
+    }
+    if ((method === 'GET' || method === 'HEAD') && (await serveStatic(webRoot, path, res, method))) return;
+    sendJson(res, 404, { error: 'not found' });
+  }
+
+  const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: WS_MAX_PAYLOAD });
+  type WsExtra = { principal?: Principal };
+  const wsServer = useServer<Record<string, unknown> | undefined, WsExtra>(
+    {
+      onConnect: async (ctx) => {
+        const principal = await authenticator.authenticate(ctx.connectionParams?.authorization);
+        if (!principal) return false; // graphql-ws closes with 4403 Forbidden
+        ctx.extra.principal = principal;
+        return true;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const principal = ctx.extra.principal;
+        if (!principal) return [new GraphQLError('not authenticated')];
+        const enveloped = yoga.getEnveloped({ wsPrincipal: principal, params: payload });
+        const document = enveloped.parse(payload.query);
+        // graphql-ws skips validation when onSubscribe returns execution args: validate here.
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return errors;
+        const args: ExecutionArgs = {
+          schema: enveloped.schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+        return args;
+      },
+      execute: (args) => (args.rootValue as { execute: typeof execute }).execute(args),
+      subscribe: (args) => (args.rootValue as { subscribe: typeof subscribe }).subscribe(args),
+    },
+    wss,
+  );
+
+  return {
+    server,
+    db,
+    tasks,
+    sandboxApiKey,
+    url,
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => resolve());
+      });
+      const { port } = server.address() as AddressInfo;
+      const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      listeningUrl = `http://${host}:${port}`;
+      await tasks.recover();
+      log.info({ url: listeningUrl, database: db.driver, kling: config.kling.mode }, 'clipwire api listening');
+      return listeningUrl;
+    },
+    async stop() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await wsServer.dispose(); // closes every socket with 1001 Going Away
+      wss.close();
+      server.closeAllConnections();
+      await closed;
+      await tasks.drain();
+      await db.close();
+    },
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}

@@ -1,0 +1,53 @@
+import { startSimulator, type Simulator } from '@clipwire/providers/simulator';
+import { ConfigError, loadConfig, SANDBOX_KLING_API_KEY } from './config.js';
+import { buildApp } from './http/app.js';
+import { createLogger } from './logger.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+
+  // Sandbox by default: with no Kling credentials the client talks to the simulator, started here.
+  let simulator: Simulator | undefined;
+  if (config.kling.mode === 'SANDBOX' && !config.kling.baseUrl) {
+    simulator = await startSimulator({
+      host: '127.0.0.1',
+      port: config.simulator.port,
+      kling: {
+        apiKey: SANDBOX_KLING_API_KEY,
+        timing: { processingAfterMs: config.simulator.processingAfterMs, succeedAfterMs: config.simulator.succeedAfterMs },
+      },
+    });
+    log.info({ url: simulator.url }, 'Kling sandbox simulator listening');
+  }
+
+  const app = await buildApp({ config, log, klingBaseUrl: simulator?.url });
+  const url = await app.start();
+  process.stdout.write(`\n  Clipwire is up: console ${url}/   GraphQL ${url}/graphql\n\n`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await app.stop();
+    await simulator?.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`clipwire failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,222 @@
+import {
+  isTerminalStatus,
+  statusesBefore,
+  type Provider,
+  type TaskEventSource,
+  type TaskKind,
+  type TaskStatus,
+} from '@clipwire/schema';
+import { taskEvents, tasks, type NewTaskRow, type TaskEventRow, type TaskRow } from '@clipwire/schema/tables';
+import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import type { Database, DbOrTx } from '../db/client.js';
+
+export type TaskLookup = { id: string } | { externalTaskId: string };
+
+export interface TaskPatch {
+  statusMessage?: string | null;
+  progress?: number | null;
+  providerTaskId?: string | null;
+  providerRequest?: Record<string, unknown> | null;
+  output?: TaskRow['output'];
+  error?: TaskRow['error'];
+  cost?: TaskRow['cost'];
+  providerUpdatedAt?: Date | null;
+  submittedAt?: Date | null;
+  completedAt?: Date | null;
+}
+
+export interface Transition {
+  taskId: string;
+  to: TaskStatus;
+  source: TaskEventSource;
+  message?: string | null;
+  patch?: TaskPatch;
+}
+
+export interface TransitionResult {
+  task: TaskRow;
+  event: TaskEventRow;
+}
+
+/** Inserts a task and its first event in one transaction. */
+export async function insertTask(db: Database, row: NewTaskRow, message: string): Promise<TransitionResult> {
+  return db.transaction(async (tx) => {
+    const [task] = await tx.insert(tasks).values(row).returning();
+    if (!task) throw new Error('task insert returned no row');
+    const [event] = await tx
+      .insert(taskEvents)
+      .values({ taskId: task.id, tenantId: task.tenantId, status: task.status, source: 'API', message })
+      .returning();
+    if (!event) throw new Error('task event insert returned no row');
+    return { task, event };
+  });
+}
+
+/**
+ * Moves a task forward, and only forward: the UPDATE matches only while the task is on a lower
+ * rung than `to`, so a replayed, stale or concurrent report updates nothing and writes no event.
+ * (On Postgres a concurrent twin blocks on the row lock, then re-checks the WHERE and finds
+ * nothing to do.) The event is written in the same transaction as the change.
+ */
+export async function transitionTask(db: Database, t: Transition): Promise<TransitionResult | null> {
+  return db.transaction(async (tx) => {
+    const [task] = await tx
+      .update(tasks)
+      .set({
+        ...t.patch,
+        status: t.to,
+        statusMessage: t.patch?.statusMessage !== undefined ? t.patch.statusMessage : (t.message ?? null),
+        version: sql`${tasks.version} + 1`,
+        updatedAt: sql`now()`,
+        ...(isTerminalStatus(t.to) ? { completedAt: t.patch?.completedAt ?? sql`now()`, providerRequest: null } : {}),
+      })
+      .where(and(eq(tasks.id, t.taskId), inArray(tasks.status, statusesBefore(t.to))))
+      .returning();
+    if (!task) return null;
+    const [event] = await tx
+      .insert(taskEvents)
+      .values({ taskId: task.id, tenantId: task.tenantId, status: t.to, source: t.source, message: t.message ?? null })
+      .returning();
+    if (!event) throw new Error('task event insert returned no row');
+    return { task, event };
+  });
+}
+
+/** Changes fields that are not a status change (no event), only while the task is in `whileStatus`. */
+export async function patchTask(
+  db: DbOrTx,
+  taskId: string,
+  whileStatus: TaskStatus,
+  patch: TaskPatch & { callbackTokenHash?: string },
+): Promise<TaskRow | null> {
+  const [task] = await db
+    .update(tasks)
+    .set({ ...patch, updatedAt: sql`now()` })
+    .where(and(eq(tasks.id, taskId), eq(tasks.status, whileStatus)))
+    .returning();
+  return task ?? null;
+}
+
+export async function findTask(db: DbOrTx, tenantId: string, lookup: TaskLookup): Promise<TaskRow | null> {
+  const match = 'id' in lookup ? eq(tasks.id, lookup.id) : eq(tasks.externalTaskId, lookup.externalTaskId);
+  const [task] = await db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.tenantId, tenantId), match))
+    .limit(1);
+  return task ?? null;
+}
+
+export async function findTasksByIds(db: DbOrTx, tenantId: string, ids: readonly string[]): Promise<TaskRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.tenantId, tenantId), inArray(tasks.id, [...ids])));
+}
+
+export async function findTaskById(db: DbOrTx, taskId: string): Promise<TaskRow | null> {
+  const [task] = await db.select().from(tasks).where(eq(tasks.id, taskId)).limit(1);
+  return task ?? null;
+}
+
+export async function findTaskByCallbackTokenHash(db: DbOrTx, hash: string): Promise<TaskRow | null> {
+  const [task] = await db.select().from(tasks).where(eq(tasks.callbackTokenHash, hash)).limit(1);
+  return task ?? null;
+}
+
+export async function findTasksInStatus(db: DbOrTx, status: TaskStatus, limit: number): Promise<TaskRow[]> {
+  return db.select().from(tasks).where(eq(tasks.status, status)).orderBy(asc(tasks.createdAt)).limit(limit);
+}
+
+/** A position in the newest-first task order. */
+export interface TaskCursor {
+  createdAt: Date;
+  id: string;
+}
+
+export function encodeTaskCursor(task: Pick<TaskRow, 'createdAt' | 'id'>): string {
+  return Buffer.from(`${task.createdAt.getTime()}:${task.id}`).toString('base64url');
+}
+
+export function decodeTaskCursor(cursor: string): TaskCursor | null {
+  const raw = Buffer.from(cursor, 'base64url').toString();
+  const match = /^(\d{1,15}):([0-9a-f-]{36})$/.exec(raw);
+  if (!match) return null;
+  return { createdAt: new Date(Number(match[1])), id: match[2]! };
+}
+
+export interface TaskFilter {
+  statuses?: TaskStatus[] | null;
+  kinds?: TaskKind[] | null;
+  providers?: Provider[] | null;
+}
+
+/**
+ * Keyset page over (created_at, id), newest first. `before`/`after` are positions in that order;
+ * `inverted` walks it backwards (for `last`) and the caller reverses the rows.
+ */
+export async function listTasks(
+  db: DbOrTx,
+  tenantId: string,
+  opts: { after?: TaskCursor; before?: TaskCursor; limit: number; inverted: boolean; filter?: TaskFilter },
+): Promise<TaskRow[]> {
+  const conditions: SQL[] = [eq(tasks.tenantId, tenantId)];
+  // "After" in newest-first order means older: a smaller (created_at, id).
+  if (opts.after) conditions.push(olderThan(opts.after));
+  if (opts.before) conditions.push(newerThan(opts.before));
+  if (opts.filter?.statuses?.length) conditions.push(inArray(tasks.status, opts.filter.statuses));
+  if (opts.filter?.kinds?.length) conditions.push(inArray(tasks.kind, opts.filter.kinds));
+  if (opts.filter?.providers?.length) conditions.push(inArray(tasks.provider, opts.filter.providers));
+  const order = opts.inverted
+    ? [asc(tasks.createdAt), asc(tasks.id)]
+    : [desc(tasks.createdAt), desc(tasks.id)];
+  return db
+    .select()
+    .from(tasks)
+    .where(and(...conditions))
+    .orderBy(...order)
+    .limit(opts.limit);
+}
+
+function olderThan(c: TaskCursor): SQL {
+  return or(lt(tasks.createdAt, c.createdAt), and(eq(tasks.createdAt, c.createdAt), lt(tasks.id, c.id)))!;
+}
+
+function newerThan(c: TaskCursor): SQL {
+  return or(gt(tasks.createdAt, c.createdAt), and(eq(tasks.createdAt, c.createdAt), gt(tasks.id, c.id)))!;
+}
+
+/** Keyset page over a task's events, oldest first; `inverted` walks newest first (for `last`). */
+export async function listTaskEvents(
+  db: DbOrTx,
+  taskId: string,
+  opts: { afterId?: number; beforeId?: number; limit: number; inverted: boolean },
+): Promise<TaskEventRow[]> {
+  const conditions: SQL[] = [eq(taskEvents.taskId, taskId)];
+  if (opts.afterId !== undefined) conditions.push(gt(taskEvents.id, opts.afterId));
+  if (opts.beforeId !== undefined) conditions.push(lt(taskEvents.id, opts.beforeId));
+  return db
+    .select()
+    .from(taskEvents)
+    .where(and(...conditions))
+    .orderBy(opts.inverted ? desc(taskEvents.id) : asc(taskEvents.id))
+    .limit(opts.limit);
+}
+
+export async function findTaskEvent(db: DbOrTx, tenantId: string, id: number): Promise<TaskEventRow | null> {
+  const [event] = await db
+    .select()
+    .from(taskEvents)
+    .where(and(eq(taskEvents.tenantId, tenantId), eq(taskEvents.id, id)))
+    .limit(1);
+  return event ?? null;
+}
+
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const { code, constraint_name, constraint: c } = e as { code?: unknown; constraint_name?: unknown; constraint?: unknown };
+    if (code === '23505') return constraint === undefined || constraint_name === constraint || c === constraint;
+  }
+  return false;
+}

@@ -1,0 +1,2 @@
+/** The folder the API serves at `/`. */
+export declare const webRoot: string;
