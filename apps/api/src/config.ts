@@ -26,22 +26,19 @@ const envSchema = z
       .regex(/^\d+,\d+$/, 'must be "<processingAfterMs>,<succeedAfterMs>"')
       .default('2000,6000'),
   })
-  .superRefine((env, ctx) => {
-    if ((env.KLING_ACCESS_KEY === undefined) !== (env.KLING_SECRET_KEY === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['KLING_ACCESS_KEY'],
-        message: 'KLING_ACCESS_KEY and KLING_SECRET_KEY must be set together',
-      });
-    }
-    if (env.KLING_API_KEY !== undefined && env.KLING_ACCESS_KEY !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['KLING_API_KEY'],
-        message: 'set either KLING_API_KEY or KLING_ACCESS_KEY/KLING_SECRET_KEY, not both',
-      });
-    }
-  });
+;
+
+/** Rules across variables, checked on the raw values so they are reported with the per-variable ones. */
+function crossChecks(env: Record<string, string>): string[] {
+  const problems: string[] = [];
+  if (('KLING_ACCESS_KEY' in env) !== ('KLING_SECRET_KEY' in env)) {
+    problems.push('KLING_ACCESS_KEY: KLING_ACCESS_KEY and KLING_SECRET_KEY must be set together');
+  }
+  if ('KLING_API_KEY' in env && 'KLING_ACCESS_KEY' in env) {
+    problems.push('KLING_API_KEY: set either KLING_API_KEY or KLING_ACCESS_KEY/KLING_SECRET_KEY, not both');
+  }
+  return problems;
+}
 
 export type KlingAuth = { apiKey: string } | { accessKey: string; secretKey: string };
 
@@ -74,9 +71,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   // Empty strings count as unset, as they do in most shells' `VAR= cmd`.
   const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`));
-  }
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`)),
+    ...crossChecks(env as Record<string, string>),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   const [processingAfterMs, succeedAfterMs] = e.SIMULATOR_TIMING_MS.split(',').map(Number) as [number, number];
 

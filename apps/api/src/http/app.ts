@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { KlingClient } from '@clipwire/providers/kling';
 import { webRoot } from '@clipwire/web';
 import { execute, GraphQLError, subscribe, type ExecutionArgs } from 'graphql';
@@ -8,7 +10,7 @@ import { createYoga } from 'graphql-yoga';
 import type { Dispatcher } from 'undici';
 import { WebSocketServer } from 'ws';
 import { ApiKeyAuthenticator, type Principal } from '../auth/api-keys.js';
-import { bootstrapSandboxTenant } from '../auth/bootstrap.js';
+import { bootstrapSandboxTenant, SANDBOX_KEY_FILE } from '../auth/bootstrap.js';
 import type { Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/client.js';
 import type { GraphQLContext } from '../graphql/context.js';
@@ -122,6 +124,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       const outcome = await tasks.handleKlingCallback(callback[2]!, body);
       return sendJson(res, outcome.status, { message: outcome.message });
     }
+    if (path === '/console/config.json') return sendJson(res, 200, await consoleConfig(req));
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       try {
@@ -134,6 +137,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
     }
     if ((method === 'GET' || method === 'HEAD') && (await serveStatic(webRoot, path, res, method))) return;
     sendJson(res, 404, { error: 'not found' });
+  }
+
+  /**
+   * What the console needs before sign-in. The sandbox key is handed out only in sandbox mode and
+   * only to a browser on this machine: it is the key printed at first start, nothing more.
+   */
+  async function consoleConfig(req: IncomingMessage): Promise<Record<string, unknown>> {
+    const mode = config.kling.mode;
+    if (mode !== 'SANDBOX' || !isLoopback(req.socket.remoteAddress)) return { mode };
+    const key = sandboxApiKey ?? (await readFile(join(config.dataDir, SANDBOX_KEY_FILE), 'utf8').catch(() => '')).trim();
+    return key ? { mode, sandboxApiKey: key } : { mode };
   }
 
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: WS_MAX_PAYLOAD });
@@ -198,6 +212,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
       await db.close();
     },
   };
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

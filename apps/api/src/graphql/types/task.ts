@@ -2,7 +2,6 @@ import { isTerminalStatus } from '@clipwire/schema';
 import type { TaskRow } from '@clipwire/schema/tables';
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
-import { ValidationError } from '../../errors.js';
 import {
   decodeTaskCursor,
   encodeTaskCursor,
@@ -113,7 +112,7 @@ builder.queryField('tasks', (t) =>
 
 function parseTaskCursor(cursor: string, arg: string): TaskCursor {
   const decoded = decodeTaskCursor(cursor);
-  if (!decoded) throw new ValidationError([{ path: [arg], message: 'is not a cursor of this connection' }]);
+  if (!decoded) throw new GraphQLError(`${arg}: is not a cursor of this connection`, { extensions: { code: 'BAD_USER_INPUT' } });
   return decoded;
 }
 

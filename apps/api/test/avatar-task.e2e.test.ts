@@ -1,0 +1,86 @@
+import { parseBuffer } from 'music-metadata';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, CREATE_AVATAR, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ kling: { timing: { processingAfterMs: 600, succeedAfterMs: 1300 } } });
+});
+afterAll(() => stack?.stop());
+
+const TASK_UPDATED = /* GraphQL */ `
+  subscription Watch($id: ID!) {
+    taskUpdated(id: $id) { id status statusMessage providerTaskId videos { url durationSeconds } completedAt }
+  }
+`;
+
+describe('an avatar task from mutation to live subscription', () => {
+  it('streams PENDING → SUBMITTED → PROCESSING → SUCCEEDED with a playable video, then is found by list and by externalTaskId', async () => {
+    // Hold Kling's create answer a moment so that the subscription sees the task while still PENDING.
+    stack.sim.kling.setCreateLatencyMs(500);
+    const created = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, prompt: 'smile', externalTaskId: 'e2e-1' } });
+    expect(created.status).toBe(200);
+    const task = created.data!.createAvatarVideo;
+    expect(task).toMatchObject({ __typename: 'Task', status: 'PENDING', externalTaskId: 'e2e-1' });
+
+    const client = stack.ws();
+    const updates = await collect(client.iterate<{ taskUpdated: any }>({ query: TASK_UPDATED, variables: { id: task.id } }));
+    const statuses = updates.map((u) => u.data!.taskUpdated.status);
+    expect(statuses).toEqual(['PENDING', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED']);
+
+    const final = updates.at(-1)!.data!.taskUpdated;
+    expect(final.providerTaskId).toBeTruthy();
+    expect(final.completedAt).toBeTruthy();
+    expect(final.videos).toHaveLength(1);
+    expect(final.videos[0].durationSeconds).toBeGreaterThan(0);
+
+    // The video URL serves a real, playable MP4: an ISO-BMFF container with a duration and tracks.
+    const res = await request(final.videos[0].url);
+    expect(res.statusCode).toBe(200);
+    const bytes = Buffer.from(await res.body.arrayBuffer());
+    expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    const meta = await parseBuffer(bytes, { mimeType: 'video/mp4' });
+    expect(meta.format.duration).toBeGreaterThan(1);
+    expect(meta.format.container?.toLowerCase()).toMatch(/mp4|isom|m4a/);
+    expect(meta.format.trackInfo.length).toBeGreaterThanOrEqual(2); // video and sound
+
+    // Kling received exactly one create, carrying our task id as its external_task_id.
+    expect(stack.sim.kling.createCount()).toBe(1);
+
+    const listed = await stack.gql(`{ tasks(first: 10) { edges { node { id status } } } }`);
+    expect(listed.data!.tasks.edges.map((e: any) => e.node)).toContainEqual({ id: task.id, status: 'SUCCEEDED' });
+
+    const byExternal = await stack.gql(`{ task(externalTaskId: "e2e-1") { id status videos { url } } }`);
+    expect(byExternal.data!.task).toEqual({ id: task.id, status: 'SUCCEEDED', videos: [{ url: final.videos[0].url }] });
+
+    const byId = await stack.gql(`query ($id: ID!) { task(id: $id) { externalTaskId events { edges { node { status source } } } } }`, { id: task.id });
+    expect(byId.data!.task.externalTaskId).toBe('e2e-1');
+    expect(byId.data!.task.events.edges.map((e: any) => e.node.status)).toEqual(['PENDING', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED']);
+  });
+
+  it('subscribing to a task that is already final yields its state once and completes', async () => {
+    stack.sim.kling.setCreateLatencyMs(0);
+    const created = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: 'e2e-final' } });
+    const id = created.data!.createAvatarVideo.id;
+    const first = await collect(stack.ws().iterate<{ taskUpdated: any }>({ query: TASK_UPDATED, variables: { id } }));
+    expect(first.at(-1)!.data!.taskUpdated.status).toBe('SUCCEEDED');
+    const again = await collect(stack.ws().iterate<{ taskUpdated: any }>({ query: TASK_UPDATED, variables: { id } }), 3000);
+    expect(again.map((u) => u.data!.taskUpdated.status)).toEqual(['SUCCEEDED']);
+  });
+
+  it('serves the console page at /', async () => {
+    const res = await request(`${stack.url}/`);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/html/);
+    expect(await res.body.text()).toMatch(/<title>Clipwire/);
+  });
+
+  it('answers /healthz and /readyz with the database and its migrations checked', async () => {
+    const health = await request(`${stack.url}/healthz`);
+    expect(health.statusCode).toBe(200);
+    const ready = await request(`${stack.url}/readyz`);
+    expect(ready.statusCode).toBe(200);
+    expect(await ready.body.json()).toEqual({ status: 'ready', database: process.env.DATABASE_URL ? 'postgres' : 'pglite' });
+  });
+});

@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixturesDir, startSimulator, type Simulator, type SimulatorOptions } from '@clipwire/providers/simulator';
+import { createClient, type Client } from 'graphql-ws';
+import { request } from 'undici';
+import WebSocket from 'ws';
+import { createApiKey, createTenant } from '../../src/auth/api-keys.js';
+import { loadConfig, SANDBOX_KLING_API_KEY } from '../../src/config.js';
+import { buildApp, type App } from '../../src/http/app.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  data?: T;
+  errors?: { message: string; extensions?: Record<string, unknown> }[];
+}
+
+export interface Stack {
+  app: App;
+  sim: Simulator;
+  url: string;
+  /** The sandbox tenant's key, created on first start. */
+  apiKey: string;
+  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GraphQLResponse<T>>;
+  ws(key?: string | null, options?: Partial<Parameters<typeof createClient>[0]>): Client;
+  newTenant(name: string): Promise<{ tenantId: string; apiKey: string }>;
+  stop(): Promise<void>;
+}
+
+/** The real API and the Kling simulator on free loopback ports, over a fresh database. */
+export async function startStack(
+  opts: { kling?: SimulatorOptions['kling']; env?: Record<string, string> } = {},
+): Promise<Stack> {
+  const database: TestDatabase = await createTestDatabase();
+  const sim = await startSimulator({
+    kling: { apiKey: SANDBOX_KLING_API_KEY, timing: { processingAfterMs: 300, succeedAfterMs: 700 }, ...opts.kling },
+  });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    CLIPWIRE_DATA_DIR: 'memory://',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...(database.url ? { DATABASE_URL: database.url } : {}),
+    ...opts.env,
+  });
+  if (database.target.kind === 'pglite') config.database = database.target;
+  const app = await buildApp({ config, klingBaseUrl: sim.url, submitRetry: { attempts: 4, baseDelayMs: 50, maxDelayMs: 400 } });
+  const url = await app.start();
+  if (!app.sandboxApiKey) throw new Error('expected the sandbox tenant to be created on an empty database');
+  const apiKey = app.sandboxApiKey;
+  const clients: Client[] = [];
+
+  return {
+    app,
+    sim,
+    url,
+    apiKey,
+    async gql(query, variables, key = apiKey) {
+      const res = await request(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.body.json()) as Omit<GraphQLResponse, 'status'>;
+      return { status: res.statusCode, ...body } as GraphQLResponse<any>;
+    },
+    ws(key = apiKey, options = {}) {
+      const client = createClient({
+        url: `${url.replace(/^http/, 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: key ? { authorization: `Bearer ${key}` } : {},
+        retryAttempts: 0,
+        lazy: true,
+        ...options,
+      });
+      clients.push(client);
+      return client;
+    },
+    async newTenant(name) {
+      const tenantId = await createTenant(app.db.db, name);
+      const { key } = await createApiKey(app.db.db, tenantId, `${name} test key`);
+      return { tenantId, apiKey: key };
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.dispose()));
+      await app.stop();
+      await sim.stop();
+      await database.drop();
+    },
+  };
+}
+
+/** Collects every value of a subscription until it completes (or fails the test after timeoutMs). */
+export async function collect<T>(iterable: AsyncIterable<T>, timeoutMs = 15_000): Promise<T[]> {
+  const values: T[] = [];
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`subscription did not complete within ${timeoutMs} ms; got ${JSON.stringify(values)}`)), timeoutMs).unref(),
+  );
+  await Promise.race([
+    (async () => {
+      for await (const v of iterable) values.push(v);
+    })(),
+    timeout,
+  ]);
+  return values;
+}
+
+/** Polls until `check` returns a value, or throws after timeoutMs. */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A real portrait and a real speech clip, sent inline as raw base64. */
+export const SAMPLE_INPUT = {
+  image: { base64: readFileSync(join(fixturesDir, 'portrait-512x640.png')).toString('base64') },
+  audio: { base64: readFileSync(join(fixturesDir, 'speech-3s.mp3')).toString('base64') },
+} as const;
+
+export const CREATE_AVATAR = /* GraphQL */ `
+  mutation Create($input: CreateAvatarVideoInput!) {
+    createAvatarVideo(input: $input) {
+      __typename
+      ... on Task { id status externalTaskId }
+      ... on ValidationError { message issues { path message } }
+      ... on DuplicateExternalTaskId { message externalTaskId }
+    }
+  }
+`;

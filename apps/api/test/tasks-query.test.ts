@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CREATE_AVATAR, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
+
+let stack: Stack;
+let ids: string[] = [];
+beforeAll(async () => {
+  stack = await startStack();
+  const { apiKey } = await stack.newTenant('paging');
+  stack.apiKey = apiKey;
+  for (let i = 0; i < 7; i++) {
+    const res = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: `page-${i}` } }, apiKey);
+    ids.push(res.data!.createAvatarVideo.id);
+  }
+  ids = ids.reverse(); // newest first
+});
+afterAll(() => stack?.stop());
+
+const PAGE = /* GraphQL */ `
+  query Page($first: Int, $after: String, $last: Int, $before: String) {
+    tasks(first: $first, after: $after, last: $last, before: $before) {
+      edges { cursor node { id externalTaskId } }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    }
+  }
+`;
+
+describe('tasks connection', () => {
+  it('pages forward newest first with a keyset cursor, each task exactly once', async () => {
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const res = await stack.gql(PAGE, { first: 3, after }, stack.apiKey);
+      const conn = res.data!.tasks;
+      seen.push(...conn.edges.map((e: any) => e.node.id));
+      if (!conn.pageInfo.hasNextPage) break;
+      after = conn.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(ids);
+  });
+
+  it('pages backward with last/before', async () => {
+    const first = await stack.gql(PAGE, { first: 4 }, stack.apiKey);
+    const cursor = first.data!.tasks.edges[3].cursor;
+    const back = await stack.gql(PAGE, { last: 2, before: cursor }, stack.apiKey);
+    expect(back.data!.tasks.edges.map((e: any) => e.node.id)).toEqual(ids.slice(1, 3));
+    expect(back.data!.tasks.pageInfo.hasPreviousPage).toBe(true);
+  });
+
+  it('rejects a cursor it did not issue, naming the argument', async () => {
+    const res = await stack.gql(PAGE, { first: 2, after: 'bm90LWEtY3Vyc29y' }, stack.apiKey);
+    expect(res.errors?.[0]?.message).toMatch(/after/);
+  });
+
+  it('refuses a duplicate externalTaskId in the same tenant with a typed error and creates nothing', async () => {
+    const res = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: 'page-0' } }, stack.apiKey);
+    expect(res.data!.createAvatarVideo).toMatchObject({ __typename: 'DuplicateExternalTaskId', externalTaskId: 'page-0' });
+    const all = await stack.gql(PAGE, { first: 50 }, stack.apiKey);
+    expect(all.data!.tasks.edges).toHaveLength(7);
+  });
+
+  it('returns a ValidationError naming each bad field, and creates nothing', async () => {
+    const before = stack.sim.kling.createCount();
+    const res = await stack.gql(
+      CREATE_AVATAR,
+      {
+        input: {
+          image: { base64: 'data:image/png;base64,AAAA' },
+          audio: { url: 'https://example.com/a.mp3' },
+          audioId: 'tts-1',
+          prompt: 'x'.repeat(2501),
+          externalTaskId: 'bad id with spaces',
+        },
+      },
+      stack.apiKey,
+    );
+    const result = res.data!.createAvatarVideo;
+    expect(result.__typename).toBe('ValidationError');
+    const paths = result.issues.map((i: any) => i.path.join('.'));
+    expect(paths).toEqual(expect.arrayContaining(['input.image.base64', 'input.audio', 'input.prompt', 'input.externalTaskId']));
+    expect(result.issues.find((i: any) => i.path.join('.') === 'input.prompt').message).toMatch(/2500/);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(stack.sim.kling.createCount()).toBe(before);
+    const all = await stack.gql(PAGE, { first: 50 }, stack.apiKey);
+    expect(all.data!.tasks.edges).toHaveLength(7);
+  });
+
+  it('refuses a MediaInput with both url and base64 (@oneOf)', async () => {
+    const res = await stack.gql(
+      CREATE_AVATAR,
+      { input: { image: { url: 'https://example.com/a.png', base64: 'AAAA' }, audioId: 'x' } },
+      stack.apiKey,
+    );
+    expect(res.errors?.[0]?.message).toMatch(/exactly one key/i);
+  });
+});
