@@ -1,0 +1,200 @@
+/**
+ * The providers' documented input limits (see /work/shared/providers), checked against a probe.
+ * Each check is pure: (probe, path) → issues whose message names the field (the last path segment)
+ * and says what was found. Only documented rules are enforced for each provider.
+ *
+ * "MB" in the provider pages is read as MiB (1024 × 1024 bytes): the pages don't say which, and the
+ * more lenient reading never refuses a file the provider would take.
+ */
+import type { MediaKind, MediaProbe } from './probe.js';
+
+/** Same shape as FieldIssue in src/errors.ts. */
+export interface MediaIssue {
+  path: string[];
+  message: string;
+}
+
+export const MB = 1024 * 1024;
+
+export interface MediaRule {
+  /** What the field must be, for messages: 'an image', 'audio', 'a video'. */
+  kind: Exclude<MediaKind, 'unknown'>;
+  /** Accepted types by mime (from magic bytes) with the label used in messages. */
+  types: Readonly<Record<string, string>>;
+  maxBytes: number;
+  /** Both sides at least this many px (images). */
+  minSidePx?: number;
+  /** width / height must be within [1/maxAspect, maxAspect] (images). */
+  maxAspect?: number;
+  minSeconds?: number;
+  maxSeconds?: number;
+}
+
+const KLING_IMAGE_TYPES = { 'image/jpeg': 'jpg', 'image/png': 'png' } as const;
+const KIE_IMAGE_TYPES = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' } as const;
+
+export const RULES = {
+  /** Kling avatar `image`: .jpg/.jpeg/.png, ≤ 10 MB, sides ≥ 300 px, aspect 1:2.5–2.5:1. */
+  klingAvatarImage: {
+    kind: 'image',
+    types: KLING_IMAGE_TYPES,
+    maxBytes: 10 * MB,
+    minSidePx: 300,
+    maxAspect: 2.5,
+  },
+  /** Kling avatar `sound_file`: .mp3/.wav/.m4a/.aac, ≤ 5 MB, 2–300 s. */
+  klingAvatarAudio: {
+    kind: 'audio',
+    types: { 'audio/mpeg': 'mp3', 'audio/wav': 'wav', 'audio/x-m4a': 'm4a', 'audio/mp4': 'm4a', 'audio/aac': 'aac' },
+    maxBytes: 5 * MB,
+    minSeconds: 2,
+    maxSeconds: 300,
+  },
+  /** Kling video-to-audio `video_url`: mp4/mov, ≤ 100 MB, 3.0–20.0 s. */
+  klingVideoToAudioVideo: {
+    kind: 'video',
+    types: { 'video/mp4': 'mp4', 'video/quicktime': 'mov' },
+    maxBytes: 100 * MB,
+    minSeconds: 3,
+    maxSeconds: 20,
+  },
+  /** KIE infinitalk `image_url`: jpeg/png/webp ≤ 10 MB (no dimension rules documented). */
+  kieImage: { kind: 'image', types: KIE_IMAGE_TYPES, maxBytes: 10 * MB },
+  /** KIE infinitalk `audio_url`: mpeg/wav/x-wav/aac/mp4/ogg ≤ 10 MB (no duration rule documented). */
+  kieAudio: {
+    kind: 'audio',
+    types: {
+      'audio/mpeg': 'mp3',
+      'audio/wav': 'wav',
+      'audio/x-wav': 'wav',
+      'audio/aac': 'aac',
+      'audio/x-m4a': 'm4a',
+      'audio/mp4': 'm4a',
+      'audio/ogg': 'ogg',
+    },
+    maxBytes: 10 * MB,
+  },
+  /**
+   * Digital human `create_voice.audio_url`: the voice is cloned from it and needs ≥ 20 s of speech;
+   * the request as a whole allows ≤ 100 MB of media. Formats are undocumented: any audio.
+   */
+  digitalHumanVoiceAudio: {
+    kind: 'audio',
+    types: {
+      'audio/mpeg': 'mp3',
+      'audio/wav': 'wav',
+      'audio/x-wav': 'wav',
+      'audio/aac': 'aac',
+      'audio/x-m4a': 'm4a',
+      'audio/mp4': 'm4a',
+      'audio/ogg': 'ogg',
+      'audio/flac': 'flac',
+    },
+    maxBytes: 100 * MB,
+    minSeconds: 20,
+  },
+} as const satisfies Record<string, MediaRule>;
+
+export type RuleName = keyof typeof RULES;
+
+function fieldName(path: readonly string[]): string {
+  for (let i = path.length - 1; i >= 0; i--) {
+    const seg = path[i]!;
+    if (!/^\d+$/.test(seg)) return seg;
+  }
+  return 'file';
+}
+
+function formatBytes(n: number): string {
+  if (n >= MB) return `${(n / MB).toFixed(n % MB === 0 ? 0 : 1)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(0)} KB`;
+  return `${n} bytes`;
+}
+
+/** A size over `limit`, in bytes when rounding would make it look equal to the limit. */
+function formatOver(n: number, limit: number): string {
+  const text = formatBytes(n);
+  return Number.parseFloat(text) === Number.parseFloat(formatBytes(limit)) ? `${n} bytes` : text;
+}
+
+function formatSeconds(s: number): string {
+  return `${Number(s.toFixed(2))} s`;
+}
+
+function formatRatio(r: number): string {
+  return r >= 1 ? `${Number(r.toFixed(2))}:1` : `1:${Number((1 / r).toFixed(2))}`;
+}
+
+function listTypes(types: Readonly<Record<string, string>>): string {
+  const labels = [...new Set(Object.values(types))];
+  return labels.length <= 1 ? (labels[0] ?? '') : `${labels.slice(0, -1).join(', ')} or ${labels.at(-1)}`;
+}
+
+/** Checks a probe against a rule. Type first: when the type is wrong nothing else is reported. */
+export function checkMedia(rule: MediaRule, probe: MediaProbe, path: string[]): MediaIssue[] {
+  const field = fieldName(path);
+  const issue = (message: string): MediaIssue => ({ path: [...path], message });
+  const issues: MediaIssue[] = [];
+
+  if (!(probe.mime in rule.types)) {
+    const got = probe.kind === 'unknown' ? 'an unrecognised file' : `${probe.ext} (${probe.mime})`;
+    return [issue(`${field} must be ${listTypes(rule.types)} (got ${got})`)];
+  }
+  if (probe.sizeBytes > rule.maxBytes) {
+    issues.push(
+      issue(`${field} must be at most ${formatBytes(rule.maxBytes)} (got ${formatOver(probe.sizeBytes, rule.maxBytes)})`),
+    );
+  }
+
+  if (rule.minSidePx !== undefined || rule.maxAspect !== undefined) {
+    const { width, height } = probe;
+    if (width === undefined || height === undefined || width <= 0 || height <= 0) {
+      issues.push(issue(`${field}: could not read the image dimensions`));
+    } else {
+      const dims = `${width}×${height}`;
+      if (rule.minSidePx !== undefined && Math.min(width, height) < rule.minSidePx) {
+        issues.push(issue(`${field} must be at least ${rule.minSidePx} px on each side (got ${dims})`));
+      }
+      if (rule.maxAspect !== undefined) {
+        const ratio = width / height;
+        if (ratio > rule.maxAspect || ratio < 1 / rule.maxAspect) {
+          issues.push(
+            issue(
+              `${field} aspect ratio must be between 1:${rule.maxAspect} and ${rule.maxAspect}:1 ` +
+                `(got ${dims}, ${formatRatio(ratio)})`,
+            ),
+          );
+        }
+      }
+    }
+  }
+
+  if (rule.minSeconds !== undefined || rule.maxSeconds !== undefined) {
+    const d = probe.durationSeconds;
+    const range =
+      rule.maxSeconds === undefined
+        ? `at least ${rule.minSeconds} s long`
+        : rule.minSeconds === undefined
+          ? `at most ${rule.maxSeconds} s long`
+          : `between ${rule.minSeconds} and ${rule.maxSeconds} s long`;
+    if (d === undefined) {
+      issues.push(issue(`${field}: could not determine the duration (must be ${range})`));
+    } else if ((rule.minSeconds !== undefined && d < rule.minSeconds) || (rule.maxSeconds !== undefined && d > rule.maxSeconds)) {
+      issues.push(issue(`${field} must be ${range} (got ${formatSeconds(d)})`));
+    }
+  }
+  return issues;
+}
+
+export const checkKlingAvatarImage = (probe: MediaProbe, path: string[]): MediaIssue[] =>
+  checkMedia(RULES.klingAvatarImage, probe, path);
+export const checkKlingAvatarAudio = (probe: MediaProbe, path: string[]): MediaIssue[] =>
+  checkMedia(RULES.klingAvatarAudio, probe, path);
+export const checkKlingVideoToAudioVideo = (probe: MediaProbe, path: string[]): MediaIssue[] =>
+  checkMedia(RULES.klingVideoToAudioVideo, probe, path);
+export const checkKieImage = (probe: MediaProbe, path: string[]): MediaIssue[] =>
+  checkMedia(RULES.kieImage, probe, path);
+export const checkKieAudio = (probe: MediaProbe, path: string[]): MediaIssue[] =>
+  checkMedia(RULES.kieAudio, probe, path);
+export const checkDigitalHumanVoiceAudio = (probe: MediaProbe, path: string[]): MediaIssue[] =>
+  checkMedia(RULES.digitalHumanVoiceAudio, probe, path);

@@ -1,0 +1,210 @@
+/**
+ * Media facts read from the bytes themselves — never from a file name, URL or Content-Type.
+ *
+ * - type: file-type (magic bytes; needs at most the first ~4 KiB);
+ * - image dimensions: image-size (PNG/GIF/WebP need the first few dozen bytes; JPEG needs the
+ *   bytes up to its SOF marker, which follows EXIF/ICC segments — 64 KiB covers ordinary files);
+ * - audio duration: music-metadata `parseBuffer`. It needs the WHOLE file for every audio format
+ *   we accept: WAV and AAC durations are computed from the bytes present, Ogg from its last page,
+ *   MP3 from a Xing/VBRI header or (CBR) from the total size, M4A from `moov` that ffmpeg and most
+ *   encoders write at the end. A duration computed from a prefix can be silently wrong (a 3 s WAV
+ *   cut at 4 KiB "lasts" 0.5 s), so audio durations are only reported from complete files.
+ * - MP4/MOV duration and frame size: the movie header (`moov/mvhd`, `moov/trak/tkhd`) read by the
+ *   small hand-written ISO-BMFF walker below, because music-metadata only reports the duration of
+ *   an AUDIO track and Kling's video-to-audio input usually has none. `mvhd` is authoritative, so a
+ *   prefix suffices when `moov` comes first ("faststart"); otherwise the whole file is needed.
+ *   music-metadata is the fallback (fragmented files).
+ */
+import { fileTypeFromBuffer } from 'file-type';
+import { imageSize } from 'image-size';
+import { parseBuffer } from 'music-metadata';
+
+export type MediaKind = 'image' | 'audio' | 'video' | 'unknown';
+
+export interface MediaProbe {
+  kind: MediaKind;
+  /** From magic bytes; `application/octet-stream` when unknown. */
+  mime: string;
+  /** Canonical extension for the detected type (`jpg`, `png`, `mp3`, `m4a`, `mov`, …); `bin` when unknown. */
+  ext: string;
+  /** Size of the whole file: `opts.totalSize` when given, else the length of the bytes probed. */
+  sizeBytes: number;
+  /** Display orientation (EXIF rotation applied) for images; frame size for video. */
+  width?: number;
+  height?: number;
+  durationSeconds?: number;
+  /** Whether the probed bytes were the whole file. */
+  complete: boolean;
+}
+
+/** Bytes that suffice for the type and image dimensions. */
+export const PROBE_PREFIX_BYTES = 64 * 1024;
+
+/**
+ * How many leading bytes a probe needs for `kind`: a prefix for images, the whole file
+ * (`Infinity`) for audio and video. For video a prefix MAY suffice (faststart MP4/MOV) —
+ * fetch PROBE_PREFIX_BYTES first and check `needsWholeFile(probe)`. For an unknown kind, the prefix
+ * is enough to know that the type is unsupported.
+ */
+export function neededBytes(kind: MediaKind): number {
+  switch (kind) {
+    case 'image':
+    case 'unknown':
+      return PROBE_PREFIX_BYTES;
+    case 'audio':
+    case 'video':
+      return Number.POSITIVE_INFINITY;
+  }
+}
+
+/** True when a probe of a prefix lacks facts the whole file would give. */
+export function needsWholeFile(probe: MediaProbe): boolean {
+  if (probe.complete) return false;
+  switch (probe.kind) {
+    case 'image':
+      return probe.width === undefined;
+    case 'audio':
+    case 'video':
+      return probe.durationSeconds === undefined;
+    case 'unknown':
+      return false;
+  }
+}
+
+function kindOf(mime: string): MediaKind {
+  if (mime.startsWith('image/')) return 'image';
+  if (mime.startsWith('audio/')) return 'audio';
+  if (mime.startsWith('video/')) return 'video';
+  return 'unknown';
+}
+
+export async function probeMedia(bytes: Buffer | Uint8Array, opts: { totalSize?: number } = {}): Promise<MediaProbe> {
+  const sizeBytes = opts.totalSize ?? bytes.length;
+  const complete = bytes.length >= sizeBytes;
+  const type = await fileTypeFromBuffer(bytes);
+  const mime = type?.mime ?? 'application/octet-stream';
+  const kind = type ? kindOf(type.mime) : 'unknown';
+  const probe: MediaProbe = { kind, mime, ext: type?.ext ?? 'bin', sizeBytes, complete };
+
+  if (kind === 'image') {
+    try {
+      const dim = imageSize(bytes);
+      // EXIF orientations 5–8 rotate by 90°: what the provider sees is the other way round.
+      const rotated = dim.orientation !== undefined && dim.orientation >= 5 && dim.orientation <= 8;
+      probe.width = rotated ? dim.height : dim.width;
+      probe.height = rotated ? dim.width : dim.height;
+    } catch {
+      // Unsupported by image-size or the prefix was too short: dimensions stay unknown.
+    }
+    return probe;
+  }
+
+  if (kind === 'audio' || kind === 'video') {
+    if (isIsoBmff(mime)) {
+      const movie = readIsoBmffMovie(bytes);
+      if (movie.durationSeconds !== undefined) probe.durationSeconds = movie.durationSeconds;
+      if (kind === 'video' && movie.width !== undefined && movie.height !== undefined) {
+        probe.width = movie.width;
+        probe.height = movie.height;
+      }
+      if (probe.durationSeconds !== undefined || !complete) return probe;
+    }
+    if (!complete) return probe; // see the header comment: prefix durations are unreliable
+    try {
+      const meta = await parseBuffer(
+        bytes,
+        { mimeType: mime, size: sizeBytes },
+        { duration: true, skipCovers: true },
+      );
+      const d = meta.format.duration;
+      if (d !== undefined && Number.isFinite(d) && d > 0) probe.durationSeconds = d;
+    } catch {
+      // Corrupt or unsupported container: duration stays unknown.
+    }
+  }
+  return probe;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Minimal ISO base media file format reader (mp4, mov, m4a): moov/mvhd and moov/trak/tkhd only.
+// ---------------------------------------------------------------------------------------------
+
+const ISO_BMFF_MIMES = new Set(['video/mp4', 'video/quicktime', 'audio/x-m4a', 'audio/mp4', 'video/x-m4v']);
+
+function isIsoBmff(mime: string): boolean {
+  return ISO_BMFF_MIMES.has(mime);
+}
+
+interface Box {
+  type: string;
+  /** Payload start and end (end clipped to the buffer when the box is cut off). */
+  start: number;
+  end: number;
+  truncated: boolean;
+}
+
+function* boxes(buf: Uint8Array, from: number, to: number): Generator<Box> {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let pos = from;
+  while (pos + 8 <= to) {
+    let size = view.getUint32(pos);
+    const type = String.fromCharCode(buf[pos + 4]!, buf[pos + 5]!, buf[pos + 6]!, buf[pos + 7]!);
+    let header = 8;
+    if (size === 1) {
+      if (pos + 16 > to) return;
+      const big = view.getBigUint64(pos + 8);
+      if (big > BigInt(Number.MAX_SAFE_INTEGER)) return;
+      size = Number(big);
+      header = 16;
+    } else if (size === 0) {
+      size = to - pos;
+    }
+    if (size < header) return; // corrupt
+    const end = pos + size;
+    yield { type, start: pos + header, end: Math.min(end, to), truncated: end > to };
+    pos = end;
+  }
+}
+
+function readIsoBmffMovie(buf: Uint8Array): { durationSeconds?: number; width?: number; height?: number } {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out: { durationSeconds?: number; width?: number; height?: number } = {};
+  for (const top of boxes(buf, 0, buf.length)) {
+    if (top.type !== 'moov') continue;
+    if (top.truncated) return out; // moov cut off by the prefix: nothing trustworthy
+    for (const box of boxes(buf, top.start, top.end)) {
+      if (box.type === 'mvhd' && box.end - box.start >= 20) {
+        const version = buf[box.start]!;
+        let timescale: number;
+        let duration: number;
+        if (version === 1) {
+          if (box.end - box.start < 32) continue;
+          timescale = view.getUint32(box.start + 20);
+          duration = Number(view.getBigUint64(box.start + 24));
+        } else {
+          timescale = view.getUint32(box.start + 12);
+          duration = view.getUint32(box.start + 16);
+        }
+        // All-ones duration means "unknown" (fragmented files).
+        const unknown = version === 1 ? duration >= Number.MAX_SAFE_INTEGER : duration === 0xffffffff;
+        if (timescale > 0 && duration > 0 && !unknown) out.durationSeconds = duration / timescale;
+      } else if (box.type === 'trak' && out.width === undefined) {
+        for (const t of boxes(buf, box.start, box.end)) {
+          if (t.type !== 'tkhd') continue;
+          const version = buf[t.start]!;
+          // width/height (16.16 fixed point) are the last 8 bytes of tkhd: 84 (v0) / 96 (v1) bytes in.
+          const off = t.start + (version === 1 ? 88 : 76);
+          if (off + 8 > t.end) continue;
+          const w = view.getUint32(off) / 65536;
+          const h = view.getUint32(off + 4) / 65536;
+          if (w > 0 && h > 0) {
+            out.width = Math.round(w);
+            out.height = Math.round(h);
+          }
+        }
+      }
+    }
+    return out;
+  }
+  return out;
+}

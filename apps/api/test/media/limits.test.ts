@@ -1,0 +1,187 @@
+import { describe, expect, it } from 'vitest';
+import {
+  MB,
+  checkDigitalHumanVoiceAudio,
+  checkKieAudio,
+  checkKieImage,
+  checkKlingAvatarAudio,
+  checkKlingAvatarImage,
+  checkKlingVideoToAudioVideo,
+} from '../../src/media/limits.js';
+import { probeMedia } from '../../src/media/probe.js';
+import { fixture } from './helpers.js';
+
+const probe = (name: string) => probeMedia(fixture(name));
+/** The first 4 KiB of a real file, standing for a bigger file of `totalSize` bytes. */
+const probeAsIfSized = (name: string, totalSize: number) => probeMedia(fixture(name).subarray(0, 4096), { totalSize });
+
+const IMG = ['input', 'image'];
+const SOUND = ['input', 'soundFile'];
+const VIDEO = ['input', 'videoUrl'];
+
+describe('Kling avatar image', () => {
+  it('accepts a 512×640 png and a 600×400 jpg', async () => {
+    expect(checkKlingAvatarImage(await probe('portrait-512x640.png'), IMG)).toEqual([]);
+    expect(checkKlingAvatarImage(await probe('landscape-600x400.jpg'), IMG)).toEqual([]);
+  });
+
+  it('refuses 200×200: names the field and the size', async () => {
+    expect(checkKlingAvatarImage(await probe('small-200x200.png'), IMG)).toEqual([
+      { path: IMG, message: 'image must be at least 300 px on each side (got 200×200)' },
+    ]);
+  });
+
+  it('refuses 1000×300 (aspect 3.33:1)', async () => {
+    expect(checkKlingAvatarImage(await probe('wide-1000x300.jpg'), IMG)).toEqual([
+      { path: IMG, message: 'image aspect ratio must be between 1:2.5 and 2.5:1 (got 1000×300, 3.33:1)' },
+    ]);
+  });
+
+  it('refuses a gif by its bytes', async () => {
+    expect(checkKlingAvatarImage(await probe('square-400x400.gif'), IMG)).toEqual([
+      { path: IMG, message: 'image must be jpg or png (got gif (image/gif))' },
+    ]);
+  });
+
+  it('refuses webp', async () => {
+    expect(checkKlingAvatarImage(await probe('portrait-400x500.webp'), IMG)).toEqual([
+      { path: IMG, message: 'image must be jpg or png (got webp (image/webp))' },
+    ]);
+  });
+
+  it('refuses over 10 MB (size from totalSize), accepts exactly 10 MB', async () => {
+    expect(checkKlingAvatarImage(await probeAsIfSized('portrait-512x640.png', 10 * MB + 1), IMG)).toEqual([
+      { path: IMG, message: 'image must be at most 10 MB (got 10485761 bytes)' },
+    ]);
+    expect(checkKlingAvatarImage(await probeAsIfSized('portrait-512x640.png', 10 * MB), IMG)).toEqual([]);
+  });
+
+  it('names the field from the last non-index path segment', async () => {
+    const issues = checkKlingAvatarImage(await probe('small-200x200.png'), ['input', 'frames', '2']);
+    expect(issues[0]).toEqual({
+      path: ['input', 'frames', '2'],
+      message: 'frames must be at least 300 px on each side (got 200×200)',
+    });
+  });
+});
+
+describe('KIE image (type and size only)', () => {
+  it('accepts webp, and a 200×200 png (no documented dimension rule)', async () => {
+    expect(checkKieImage(await probe('portrait-400x500.webp'), ['input', 'imageUrl'])).toEqual([]);
+    expect(checkKieImage(await probe('small-200x200.png'), ['input', 'imageUrl'])).toEqual([]);
+    expect(checkKieImage(await probe('wide-1000x300.jpg'), ['input', 'imageUrl'])).toEqual([]);
+  });
+
+  it('refuses gif and over 10 MB', async () => {
+    expect(checkKieImage(await probe('square-400x400.gif'), ['input', 'imageUrl'])).toEqual([
+      { path: ['input', 'imageUrl'], message: 'imageUrl must be jpeg, png or webp (got gif (image/gif))' },
+    ]);
+    expect(checkKieImage(await probeAsIfSized('portrait-400x500.webp', 11 * MB), ['input', 'imageUrl'])).toEqual([
+      { path: ['input', 'imageUrl'], message: 'imageUrl must be at most 10 MB (got 11 MB)' },
+    ]);
+  });
+});
+
+describe('Kling avatar sound_file', () => {
+  it('accepts 3 s wav, mp3 and m4a', async () => {
+    expect(checkKlingAvatarAudio(await probe('tone-3s.wav'), SOUND)).toEqual([]);
+    expect(checkKlingAvatarAudio(await probe('speech-3s.mp3'), SOUND)).toEqual([]);
+    expect(checkKlingAvatarAudio(await probe('tone-3s.m4a'), SOUND)).toEqual([]);
+  });
+
+  it('refuses 1 s as too short', async () => {
+    expect(checkKlingAvatarAudio(await probe('tone-1s.mp3'), SOUND)).toEqual([
+      { path: SOUND, message: 'soundFile must be between 2 and 300 s long (got 1.15 s)' },
+    ]);
+  });
+
+  it('refuses 301 s as too long', async () => {
+    expect(checkKlingAvatarAudio(await probe('silence-301s.m4a'), SOUND)).toEqual([
+      { path: SOUND, message: 'soundFile must be between 2 and 300 s long (got 301 s)' },
+    ]);
+  });
+
+  it('refuses ogg', async () => {
+    expect(checkKlingAvatarAudio(await probe('tone-3s.ogg'), SOUND)).toEqual([
+      { path: SOUND, message: 'soundFile must be mp3, wav, m4a or aac (got ogg (audio/ogg))' },
+    ]);
+  });
+
+  it('refuses 6 MB (size from totalSize)', async () => {
+    const issues = checkKlingAvatarAudio(await probeAsIfSized('speech-3s.mp3', 6 * MB), SOUND);
+    expect(issues).toContainEqual({ path: SOUND, message: 'soundFile must be at most 5 MB (got 6 MB)' });
+  });
+
+  it('says so when the duration could not be determined', async () => {
+    const issues = checkKlingAvatarAudio(await probeAsIfSized('tone-3s.wav', 1 * MB), SOUND);
+    expect(issues).toEqual([
+      { path: SOUND, message: 'soundFile: could not determine the duration (must be between 2 and 300 s long)' },
+    ]);
+  });
+});
+
+describe('KIE audio (type and size only)', () => {
+  it('accepts ogg, m4a, wav, mp3 and a 1 s file (no documented duration rule)', async () => {
+    for (const f of ['tone-3s.ogg', 'tone-3s.m4a', 'tone-3s.wav', 'speech-3s.mp3', 'tone-1s.mp3']) {
+      expect(checkKieAudio(await probe(f), ['input', 'audioUrl']), f).toEqual([]);
+    }
+  });
+
+  it('accepts 6 MB, refuses over 10 MB', async () => {
+    expect(checkKieAudio(await probeAsIfSized('speech-3s.mp3', 6 * MB), ['input', 'audioUrl'])).toEqual([]);
+    expect(checkKieAudio(await probeAsIfSized('speech-3s.mp3', 10 * MB + 512 * 1024), ['input', 'audioUrl'])).toEqual([
+      { path: ['input', 'audioUrl'], message: 'audioUrl must be at most 10 MB (got 10.5 MB)' },
+    ]);
+  });
+
+  it('refuses a video file', async () => {
+    expect(checkKieAudio(await probe('clip-4s.mkv'), ['input', 'audioUrl'])).toEqual([
+      { path: ['input', 'audioUrl'], message: 'audioUrl must be mp3, wav, aac, m4a or ogg (got mkv (video/matroska))' },
+    ]);
+  });
+});
+
+describe('digital human create_voice audio', () => {
+  const PATH = ['input', 'createVoice', 'audioUrl'];
+  it('accepts 22 s', async () => {
+    expect(checkDigitalHumanVoiceAudio(await probe('tone-22s.mp3'), PATH)).toEqual([]);
+  });
+  it('refuses 3 s (needs ≥ 20 s of speech)', async () => {
+    expect(checkDigitalHumanVoiceAudio(await probe('speech-3s.mp3'), PATH)).toEqual([
+      { path: PATH, message: 'audioUrl must be at least 20 s long (got 3.06 s)' },
+    ]);
+  });
+});
+
+describe('Kling video-to-audio video', () => {
+  it('accepts 4 s mp4 and mov', async () => {
+    expect(checkKlingVideoToAudioVideo(await probe('clip-4s.mp4'), VIDEO)).toEqual([]);
+    expect(checkKlingVideoToAudioVideo(await probe('clip-4s.mov'), VIDEO)).toEqual([]);
+  });
+
+  it('refuses 2 s and 2.5 s as too short', async () => {
+    expect(checkKlingVideoToAudioVideo(await probe('clip-2s.mp4'), VIDEO)).toEqual([
+      { path: VIDEO, message: 'videoUrl must be between 3 and 20 s long (got 2 s)' },
+    ]);
+    const [issue] = checkKlingVideoToAudioVideo(await probe('avatar-sample-2.5s.mp4'), VIDEO);
+    expect(issue?.message).toMatch(/^videoUrl must be between 3 and 20 s long \(got 2\.5\d* s\)$/);
+  });
+
+  it('refuses 21 s as too long', async () => {
+    expect(checkKlingVideoToAudioVideo(await probe('clip-21s.mp4'), VIDEO)).toEqual([
+      { path: VIDEO, message: 'videoUrl must be between 3 and 20 s long (got 21 s)' },
+    ]);
+  });
+
+  it('refuses mkv', async () => {
+    expect(checkKlingVideoToAudioVideo(await probe('clip-4s.mkv'), VIDEO)).toEqual([
+      { path: VIDEO, message: 'videoUrl must be mp4 or mov (got mkv (video/matroska))' },
+    ]);
+  });
+
+  it('refuses over 100 MB (size from totalSize; duration still read from the faststart prefix)', async () => {
+    expect(checkKlingVideoToAudioVideo(await probeAsIfSized('clip-4s.mp4', 101 * MB), VIDEO)).toEqual([
+      { path: VIDEO, message: 'videoUrl must be at most 100 MB (got 101 MB)' },
+    ]);
+  });
+});
