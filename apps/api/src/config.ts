@@ -20,6 +20,15 @@ const envSchema = z
     KLING_API_KEY: z.string().min(1).optional(),
     KLING_ACCESS_KEY: z.string().min(1).optional(),
     KLING_SECRET_KEY: z.string().min(1).optional(),
+    KIE_API_KEY: z.string().min(1).optional(),
+    KIE_BASE_URL: z.string().url().optional(),
+    KIE_UPLOAD_BASE_URL: z.string().url().optional(),
+    KIE_WEBHOOK_HMAC_KEY: z.string().min(1).optional(),
+    DIGITAL_HUMAN_API_KEY: z.string().min(1).optional(),
+    DIGITAL_HUMAN_BASE_URL: z.string().url().optional(),
+    MEDIA_URL_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+    TASK_DEADLINE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(120),
     SIMULATOR_PORT: z.coerce.number().int().min(0).max(65535).default(4010),
     SIMULATOR_TIMING_MS: z
       .string()
@@ -37,10 +46,18 @@ function crossChecks(env: Record<string, string>): string[] {
   if ('KLING_API_KEY' in env && 'KLING_ACCESS_KEY' in env) {
     problems.push('KLING_API_KEY: set either KLING_API_KEY or KLING_ACCESS_KEY/KLING_SECRET_KEY, not both');
   }
+  if ('DIGITAL_HUMAN_API_KEY' in env && !('DIGITAL_HUMAN_BASE_URL' in env)) {
+    problems.push("DIGITAL_HUMAN_BASE_URL: is required with DIGITAL_HUMAN_API_KEY (every reseller has its own)");
+  }
   return problems;
 }
 
 export type KlingAuth = { apiKey: string } | { accessKey: string; secretKey: string };
+
+/** A provider is LIVE with credentials, otherwise SANDBOX: served by the built-in simulator. */
+export type ProviderSettings<Auth> =
+  | { mode: 'LIVE'; baseUrl: string; auth: Auth }
+  | { mode: 'SANDBOX'; baseUrl: string | undefined; auth: Auth };
 
 export interface Config {
   env: 'development' | 'production' | 'test';
@@ -51,13 +68,17 @@ export interface Config {
   dataDir: string;
   database: { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string };
   logLevel: string;
-  kling:
-    | { mode: 'LIVE'; baseUrl: string; auth: KlingAuth }
-    | { mode: 'SANDBOX'; baseUrl: string | undefined; auth: KlingAuth };
+  kling: ProviderSettings<KlingAuth>;
+  kie: ProviderSettings<{ apiKey: string }> & { uploadBaseUrl: string | undefined; webhookHmacKey: string | undefined };
+  digitalHuman: ProviderSettings<{ apiKey: string }>;
+  mediaUrlSecret: string | undefined;
+  poll: { intervalMs: number; deadlineMs: number };
   simulator: { port: number; processingAfterMs: number; succeedAfterMs: number };
 }
 
 export const SANDBOX_KLING_API_KEY = 'sandbox-kling-key';
+export const SANDBOX_KIE_API_KEY = 'sandbox-kie-key';
+export const SANDBOX_DIGITAL_HUMAN_API_KEY = 'sandbox-dh-key';
 const KLING_DEFAULT_BASE_URL = 'https://api-singapore.klingai.com';
 
 export class ConfigError extends Error {
@@ -98,6 +119,24 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     kling: liveAuth
       ? { mode: 'LIVE', baseUrl: e.KLING_BASE_URL ?? KLING_DEFAULT_BASE_URL, auth: liveAuth }
       : { mode: 'SANDBOX', baseUrl: e.KLING_BASE_URL, auth: { apiKey: SANDBOX_KLING_API_KEY } },
+    kie: {
+      ...(e.KIE_API_KEY
+        ? { mode: 'LIVE' as const, baseUrl: e.KIE_BASE_URL ?? 'https://api.kie.ai', auth: { apiKey: e.KIE_API_KEY } }
+        : { mode: 'SANDBOX' as const, baseUrl: e.KIE_BASE_URL, auth: { apiKey: SANDBOX_KIE_API_KEY } }),
+      uploadBaseUrl: e.KIE_UPLOAD_BASE_URL,
+      webhookHmacKey: e.KIE_WEBHOOK_HMAC_KEY,
+    },
+    digitalHuman:
+      e.DIGITAL_HUMAN_API_KEY && e.DIGITAL_HUMAN_BASE_URL
+        ? { mode: 'LIVE', baseUrl: e.DIGITAL_HUMAN_BASE_URL, auth: { apiKey: e.DIGITAL_HUMAN_API_KEY } }
+        : { mode: 'SANDBOX', baseUrl: e.DIGITAL_HUMAN_BASE_URL, auth: { apiKey: SANDBOX_DIGITAL_HUMAN_API_KEY } },
+    mediaUrlSecret: e.MEDIA_URL_SECRET,
+    poll: { intervalMs: e.POLL_INTERVAL_MS, deadlineMs: e.TASK_DEADLINE_MINUTES * 60_000 },
     simulator: { port: e.SIMULATOR_PORT, processingAfterMs, succeedAfterMs },
   };
+}
+
+/** No provider has credentials: the whole install runs against the simulator. */
+export function isSandbox(config: Config): boolean {
+  return config.kling.mode === 'SANDBOX' && config.kie.mode === 'SANDBOX' && config.digitalHuman.mode === 'SANDBOX';
 }

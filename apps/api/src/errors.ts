@@ -28,3 +28,13 @@ export function issuesFromZod(
 ): FieldIssue[] {
   return issues.map((i) => ({ path: [...prefix, ...i.path.map(String)], message: i.message }));
 }
+
+export class ProviderUnavailableError extends Error {
+  constructor(
+    readonly provider: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProviderUnavailableError';
+  }
+}

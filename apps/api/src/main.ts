@@ -1,5 +1,5 @@
 import { startSimulator, type Simulator } from '@clipwire/providers/simulator';
-import { ConfigError, loadConfig, SANDBOX_KLING_API_KEY } from './config.js';
+import { ConfigError, loadConfig, SANDBOX_DIGITAL_HUMAN_API_KEY, SANDBOX_KIE_API_KEY, SANDBOX_KLING_API_KEY } from './config.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
 
@@ -16,21 +16,22 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
 
-  // Sandbox by default: with no Kling credentials the client talks to the simulator, started here.
+  // Sandbox by default: providers without credentials talk to the simulator, started here.
   let simulator: Simulator | undefined;
-  if (config.kling.mode === 'SANDBOX' && !config.kling.baseUrl) {
+  const sandboxed = [config.kling, config.kie, config.digitalHuman].some((p) => p.mode === 'SANDBOX' && !p.baseUrl);
+  if (sandboxed) {
+    const timing = { processingAfterMs: config.simulator.processingAfterMs, succeedAfterMs: config.simulator.succeedAfterMs };
     simulator = await startSimulator({
       host: '127.0.0.1',
       port: config.simulator.port,
-      kling: {
-        apiKey: SANDBOX_KLING_API_KEY,
-        timing: { processingAfterMs: config.simulator.processingAfterMs, succeedAfterMs: config.simulator.succeedAfterMs },
-      },
+      kling: { apiKey: SANDBOX_KLING_API_KEY, timing },
+      kie: { apiKey: SANDBOX_KIE_API_KEY },
+      digitalHuman: { apiKey: SANDBOX_DIGITAL_HUMAN_API_KEY },
     });
-    log.info({ url: simulator.url }, 'Kling sandbox simulator listening');
+    log.info({ url: simulator.url }, 'provider sandbox simulator listening');
   }
 
-  const app = await buildApp({ config, log, klingBaseUrl: simulator?.url });
+  const app = await buildApp({ config, log, sandboxUrl: simulator?.url });
   const url = await app.start();
   process.stdout.write(`\n  Clipwire is up: console ${url}/   GraphQL ${url}/graphql\n\n`);
 

@@ -22,7 +22,7 @@ describe('first start in sandbox mode', () => {
       ...(database.url ? { DATABASE_URL: database.url } : {}),
     });
     try {
-      const first = await buildApp({ config, klingBaseUrl: sim.url });
+      const first = await buildApp({ config, sandboxUrl: sim.url });
       const url = await first.start();
       const key = first.sandboxApiKey!;
       expect(key).toMatch(/^cw_sk_/);
@@ -40,7 +40,7 @@ describe('first start in sandbox mode', () => {
       await first.stop();
 
       // A restart on the same data keeps the tenant and creates no new key.
-      const second = await buildApp({ config, klingBaseUrl: sim.url });
+      const second = await buildApp({ config, sandboxUrl: sim.url });
       await second.start();
       expect(second.sandboxApiKey).toBeNull();
       expect(readFileSync(file, 'utf8').trim()).toBe(key);

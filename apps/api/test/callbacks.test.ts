@@ -52,7 +52,7 @@ describe('Kling callbacks', () => {
   it('every callback replayed five times, concurrently and shuffled, leaves exactly one event per transition', async () => {
     const id = await createTask('cb-replay');
     await eventually(async () => (await snapshot(id)).task?.status === 'SUCCEEDED', 10_000, 'success');
-    const sent = callbacksFor(id);
+    const sent = await eventually(async () => (callbacksFor(id).length === 3 ? callbacksFor(id) : null), 5000, 'three callbacks');
     expect(sent.map((c) => (c.body as { task_status: string }).task_status)).toEqual(['submitted', 'processing', 'succeed']);
 
     const replays = shuffle(sent.flatMap((c) => Array.from({ length: 5 }, () => c)));

@@ -66,7 +66,7 @@ describe('tasks connection', () => {
         input: {
           image: { base64: 'data:image/png;base64,AAAA' },
           audio: { url: 'https://example.com/a.mp3' },
-          audioId: 'tts-1',
+          kling: { audioId: 'tts-1' },
           prompt: 'x'.repeat(2501),
           externalTaskId: 'bad id with spaces',
         },
@@ -87,7 +87,7 @@ describe('tasks connection', () => {
   it('refuses a MediaInput with both url and base64 (@oneOf)', async () => {
     const res = await stack.gql(
       CREATE_AVATAR,
-      { input: { image: { url: 'https://example.com/a.png', base64: 'AAAA' }, audioId: 'x' } },
+      { input: { image: { url: 'https://example.com/a.png', base64: 'AAAA' }, kling: { audioId: 'x' } } },
       stack.apiKey,
     );
     expect(res.errors?.[0]?.message).toMatch(/exactly one key/i);

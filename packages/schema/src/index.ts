@@ -1,9 +1,16 @@
 export * from './domain.js';
 export { mediaInputSchema, type MediaInput } from './inputs/media.js';
+export { externalTaskIdSchema } from './inputs/common.js';
 export {
   createAvatarVideoInputSchema,
-  externalTaskIdSchema,
+  digitalHumanOptionsSchema,
+  kieAvatarOptionsSchema,
   klingAvatarOptionsSchema,
+  DIGITAL_HUMAN_TEXT_MAX,
+  KIE_PROMPT_MAX,
+  KIE_SEED_MAX,
+  KIE_SEED_MIN,
   KLING_AVATAR_PROMPT_MAX,
   type CreateAvatarVideoInput,
 } from './inputs/avatar.js';
+export { createVideoSoundInputSchema, KLING_SOUND_PROMPT_MAX, type CreateVideoSoundInput } from './inputs/video-sound.js';

@@ -1,5 +1,4 @@
 import SchemaBuilder from '@pothos/core';
-import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { GraphQLContext } from './context.js';
@@ -10,17 +9,17 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
+    File: { Input: Blob; Output: never };
   };
   DefaultInputFieldRequiredness: false;
 }>({
-  plugins: [ErrorsPlugin, RelayPlugin],
+  plugins: [RelayPlugin],
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
     nodeQueryOptions: {},
     nodesQueryOptions: false,
   },
-  errors: { defaultTypes: [] },
 });
 
 builder.addScalarType('DateTime', DateTimeResolver);

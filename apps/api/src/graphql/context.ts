@@ -1,7 +1,9 @@
 import type { Principal } from '../auth/api-keys.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
+import type { AdapterRegistry } from '../providers/registry.js';
 import type { ClipwirePubSub } from '../pubsub.js';
+import type { IntakeEnv } from '../tasks/intake.js';
 import type { TaskService } from '../tasks/service.js';
 
 /** The same context over HTTP and WebSocket: the principal is resolved before it is built. */
@@ -10,5 +12,7 @@ export interface GraphQLContext {
   principal: Principal;
   pubsub: ClipwirePubSub;
   tasks: TaskService;
+  adapters: AdapterRegistry;
+  intake: IntakeEnv;
   log: Logger;
 }

@@ -5,7 +5,8 @@ import './types/outputs.js';
 import './types/task.js';
 import './types/task-event.js';
 import './types/media-input.js';
-import './types/create-avatar-video.js';
+import './types/create-task.js';
+import './types/provider-info.js';
 import './types/task-updated.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

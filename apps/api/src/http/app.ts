@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { DigitalHumanClient } from '@clipwire/providers/digital-human';
+import { KieClient } from '@clipwire/providers/kie';
 import { KlingClient } from '@clipwire/providers/kling';
 import { webRoot } from '@clipwire/web';
 import { execute, GraphQLError, subscribe, type ExecutionArgs } from 'graphql';
@@ -11,23 +13,32 @@ import type { Dispatcher } from 'undici';
 import { WebSocketServer } from 'ws';
 import { ApiKeyAuthenticator, type Principal } from '../auth/api-keys.js';
 import { bootstrapSandboxTenant, SANDBOX_KEY_FILE } from '../auth/bootstrap.js';
-import type { Config } from '../config.js';
+import { isSandbox, type Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/client.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
 import { createLogger, type Logger } from '../logger.js';
+import { MediaStore } from '../media/store.js';
+import { createSafeDispatcher } from '../media/safe-fetch.js';
+import { digitalHumanAdapter } from '../providers/digital-human.js';
+import { kieAvatarAdapter } from '../providers/kie.js';
+import { klingAvatarAdapter, klingVideoSoundAdapter } from '../providers/kling.js';
+import { AdapterRegistry } from '../providers/registry.js';
+import type { TaskAdapter } from '../providers/types.js';
 import { createClipwirePubSub } from '../pubsub.js';
-import { MAX_CALLBACK_BYTES, TaskService } from '../tasks/service.js';
+import type { IntakeEnv } from '../tasks/intake.js';
+import { DEFAULT_POLL, MAX_CALLBACK_BYTES, TaskService, type PollSettings } from '../tasks/service.js';
 import { BodyTooLargeError, readBody } from './body.js';
 import { serveStatic } from './static.js';
 
 export interface AppOptions {
   config: Config;
   log?: Logger;
-  /** Kling base URL to use in sandbox mode (the simulator started beside the API). */
-  klingBaseUrl?: string;
+  /** The simulator started beside the API: every provider in sandbox mode without a base URL goes there. */
+  sandboxUrl?: string;
   dispatcher?: Dispatcher;
   submitRetry?: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+  poll?: Partial<PollSettings>;
 }
 
 export interface App {
@@ -55,11 +66,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const db = await openDatabase(config.database);
   const authenticator = new ApiKeyAuthenticator(db.db);
   const pubsub = createClipwirePubSub();
-  const sandboxApiKey = config.kling.mode === 'SANDBOX' ? await bootstrapSandboxTenant(db.db, config.dataDir, log) : null;
-
-  const klingBaseUrl = config.kling.mode === 'LIVE' ? config.kling.baseUrl : (options.klingBaseUrl ?? config.kling.baseUrl);
-  if (!klingBaseUrl) throw new Error('sandbox mode needs the simulator URL (klingBaseUrl)');
-  const kling = new KlingClient({ baseUrl: klingBaseUrl, auth: config.kling.auth, dispatcher: options.dispatcher });
+  const sandboxApiKey = isSandbox(config) ? await bootstrapSandboxTenant(db.db, config.dataDir, log) : null;
+  const media = await MediaStore.open(db.db, config.mediaUrlSecret);
+  const adapters = buildAdapters(config, options.sandboxUrl, options.dispatcher);
+  // URL media are probed through this client; only the sandbox simulator's own origin may be loopback.
+  const safeDispatcher = createSafeDispatcher({ allowOrigins: options.sandboxUrl ? [new URL(options.sandboxUrl).origin] : [] });
 
   let listeningUrl: string | undefined;
   const url = () => {
@@ -69,11 +80,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const tasks = new TaskService({
     db: db.db,
     pubsub,
-    kling,
+    adapters,
+    media,
     log,
     publicBaseUrl: () => config.publicBaseUrl ?? url(),
     submitRetry: options.submitRetry,
+    poll: { ...DEFAULT_POLL, intervalMs: config.poll.intervalMs, deadlineMs: config.poll.deadlineMs, ...options.poll },
   });
+  const intake: IntakeEnv = { dispatcher: safeDispatcher, fetchTimeoutMs: 20_000 };
 
   const yoga = createYoga<{ req?: IncomingMessage; res?: ServerResponse; wsPrincipal?: Principal }, GraphQLContext>({
     schema,
@@ -94,7 +108,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
         });
       }
-      return { db: db.db, principal, pubsub, tasks, log };
+      return { db: db.db, principal, pubsub, tasks, adapters, intake, log };
     },
   });
 
@@ -110,10 +124,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const method = req.method ?? 'GET';
     if (path === GRAPHQL_PATH) return yoga.handle(req, res, { req, res });
-    const callback = /^\/callbacks\/([a-z_]+)\/([^/]+)$/.exec(path);
+    const callback = /^\/callbacks\/([a-z-]+)\/([^/]+)$/.exec(path);
     if (callback) {
       if (method !== 'POST') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'POST' });
-      if (callback[1] !== 'kling') return sendJson(res, 404, { error: 'unknown provider' });
       let body: string;
       try {
         body = await readBody(req, MAX_CALLBACK_BYTES);
@@ -121,9 +134,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
         if (error instanceof BodyTooLargeError) return sendJson(res, 413, { error: 'callback body over 64 KiB' });
         throw error;
       }
-      const outcome = await tasks.handleKlingCallback(callback[2]!, body);
+      const outcome = await tasks.handleCallback(callback[1]!, callback[2]!, body, req.headers);
       return sendJson(res, outcome.status, { message: outcome.message });
     }
+    const mediaPath = /^\/media\/([0-9a-f-]{36})$/.exec(path);
+    if (mediaPath && (method === 'GET' || method === 'HEAD')) return serveMedia(mediaPath[1]!, req, res, method);
     if (path === '/console/config.json') return sendJson(res, 200, await consoleConfig(req));
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
@@ -139,12 +154,28 @@ export async function buildApp(options: AppOptions): Promise<App> {
     sendJson(res, 404, { error: 'not found' });
   }
 
+  /** Stored inputs, for providers that only take URLs: the link is signed and expires. */
+  async function serveMedia(id: string, req: IncomingMessage, res: ServerResponse, method: string): Promise<void> {
+    const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+    const verdict = media.verify(id, query.get('exp'), query.get('sig'));
+    if (verdict !== 'ok') return sendJson(res, 403, { error: verdict === 'expired' ? 'link expired' : 'invalid link' });
+    const object = await media.get(id);
+    if (!object) return sendJson(res, 404, { error: 'not found' });
+    res.writeHead(200, {
+      'content-type': object.mime,
+      'content-length': object.sizeBytes,
+      'cache-control': 'private, max-age=3600',
+      'x-content-type-options': 'nosniff',
+    });
+    res.end(method === 'HEAD' ? undefined : object.bytes);
+  }
+
   /**
    * What the console needs before sign-in. The sandbox key is handed out only in sandbox mode and
    * only to a browser on this machine: it is the key printed at first start, nothing more.
    */
   async function consoleConfig(req: IncomingMessage): Promise<Record<string, unknown>> {
-    const mode = config.kling.mode;
+    const mode = isSandbox(config) ? 'SANDBOX' : 'LIVE';
     if (mode !== 'SANDBOX' || !isLoopback(req.socket.remoteAddress)) return { mode };
     const key = sandboxApiKey ?? (await readFile(join(config.dataDir, SANDBOX_KEY_FILE), 'utf8').catch(() => '')).trim();
     return key ? { mode, sandboxApiKey: key } : { mode };
@@ -198,8 +229,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
       const { port } = server.address() as AddressInfo;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       listeningUrl = `http://${host}:${port}`;
-      await tasks.recover();
-      log.info({ url: listeningUrl, database: db.driver, kling: config.kling.mode }, 'clipwire api listening');
+      await tasks.start();
+      log.info(
+        { url: listeningUrl, database: db.driver, providers: adapters.list().map((a) => `${a.provider}:${a.kind}:${a.mode}`) },
+        'clipwire api listening',
+      );
       return listeningUrl;
     },
     async stop() {
@@ -209,9 +243,39 @@ export async function buildApp(options: AppOptions): Promise<App> {
       server.closeAllConnections();
       await closed;
       await tasks.drain();
+      await safeDispatcher.close();
       await db.close();
     },
   };
+}
+
+/** One adapter per configured provider capability; sandboxed providers talk to the simulator. */
+function buildAdapters(config: Config, sandboxUrl: string | undefined, dispatcher: Dispatcher | undefined): AdapterRegistry {
+  const adapters: TaskAdapter[] = [];
+  const base = (p: { mode: 'LIVE' | 'SANDBOX'; baseUrl: string | undefined }) => (p.mode === 'LIVE' ? p.baseUrl : (p.baseUrl ?? sandboxUrl));
+  const klingUrl = base(config.kling);
+  if (klingUrl) {
+    const kling = new KlingClient({ baseUrl: klingUrl, auth: config.kling.auth, dispatcher });
+    adapters.push(klingAvatarAdapter(kling, config.kling.mode), klingVideoSoundAdapter(kling, config.kling.mode));
+  }
+  const kieUrl = base(config.kie);
+  if (kieUrl) {
+    const uploadBaseUrl = config.kie.uploadBaseUrl ?? (config.kie.mode === 'SANDBOX' ? kieUrl : undefined);
+    const kie = new KieClient({ apiKey: config.kie.auth.apiKey, baseUrl: kieUrl, dispatcher, ...(uploadBaseUrl ? { uploadBaseUrl } : {}) });
+    adapters.push(
+      kieAvatarAdapter(kie, config.kie.mode, {
+        hmacKey: config.kie.webhookHmacKey,
+        // Live without a public base URL, KIE cannot fetch our /media links: use its upload API.
+        uploadInputs: config.kie.mode === 'LIVE' && !config.publicBaseUrl,
+      }),
+    );
+  }
+  const dhUrl = base(config.digitalHuman);
+  if (dhUrl) {
+    const dh = new DigitalHumanClient({ baseUrl: dhUrl, apiKey: config.digitalHuman.auth.apiKey, dispatcher });
+    adapters.push(digitalHumanAdapter(dh, config.digitalHuman.mode));
+  }
+  return new AdapterRegistry(adapters);
 }
 
 function isLoopback(address: string | undefined): boolean {

@@ -1,87 +1,113 @@
-import type { CreateAvatarVideoInput, MediaInput, TaskStatus } from '@clipwire/schema';
-import type { CreateAvatarVideoRequest, KlingTask } from '@clipwire/providers/kling';
-import type { TaskPatch } from '../tasks/repository.js';
+import { ProviderError } from '@clipwire/providers';
+import { parseKlingCallback, type KlingClient, type KlingTask } from '@clipwire/providers/kling';
+import type { TaskRow } from '@clipwire/schema/tables';
+import type { MediaRef, ProviderReport, SubmitContext, TaskAdapter } from './types.js';
 
-export const KLING_AVATAR_MODEL = 'kling-avatar';
-
-/** What is stored to submit later: the create request without the per-submission fields. */
-export type StoredKlingAvatarRequest = CreateAvatarVideoRequest extends infer R
-  ? R extends unknown
-    ? Omit<R, 'callbackUrl' | 'externalTaskId'>
-    : never
-  : never;
-
-/** The Kling avatar create request for an input, without the per-submission fields. */
-export function klingAvatarRequest(input: CreateAvatarVideoInput): StoredKlingAvatarRequest {
-  const media = (m: MediaInput) => m.url ?? m.base64!.replace(/\s+/g, '');
-  const audio = input.audio ? { soundFile: media(input.audio) } : { audioId: input.audioId! };
+/** Kling's report in Clipwire's terms (avatar and video-to-audio share one task shape). */
+export function klingReport(task: KlingTask): ProviderReport {
+  const failed = task.status === 'FAILED';
   return {
-    image: media(input.image),
-    ...audio,
-    ...(input.prompt ? { prompt: input.prompt } : {}),
-    mode: input.kling.mode,
-    watermark: input.kling.watermark,
+    providerTaskId: task.taskId,
+    status: task.status,
+    rawStatus: task.rawStatus,
+    message: task.statusMessage,
+    progress: task.status === 'SUCCEEDED' ? 1 : null,
+    output: {
+      videos: task.videos.map((v) => ({ id: v.id, url: v.url, watermarkUrl: v.watermarkUrl, durationSeconds: v.durationSeconds })),
+      audios: task.audios.map((a) => ({ ...a })),
+    },
+    cost: task.finalUnitDeduction !== null ? { units: task.finalUnitDeduction } : null,
+    failure: failed ? { providerCode: null, message: task.statusMessage || 'Kling reported the task failed' } : null,
+    updatedAt: task.updatedAt,
   };
 }
 
-/** The input as shown back to clients: media bodies are elided, their size kept. */
-export function normalizedAvatarInput(input: CreateAvatarVideoInput): Record<string, unknown> {
-  const media = (m: MediaInput) =>
-    m.url !== undefined ? { url: m.url } : { base64: { elided: true, length: m.base64?.length ?? 0 } };
-  return {
-    provider: input.provider,
-    image: media(input.image),
-    ...(input.audio ? { audio: media(input.audio) } : {}),
-    ...(input.audioId ? { audioId: input.audioId } : {}),
-    ...(input.prompt ? { prompt: input.prompt } : {}),
-    kling: input.kling,
-  };
+/** Kling takes media as a URL or as raw base64, so stored bytes go inline and Kling never has to reach us. */
+async function klingMedia(ref: MediaRef, ctx: SubmitContext): Promise<string> {
+  return 'url' in ref ? ref.url : ctx.mediaBase64(ref.mediaId);
 }
 
-export interface ProviderTransition {
-  to: TaskStatus;
-  message: string | null;
-  patch: TaskPatch;
-}
-
-/** Maps what Kling reports (from its API) to our status change; null for a status we do not know. */
-export function klingTransition(report: KlingTask): ProviderTransition | null {
-  const patch: TaskPatch = { providerTaskId: report.taskId, providerUpdatedAt: report.updatedAt };
-  switch (report.status) {
-    case 'QUEUED':
-      return { to: 'SUBMITTED', message: report.statusMessage || 'accepted by Kling', patch: { ...patch, submittedAt: new Date() } };
-    case 'RUNNING':
-      return { to: 'PROCESSING', message: report.statusMessage || 'Kling is generating the video', patch };
-    case 'SUCCEEDED':
-      return {
-        to: 'SUCCEEDED',
-        message: report.statusMessage || 'video ready',
-        patch: {
-          ...patch,
-          progress: 1,
-          output: {
-            videos: report.videos.map((v) => ({
-              id: v.id,
-              url: v.url,
-              watermarkUrl: v.watermarkUrl,
-              durationSeconds: v.durationSeconds,
-            })),
-            audios: [],
-          },
-          cost: { units: report.finalUnitDeduction },
-        },
-      };
-    case 'FAILED':
-      return {
-        to: 'FAILED',
-        message: report.statusMessage || 'Kling reported the task failed',
-        patch: {
-          ...patch,
-          error: { code: 'PROVIDER_FAILED', message: report.statusMessage || 'Kling reported the task failed', providerCode: null },
-          cost: { units: report.finalUnitDeduction },
-        },
-      };
-    default:
-      return null;
+async function lookupByOurId(get: (id: { externalTaskId: string }) => Promise<KlingTask>, task: TaskRow) {
+  try {
+    return klingReport(await get({ externalTaskId: task.id }));
+  } catch (error) {
+    if (error instanceof ProviderError && error.kind === 'not_found') return null;
+    throw error;
   }
+}
+
+function callbackIsAbout(task: TaskRow, body: unknown): boolean {
+  const report = parseKlingCallback(body);
+  return report.externalTaskId === task.id || (task.providerTaskId !== null && report.taskId === task.providerTaskId);
+}
+
+export interface KlingAvatarRequest {
+  image: MediaRef;
+  sound: MediaRef | null;
+  audioId: string | null;
+  prompt: string | null;
+  mode: 'std' | 'pro';
+  watermark: boolean;
+}
+
+export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE'): TaskAdapter {
+  return {
+    provider: 'KLING',
+    kind: 'AVATAR_VIDEO',
+    mode,
+    callbacks: true,
+    findsUnconfirmedCreates: true,
+    async submit(task, ctx) {
+      const r = task.providerRequest as unknown as KlingAvatarRequest;
+      const audio = r.sound ? { soundFile: await klingMedia(r.sound, ctx) } : { audioId: r.audioId! };
+      const created = await client.createAvatarVideo({
+        image: await klingMedia(r.image, ctx),
+        ...audio,
+        ...(r.prompt ? { prompt: r.prompt } : {}),
+        mode: r.mode,
+        watermark: r.watermark,
+        externalTaskId: task.id,
+        ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
+      });
+      return klingReport(created);
+    },
+    lookup: (task) => lookupByOurId((id) => client.getAvatarVideo(id), task),
+    callbackIsAbout,
+  };
+}
+
+export interface KlingVideoSoundRequest {
+  video: MediaRef | null;
+  videoId: string | null;
+  soundEffectPrompt: string | null;
+  bgmPrompt: string | null;
+  asmrMode: boolean;
+}
+
+export function klingVideoSoundAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE'): TaskAdapter {
+  return {
+    provider: 'KLING',
+    kind: 'VIDEO_SOUND',
+    mode,
+    callbacks: true,
+    findsUnconfirmedCreates: true,
+    async submit(task, ctx) {
+      const r = task.providerRequest as unknown as KlingVideoSoundRequest;
+      // video_url must be a URL: stored uploads are served to Kling at a signed /media URL.
+      const source = r.video
+        ? { videoUrl: 'url' in r.video ? r.video.url : await ctx.mediaUrl(r.video.mediaId) }
+        : { videoId: r.videoId! };
+      const created = await client.createVideoToAudio({
+        ...source,
+        ...(r.soundEffectPrompt ? { soundEffectPrompt: r.soundEffectPrompt } : {}),
+        ...(r.bgmPrompt ? { bgmPrompt: r.bgmPrompt } : {}),
+        asmrMode: r.asmrMode,
+        externalTaskId: task.id,
+        ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
+      });
+      return klingReport(created);
+    },
+    lookup: (task) => lookupByOurId((id) => client.getVideoToAudio(id), task),
+    callbackIsAbout,
+  };
 }

@@ -8,7 +8,7 @@ import {
 } from '@clipwire/schema';
 import { taskEvents, tasks, type NewTaskRow, type TaskEventRow, type TaskRow } from '@clipwire/schema/tables';
 import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
-import type { Database, DbOrTx } from '../db/client.js';
+import type { Database, DbOrTx, Tx } from '../db/client.js';
 
 export type TaskLookup = { id: string } | { externalTaskId: string };
 
@@ -38,10 +38,17 @@ export interface TransitionResult {
   event: TaskEventRow;
 }
 
-/** Inserts a task and its first event in one transaction. */
-export async function insertTask(db: Database, row: NewTaskRow, message: string): Promise<TransitionResult> {
+/**
+ * Inserts a task and its first event in one transaction; `build` runs inside it first (to store
+ * the task's media with it) and returns the row.
+ */
+export async function insertTask(
+  db: Database,
+  build: (tx: Tx) => Promise<NewTaskRow>,
+  message = 'task created',
+): Promise<TransitionResult> {
   return db.transaction(async (tx) => {
-    const [task] = await tx.insert(tasks).values(row).returning();
+    const [task] = await tx.insert(tasks).values(await build(tx)).returning();
     if (!task) throw new Error('task insert returned no row');
     const [event] = await tx
       .insert(taskEvents)
@@ -123,6 +130,16 @@ export async function findTaskById(db: DbOrTx, taskId: string): Promise<TaskRow 
 export async function findTaskByCallbackTokenHash(db: DbOrTx, hash: string): Promise<TaskRow | null> {
   const [task] = await db.select().from(tasks).where(eq(tasks.callbackTokenHash, hash)).limit(1);
   return task ?? null;
+}
+
+/** Tasks not yet final, oldest activity first. */
+export async function listActiveTasks(db: DbOrTx, limit: number): Promise<TaskRow[]> {
+  return db
+    .select()
+    .from(tasks)
+    .where(inArray(tasks.status, ['PENDING', 'SUBMITTED', 'PROCESSING']))
+    .orderBy(asc(tasks.updatedAt))
+    .limit(limit);
 }
 
 export async function findTasksInStatus(db: DbOrTx, status: TaskStatus, limit: number): Promise<TaskRow[]> {

@@ -45,7 +45,7 @@ export async function startStack(
     ...opts.env,
   });
   if (database.target.kind === 'pglite') config.database = database.target;
-  const app = await buildApp({ config, klingBaseUrl: sim.url, submitRetry: { attempts: 4, baseDelayMs: 50, maxDelayMs: 400 } });
+  const app = await buildApp({ config, sandboxUrl: sim.url, submitRetry: { attempts: 4, baseDelayMs: 50, maxDelayMs: 400 } });
   const url = await app.start();
   if (!app.sandboxApiKey) throw new Error('expected the sandbox tenant to be created on an empty database');
   const apiKey = app.sandboxApiKey;

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 
-/** Base64 of a 10 MB file, the largest input any provider takes inline. */
-const MAX_BASE64_CHARS = Math.ceil((10 * 1024 * 1024) / 3) * 4;
+/** Base64 of a 100 MB file, the largest input any provider takes (Kling video-to-audio). */
+const MAX_BASE64_CHARS = Math.ceil((100 * 1024 * 1024) / 3) * 4;
+
+/** An uploaded file: a File in the browser, a whatwg File (a Blob) on the server. */
+const fileSchema = z.custom<Blob>(
+  (v) => typeof Blob !== 'undefined' && v instanceof Blob,
+  'must be an uploaded file',
+);
 
 export const mediaInputSchema = z
   .object({
@@ -13,14 +19,15 @@ export const mediaInputSchema = z
       .optional(),
     base64: z
       .string()
-      .max(MAX_BASE64_CHARS, 'must decode to at most 10 MB')
+      .max(MAX_BASE64_CHARS, 'must decode to at most 100 MB')
       .refine((b) => !b.startsWith('data:'), 'must be raw base64 without a data: prefix')
       .refine((b) => /^[A-Za-z0-9+/\s]+={0,2}\s*$/.test(b), 'must be valid base64')
       .optional(),
+    file: fileSchema.optional(),
   })
   .superRefine((m, ctx) => {
-    const given = [m.url, m.base64].filter((v) => v !== undefined).length;
-    if (given !== 1) ctx.addIssue({ code: 'custom', message: 'give exactly one of url or base64', path: [] });
+    const given = [m.url, m.base64, m.file].filter((v) => v !== undefined).length;
+    if (given !== 1) ctx.addIssue({ code: 'custom', message: 'give exactly one of url, base64 or file', path: [] });
   });
 
 export type MediaInput = z.infer<typeof mediaInputSchema>;

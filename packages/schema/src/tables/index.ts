@@ -2,3 +2,5 @@ export { tenants, type TenantRow } from './tenants.js';
 export { apiKeys, type ApiKeyRow } from './api-keys.js';
 export { tasks, type TaskRow, type NewTaskRow } from './tasks.js';
 export { taskEvents, type TaskEventRow } from './task-events.js';
+export { mediaObjects, type MediaObjectRow } from './media-objects.js';
+export { serverSecrets } from './server-secrets.js';

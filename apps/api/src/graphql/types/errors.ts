@@ -1,7 +1,18 @@
-import { DuplicateExternalTaskIdError, ValidationError, type FieldIssue } from '../../errors.js';
+import type { FieldIssue } from '../../errors.js';
 import { builder } from '../builder.js';
 
-export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
+/**
+ * Expected failures as GraphQL values. They are plain objects tagged with __typename, not Error
+ * instances: graphql-js treats a returned Error as a thrown one.
+ */
+export type ErrorResult =
+  | { __typename: 'ValidationError'; message: string; issues: FieldIssue[] }
+  | { __typename: 'DuplicateExternalTaskId'; message: string; externalTaskId: string }
+  | { __typename: 'ProviderUnavailable'; message: string; provider: string };
+
+type Of<N extends ErrorResult['__typename']> = Extract<ErrorResult, { __typename: N }>;
+
+export const ErrorInterface = builder.interfaceRef<ErrorResult>('Error').implement({
   fields: (t) => ({ message: t.exposeString('message') }),
 });
 
@@ -13,14 +24,20 @@ const FieldIssueRef = builder.objectRef<FieldIssue>('FieldIssue').implement({
   }),
 });
 
-export const ValidationErrorType = builder.objectType(ValidationError, {
-  name: 'ValidationError',
+export const ValidationErrorType = builder.objectRef<Of<'ValidationError'>>('ValidationError').implement({
+  description: 'The input breaks a documented limit. Nothing was created and nothing was sent to the provider.',
   interfaces: [ErrorInterface],
   fields: (t) => ({ issues: t.field({ type: [FieldIssueRef], resolve: (e) => e.issues }) }),
 });
 
-export const DuplicateExternalTaskIdType = builder.objectType(DuplicateExternalTaskIdError, {
-  name: 'DuplicateExternalTaskId',
+export const DuplicateExternalTaskIdType = builder.objectRef<Of<'DuplicateExternalTaskId'>>('DuplicateExternalTaskId').implement({
+  description: 'Another task of yours already has this externalTaskId: find it with task(externalTaskId:).',
   interfaces: [ErrorInterface],
   fields: (t) => ({ externalTaskId: t.exposeString('externalTaskId') }),
+});
+
+export const ProviderUnavailableType = builder.objectRef<Of<'ProviderUnavailable'>>('ProviderUnavailable').implement({
+  description: 'The provider cannot take tasks now (not configured). Nothing was created.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ provider: t.exposeString('provider') }),
 });

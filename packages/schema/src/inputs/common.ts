@@ -1,0 +1,32 @@
+import { z } from 'zod';
+
+export const externalTaskIdSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .regex(/^[A-Za-z0-9._:-]+$/, 'may contain only letters, digits and . _ : -');
+
+/** Adds an issue at `path` unless exactly one of `values` is present. */
+export function exactlyOne(
+  ctx: z.RefinementCtx,
+  values: Record<string, unknown>,
+  path: (string | number)[],
+): void {
+  const present = Object.entries(values).filter(([, v]) => v !== undefined && v !== null);
+  if (present.length !== 1) {
+    const names = Object.keys(values);
+    const list = `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: present.length === 0 ? `give one of ${list}` : `give only one of ${list}, not ${present.map(([k]) => k).join(' and ')}`,
+    });
+  }
+}
+
+/** Adds an issue for each key in `values` that is present: the field does not apply here. */
+export function notFor(ctx: z.RefinementCtx, provider: string, values: Record<string, unknown>): void {
+  for (const [key, v] of Object.entries(values)) {
+    if (v !== undefined && v !== null) ctx.addIssue({ code: 'custom', path: [key], message: `does not apply to ${provider}` });
+  }
+}
