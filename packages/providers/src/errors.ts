@@ -1,5 +1,5 @@
-/** Providers this package talks to. Grows with each provider folder ('kie', 'digital_human'). */
-export type ProviderName = 'kling';
+/** Providers this package talks to, one per provider folder. */
+export type ProviderName = 'kling' | 'kie' | 'digital_human';
 
 export type ProviderErrorKind =
   | 'auth'

@@ -1,4 +1,4 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher, type FormData } from 'undici';
 import { transportError, type ProviderName } from './errors.js';
 
 export interface HttpDispatcherOptions {
@@ -29,7 +29,8 @@ export interface HttpRequest {
   method: 'GET' | 'POST';
   url: string;
   headers?: Record<string, string>;
-  body?: string;
+  /** JSON text, or a FormData for multipart uploads (undici sets the boundary header). */
+  body?: string | FormData;
   dispatcher: Dispatcher;
   timeoutMs: number;
 }

@@ -9,7 +9,31 @@ export {
   type KlingClientOptions,
   type KlingTask,
   type KlingVideo,
+  type KlingAudio,
+  type KlingParentVideo,
   type CreateAvatarVideoRequest,
   type GetAvatarVideoRequest,
   type ListAvatarVideosRequest,
+  type CreateVideoToAudioRequest,
+  type GetVideoToAudioRequest,
+  type ListVideoToAudioRequest,
 } from './kling/index.js';
+export {
+  KieClient,
+  parseKieCallback,
+  verifyKieSignature,
+  kieStateToUnified,
+  type KieClientOptions,
+  type KieCreateTaskRequest,
+  type KieTask,
+  type KieCallback,
+  type KieUploadedFile,
+  type VerifyKieSignatureInput,
+} from './kie/index.js';
+export {
+  DigitalHumanClient,
+  digitalHumanStatusToUnified,
+  type DigitalHumanClientOptions,
+  type DigitalHumanGenerationRequest,
+  type DigitalHumanTask,
+} from './digital-human/index.js';

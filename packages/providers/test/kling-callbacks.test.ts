@@ -50,7 +50,11 @@ describe('Kling callbacks', () => {
     expect(parsed[2]!.videos[0]!.url.startsWith(sim.url)).toBe(true);
     expect(receiver.headers.every((h) => h['content-type'] === 'application/json')).toBe(true);
 
-    const record = sim.kling.sentCallbacks().filter((c) => (c.body as { task_id: string }).task_id === created.taskId);
+    // The simulator records a delivery once the receiver has answered, a moment after the body arrived.
+    const record = await waitFor(() => {
+      const r = sim.kling.sentCallbacks().filter((c) => (c.body as { task_id: string }).task_id === created.taskId);
+      return r.length >= 3 ? r : undefined;
+    });
     expect(record.map((c) => c.status)).toEqual([200, 200, 200]);
     expect(record.every((c) => c.url === receiver.url)).toBe(true);
   });

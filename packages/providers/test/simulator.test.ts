@@ -97,3 +97,42 @@ describe('simulator: media', () => {
     expect(mp3.subarray(0, 3).toString('latin1')).toBe('ID3');
   });
 });
+
+describe('simulator: one server for every provider', () => {
+  it('unknown paths answer in the owning provider\'s shape: /api/* KIE, /avatar/* reseller, else Kling 1202', async () => {
+    const kie = await request(`${sim.url}/api/v1/nothing`, { dispatcher });
+    expect(kie.statusCode).toBe(404);
+    expect(await kie.body.json()).toMatchObject({ code: 404, msg: expect.any(String) });
+    const dh = await request(`${sim.url}/avatar/nothing`, { dispatcher });
+    expect(dh.statusCode).toBe(404);
+    expect(await dh.body.json()).toMatchObject({ code: 'not_found' });
+    const kling = await request(`${sim.url}/v2/nothing`, { dispatcher });
+    expect(await kling.body.json()).toMatchObject({ code: 1202 });
+  });
+
+  it.each([
+    ['/media/kling/sound-sample.mp3', 'audio/mpeg', 'sound-sample.mp3'],
+    ['/media/kling/sound-sample.wav', 'audio/wav', 'sound-sample.wav'],
+    ['/media/kling/video-with-sound-sample.mp4', 'video/mp4', 'video-with-sound-sample.mp4'],
+    ['/media/kie/avatar-sample.mp4', 'video/mp4', 'avatar-sample.mp4'],
+    ['/media/dh/avatar-sample.mp4', 'video/mp4', 'avatar-sample.mp4'],
+    ['/media/dh/avatar-sample-watermarked.mp4', 'video/mp4', 'avatar-sample-watermarked.mp4'],
+  ])('serves %s as %s, byte-identical to the committed file (small)', async (path, type, file) => {
+    const expected = await readFile(join(mediaDir, file));
+    const r = await request(`${sim.url}${path}`, { dispatcher });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toBe(type);
+    expect(Buffer.from(await r.body.arrayBuffer()).equals(expected)).toBe(true);
+    expect(expected.length).toBeLessThan(100 * 1024);
+  });
+
+  it('each provider accepts only its own key', async () => {
+    const kieWithKlingKey = await request(`${sim.url}/api/v1/jobs/recordInfo?taskId=x`, { headers: auth, dispatcher });
+    expect(((await kieWithKlingKey.body.json()) as { code: number }).code).toBe(401);
+    const dhWithKieKey = await request(`${sim.url}/avatar/task/x`, { headers: { authorization: 'Bearer sandbox-kie-key' }, dispatcher });
+    expect(dhWithKieKey.statusCode).toBe(401);
+    await dhWithKieKey.body.dump();
+    const klingWithDhKey = await request(`${sim.url}/v1/audio/video-to-audio`, { headers: { authorization: 'Bearer sandbox-dh-key' }, dispatcher });
+    expect(((await klingWithDhKey.body.json()) as { code: number }).code).toBe(1002);
+  });
+});

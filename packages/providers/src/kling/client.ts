@@ -10,6 +10,7 @@ import {
   klingTaskSchema,
   type KlingAvatarCreateBody,
   type KlingTask,
+  type KlingVideoToAudioCreateBody,
 } from './schemas.js';
 
 export interface KlingClientOptions {
@@ -48,7 +49,26 @@ export interface ListAvatarVideosRequest {
   pageSize?: number;
 }
 
+/** Exactly one of videoId (a Kling-generated video, ≤30 days old) / videoUrl (mp4/mov, ≤100 MB, 3.0–20.0 s). */
+export type KlingVideoToAudioSource = { videoId: string; videoUrl?: never } | { videoUrl: string; videoId?: never };
+
+export type CreateVideoToAudioRequest = KlingVideoToAudioSource & {
+  /** Sound-effect prompt, at most 200 characters. */
+  soundEffectPrompt?: string;
+  /** Background-music prompt, at most 200 characters. */
+  bgmPrompt?: string;
+  /** Richer detail sounds for immersive content. Kling's default is false. */
+  asmrMode?: boolean;
+  callbackUrl?: string;
+  /** Our own id, unique per account; usable for lookup after an uncertain submit. */
+  externalTaskId?: string;
+};
+
+export type GetVideoToAudioRequest = GetAvatarVideoRequest;
+export type ListVideoToAudioRequest = ListAvatarVideosRequest;
+
 const AVATAR_PATH = '/v1/videos/avatar/image2video';
+const VIDEO_TO_AUDIO_PATH = '/v1/audio/video-to-audio';
 
 function checkRange(field: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -62,7 +82,10 @@ function checkRange(field: string, value: number, min: number, max: number): voi
   }
 }
 
-/** Client for Kling's avatar (image + speech → talking video) endpoints. */
+/**
+ * Client for Kling's avatar (image + speech → talking video) and video-to-audio (video → sound
+ * effects / music) endpoints. One auth, envelope and error core for both.
+ */
 export class KlingClient {
   private readonly baseUrl: string;
   private readonly dispatcher: Dispatcher;
@@ -96,6 +119,41 @@ export class KlingClient {
 
   /** Query by Kling's task_id or by our external_task_id (same path; Kling accepts either). */
   async getAvatarVideo(req: GetAvatarVideoRequest): Promise<KlingTask> {
+    return this.getTask(AVATAR_PATH, req);
+  }
+
+  /** One page, newest first. Kling returns no total and supports no filters. */
+  async listAvatarVideos(req: ListAvatarVideosRequest = {}): Promise<KlingTask[]> {
+    return this.listTasks(AVATAR_PATH, req);
+  }
+
+  /**
+   * Generates sound effects and/or background music for a video. The result carries `audios`
+   * (mp3 + wav), `videos` (the input with the sound mixed in) and `parentVideo`.
+   */
+  async createVideoToAudio(req: CreateVideoToAudioRequest): Promise<KlingTask> {
+    const body: KlingVideoToAudioCreateBody = {};
+    if (req.videoId !== undefined) body.video_id = req.videoId;
+    if (req.videoUrl !== undefined) body.video_url = req.videoUrl;
+    if (req.soundEffectPrompt !== undefined) body.sound_effect_prompt = req.soundEffectPrompt;
+    if (req.bgmPrompt !== undefined) body.bgm_prompt = req.bgmPrompt;
+    if (req.asmrMode !== undefined) body.asmr_mode = req.asmrMode;
+    if (req.callbackUrl !== undefined) body.callback_url = req.callbackUrl;
+    if (req.externalTaskId !== undefined) body.external_task_id = req.externalTaskId;
+    return this.call('POST', VIDEO_TO_AUDIO_PATH, body, klingTaskSchema);
+  }
+
+  /** Query by Kling's task_id or by our external_task_id. */
+  async getVideoToAudio(req: GetVideoToAudioRequest): Promise<KlingTask> {
+    return this.getTask(VIDEO_TO_AUDIO_PATH, req);
+  }
+
+  /** One page, newest first. */
+  async listVideoToAudio(req: ListVideoToAudioRequest = {}): Promise<KlingTask[]> {
+    return this.listTasks(VIDEO_TO_AUDIO_PATH, req);
+  }
+
+  private async getTask(basePath: string, req: GetAvatarVideoRequest): Promise<KlingTask> {
     const [field, id] = 'taskId' in req ? ['taskId', req.taskId] : ['externalTaskId', req.externalTaskId];
     if (typeof id !== 'string' || id === '') {
       throw new ProviderError({
@@ -106,16 +164,15 @@ export class KlingClient {
         message: `kling: ${field} must be a non-empty string`,
       });
     }
-    return this.call('GET', `${AVATAR_PATH}/${encodeURIComponent(id)}`, undefined, klingTaskSchema);
+    return this.call('GET', `${basePath}/${encodeURIComponent(id)}`, undefined, klingTaskSchema);
   }
 
-  /** One page, newest first. Kling returns no total and supports no filters. */
-  async listAvatarVideos(req: ListAvatarVideosRequest = {}): Promise<KlingTask[]> {
+  private async listTasks(basePath: string, req: ListAvatarVideosRequest): Promise<KlingTask[]> {
     const pageNum = req.pageNum ?? 1;
     const pageSize = req.pageSize ?? 30;
     checkRange('pageNum', pageNum, 1, 1000);
     checkRange('pageSize', pageSize, 1, 500);
-    return this.call('GET', `${AVATAR_PATH}?pageNum=${pageNum}&pageSize=${pageSize}`, undefined, klingTaskListSchema);
+    return this.call('GET', `${basePath}?pageNum=${pageNum}&pageSize=${pageSize}`, undefined, klingTaskListSchema);
   }
 
   private async call<S extends z.ZodType>(

@@ -5,7 +5,11 @@ export {
   type GetAvatarVideoRequest,
   type ListAvatarVideosRequest,
   type KlingAvatarAudio,
+  type CreateVideoToAudioRequest,
+  type GetVideoToAudioRequest,
+  type ListVideoToAudioRequest,
+  type KlingVideoToAudioSource,
 } from './client.js';
 export { type KlingAuth, signKlingJwt, KLING_JWT_TTL_SECONDS } from './auth.js';
 export { classifyKlingError } from './errors.js';
-export { parseKlingCallback, klingStatusToUnified, type KlingTask, type KlingVideo } from './schemas.js';
+export { parseKlingCallback, klingStatusToUnified, type KlingTask, type KlingVideo, type KlingAudio, type KlingParentVideo } from './schemas.js';

@@ -3,12 +3,12 @@ import { protocolError } from '../errors.js';
 import type { UnifiedStatus } from '../status.js';
 
 /*
- * Zod schemas for Kling's legacy /v1 avatar endpoints. Every upstream quirk is absorbed here
+ * Zod schemas for Kling's legacy /v1 endpoints (avatar and video-to-audio share one task shape). Every upstream quirk is absorbed here
  * (succeed vs succeeded, string durations, ms vs s timestamps, message vs msg, missing objects);
  * nothing past KlingTask knows how Kling spells things.
  */
 
-/** Normalized Kling avatar task. */
+/** Normalized Kling task, for every capability (avatar, video-to-audio). */
 export interface KlingTask {
   taskId: string;
   externalTaskId: string | null;
@@ -18,8 +18,27 @@ export interface KlingTask {
   statusMessage: string | null;
   createdAt: Date | null;
   updatedAt: Date | null;
+  /** Avatar: the talking video. Video-to-audio: the input video with the generated sound mixed in. */
   videos: KlingVideo[];
+  /** Video-to-audio only: the generated sound track(s). Always [] for avatar tasks. */
+  audios: KlingAudio[];
+  /** Video-to-audio only: the input video (`task_info.parent_video`). Always null for avatar tasks. */
+  parentVideo: KlingParentVideo | null;
   finalUnitDeduction: string | null;
+}
+
+export interface KlingAudio {
+  id: string;
+  mp3Url: string | null;
+  wavUrl: string | null;
+  mp3DurationSeconds: number | null;
+  wavDurationSeconds: number | null;
+}
+
+export interface KlingParentVideo {
+  id: string | null;
+  url: string | null;
+  durationSeconds: number | null;
 }
 
 export interface KlingVideo {
@@ -80,16 +99,46 @@ export const klingVideoSchema = z
     (v): KlingVideo => ({ id: v.id, url: v.url, watermarkUrl: v.watermark_url, durationSeconds: v.duration }),
   );
 
+export const klingAudioSchema = z
+  .object({
+    id,
+    url_mp3: optionalText,
+    url_wav: optionalText,
+    duration_mp3: durationSeconds,
+    duration_wav: durationSeconds,
+  })
+  .refine((a) => a.url_mp3 !== null || a.url_wav !== null, { message: 'an audio needs url_mp3 or url_wav' })
+  .transform(
+    (a): KlingAudio => ({
+      id: a.id,
+      mp3Url: a.url_mp3,
+      wavUrl: a.url_wav,
+      mp3DurationSeconds: a.duration_mp3,
+      wavDurationSeconds: a.duration_wav,
+    }),
+  );
+
+/** Informational: a garbled parent_video becomes null rather than failing the whole task. */
+const parentVideoSchema = z
+  .object({ id: optionalText, url: optionalText, duration: durationSeconds })
+  .transform((p): KlingParentVideo | null =>
+    p.id === null && p.url === null ? null : { id: p.id, url: p.url, durationSeconds: p.duration },
+  )
+  .nullish()
+  .catch(null)
+  .transform((p) => p ?? null);
+
 /**
- * One task as returned by create, query, list, and as POSTed to callback_url (same field names).
+ * One task as returned by create, query, list, and as POSTed to callback_url (same field names),
+ * for avatar and video-to-audio alike.
  */
 export const klingTaskSchema = z
   .object({
     task_id: id,
     task_status: z.string(),
     task_status_msg: optionalText,
-    task_info: z.object({ external_task_id: optionalText }).nullish(),
-    task_result: z.object({ videos: z.array(klingVideoSchema).nullish() }).nullish(),
+    task_info: z.object({ external_task_id: optionalText, parent_video: parentVideoSchema }).nullish(),
+    task_result: z.object({ videos: z.array(klingVideoSchema).nullish(), audios: z.array(klingAudioSchema).nullish() }).nullish(),
     final_unit_deduction: optionalText,
     created_at: timestamp,
     updated_at: timestamp,
@@ -104,6 +153,8 @@ export const klingTaskSchema = z
       createdAt: t.created_at,
       updatedAt: t.updated_at,
       videos: t.task_result?.videos ?? [],
+      audios: t.task_result?.audios ?? [],
+      parentVideo: t.task_info?.parent_video ?? null,
       finalUnitDeduction: t.final_unit_deduction,
     }),
   );
@@ -140,8 +191,20 @@ export interface KlingAvatarCreateBody {
   external_task_id?: string;
 }
 
+/** Request body of POST /v1/audio/video-to-audio, in Kling's field names. */
+export interface KlingVideoToAudioCreateBody {
+  video_id?: string;
+  video_url?: string;
+  sound_effect_prompt?: string;
+  bgm_prompt?: string;
+  asmr_mode?: boolean;
+  callback_url?: string;
+  external_task_id?: string;
+}
+
 /**
- * Parses the JSON body Kling POSTs to callback_url (same shape as a query's `data`). Callbacks
+ * Parses the JSON body Kling POSTs to callback_url (same shape as a query's `data`), for avatar and
+ * video-to-audio tasks alike (the latter fill `audios` and `parentVideo`). Callbacks
  * may be duplicated, reordered or lost: treat one as a hint and keep status monotonic.
  * Throws a ProviderError of kind 'protocol' on malformed input.
  */

@@ -1,8 +1,14 @@
 import { Router, sendJson, startServer } from './server.js';
-import { mountKlingAvatar, type KlingSimControls, type KlingSimOptions } from './kling-avatar.js';
+import { mountKling, type KlingSimControls, type KlingSimOptions } from './kling.js';
+import { mountKie, type KieSimControls, type KieSimOptions } from './kie.js';
+import { mountDigitalHuman, type DigitalHumanSimControls, type DigitalHumanSimOptions } from './digital-human.js';
 
 export { mediaDir, fixturesDir } from './media.js';
-export type { KlingSimControls, KlingSimCreateError, KlingSimOptions, KlingSimTiming, SentCallback } from './kling-avatar.js';
+export type { KlingSimCapability, KlingSimControls, KlingSimCreateError, KlingSimOptions, KlingSimTiming } from './kling.js';
+export type { KieSimControls, KieSimError, KieSimOptions, KieSimTiming } from './kie.js';
+export type { DigitalHumanSimControls, DigitalHumanSimError, DigitalHumanSimOptions, DigitalHumanSimTiming } from './digital-human.js';
+export type { SentCallback } from './callbacks.js';
+export type { CallbackFaultControls, CallbackFaults, FaultControls, FaultRate, HttpFault, InjectedHttpStatus, RecordedRequest } from './faults.js';
 export { Router, startServer, sendJson, sendBytes, type SimHandler, type SimRequest, type RunningServer } from './server.js';
 
 export interface SimulatorOptions {
@@ -11,32 +17,50 @@ export interface SimulatorOptions {
   /** Default 0: a free port. */
   port?: number;
   kling?: KlingSimOptions;
+  kie?: KieSimOptions;
+  digitalHuman?: DigitalHumanSimOptions;
 }
 
 export interface Simulator {
-  /** e.g. http://127.0.0.1:41234 — use as the Kling baseUrl. */
+  /**
+   * e.g. http://127.0.0.1:41234 — the base URL for every provider: Kling (/v1/…), KIE market
+   * (/api/v1/jobs/…) and KIE uploads (/api/file-…), and the reseller (/avatar/…).
+   */
   url: string;
   port: number;
   /** Stops timers, waits for in-flight callbacks, closes the server and its sockets. */
   stop(): Promise<void>;
   kling: KlingSimControls;
+  kie: KieSimControls;
+  digitalHuman: DigitalHumanSimControls;
 }
 
-/** Starts the provider sandbox over real HTTP (node:http) on loopback. */
+/** Starts the provider sandbox over real HTTP (node:http) on loopback. All providers share one server. */
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const router = new Router();
   let url = '';
-  const kling = mountKlingAvatar(router, opts.kling ?? {}, () => url);
-  // Kling answers unknown paths/methods with 404 and business code 1202.
-  router.otherwise((_req, res) => sendJson(res, 404, { code: 1202, message: 'invalid request method or path', request_id: '' }));
+  const base = () => url;
+  const kling = mountKling(router, opts.kling ?? {}, base);
+  const kie = mountKie(router, opts.kie ?? {}, base);
+  const digitalHuman = mountDigitalHuman(router, opts.digitalHuman ?? {}, base);
+  // Unknown paths answer in the shape of the provider that owns the prefix.
+  router.otherwise((req, res) => {
+    const path = req.url.pathname;
+    if (path.startsWith('/api/')) sendJson(res, 404, { code: 404, msg: 'Not Found', data: null });
+    else if (path.startsWith('/avatar/')) sendJson(res, 404, { code: 'not_found', message: 'invalid path', data: null });
+    // Kling answers unknown paths/methods with 404 and business code 1202.
+    else sendJson(res, 404, { code: 1202, message: 'invalid request method or path', request_id: '' });
+  });
   const server = await startServer(router, { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
   url = server.url;
   return {
     url: server.url,
     port: server.port,
     kling: kling.controls,
+    kie: kie.controls,
+    digitalHuman: digitalHuman.controls,
     async stop() {
-      await kling.stop();
+      await Promise.all([kling.stop(), kie.stop(), digitalHuman.stop()]);
       await server.stop();
     },
   };
