@@ -1,5 +1,5 @@
 export * from './domain.js';
-export { mediaInputSchema, type MediaInput } from './inputs/media.js';
+export { isBlobLike, mediaInputSchema, type MediaInput } from './inputs/media.js';
 export { externalTaskIdSchema } from './inputs/common.js';
 export {
   createAvatarVideoInputSchema,

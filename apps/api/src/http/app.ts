@@ -53,6 +53,7 @@ export interface App {
 }
 
 const GRAPHQL_PATH = '/graphql';
+const MAX_GRAPHQL_BODY_BYTES = 140 * 1024 * 1024;
 /** Largest WebSocket frame accepted; a subscription document is far smaller. */
 const WS_MAX_PAYLOAD = 256 * 1024;
 
@@ -93,6 +94,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
+    // The largest documented input is a 100 MB video; as base64 in JSON it is ~134 MB.
+    maxRequestBodySize: MAX_GRAPHQL_BODY_BYTES,
     graphiql: config.env === 'production' ? false : { subscriptionsProtocol: 'WS' },
     maskedErrors: true,
     logging: {

@@ -1,4 +1,5 @@
 import {
+  isBlobLike,
   createAvatarVideoInputSchema,
   createVideoSoundInputSchema,
   type CreateAvatarVideoInput,
@@ -9,7 +10,7 @@ import {
 } from '@clipwire/schema';
 import { issuesFromZod, ValidationError, type FieldIssue } from '../errors.js';
 import { checkMedia, RULES, type MediaRule } from '../media/limits.js';
-import { probeMedia } from '../media/probe.js';
+import { PROBE_PREFIX_BYTES, probeMedia } from '../media/probe.js';
 import { fetchAndProbe } from '../media/remote.js';
 import { MediaFetchError, type SafeAgent } from '../media/safe-fetch.js';
 import type { KlingAvatarRequest, KlingVideoSoundRequest } from '../providers/kling.js';
@@ -66,13 +67,13 @@ class MediaReader {
       if (media.base64 !== undefined) {
         bytes = Buffer.from(media.base64, 'base64');
       } else {
-        const file = media.file!;
-        if (file.size > rule.maxBytes) {
-          const probe = await probeMedia(Buffer.from(await file.slice(0, 64 * 1024).arrayBuffer()), { totalSize: file.size });
-          this.check(rule, probe, path);
-          return null;
-        }
-        bytes = Buffer.from(await file.arrayBuffer());
+        // The multipart parser has already buffered the upload (within the request body limit).
+        bytes = Buffer.from(await media.file!.arrayBuffer());
+      }
+      if (bytes.length > rule.maxBytes) {
+        // Over the size limit: the header tells the type, and the size is all the check needs.
+        this.check(rule, await probeMedia(bytes.subarray(0, PROBE_PREFIX_BYTES), { totalSize: bytes.length }), path);
+        return null;
       }
       if (bytes.length === 0) {
         this.issues.push({ path, message: `${name} is empty` });
@@ -101,7 +102,7 @@ class MediaReader {
 /** GraphQL gives explicit nulls for omitted optional fields; the zod schemas take them as absent. */
 export function stripNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(stripNulls);
-  if (value && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Blob)) {
+  if (value && typeof value === 'object' && !(value instanceof Date) && !isBlobLike(value)) {
     return Object.fromEntries(
       Object.entries(value as Record<string, unknown>)
         .filter(([, v]) => v !== null)

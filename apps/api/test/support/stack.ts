@@ -1,12 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixturesDir, startSimulator, type Simulator, type SimulatorOptions } from '@clipwire/providers/simulator';
 import { createClient, type Client } from 'graphql-ws';
 import { request } from 'undici';
 import WebSocket from 'ws';
 import { createApiKey, createTenant } from '../../src/auth/api-keys.js';
-import { loadConfig, SANDBOX_KLING_API_KEY } from '../../src/config.js';
-import { buildApp, type App } from '../../src/http/app.js';
+import { loadConfig, SANDBOX_DIGITAL_HUMAN_API_KEY, SANDBOX_KIE_API_KEY, SANDBOX_KLING_API_KEY } from '../../src/config.js';
+import { buildApp, type App, type AppOptions } from '../../src/http/app.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface GraphQLResponse<T = Record<string, any>> {
@@ -22,6 +22,10 @@ export interface Stack {
   /** The sandbox tenant's key, created on first start. */
   apiKey: string;
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GraphQLResponse<T>>;
+  /** A GraphQL multipart request (file uploads): `files` maps variable paths such as `input.image.file` to files. */
+  upload<T = Record<string, any>>(query: string, variables: Record<string, unknown>, files: Record<string, Blob>): Promise<GraphQLResponse<T>>;
+  /** Waits for a task to reach a terminal status and returns it, with `fields` selected. */
+  waitForFinal(id: string, fields: string, timeoutMs?: number): Promise<Record<string, any>>;
   ws(key?: string | null, options?: Partial<Parameters<typeof createClient>[0]>): Client;
   newTenant(name: string): Promise<{ tenantId: string; apiKey: string }>;
   stop(): Promise<void>;
@@ -29,11 +33,24 @@ export interface Stack {
 
 /** The real API and the Kling simulator on free loopback ports, over a fresh database. */
 export async function startStack(
-  opts: { kling?: SimulatorOptions['kling']; env?: Record<string, string> } = {},
+  opts: {
+    kling?: SimulatorOptions['kling'];
+    kie?: SimulatorOptions['kie'];
+    digitalHuman?: SimulatorOptions['digitalHuman'];
+    env?: Record<string, string>;
+    poll?: AppOptions['poll'];
+  } = {},
 ): Promise<Stack> {
   const database: TestDatabase = await createTestDatabase();
+  const fast = { processingAfterMs: 300, succeedAfterMs: 700 };
   const sim = await startSimulator({
-    kling: { apiKey: SANDBOX_KLING_API_KEY, timing: { processingAfterMs: 300, succeedAfterMs: 700 }, ...opts.kling },
+    kling: { apiKey: SANDBOX_KLING_API_KEY, timing: fast, videoToAudioTiming: fast, ...opts.kling },
+    kie: { apiKey: SANDBOX_KIE_API_KEY, timing: { queuingAfterMs: 100, generatingAfterMs: 300, completeAfterMs: 700 }, ...opts.kie },
+    digitalHuman: {
+      apiKey: SANDBOX_DIGITAL_HUMAN_API_KEY,
+      timing: { submittedAfterMs: 50, queuedAfterMs: 100, inProgressAfterMs: 300, finishAfterMs: 800 },
+      ...opts.digitalHuman,
+    },
   });
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -45,7 +62,12 @@ export async function startStack(
     ...opts.env,
   });
   if (database.target.kind === 'pglite') config.database = database.target;
-  const app = await buildApp({ config, sandboxUrl: sim.url, submitRetry: { attempts: 4, baseDelayMs: 50, maxDelayMs: 400 } });
+  const app = await buildApp({
+    config,
+    sandboxUrl: sim.url,
+    submitRetry: { attempts: 4, baseDelayMs: 50, maxDelayMs: 400 },
+    poll: { intervalMs: 100, noCallbackDelayMs: 200, callbackGraceMs: 5000, maxDelayMs: 1000, ...opts.poll },
+  });
   const url = await app.start();
   if (!app.sandboxApiKey) throw new Error('expected the sandbox tenant to be created on an empty database');
   const apiKey = app.sandboxApiKey;
@@ -64,6 +86,30 @@ export async function startStack(
       });
       const body = (await res.body.json()) as Omit<GraphQLResponse, 'status'>;
       return { status: res.statusCode, ...body } as GraphQLResponse<any>;
+    },
+    async upload(query, variables, files) {
+      const form = new FormData();
+      form.append('operations', JSON.stringify({ query, variables }));
+      const entries = Object.entries(files);
+      form.append('map', JSON.stringify(Object.fromEntries(entries.map(([path], i) => [String(i), [`variables.${path}`]]))));
+      entries.forEach(([, blob], i) => form.append(String(i), blob, `upload-${i}`));
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'graphql-preflight': '1' },
+        body: form,
+      });
+      return { status: res.status, ...((await res.json()) as object) } as GraphQLResponse<any>;
+    },
+    async waitForFinal(id, fields, timeoutMs = 15_000) {
+      return eventually(
+        async () => {
+          const res = await this.gql(`query ($id: ID!) { task(id: $id) { status ${fields} } }`, { id });
+          const task = res.data?.task;
+          return task && ['SUCCEEDED', 'FAILED', 'CANCELED'].includes(task.status) ? task : null;
+        },
+        timeoutMs,
+        `task ${id} to finish`,
+      );
     },
     ws(key = apiKey, options = {}) {
       const client = createClient({
@@ -115,6 +161,11 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+export function fixture(name: string): Buffer {
+  const local = join(import.meta.dirname, '..', 'media', 'fixtures', name);
+  return readFileSync(existsSync(local) ? local : join(fixturesDir, name));
 }
 
 /** A real portrait and a real speech clip, sent inline as raw base64. */

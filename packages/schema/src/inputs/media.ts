@@ -3,11 +3,20 @@ import { z } from 'zod';
 /** Base64 of a 100 MB file, the largest input any provider takes (Kling video-to-audio). */
 const MAX_BASE64_CHARS = Math.ceil((100 * 1024 * 1024) / 3) * 4;
 
-/** An uploaded file: a File in the browser, a whatwg File (a Blob) on the server. */
-const fileSchema = z.custom<Blob>(
-  (v) => typeof Blob !== 'undefined' && v instanceof Blob,
-  'must be an uploaded file',
-);
+/**
+ * An uploaded file: a File in the browser; on the server a whatwg File, which may come from a
+ * fetch ponyfill rather than the global Blob class, so it is recognised by shape.
+ */
+export function isBlobLike(v: unknown): v is Blob {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as Blob).arrayBuffer === 'function' &&
+    typeof (v as Blob).size === 'number'
+  );
+}
+
+const fileSchema = z.custom<Blob>(isBlobLike, 'must be an uploaded file');
 
 export const mediaInputSchema = z
   .object({

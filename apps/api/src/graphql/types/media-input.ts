@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import { isBlobLike } from '@clipwire/schema';
 import { builder } from '../builder.js';
 
 /** A file sent with the GraphQL multipart request spec (yoga parses it into a whatwg File). */
@@ -8,7 +9,7 @@ export const FileScalar = builder.scalarType('File', {
     throw new GraphQLError('File is an input-only type');
   },
   parseValue: (value) => {
-    if (!(value instanceof Blob)) throw new GraphQLError('File must be a multipart upload');
+    if (!isBlobLike(value)) throw new GraphQLError('File must be a multipart upload');
     return value;
   },
 });
