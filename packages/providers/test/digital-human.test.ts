@@ -4,15 +4,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DigitalHumanClient, ProviderError, createHttpDispatcher, digitalHumanStatusToUnified, isTerminal, type DigitalHumanTask } from '../src/index.js';
 import { parseProgress } from '../src/digital-human/index.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
-import { rejectionOf, waitFor } from './helpers.js';
+import { rejectionOf, startMediaServer, waitFor, type MediaServer } from './helpers.js';
 
 let sim: Simulator;
 let dispatcher: Dispatcher;
 let client: DigitalHumanClient;
-const avatarUrl = 'https://a/avatar.jpg';
-const audioUrl = 'https://a/speech.mp3';
+let media: MediaServer;
+/** URL inputs on a loopback media server: the simulator downloads them. */
+let avatarUrl: string;
+let audioUrl: string;
 
 beforeAll(async () => {
+  media = await startMediaServer();
+  avatarUrl = media.portraitUrl;
+  audioUrl = media.speechUrl;
   sim = await startSimulator({
     digitalHuman: { timing: { submittedAfterMs: 100, queuedAfterMs: 150, inProgressAfterMs: 200, finishAfterMs: 350 }, failWhenContains: '#fail' },
   });
@@ -21,6 +26,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sim.stop();
+  await media.close();
   await dispatcher.close();
 });
 
@@ -45,25 +51,26 @@ describe('digital human: the three create forms', () => {
   });
 
   it('stock-voice form → {use_voice:{voice_engine_id, audio_id, language, text}, avatar_url}', async () => {
-    await client.createGeneration({ useVoice: { voiceEngineId: 'nina', audioId: 'b92d', language: 'cn', text: '你好' }, avatarUrl: 'https://a/avatar.mp4' });
+    await client.createGeneration({ useVoice: { voiceEngineId: 'nina', audioId: 'b92d', language: 'cn', text: '你好' }, avatarUrl: media.clipUrl });
     expect(sim.digitalHuman.lastRequest()?.body).toEqual({
-      avatar_url: 'https://a/avatar.mp4',
+      avatar_url: media.clipUrl,
       use_voice: { voice_engine_id: 'nina', audio_id: 'b92d', language: 'cn', text: '你好' },
     });
     expect(sim.digitalHuman.lastRequest()?.headers.authorization).toBe('Bearer sandbox-dh-key');
   });
 
   it.each([
-    ['no form at all', { avatarUrl }, 'none given'],
-    ['audio_url + create_voice', { avatarUrl, audioUrl, createVoice: { audioUrl, language: 'en', text: 't' } }, 'audio + create_voice'],
-    ['create_voice + use_voice', { avatarUrl, createVoice: { audioUrl, language: 'en', text: 't' }, useVoice: { voiceEngineId: 'n', audioId: 'a', language: 'en', text: 't' } }, 'create_voice + use_voice'],
-    ['a missing avatar_url', { audioUrl, avatarUrl: '' }, 'avatar_url'],
-    ['create_voice without text', { avatarUrl, createVoice: { audioUrl, language: 'en', text: '' } }, 'create_voice.text'],
-    ['use_voice without voice_engine_id', { avatarUrl, useVoice: { voiceEngineId: '', audioId: 'a', language: 'en', text: 't' } }, 'use_voice.voice_engine_id'],
-    ['no_watermark with create_voice', { avatarUrl, noWatermark: true, createVoice: { audioUrl, language: 'en', text: 't' } }, 'no_watermark'],
+    ['no form at all', () => ({ avatarUrl }), 'none given'],
+    ['audio_url + create_voice', () => ({ avatarUrl, audioUrl, createVoice: { audioUrl, language: 'en', text: 't' } }), 'audio + create_voice'],
+    ['create_voice + use_voice', () => ({ avatarUrl, createVoice: { audioUrl, language: 'en', text: 't' }, useVoice: { voiceEngineId: 'n', audioId: 'a', language: 'en', text: 't' } }), 'create_voice + use_voice'],
+    ['a missing avatar_url', () => ({ audioUrl, avatarUrl: '' }), 'avatar_url'],
+    ['create_voice without text', () => ({ avatarUrl, createVoice: { audioUrl, language: 'en', text: '' } }), 'create_voice.text'],
+    ['use_voice without voice_engine_id', () => ({ avatarUrl, useVoice: { voiceEngineId: '', audioId: 'a', language: 'en', text: 't' } }), 'use_voice.voice_engine_id'],
+    ['no_watermark with create_voice', () => ({ avatarUrl, noWatermark: true, createVoice: { audioUrl, language: 'en', text: 't' } }), 'no_watermark'],
   ])('%s is a validation error (not retryable) and creates nothing', async (_name, req, text) => {
+    // Thunks: the input URLs exist only once the media server runs.
     const before = sim.digitalHuman.createCount();
-    const err = await rejectionOf(client.createGeneration(req as never));
+    const err = await rejectionOf(client.createGeneration(req() as never));
     expect(err).toBeInstanceOf(ProviderError);
     expect(err).toMatchObject({ provider: 'digital_human', kind: 'validation', retryable: false, code: 'invalid_request', httpStatus: 400 });
     expect((err as Error).message).toContain(text);
@@ -148,6 +155,88 @@ describe('digital human: lifecycle and result', () => {
     [null, null],
   ] as const)('progress %j → %s', (raw, expected) => {
     expect(parseProgress(raw)).toBe(expected);
+  });
+});
+
+describe('digital human: input downloads', () => {
+  const fetchesOf = (...urls: string[]) => sim.digitalHuman.inputFetches().filter((f) => urls.includes(f.url));
+
+  it('downloads avatar_url and audio_url (status, bytes, content type recorded)', async () => {
+    const a = `${media.portraitUrl}?t=dh-ok`;
+    const b = `${media.speechUrl}?t=dh-ok`;
+    const id = await client.createGeneration({ audioUrl: b, avatarUrl: a });
+    await expect(untilTerminal(id)).resolves.toMatchObject({ status: 'SUCCEEDED' });
+    expect(fetchesOf(a, b)).toEqual([
+      { url: a, status: 200, bytes: media.size('portrait.png'), contentType: 'image/png' },
+      { url: b, status: 200, bytes: media.size('speech.mp3'), contentType: 'audio/mpeg' },
+    ]);
+  });
+
+  it('downloads create_voice.audio_url; use_voice has only avatar_url to download', async () => {
+    const b = `${media.speechUrl}?t=dh-clone`;
+    const v = `${media.clipUrl}?t=dh-stock`;
+    await client.createGeneration({ createVoice: { audioUrl: b, language: 'en', text: 'hello' }, avatarUrl });
+    await client.createGeneration({ useVoice: { voiceEngineId: 'nina', audioId: 'x', language: 'en', text: 'hi' }, avatarUrl: v });
+    await waitFor(() => (fetchesOf(b, v).length === 2 ? true : undefined));
+    expect(fetchesOf(b, v)).toEqual([
+      { url: b, status: 200, bytes: media.size('speech.mp3'), contentType: 'audio/mpeg' },
+      { url: v, status: 200, bytes: media.size('clip.mp4'), contentType: 'video/mp4' },
+    ]);
+  });
+
+  it.each([
+    ['avatar_url', 404],
+    ['audio_url', 403],
+    ['create_voice.audio_url', 404],
+  ] as const)('%s answering HTTP %i ends FAILURE with a fail_reason naming the field, never IN_PROGRESS', async (field, status) => {
+    const bad = `${media.statusUrl(status)}?t=dh-${field}`;
+    const req =
+      field === 'avatar_url'
+        ? { audioUrl, avatarUrl: bad }
+        : field === 'audio_url'
+          ? { audioUrl: bad, avatarUrl }
+          : { createVoice: { audioUrl: bad, language: 'en', text: 'hello' }, avatarUrl };
+    const id = await client.createGeneration(req);
+    const raw = new Set<string>();
+    const done = await waitFor(async () => {
+      const t = await client.getTask(id);
+      raw.add(t.rawStatus);
+      return isTerminal(t.status) ? t : undefined;
+    }, 3000, 5);
+    expect(raw).not.toContain('IN_PROGRESS');
+    expect(done).toMatchObject({ rawStatus: 'FAILURE', status: 'FAILED', failReason: `failed to download ${field} (HTTP ${status})`, videoUrl: null });
+    expect(fetchesOf(bad)).toEqual([{ url: bad, status, bytes: expect.any(Number), contentType: 'text/plain' }]);
+  });
+
+  it('a download slower than inProgressAfterMs keeps the task QUEUED until it has finished', async () => {
+    const slow = media.slowPortraitUrl(400);
+    const started = Date.now();
+    const id = await client.createGeneration({ audioUrl, avatarUrl: slow });
+    const seen: string[] = [];
+    const done = await waitFor(async () => {
+      const t = await client.getTask(id);
+      if (seen.at(-1) !== t.rawStatus) seen.push(t.rawStatus);
+      if (t.rawStatus === 'IN_PROGRESS') expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+      return isTerminal(t.status) ? t : undefined;
+    }, 3000, 5);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(seen).toEqual(['NOT_START', 'SUBMITTED', 'QUEUED', 'IN_PROGRESS', 'SUCCESS']);
+  });
+
+  it('with fetchInputs: false nothing is downloaded', async () => {
+    const off = await startSimulator({ digitalHuman: { fetchInputs: false, timing: { submittedAfterMs: 1, queuedAfterMs: 2, inProgressAfterMs: 3, finishAfterMs: 20 } } });
+    try {
+      const c = new DigitalHumanClient({ baseUrl: off.url, apiKey: 'sandbox-dh-key', dispatcher });
+      const id = await c.createGeneration({ audioUrl: media.statusUrl(404), avatarUrl: media.statusUrl(404) });
+      const done = await waitFor(async () => {
+        const t = await c.getTask(id);
+        return isTerminal(t.status) ? t : undefined;
+      });
+      expect(done.status).toBe('SUCCEEDED');
+      expect(off.digitalHuman.inputFetches()).toEqual([]);
+    } finally {
+      await off.stop();
+    }
   });
 });
 

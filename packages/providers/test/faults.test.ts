@@ -2,7 +2,7 @@ import { type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DigitalHumanClient, KieClient, KlingClient, ProviderError, createHttpDispatcher, parseKieCallback, parseKlingCallback } from '../src/index.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
-import { rejectionOf, startReceiver, waitFor, type Receiver } from './helpers.js';
+import { rejectionOf, startMediaServer, startReceiver, waitFor, type MediaServer, type Receiver } from './helpers.js';
 
 let sim: Simulator;
 let receiver: Receiver;
@@ -12,11 +12,17 @@ let kie: KieClient;
 let dh: DigitalHumanClient;
 let dhTaskId: string;
 
-const klingInput = { image: 'https://a/p.png', soundFile: 'https://a/s.mp3' };
-const kieInput = { imageUrl: 'https://a/p.png', audioUrl: 'https://a/s.mp3', prompt: 'talk' };
-const dhInput = { audioUrl: 'https://a/s.mp3', avatarUrl: 'https://a/p.png' };
+let media: MediaServer;
+// URL inputs on a loopback media server (the simulators download them), set in beforeAll.
+let klingInput: { image: string; soundFile: string };
+let kieInput: { imageUrl: string; audioUrl: string; prompt: string };
+let dhInput: { audioUrl: string; avatarUrl: string };
 
 beforeAll(async () => {
+  media = await startMediaServer();
+  klingInput = { image: media.portraitUrl, soundFile: media.speechUrl };
+  kieInput = { imageUrl: media.portraitUrl, audioUrl: media.speechUrl, prompt: 'talk' };
+  dhInput = { audioUrl: media.speechUrl, avatarUrl: media.portraitUrl };
   sim = await startSimulator({
     kling: { timing: { processingAfterMs: 30, succeedAfterMs: 80 }, reorderHoldMs: 300 },
     kie: { timing: { queuingAfterMs: 5, generatingAfterMs: 10, completeAfterMs: 30 }, rateLimit: { creates: 1000, windowMs: 10_000 }, reorderHoldMs: 150 },
@@ -32,6 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await sim.stop();
   await receiver.close();
+  await media.close();
   await dispatcher.close();
 });
 

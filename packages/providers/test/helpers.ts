@@ -55,3 +55,82 @@ export async function startReceiver(): Promise<Receiver> {
       }),
   };
 }
+
+export interface MediaServer {
+  /** e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** Real fixture bytes: portrait.png (image/png), speech.mp3 (audio/mpeg), clip.mp4 (video/mp4). */
+  portraitUrl: string;
+  speechUrl: string;
+  clipUrl: string;
+  /** A URL that answers with this status (and a short text body). */
+  statusUrl(status: number): string;
+  /** Like portraitUrl, but the response starts after `ms`. */
+  slowPortraitUrl(ms: number): string;
+  /** Paths requested so far, in order. */
+  requests: string[];
+  /** Size in bytes of a served file: 'portrait.png' | 'speech.mp3' | 'clip.mp4'. */
+  size(name: MediaName): number;
+  close(): Promise<void>;
+}
+
+export type MediaName = 'portrait.png' | 'speech.mp3' | 'clip.mp4';
+
+/**
+ * A loopback server with real input media (packages/providers/media/fixtures and a sample mp4), for
+ * simulators that download their URL inputs. Never point a simulator at a non-loopback URL in tests.
+ */
+export async function startMediaServer(): Promise<MediaServer> {
+  const { readFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { fixturesDir, mediaDir } = await import('../src/simulator/media.js');
+  const files: Record<MediaName, { data: Buffer; type: string }> = {
+    'portrait.png': { data: await readFile(join(fixturesDir, 'portrait-512x640.png')), type: 'image/png' },
+    'speech.mp3': { data: await readFile(join(fixturesDir, 'speech-3s.mp3')), type: 'audio/mpeg' },
+    'clip.mp4': { data: await readFile(join(mediaDir, 'video-with-sound-sample.mp4')), type: 'video/mp4' },
+  };
+  const requests: string[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://media.invalid');
+    requests.push(url.pathname + url.search);
+    const status = /^\/status\/(\d{3})$/.exec(url.pathname);
+    if (status) {
+      res.writeHead(Number(status[1]), { 'content-type': 'text/plain' }).end(`status ${status[1]}`);
+      return;
+    }
+    const file = files[url.pathname.slice(1) as MediaName];
+    if (!file) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    const send = () => res.writeHead(200, { 'content-type': file.type, 'content-length': file.data.length }).end(file.data);
+    const delay = Number(url.searchParams.get('delayMs') ?? '0');
+    if (delay > 0) {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        send();
+      }, delay);
+      timers.add(t);
+    } else send();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    portraitUrl: `${url}/portrait.png`,
+    speechUrl: `${url}/speech.mp3`,
+    clipUrl: `${url}/clip.mp4`,
+    statusUrl: (s) => `${url}/status/${s}`,
+    slowPortraitUrl: (ms) => `${url}/portrait.png?delayMs=${ms}`,
+    requests,
+    size: (name) => files[name].data.length,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const t of timers) clearTimeout(t);
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -6,16 +6,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KieClient, ProviderError, createHttpDispatcher, isTerminal, kieStateToUnified, parseKieCallback, verifyKieSignature, type KieTask } from '../src/index.js';
 import { classifyKieError, signKieCallback } from '../src/kie/index.js';
 import { fixturesDir, mediaDir, startSimulator, type Simulator } from '../src/simulator/index.js';
-import { rejectionOf, startReceiver, waitFor, type Receiver } from './helpers.js';
+import { rejectionOf, startMediaServer, startReceiver, waitFor, type MediaServer, type Receiver } from './helpers.js';
 
 const HMAC = 'kie-hmac-secret';
 let sim: Simulator;
 let receiver: Receiver;
 let dispatcher: Dispatcher;
 let client: KieClient;
-const input = { imageUrl: 'https://a/portrait.png', audioUrl: 'https://a/speech.mp3', prompt: 'a woman recording a podcast' };
+let media: MediaServer;
+/** URL inputs on a loopback media server: the simulator downloads them. */
+let input: { imageUrl: string; audioUrl: string; prompt: string };
 
 beforeAll(async () => {
+  media = await startMediaServer();
+  input = { imageUrl: media.portraitUrl, audioUrl: media.speechUrl, prompt: 'a woman recording a podcast' };
   sim = await startSimulator({
     kie: {
       timing: { queuingAfterMs: 20, generatingAfterMs: 60, completeAfterMs: 130 },
@@ -31,6 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await sim.stop();
   await receiver.close();
+  await media.close();
   await dispatcher.close();
 });
 
@@ -179,6 +184,105 @@ describe('KIE lifecycle, recordInfo and outputs', () => {
     ['', 'UNKNOWN'],
   ])('state %j maps to %s', (raw, unified) => {
     expect(kieStateToUnified(raw)).toBe(unified);
+  });
+});
+
+describe('KIE input downloads', () => {
+  const fetchesOf = (...urls: string[]) => sim.kie.inputFetches().filter((f) => urls.includes(f.url));
+
+  it('downloads input.image_url and input.audio_url (status, bytes, content type recorded) before generating', async () => {
+    const imageUrl = `${media.portraitUrl}?t=dl-ok`;
+    const audioUrl = `${media.speechUrl}?t=dl-ok`;
+    const taskId = await client.createTask({ ...input, imageUrl, audioUrl });
+    const done = await untilTerminal(taskId);
+    expect(done).toMatchObject({ status: 'SUCCEEDED' });
+    expect(fetchesOf(imageUrl, audioUrl)).toEqual([
+      { url: imageUrl, status: 200, bytes: media.size('portrait.png'), contentType: 'image/png' },
+      { url: audioUrl, status: 200, bytes: media.size('speech.mp3'), contentType: 'audio/mpeg' },
+    ]);
+    expect(media.requests).toEqual(expect.arrayContaining(['/portrait.png?t=dl-ok', '/speech.mp3?t=dl-ok']));
+  });
+
+  it.each([
+    ['input.image_url', 404],
+    ['input.audio_url', 403],
+  ] as const)('%s answering HTTP %i ends the task fail, failCode 422, failMsg naming the field and status', async (field, status) => {
+    const bad = `${media.statusUrl(status)}?t=${field}`;
+    const patch = field === 'input.image_url' ? { imageUrl: bad } : { audioUrl: bad };
+    const taskId = await client.createTask({ ...input, ...patch, callBackUrl: receiver.url });
+    const seen = new Set<string>();
+    const done = await waitFor(async () => {
+      const t = await client.recordInfo(taskId);
+      seen.add(t.rawState);
+      return isTerminal(t.status) ? t : undefined;
+    }, 3000, 5);
+    expect(seen).not.toContain('generating');
+    expect(done).toMatchObject({ rawState: 'fail', status: 'FAILED', failCode: '422', failMsg: `failed to download ${field} (HTTP ${status})`, resultUrls: [] });
+    expect(fetchesOf(bad)).toEqual([{ url: bad, status, bytes: expect.any(Number), contentType: 'text/plain' }]);
+    const cb = await waitFor(() => receiver.bodies.find((b) => (b as { data?: { taskId?: string } }).data?.taskId === taskId));
+    expect(parseKieCallback(cb)).toMatchObject({ callbackCode: 422, status: 'FAILED', failCode: '422' });
+  });
+
+  it('an unreachable input is recorded as an error and fails the task', async () => {
+    const imageUrl = 'http://127.0.0.1:1/unreachable.png';
+    const taskId = await client.createTask({ ...input, imageUrl });
+    const done = await untilTerminal(taskId);
+    expect(done).toMatchObject({ status: 'FAILED', failCode: '422' });
+    expect(done.failMsg).toMatch(/^failed to download input\.image_url \(.+\)$/);
+    expect(fetchesOf(imageUrl)).toEqual([{ url: imageUrl, status: 'error', bytes: 0, contentType: null }]);
+  });
+
+  it('a download slower than generatingAfterMs holds the task back until it has finished', async () => {
+    const imageUrl = media.slowPortraitUrl(250);
+    const started = Date.now();
+    const taskId = await client.createTask({ ...input, imageUrl });
+    const seen: string[] = [];
+    const done = await waitFor(async () => {
+      const t = await client.recordInfo(taskId);
+      if (seen.at(-1) !== t.rawState) seen.push(t.rawState);
+      return isTerminal(t.status) ? t : undefined;
+    }, 3000, 5);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(seen).toContain('generating');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(fetchesOf(imageUrl)).toEqual([{ url: imageUrl, status: 200, bytes: media.size('portrait.png'), contentType: 'image/png' }]);
+  });
+
+  it('a file uploaded to KIE is downloaded from its downloadUrl', async () => {
+    const png = await readFile(join(fixturesDir, 'portrait-512x640.png'));
+    const f = await client.uploadStream(png, 'portrait.png', 'clipwire/inputs');
+    const taskId = await client.createTask({ ...input, imageUrl: f.downloadUrl });
+    await expect(untilTerminal(taskId)).resolves.toMatchObject({ status: 'SUCCEEDED' });
+    expect(fetchesOf(f.downloadUrl)).toEqual([{ url: f.downloadUrl, status: 200, bytes: png.length, contentType: 'image/png' }]);
+  });
+
+  it('with fetchInputs: false nothing is downloaded', async () => {
+    const off = await startSimulator({ kie: { fetchInputs: false, timing: { queuingAfterMs: 5, generatingAfterMs: 10, completeAfterMs: 20 } } });
+    try {
+      const c = new KieClient({ apiKey: 'sandbox-kie-key', baseUrl: off.url, dispatcher });
+      const imageUrl = media.statusUrl(404);
+      const taskId = await c.createTask({ ...input, imageUrl });
+      const done = await waitFor(async () => {
+        const t = await c.recordInfo(taskId);
+        return isTerminal(t.status) ? t : undefined;
+      });
+      expect(done.status).toBe('SUCCEEDED');
+      expect(off.kie.inputFetches()).toEqual([]);
+    } finally {
+      await off.stop();
+    }
+  });
+
+  it('stop() aborts a download in flight: no error, no late transition', async () => {
+    const s = await startSimulator({ kie: { timing: { queuingAfterMs: 5, generatingAfterMs: 10, completeAfterMs: 20 } } });
+    const c = new KieClient({ apiKey: 'sandbox-kie-key', baseUrl: s.url, dispatcher });
+    const imageUrl = media.slowPortraitUrl(2000);
+    await c.createTask({ ...input, imageUrl });
+    await waitFor(() => (media.requests.includes('/portrait.png?delayMs=2000') ? true : undefined));
+    const t0 = Date.now();
+    await s.stop();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(s.kie.inputFetches()).toContainEqual({ url: imageUrl, status: 'error', bytes: 0, contentType: null });
   });
 });
 

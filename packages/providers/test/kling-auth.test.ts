@@ -15,7 +15,8 @@ let sim: Simulator;
 let dispatcher: Dispatcher;
 
 beforeAll(async () => {
-  sim = await startSimulator({ kling: { accessKey, secretKey, now: () => simClock, timing: { processingAfterMs: 100, succeedAfterMs: 250 } } });
+  // These tests are about auth: placeholder input URLs, not downloaded.
+  sim = await startSimulator({ kling: { accessKey, secretKey, now: () => simClock, timing: { processingAfterMs: 100, succeedAfterMs: 250 }, fetchInputs: false } });
   dispatcher = createHttpDispatcher();
 });
 afterAll(async () => {

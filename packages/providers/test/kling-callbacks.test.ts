@@ -2,15 +2,19 @@ import { type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KlingClient, ProviderError, createHttpDispatcher, parseKlingCallback } from '../src/index.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
-import { startReceiver, waitFor, type Receiver } from './helpers.js';
+import { startMediaServer, startReceiver, waitFor, type MediaServer, type Receiver } from './helpers.js';
 
 let sim: Simulator;
 let receiver: Receiver;
 let dispatcher: Dispatcher;
 let client: KlingClient;
-const input = { image: 'https://a/portrait.png', soundFile: 'https://a/speech.mp3' };
+let media: MediaServer;
+/** URL inputs on a loopback media server: the simulator downloads them. */
+let input: { image: string; soundFile: string };
 
 beforeAll(async () => {
+  media = await startMediaServer();
+  input = { image: media.portraitUrl, soundFile: media.speechUrl };
   sim = await startSimulator({ kling: { timing: { processingAfterMs: 100, succeedAfterMs: 250 }, failPromptContains: '#fail' } });
   receiver = await startReceiver();
   dispatcher = createHttpDispatcher();
@@ -19,6 +23,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await sim.stop();
   await receiver.close();
+  await media.close();
   await dispatcher.close();
 });
 

@@ -5,17 +5,22 @@ import { MockAgent, request, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KlingClient, ProviderError, createHttpDispatcher, isTerminal, type KlingTask } from '../src/index.js';
 import { fixturesDir, startSimulator, type Simulator } from '../src/simulator/index.js';
-import { rejectionOf, waitFor } from './helpers.js';
+import { rejectionOf, startMediaServer, waitFor, type MediaServer } from './helpers.js';
 
 let sim: Simulator;
 let dispatcher: Dispatcher;
 let client: KlingClient;
-const imageUrl = 'https://assets.example.com/portrait.png';
-const soundUrl = 'https://assets.example.com/speech.mp3';
+let media: MediaServer;
+/** URL inputs on a loopback media server: the simulator downloads them. */
+let imageUrl: string;
+let soundUrl: string;
 let run = 0;
 const extId = (label: string) => `${label}-${Date.now()}-${++run}`;
 
 beforeAll(async () => {
+  media = await startMediaServer();
+  imageUrl = media.portraitUrl;
+  soundUrl = media.speechUrl;
   sim = await startSimulator({ kling: { timing: { processingAfterMs: 100, succeedAfterMs: 250 } } });
   dispatcher = createHttpDispatcher();
   client = new KlingClient({ baseUrl: sim.url, auth: { apiKey: 'sandbox-kling-key' }, dispatcher, timeoutMs: 2000 });
@@ -23,6 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sim.stop();
+  await media.close();
   await dispatcher.close();
 });
 
@@ -108,6 +114,62 @@ describe('create, query and result', () => {
   });
 });
 
+describe('avatar input downloads (image / sound_file URLs)', () => {
+  const fetchesOf = (...urls: string[]) => sim.kling.inputFetches().filter((f) => urls.includes(f.url));
+  const untilDone = (taskId: string) =>
+    waitFor(async () => {
+      const t = await client.getAvatarVideo({ taskId });
+      return isTerminal(t.status) ? t : undefined;
+    });
+
+  it('downloads image and sound_file when they are URLs (status, bytes, content type recorded)', async () => {
+    const image = `${imageUrl}?t=av-ok`;
+    const sound = `${soundUrl}?t=av-ok`;
+    const created = await client.createAvatarVideo({ image, soundFile: sound });
+    await expect(untilDone(created.taskId)).resolves.toMatchObject({ status: 'SUCCEEDED' });
+    expect(fetchesOf(image, sound)).toEqual([
+      { url: image, status: 200, bytes: media.size('portrait.png'), contentType: 'image/png' },
+      { url: sound, status: 200, bytes: media.size('speech.mp3'), contentType: 'audio/mpeg' },
+    ]);
+  });
+
+  it('raw base64 image and sound_file are not downloaded', async () => {
+    const png = await readFile(join(fixturesDir, 'portrait-512x640.png'));
+    const mp3 = await readFile(join(fixturesDir, 'speech-3s.mp3'));
+    const before = sim.kling.inputFetches().length;
+    const created = await client.createAvatarVideo({ image: png.toString('base64'), soundFile: mp3.toString('base64') });
+    await expect(untilDone(created.taskId)).resolves.toMatchObject({ status: 'SUCCEEDED' });
+    expect(sim.kling.inputFetches()).toHaveLength(before);
+  });
+
+  it.each([
+    ['image', 404],
+    ['sound_file', 403],
+  ] as const)('%s answering HTTP %i ends the task failed with task_status_msg naming the field', async (field, status) => {
+    const bad = `${media.statusUrl(status)}?t=av-${field}`;
+    const created = await client.createAvatarVideo(field === 'image' ? { image: bad, soundFile: soundUrl } : { image: imageUrl, soundFile: bad });
+    const done = await untilDone(created.taskId);
+    expect(done).toMatchObject({ status: 'FAILED', rawStatus: 'failed', statusMessage: `failed to download ${field} (HTTP ${status})`, videos: [] });
+    expect(fetchesOf(bad)).toEqual([{ url: bad, status, bytes: expect.any(Number), contentType: 'text/plain' }]);
+  });
+
+  it('with fetchInputs: false nothing is downloaded', async () => {
+    const off = await startSimulator({ kling: { fetchInputs: false, timing: { processingAfterMs: 5, succeedAfterMs: 20 } } });
+    try {
+      const c = new KlingClient({ baseUrl: off.url, auth: { apiKey: 'sandbox-kling-key' }, dispatcher });
+      const created = await c.createAvatarVideo({ image: media.statusUrl(404), soundFile: media.statusUrl(404) });
+      const done = await waitFor(async () => {
+        const t = await c.getAvatarVideo({ taskId: created.taskId });
+        return isTerminal(t.status) ? t : undefined;
+      });
+      expect(done.status).toBe('SUCCEEDED');
+      expect(off.kling.inputFetches()).toEqual([]);
+    } finally {
+      await off.stop();
+    }
+  });
+});
+
 describe('list', () => {
   it('pages through all tasks newest first with pageSize 2', async () => {
     const pager = await startSimulator({ kling: { timing: { processingAfterMs: 100, succeedAfterMs: 250 } } });
@@ -146,15 +208,15 @@ describe('list', () => {
 
 describe('validation', () => {
   it.each([
-    ['missing image', { image: '', soundFile: soundUrl }, '1200', 'image'],
-    ['a data: prefixed image', { image: 'data:image/png;base64,iVBORw0KGgo=', soundFile: soundUrl }, '1201', 'image'],
-    ['both audio_id and sound_file', { image: imageUrl, soundFile: soundUrl, audioId: 'a1' }, '1201', 'audio_id'],
-    ['neither audio_id nor sound_file', { image: imageUrl }, '1201', 'sound_file'],
-    ['a prompt over 2500 chars', { image: imageUrl, soundFile: soundUrl, prompt: 'x'.repeat(2501) }, '1201', 'prompt'],
-    ['an unknown mode', { image: imageUrl, soundFile: soundUrl, mode: 'ultra' }, '1201', 'mode'],
+    ['missing image', () => ({ image: '', soundFile: soundUrl }), '1200', 'image'],
+    ['a data: prefixed image', () => ({ image: 'data:image/png;base64,iVBORw0KGgo=', soundFile: soundUrl }), '1201', 'image'],
+    ['both audio_id and sound_file', () => ({ image: imageUrl, soundFile: soundUrl, audioId: 'a1' }), '1201', 'audio_id'],
+    ['neither audio_id nor sound_file', () => ({ image: imageUrl }), '1201', 'sound_file'],
+    ['a prompt over 2500 chars', () => ({ image: imageUrl, soundFile: soundUrl, prompt: 'x'.repeat(2501) }), '1201', 'prompt'],
+    ['an unknown mode', () => ({ image: imageUrl, soundFile: soundUrl, mode: 'ultra' }), '1201', 'mode'],
   ])('%s is a validation error (not retryable) naming the field', async (_name, req, code, field) => {
-    // Casts: these requests are deliberately outside the typed contract.
-    const err = await rejectionOf(client.createAvatarVideo(req as never));
+    // Casts: these requests are deliberately outside the typed contract. Thunks: the URLs exist once the media server runs.
+    const err = await rejectionOf(client.createAvatarVideo(req() as never));
     expect(err).toBeInstanceOf(ProviderError);
     expect(err).toMatchObject({ kind: 'validation', retryable: false, code, httpStatus: 400, provider: 'kling' });
     expect((err as ProviderError).message).toContain(field);

@@ -3,17 +3,21 @@ import { MockAgent, request, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KlingClient, ProviderError, createHttpDispatcher, isTerminal, parseKlingCallback, type KlingTask } from '../src/index.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
-import { rejectionOf, startReceiver, waitFor, type Receiver } from './helpers.js';
+import { rejectionOf, startMediaServer, startReceiver, waitFor, type MediaServer, type Receiver } from './helpers.js';
 
 let sim: Simulator;
 let receiver: Receiver;
 let dispatcher: Dispatcher;
 let client: KlingClient;
-const videoUrl = 'https://assets.example.com/clip.mp4';
+let media: MediaServer;
+/** URL inputs on a loopback media server: the simulator downloads them. */
+let videoUrl: string;
 let run = 0;
 const extId = (label: string) => `${label}-${Date.now()}-${++run}`;
 
 beforeAll(async () => {
+  media = await startMediaServer();
+  videoUrl = media.clipUrl;
   sim = await startSimulator({
     kling: {
       timing: { processingAfterMs: 40, succeedAfterMs: 100 },
@@ -28,6 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await sim.stop();
   await receiver.close();
+  await media.close();
   await dispatcher.close();
 });
 
@@ -70,7 +75,7 @@ describe('Kling video-to-audio: request mapping', () => {
   });
 
   it('videoId is sent as video_id alone, and a video id from an avatar task becomes the parent video', async () => {
-    const avatar = await client.createAvatarVideo({ image: 'https://a/p.png', soundFile: 'https://a/s.mp3' });
+    const avatar = await client.createAvatarVideo({ image: media.portraitUrl, soundFile: media.speechUrl });
     const done = await waitFor(async () => {
       const t = await client.getAvatarVideo({ taskId: avatar.taskId });
       return t.status === 'SUCCEEDED' ? t : undefined;
@@ -83,14 +88,15 @@ describe('Kling video-to-audio: request mapping', () => {
   });
 
   it.each([
-    ['both video_id and video_url', { videoId: 'v1', videoUrl }, 'video_url'],
-    ['neither video_id nor video_url', {}, 'video_id'],
-    ['a sound_effect_prompt of 201 chars', { videoUrl, soundEffectPrompt: 'x'.repeat(201) }, 'sound_effect_prompt'],
-    ['a bgm_prompt of 201 chars', { videoUrl, bgmPrompt: 'y'.repeat(201) }, 'bgm_prompt'],
-    ['a non-URL video_url', { videoUrl: 'clip.mp4' }, 'video_url'],
+    ['both video_id and video_url', () => ({ videoId: 'v1', videoUrl }), 'video_url'],
+    ['neither video_id nor video_url', () => ({}), 'video_id'],
+    ['a sound_effect_prompt of 201 chars', () => ({ videoUrl, soundEffectPrompt: 'x'.repeat(201) }), 'sound_effect_prompt'],
+    ['a bgm_prompt of 201 chars', () => ({ videoUrl, bgmPrompt: 'y'.repeat(201) }), 'bgm_prompt'],
+    ['a non-URL video_url', () => ({ videoUrl: 'clip.mp4' }), 'video_url'],
   ])('%s → HTTP 400 code 1201, validation, not retryable, naming the field; no task created', async (_name, req, field) => {
     const before = sim.kling.createCount('video_to_audio');
-    const err = await rejectionOf(client.createVideoToAudio(req as never));
+    // Thunks: the URLs exist once the media server runs.
+    const err = await rejectionOf(client.createVideoToAudio(req() as never));
     expect(err).toBeInstanceOf(ProviderError);
     expect(err).toMatchObject({ provider: 'kling', code: '1201', httpStatus: 400, kind: 'validation', retryable: false });
     expect((err as Error).message).toContain(field);
@@ -164,7 +170,7 @@ describe('Kling video-to-audio: lifecycle and result', () => {
   it('list returns video-to-audio tasks only, newest first; avatar tasks stay on their own list', async () => {
     const a = await client.createVideoToAudio({ videoUrl, externalTaskId: extId('list-a') });
     const b = await client.createVideoToAudio({ videoUrl, externalTaskId: extId('list-b') });
-    const avatar = await client.createAvatarVideo({ image: 'https://a/p.png', audioId: 'x' });
+    const avatar = await client.createAvatarVideo({ image: media.portraitUrl, audioId: 'x' });
     const page = await client.listVideoToAudio({ pageNum: 1, pageSize: 2 });
     expect(page.map((t) => t.taskId)).toEqual([b.taskId, a.taskId]);
     const all = await client.listVideoToAudio({ pageSize: 500 });
@@ -189,6 +195,45 @@ describe('Kling video-to-audio: lifecycle and result', () => {
   });
 });
 
+describe('Kling video-to-audio: video_url download', () => {
+  const fetchesOf = (...urls: string[]) => sim.kling.inputFetches().filter((f) => urls.includes(f.url));
+
+  it('downloads video_url (status, bytes, content type recorded) before the task ends', async () => {
+    const url = `${media.clipUrl}?t=v2a-ok`;
+    const created = await client.createVideoToAudio({ videoUrl: url });
+    await expect(untilTerminal(created.taskId)).resolves.toMatchObject({ status: 'SUCCEEDED' });
+    expect(fetchesOf(url)).toEqual([{ url, status: 200, bytes: media.size('clip.mp4'), contentType: 'video/mp4' }]);
+    expect(media.requests).toContain('/clip.mp4?t=v2a-ok');
+  });
+
+  it('a video_id is not downloaded', async () => {
+    const before = sim.kling.inputFetches().length;
+    const created = await client.createVideoToAudio({ videoId: 'some-video' });
+    await untilTerminal(created.taskId);
+    expect(sim.kling.inputFetches()).toHaveLength(before);
+  });
+
+  it('a video_url answering 404 ends the task failed with task_status_msg naming video_url; callbacks say so', async () => {
+    const url = `${media.statusUrl(404)}?t=v2a-404`;
+    const created = await client.createVideoToAudio({ videoUrl: url, callbackUrl: receiver.url });
+    const done = await untilTerminal(created.taskId);
+    expect(done).toMatchObject({ status: 'FAILED', rawStatus: 'failed', statusMessage: 'failed to download video_url (HTTP 404)', audios: [], videos: [] });
+    expect(fetchesOf(url)).toEqual([{ url, status: 404, bytes: expect.any(Number), contentType: 'text/plain' }]);
+    const last = await waitFor(() => receiver.bodies.find((b) => (b as { task_id?: string; task_status?: string }).task_id === created.taskId && (b as { task_status: string }).task_status === 'failed'));
+    expect(parseKlingCallback(last)).toMatchObject({ status: 'FAILED', statusMessage: 'failed to download video_url (HTTP 404)' });
+  });
+
+  it('a download slower than succeedAfterMs delays the end until it has finished', async () => {
+    const url = `${media.clipUrl}?delayMs=300`;
+    const started = Date.now();
+    const created = await client.createVideoToAudio({ videoUrl: url });
+    const done = await untilTerminal(created.taskId);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(fetchesOf(url)).toEqual([{ url, status: 200, bytes: media.size('clip.mp4'), contentType: 'video/mp4' }]);
+  });
+});
+
 describe('Kling video-to-audio: callbacks', () => {
   const bodiesFor = (taskId: string) => receiver.bodies.filter((b) => (b as { task_id?: string }).task_id === taskId);
 
@@ -208,7 +253,7 @@ describe('Kling video-to-audio: callbacks', () => {
   });
 
   it('avatar callbacks parse with audios [] and parentVideo null', async () => {
-    const created = await client.createAvatarVideo({ image: 'https://a/p.png', audioId: 'x', callbackUrl: receiver.url });
+    const created = await client.createAvatarVideo({ image: media.portraitUrl, audioId: 'x', callbackUrl: receiver.url });
     const last = await waitFor(() => bodiesFor(created.taskId).find((b) => (b as { task_status: string }).task_status === 'succeed'));
     const t = parseKlingCallback(last);
     expect(t.videos).toHaveLength(1);
@@ -233,7 +278,7 @@ describe('Kling concurrency limit (per model, slot held until terminal)', () => 
       expect(limited.kling.createsFor('third')).toBe(1);
       expect(limited.kling.createCount('video_to_audio')).toBe(2);
       // Another model has its own slots.
-      await expect(c.createAvatarVideo({ image: 'https://a/p.png', audioId: 'x' })).resolves.toMatchObject({ status: 'QUEUED' });
+      await expect(c.createAvatarVideo({ image: media.portraitUrl, audioId: 'x' })).resolves.toMatchObject({ status: 'QUEUED' });
       // While processing the slot is still held.
       await waitFor(async () => ((await c.getVideoToAudio({ taskId: first.taskId })).status === 'RUNNING' ? true : undefined));
       await expect(c.createVideoToAudio({ videoUrl })).rejects.toMatchObject({ code: '1303' });
@@ -304,8 +349,8 @@ describe('Kling simulator: lastCreateBody', () => {
     const expected = { video_url: videoUrl, bgm_prompt: 'strings', external_task_id: externalTaskId, callback_url: receiver.url };
     expect(sim.kling.lastCreateBody(t.taskId)).toEqual(expected);
     expect(sim.kling.lastCreateBody(externalTaskId)).toEqual(expected);
-    const a = await client.createAvatarVideo({ image: 'https://a/p.png', audioId: 'x' });
-    expect(sim.kling.lastCreateBody(a.taskId)).toEqual({ image: 'https://a/p.png', audio_id: 'x' });
+    const a = await client.createAvatarVideo({ image: media.portraitUrl, audioId: 'x' });
+    expect(sim.kling.lastCreateBody(a.taskId)).toEqual({ image: media.portraitUrl, audio_id: 'x' });
     expect(sim.kling.lastCreateBody('unknown')).toBeUndefined();
   });
 });

@@ -10,7 +10,8 @@ let dispatcher: Dispatcher;
 const auth = { authorization: 'Bearer sandbox-kling-key' };
 
 beforeAll(async () => {
-  sim = await startSimulator({ kling: { timing: { processingAfterMs: 100, succeedAfterMs: 250 } } });
+  // Wire-format and media tests: placeholder input URLs, not downloaded.
+  sim = await startSimulator({ kling: { timing: { processingAfterMs: 100, succeedAfterMs: 250 }, fetchInputs: false } });
   dispatcher = createHttpDispatcher();
 });
 afterAll(async () => {

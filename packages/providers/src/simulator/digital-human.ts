@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { HttpFaultState, Timers, bodyForRecord, type FaultControls, type HttpFault, type RecordedRequest } from './faults.js';
+import { InputFetcher, type InputFetch, type NamedInput } from './inputs.js';
 import { mediaDir } from './media.js';
 import { sendBytes, sendJson, type Router, type SimRequest } from './server.js';
 
@@ -31,6 +32,12 @@ export interface DigitalHumanSimOptions {
   timing?: DigitalHumanSimTiming;
   /** A body whose avatar_url or text contains this ends FAILURE with a fail_reason. */
   failWhenContains?: string;
+  /**
+   * Download avatar_url and the audio URL (audio_url or create_voice.audio_url) after a create,
+   * before the task may turn IN_PROGRESS. A failed download ends it FAILURE with a fail_reason
+   * naming the field. Default true; false skips the downloads (inputs count as fetched).
+   */
+  fetchInputs?: boolean;
 }
 
 export interface DigitalHumanSimError {
@@ -49,6 +56,8 @@ export interface DigitalHumanSimControls extends FaultControls {
   setTiming(t: DigitalHumanSimTiming): void;
   /** The next authenticated create answers with this error (one shot); null clears it. */
   setNextCreateError(e: DigitalHumanSimError | null): void;
+  /** Finished input downloads (avatar_url, then the audio URL, of each task), in the order they were started. */
+  inputFetches(): InputFetch[];
 }
 
 type DhStatus = 'NOT_START' | 'SUBMITTED' | 'QUEUED' | 'IN_PROGRESS' | 'SUCCESS' | 'FAILURE';
@@ -59,6 +68,8 @@ interface SimTask {
   form: Form;
   noWatermark: boolean;
   failing: boolean;
+  /** Until the input downloads finish: undefined. Then when they did, and why they failed (if so). */
+  inputs?: { doneAt: number; failReason: string | null };
   createdAt: number;
   /** Timing as of creation (setTiming affects later tasks only). */
   timing: DigitalHumanSimTiming;
@@ -105,6 +116,7 @@ export function mountDigitalHuman(
   const faults = new HttpFaultState();
   const tasks = new Map<string, SimTask>();
   const media = new Map<string, Buffer>();
+  const inputs = new InputFetcher(opts.fetchInputs ?? true);
 
   function sendError(res: ServerResponse, e: DhApiError): void {
     sendJson(res, e.httpStatus, { code: e.code, message: e.message, data: null }, e.headers);
@@ -128,7 +140,7 @@ export function mountDigitalHuman(
   }
 
   /** Returns the form and the texts to test for failWhenContains; throws for none or several forms. */
-  function validate(body: Record<string, unknown>): { form: Form; texts: string[]; noWatermark: boolean } {
+  function validate(body: Record<string, unknown>): { form: Form; texts: string[]; noWatermark: boolean; urls: NamedInput[] } {
     const present = (k: string) => body[k] !== undefined && body[k] !== null;
     const forms: Form[] = [];
     if (present('audio_url')) forms.push('audio');
@@ -140,31 +152,63 @@ export function mountDigitalHuman(
     const form = forms[0] as Form;
     if (form !== 'audio' && present('no_watermark')) throw invalid('no_watermark is only allowed with audio_url');
     if (form === 'audio') {
-      str(body, 'audio_url', 'audio_url', true);
+      const audioUrl = str(body, 'audio_url', 'audio_url', true);
       const nw = body['no_watermark'];
       if (nw !== undefined && nw !== null && typeof nw !== 'boolean') throw invalid('no_watermark must be a boolean');
-      return { form, texts: [avatarUrl], noWatermark: nw === true };
+      return {
+        form,
+        texts: [avatarUrl],
+        noWatermark: nw === true,
+        urls: [
+          { field: 'avatar_url', url: avatarUrl },
+          { field: 'audio_url', url: audioUrl },
+        ],
+      };
     }
     if (form === 'create_voice') {
-      // The ≥20 s of speech the clone needs cannot be measured here (inputs are never downloaded).
+      // The ≥20 s of speech the clone needs is not measured (the audio is downloaded, not decoded).
       const v = object(body['create_voice'], 'create_voice');
-      str(v, 'audio_url', 'create_voice.audio_url', true);
+      const audioUrl = str(v, 'audio_url', 'create_voice.audio_url', true);
       str(v, 'language', 'create_voice.language');
       const text = str(v, 'text', 'create_voice.text');
-      return { form, texts: [avatarUrl, text], noWatermark: false };
+      return {
+        form,
+        texts: [avatarUrl, text],
+        noWatermark: false,
+        urls: [
+          { field: 'avatar_url', url: avatarUrl },
+          { field: 'create_voice.audio_url', url: audioUrl },
+        ],
+      };
     }
     const v = object(body['use_voice'], 'use_voice');
     str(v, 'voice_engine_id', 'use_voice.voice_engine_id');
     str(v, 'audio_id', 'use_voice.audio_id');
     str(v, 'language', 'use_voice.language');
     const text = str(v, 'text', 'use_voice.text');
-    return { form, texts: [avatarUrl, text], noWatermark: false };
+    return { form, texts: [avatarUrl, text], noWatermark: false, urls: [{ field: 'avatar_url', url: avatarUrl }] };
+  }
+
+  /**
+   * When the task turns IN_PROGRESS and when it finishes, ms after creation; undefined while the
+   * inputs are still downloading and IN_PROGRESS is due (it stays QUEUED until they are in).
+   */
+  function schedule(t: SimTask, now: number): { startMs: number; finishMs: number } | undefined {
+    const { inProgressAfterMs, finishAfterMs } = t.timing;
+    if (t.inputs === undefined) return now - t.createdAt >= inProgressAfterMs ? undefined : { startMs: inProgressAfterMs, finishMs: finishAfterMs };
+    // A late download shifts both IN_PROGRESS and the finish; a failed one fails the task right when it would have started.
+    const shift = Math.max(0, t.inputs.doneAt - t.createdAt - inProgressAfterMs);
+    const startMs = inProgressAfterMs + shift;
+    const finishMs = t.inputs.failReason !== null ? startMs : Math.max(finishAfterMs, inProgressAfterMs + 1) + shift;
+    return { startMs, finishMs };
   }
 
   function statusAt(t: SimTask, now: number): DhStatus {
     const e = now - t.createdAt;
-    if (e >= t.timing.finishAfterMs) return t.failing ? 'FAILURE' : 'SUCCESS';
-    if (e >= t.timing.inProgressAfterMs) return 'IN_PROGRESS';
+    const s = schedule(t, now);
+    if (s === undefined) return 'QUEUED';
+    if (e >= s.finishMs) return t.failing || t.inputs?.failReason ? 'FAILURE' : 'SUCCESS';
+    if (e >= s.startMs) return 'IN_PROGRESS';
     if (e >= t.timing.queuedAfterMs) return 'QUEUED';
     if (e >= t.timing.submittedAfterMs) return 'SUBMITTED';
     return 'NOT_START';
@@ -173,7 +217,7 @@ export function mountDigitalHuman(
   function serialize(t: SimTask): Record<string, unknown> {
     const now = Date.now();
     const status = statusAt(t, now);
-    const { inProgressAfterMs, finishAfterMs } = t.timing;
+    const { startMs: inProgressAfterMs, finishMs: finishAfterMs } = schedule(t, now) ?? { startMs: 0, finishMs: 0 };
     let progress = '0%';
     if (status === 'IN_PROGRESS') {
       const f = (now - t.createdAt - inProgressAfterMs) / Math.max(1, finishAfterMs - inProgressAfterMs);
@@ -189,7 +233,7 @@ export function mountDigitalHuman(
       // The real values of `action` are undocumented; the sandbox names the body form.
       action: t.form,
       status,
-      fail_reason: status === 'FAILURE' ? 'no face detected in avatar (simulated)' : '',
+      fail_reason: status === 'FAILURE' ? (t.inputs?.failReason ?? 'no face detected in avatar (simulated)') : '',
       submit_time: seconds(t.createdAt),
       start_time: started ? seconds(t.createdAt + inProgressAfterMs) : 0,
       finish_time: done ? seconds(t.createdAt + finishAfterMs) : 0,
@@ -221,7 +265,7 @@ export function mountDigitalHuman(
       throw invalid('request body must be JSON');
     }
     const body = object(parsed, 'request body');
-    const { form, texts, noWatermark } = validate(body);
+    const { form, texts, noWatermark, urls } = validate(body);
     const fail = opts.failWhenContains;
     const task: SimTask = {
       taskId: randomUUID().replace(/-/g, ''),
@@ -232,6 +276,10 @@ export function mountDigitalHuman(
       timing: { ...timing },
     };
     tasks.set(task.taskId, task);
+    void inputs.fetchAll(urls).then((outcome) => {
+      if (inputs.isStopped) return;
+      task.inputs = { doneAt: Date.now(), failReason: outcome.ok ? null : `failed to download ${outcome.field} (${outcome.reason})` };
+    });
     if (faults.latencyMs > 0) await timers.sleep(faults.latencyMs);
     sendJson(res, 200, { code: 'success', message: '', data: task.taskId });
   }
@@ -289,6 +337,7 @@ export function mountDigitalHuman(
     setNextCreateError: (e) => {
       nextCreateError = e;
     },
+    inputFetches: () => inputs.records(),
     setLatencyMs: (ms) => {
       faults.latencyMs = ms;
     },
@@ -303,6 +352,7 @@ export function mountDigitalHuman(
     controls,
     async stop() {
       timers.clear();
+      await inputs.stop();
     },
   };
 }

@@ -8,6 +8,7 @@ export type { KlingSimCapability, KlingSimControls, KlingSimCreateError, KlingSi
 export type { KieSimControls, KieSimError, KieSimOptions, KieSimTiming } from './kie.js';
 export type { DigitalHumanSimControls, DigitalHumanSimError, DigitalHumanSimOptions, DigitalHumanSimTiming } from './digital-human.js';
 export type { SentCallback } from './callbacks.js';
+export { fetchInput, type FetchInputOptions, type FetchedInput, type InputFetch } from './inputs.js';
 export type { CallbackFaultControls, CallbackFaults, FaultControls, FaultRate, HttpFault, InjectedHttpStatus, RecordedRequest } from './faults.js';
 export { Router, startServer, sendJson, sendBytes, type SimHandler, type SimRequest, type RunningServer } from './server.js';
 
@@ -16,6 +17,7 @@ export interface SimulatorOptions {
   host?: string;
   /** Default 0: a free port. */
   port?: number;
+  /** Each provider downloads its URL inputs (fetchInputs, default true): point them at loopback servers in tests. */
   kling?: KlingSimOptions;
   kie?: KieSimOptions;
   digitalHuman?: DigitalHumanSimOptions;

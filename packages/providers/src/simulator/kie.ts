@@ -15,6 +15,7 @@ import {
   type HttpFault,
   type RecordedRequest,
 } from './faults.js';
+import { InputFetcher, type InputFetch } from './inputs.js';
 import { mediaDir } from './media.js';
 import { sendBytes, sendJson, type Router, type SimRequest } from './server.js';
 
@@ -51,6 +52,12 @@ export interface KieSimOptions {
   seed?: number;
   /** How long a reordered callback waits for a later one before going out anyway. Default 500 ms. */
   reorderHoldMs?: number;
+  /**
+   * Download input.image_url and input.audio_url after a create, as KIE does, before the task may
+   * turn 'generating'. A download that fails (non-2xx, transport error, timeout) ends the task
+   * 'fail' with failCode '422'. Default true; false skips the downloads (inputs count as fetched).
+   */
+  fetchInputs?: boolean;
 }
 
 export interface KieSimError {
@@ -78,6 +85,8 @@ export interface KieSimControls extends FaultControls, CallbackFaultControls {
   sentCallbacks(): SentCallback[];
   /** Files stored by the upload endpoints. */
   uploadCount(): number;
+  /** Finished input downloads (image_url, audio_url of each task), in the order they were started. */
+  inputFetches(): InputFetch[];
 }
 
 type KieState = 'waiting' | 'queuing' | 'generating' | 'success' | 'fail';
@@ -88,6 +97,9 @@ interface SimTask {
   param: string;
   callBackUrl: string | null;
   failing: boolean;
+  /** Set when the task ends 'fail'. */
+  failCode: string;
+  failMsg: string;
   credits: number;
   createTime: number;
   updateTime: number;
@@ -154,6 +166,7 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
   const tasks = new Map<string, SimTask>();
   const admitted: number[] = [];
   const files = new Map<string, StoredFile>();
+  const inputs = new InputFetcher(opts.fetchInputs ?? true);
   let sample: Buffer | undefined;
 
   function sendError(res: ServerResponse, e: KieApiError, extra: Record<string, unknown> = {}): void {
@@ -192,8 +205,8 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
       state: t.state,
       param: t.param,
       resultJson: t.state === 'success' ? JSON.stringify({ resultUrls: [`${baseUrl()}/media/kie/avatar-sample.mp4`] }) : '',
-      failCode: t.state === 'fail' ? '501' : '',
-      failMsg: t.state === 'fail' ? 'Generation failed (simulated)' : '',
+      failCode: t.state === 'fail' ? t.failCode : '',
+      failMsg: t.state === 'fail' ? t.failMsg : '',
       costTime: done && t.completeTime !== null ? t.completeTime - t.createTime : null,
       completeTime: done ? t.completeTime : null,
       createTime: t.createTime,
@@ -208,9 +221,9 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     t.completeTime = t.updateTime;
     if (state === 'success') remainedCredits -= t.credits;
     if (!t.callBackUrl) return;
-    // One callback, at the terminal state.
+    // One callback, at the terminal state. On failure its code mirrors failCode.
     const body = {
-      code: state === 'success' ? 200 : 501,
+      code: state === 'success' ? 200 : Number(t.failCode) || 501,
       msg: state === 'success' ? 'Playground task completed successfully.' : 'Playground task failed.',
       data: { ...serialize(t), consumeCredits: state === 'success' ? t.credits : 0, remainedCredits },
     };
@@ -247,8 +260,8 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     const input = body['input'];
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalid('input is required');
     const inp = input as Record<string, unknown>;
-    requiredUrl(inp, 'image_url', 'input.image_url');
-    requiredUrl(inp, 'audio_url', 'input.audio_url');
+    const imageUrl = requiredUrl(inp, 'image_url', 'input.image_url');
+    const audioUrl = requiredUrl(inp, 'audio_url', 'input.audio_url');
     const prompt = inp['prompt'];
     if (typeof prompt !== 'string' || prompt.trim() === '') throw invalid('input.prompt is required');
     if (prompt.length > 5000) throw invalid('input.prompt must be at most 5000 characters');
@@ -271,6 +284,8 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
       param: JSON.stringify(body),
       callBackUrl: typeof callBackUrl === 'string' ? callBackUrl : null,
       failing: opts.failPromptContains !== undefined && opts.failPromptContains !== '' && prompt.includes(opts.failPromptContains),
+      failCode: '501',
+      failMsg: 'Generation failed (simulated)',
       credits: resolution === '720p' ? 24 : 12,
       createTime: now,
       updateTime: now,
@@ -278,9 +293,32 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     };
     tasks.set(task.taskId, task);
     const { queuingAfterMs, generatingAfterMs, completeAfterMs } = timing;
+    // The inputs download while the task waits/queues; it turns 'generating' only once both are in
+    // (at generatingAfterMs, or when the downloads finish if later), and generation then takes its
+    // configured time: a late download shifts completion by as much as it delayed 'generating'.
+    const downloaded = inputs.fetchAll([
+      { field: 'input.image_url', url: imageUrl },
+      { field: 'input.audio_url', url: audioUrl },
+    ]);
     timers.later(queuingAfterMs, () => transition(task, 'queuing'));
-    timers.later(Math.max(generatingAfterMs, queuingAfterMs + 1), () => transition(task, 'generating'));
-    timers.later(Math.max(completeAfterMs, generatingAfterMs + 2, queuingAfterMs + 2), () => transition(task, task.failing ? 'fail' : 'success'));
+    timers.later(Math.max(generatingAfterMs, queuingAfterMs + 1), () => {
+      void downloaded.then((outcome) => {
+        if (inputs.isStopped) return;
+        if (!outcome.ok) {
+          // What KIE reports for an input it cannot download is unconfirmed: a guess, 422 as for
+          // its other input validation errors (501 "generation failed" is the alternative).
+          task.failCode = '422';
+          task.failMsg = `failed to download ${outcome.field} (${outcome.reason})`;
+          transition(task, 'fail');
+          return;
+        }
+        const generatingAt = Math.max(generatingAfterMs, queuingAfterMs + 1);
+        const shift = Math.max(0, Date.now() - task.createTime - generatingAt);
+        transition(task, 'generating');
+        const completeAt = Math.max(completeAfterMs, generatingAfterMs + 2, queuingAfterMs + 2) + shift;
+        timers.later(Math.max(1, task.createTime + completeAt - Date.now()), () => transition(task, task.failing ? 'fail' : 'success'));
+      });
+    });
     if (faults.latencyMs > 0) await timers.sleep(faults.latencyMs);
     sendJson(res, 200, { code: 200, msg: 'success', data: { taskId: task.taskId } });
   }
@@ -447,6 +485,7 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     setCallbacksEnabled: (on) => callbacks.setEnabled(on),
     sentCallbacks: () => callbacks.sent(),
     uploadCount: () => files.size,
+    inputFetches: () => inputs.records(),
     setLatencyMs: (ms) => {
       faults.latencyMs = ms;
     },
@@ -463,6 +502,7 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     controls,
     async stop() {
       timers.clear();
+      await inputs.stop();
       await callbacks.stop();
     },
   };

@@ -14,6 +14,7 @@ import {
   type HttpFault,
   type RecordedRequest,
 } from './faults.js';
+import { InputFetcher, type InputFetch, type NamedInput } from './inputs.js';
 import { mediaDir } from './media.js';
 import { sendBytes, sendJson, type Router, type SimRequest } from './server.js';
 
@@ -22,8 +23,9 @@ import { sendBytes, sendJson, type Router, type SimRequest } from './server.js';
  * create / query / list with Kling's envelope, business codes, auth rules, per-model concurrency
  * limit and callback bodies (one per status change), plus the sample media under /media/kling/.
  * It models ONE account: every accepted credential shares the task lists. external_task_id is
- * unique per capability (each capability has its own query path). Inputs are validated for shape
- * only, never downloaded.
+ * unique per capability (each capability has its own query path). URL inputs (video_url; image and
+ * sound_file when they are http(s) URLs rather than raw base64) are downloaded, as Kling does, before
+ * the task may end: a failed download ends it 'failed' with a task_status_msg naming the field.
  */
 
 export interface KlingSimTiming {
@@ -58,6 +60,12 @@ export interface KlingSimOptions {
   seed?: number;
   /** How long a reordered callback waits for a later one before going out anyway. Default 500 ms. */
   reorderHoldMs?: number;
+  /**
+   * Download URL inputs after a create (video_url; avatar image / sound_file when http(s) URLs).
+   * The task turns 'processing' on time, but ends only once they are in: 'failed' when one did not
+   * answer 2xx. Default true; false skips the downloads (inputs count as fetched).
+   */
+  fetchInputs?: boolean;
 }
 
 export interface KlingSimCreateError {
@@ -97,6 +105,8 @@ export interface KlingSimControls extends FaultControls, CallbackFaultControls {
   /** When off, status changes send no callbacks (lost callbacks). Default on. */
   setCallbacksEnabled(on: boolean): void;
   sentCallbacks(): SentCallback[];
+  /** Finished input downloads of every task (field order within a task), in the order they were started. */
+  inputFetches(): InputFetch[];
 }
 
 type SimStatus = 'submitted' | 'processing' | 'succeed' | 'failed';
@@ -203,6 +213,7 @@ export function mountKling(
   const createAttempts = new Map<string, number>();
   const lastBodyByExternalId = new Map<string, Record<string, unknown>>();
   const media = new Map<string, Buffer>();
+  const inputs = new InputFetcher(opts.fetchInputs ?? true);
 
   function envelopeError(res: ServerResponse, e: KlingApiError): void {
     sendJson(res, e.httpStatus, { code: e.code, message: e.message, request_id: randomUUID() }, e.headers);
@@ -321,12 +332,16 @@ export function mountKling(
     return v;
   }
 
+  function isHttpUrl(value: string): boolean {
+    return /^https?:\/\//i.test(value.trim());
+  }
+
   function httpUrl(field: string, value: string | undefined): void {
     if (value !== undefined && !/^https?:\/\//i.test(value)) throw invalid(`${field} must be an http(s) URL`);
   }
 
   /** Avatar fields → the capability-specific part of a new task, plus the prompts to test for failPromptContains. */
-  function validateAvatar(body: Record<string, unknown>): { prompts: string[]; watermark: boolean } {
+  function validateAvatar(body: Record<string, unknown>): { prompts: string[]; watermark: boolean; urls: NamedInput[] } {
     const image = body['image'];
     if (typeof image !== 'string' || image.trim() === '') throw new KlingApiError(400, 1200, 'image is required');
     if (/^data:/i.test(image.trim())) throw invalid('image must be a URL or raw base64 without a data: prefix');
@@ -351,10 +366,14 @@ export function mountKling(
       if (enabled !== undefined && typeof enabled !== 'boolean') throw invalid('watermark_info.enabled must be a boolean');
       watermark = enabled === true;
     }
-    return { prompts: [prompt], watermark };
+    // image and sound_file may be raw base64 instead: only URLs are downloaded.
+    const urls: NamedInput[] = [];
+    if (isHttpUrl(image)) urls.push({ field: 'image', url: image.trim() });
+    if (soundFile !== undefined && isHttpUrl(soundFile)) urls.push({ field: 'sound_file', url: soundFile.trim() });
+    return { prompts: [prompt], watermark, urls };
   }
 
-  function validateVideoToAudio(body: Record<string, unknown>): { prompts: string[]; parentVideo: ParentVideo } {
+  function validateVideoToAudio(body: Record<string, unknown>): { prompts: string[]; parentVideo: ParentVideo; urls: NamedInput[] } {
     const videoId = optionalString(body, 'video_id');
     const videoUrl = optionalString(body, 'video_url');
     if ((videoId === undefined) === (videoUrl === undefined)) {
@@ -375,7 +394,7 @@ export function mountKling(
       videoId !== undefined
         ? (generatedVideos.get(videoId) ?? { id: videoId, url: `${baseUrl()}/media/kling/avatar-sample.mp4`, duration: AVATAR_DURATION })
         : { id: randomUUID(), url: videoUrl as string, duration: VIDEO_WITH_SOUND_DURATION };
-    return { prompts, parentVideo };
+    return { prompts, parentVideo, urls: videoUrl !== undefined ? [{ field: 'video_url', url: videoUrl }] : [] };
   }
 
   async function create(capability: KlingSimCapability, req: SimRequest, res: ServerResponse): Promise<void> {
@@ -395,8 +414,9 @@ export function mountKling(
     let prompts: string[];
     let watermark = false;
     let parentVideo: ParentVideo | null = null;
-    if (capability === 'avatar') ({ prompts, watermark } = validateAvatar(body));
-    else ({ prompts, parentVideo } = validateVideoToAudio(body));
+    let urls: NamedInput[];
+    if (capability === 'avatar') ({ prompts, watermark, urls } = validateAvatar(body));
+    else ({ prompts, parentVideo, urls } = validateVideoToAudio(body));
     const callbackUrl = optionalString(body, 'callback_url');
     httpUrl('callback_url', callbackUrl);
     if (externalTaskId !== undefined && byExternalId[capability].has(externalTaskId)) {
@@ -433,10 +453,23 @@ export function mountKling(
     if (task.externalTaskId !== null) byExternalId[capability].set(task.externalTaskId, task);
 
     const { processingAfterMs, succeedAfterMs } = timing[capability];
-    timers.later(processingAfterMs, () => transition(task, 'processing', ''));
-    timers.later(Math.max(succeedAfterMs, processingAfterMs + 1), () =>
-      task.failMessage === null ? transition(task, 'succeed', '') : transition(task, 'failed', task.failMessage),
-    );
+    // Inputs download from submission on. The task turns 'processing' on time; a failed download fails
+    // it right after that (or when the download fails, if later). A download that finishes after
+    // processingAfterMs shifts the end by as much: generation starts once the inputs are in.
+    const downloaded = inputs.fetchAll(urls);
+    timers.later(processingAfterMs, () => {
+      transition(task, 'processing', '');
+      void downloaded.then((outcome) => {
+        if (inputs.isStopped) return;
+        const shift = Math.max(0, Date.now() - task.createdAt - processingAfterMs);
+        const endAt = outcome.ok ? Math.max(succeedAfterMs, processingAfterMs + 1) + shift : processingAfterMs + 1;
+        timers.later(Math.max(1, task.createdAt + endAt - Date.now()), () => {
+          if (!outcome.ok) transition(task, 'failed', `failed to download ${outcome.field} (${outcome.reason})`);
+          else if (task.failMessage === null) transition(task, 'succeed', '');
+          else transition(task, 'failed', task.failMessage);
+        });
+      });
+    });
 
     if (createLatencyMs > 0) await timers.sleep(createLatencyMs);
     if (faults.latencyMs > 0) await timers.sleep(faults.latencyMs);
@@ -544,6 +577,7 @@ export function mountKling(
     },
     setCallbacksEnabled: (on) => callbacks.setEnabled(on),
     sentCallbacks: () => callbacks.sent(),
+    inputFetches: () => inputs.records(),
     setLatencyMs: (ms) => {
       faults.latencyMs = ms;
     },
@@ -561,6 +595,7 @@ export function mountKling(
     controls,
     async stop() {
       timers.clear();
+      await inputs.stop();
       await callbacks.stop();
     },
   };

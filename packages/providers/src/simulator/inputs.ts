@@ -1,0 +1,162 @@
+import { Agent, request, type Dispatcher } from 'undici';
+
+/*
+ * Input downloads. Real providers fetch the media URLs they are given (image_url, audio_url,
+ * video_url, …) before generating; the simulators do the same so a test proves the URLs it hands
+ * over really serve bytes (e.g. Clipwire's signed, expiring /media links).
+ *
+ * Only URLs taken from a create request are fetched, and only http(s). Redirects are NOT followed
+ * (the simulator talks to the URLs it was given, nothing else): a 3xx counts as a failed download.
+ */
+
+/** One download of an input URL, as the provider controls report it. */
+export interface InputFetch {
+  url: string;
+  /** The HTTP status; 'error' for a transport failure, a timeout, a body over maxBytes, an abort or a non-http(s) URL. */
+  status: number | 'error';
+  /** Body bytes read (and discarded). */
+  bytes: number;
+  /** The Content-Type header as sent, null when absent. */
+  contentType: string | null;
+}
+
+/** fetchInput's answer: InputFetch plus, when status is 'error', why. */
+export interface FetchedInput extends InputFetch {
+  error?: string;
+}
+
+export interface FetchInputOptions {
+  /** Whole download (headers and body). Default 5000 ms. */
+  timeoutMs?: number;
+  /** Bodies larger than this fail ('error'). Default 100 MiB. */
+  maxBytes?: number;
+  /** Aborts the download (status 'error'). */
+  signal?: AbortSignal;
+  dispatcher?: Dispatcher;
+}
+
+export const DEFAULT_INPUT_TIMEOUT_MS = 5000;
+export const DEFAULT_INPUT_MAX_BYTES = 100 * 1024 * 1024;
+
+/** GETs `url` and reads its body to the end, counting the bytes. Never throws. */
+export async function fetchInput(url: string, opts: FetchInputOptions = {}): Promise<FetchedInput> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_INPUT_TIMEOUT_MS;
+  const maxBytes = opts.maxBytes ?? DEFAULT_INPUT_MAX_BYTES;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url, status: 'error', bytes: 0, contentType: null, error: 'invalid URL' };
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    return { url, status: 'error', bytes: 0, contentType: null, error: 'not an http(s) URL' };
+  }
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
+  let bytes = 0;
+  let contentType: string | null = null;
+  try {
+    const res = await request(parsed, {
+      method: 'GET',
+      signal,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
+    });
+    const ct = res.headers['content-type'];
+    contentType = (Array.isArray(ct) ? ct[0] : ct) ?? null;
+    for await (const chunk of res.body) {
+      bytes += (chunk as Buffer).length;
+      if (bytes > maxBytes) {
+        res.body.destroy();
+        return { url, status: 'error', bytes, contentType, error: `larger than ${maxBytes} bytes` };
+      }
+    }
+    return { url, status: res.statusCode, bytes, contentType };
+  } catch (err) {
+    const why = timeout.aborted ? `timed out after ${timeoutMs} ms` : opts.signal?.aborted ? 'aborted' : err instanceof Error ? err.message : String(err);
+    return { url, status: 'error', bytes, contentType, error: why };
+  }
+}
+
+/** A named input of a create request, e.g. { field: 'input.image_url', url }. */
+export interface NamedInput {
+  field: string;
+  url: string;
+}
+
+/** The outcome of downloading all inputs of one task. */
+export type InputsOutcome = { ok: true } | { ok: false; field: string; result: FetchedInput; reason: string };
+
+const OK: InputsOutcome = { ok: true };
+
+/** "HTTP 404", or the transport error. */
+function describe(r: FetchedInput): string {
+  return r.status === 'error' ? (r.error ?? 'error') : `HTTP ${r.status}`;
+}
+
+/**
+ * The input downloads of one provider simulator: records every fetch (in start order), aborts
+ * what is in flight on stop(). With enabled false nothing is fetched and every task's inputs count
+ * as downloaded.
+ */
+export class InputFetcher {
+  private readonly slots: Array<InputFetch | null> = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly abort = new AbortController();
+  private dispatcher: Agent | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly enabled: boolean,
+    private readonly opts: { timeoutMs?: number; maxBytes?: number } = {},
+  ) {}
+
+  /**
+   * Fetches the inputs concurrently. Resolves (never rejects) once all have finished: ok when every
+   * one answered 2xx, otherwise the first failing input in the given order.
+   */
+  fetchAll(inputs: NamedInput[]): Promise<InputsOutcome> {
+    if (!this.enabled || this.stopped || inputs.length === 0) return Promise.resolve(OK);
+    this.dispatcher ??= new Agent({ connections: 8, keepAliveTimeout: 1000, connect: { timeout: this.opts.timeoutMs ?? DEFAULT_INPUT_TIMEOUT_MS } });
+    const dispatcher = this.dispatcher;
+    const one = (input: NamedInput): Promise<FetchedInput> => {
+      const slot = this.slots.length;
+      this.slots.push(null);
+      return fetchInput(input.url, { ...this.opts, signal: this.abort.signal, dispatcher }).then((r) => {
+        this.slots[slot] = { url: r.url, status: r.status, bytes: r.bytes, contentType: r.contentType };
+        return r;
+      });
+    };
+    const all = Promise.all(inputs.map(one)).then((results): InputsOutcome => {
+      for (let i = 0; i < results.length; i++) {
+        const r = results[i] as FetchedInput;
+        if (r.status === 'error' || r.status < 200 || r.status > 299) {
+          const field = (inputs[i] as NamedInput).field;
+          return { ok: false, field, result: r, reason: describe(r) };
+        }
+      }
+      return OK;
+    });
+    this.inFlight.add(all);
+    void all.finally(() => this.inFlight.delete(all));
+    return all;
+  }
+
+  /** Finished downloads, in the order they were started (field order within a task). */
+  records(): InputFetch[] {
+    return this.slots.filter((s): s is InputFetch => s !== null).map((s) => ({ ...s }));
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Aborts downloads in flight, waits for them to settle, closes the sockets. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    await Promise.allSettled([...this.inFlight]);
+    await this.dispatcher?.destroy().catch(() => undefined);
+  }
+}
