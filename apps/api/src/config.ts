@@ -27,8 +27,20 @@ const envSchema = z
     DIGITAL_HUMAN_API_KEY: z.string().min(1).optional(),
     DIGITAL_HUMAN_BASE_URL: z.string().url().optional(),
     MEDIA_URL_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    KLING_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be a whsec_… secret').optional(),
+    KLING_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(10),
+    KIE_CREATES_PER_10S: z.coerce.number().int().min(1).max(10_000).default(20),
     POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
     TASK_DEADLINE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(120),
+    KLING_DEADLINE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).optional(),
+    KIE_DEADLINE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).optional(),
+    DIGITAL_HUMAN_DEADLINE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).optional(),
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+    JOB_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
+    WEBHOOK_ALLOW_ORIGINS: z
+      .string()
+      .regex(/^(https?:\/\/[^\s,/]+)(,https?:\/\/[^\s,/]+)*$/, 'must be a comma-separated list of origins such as http://10.0.0.5:8080')
+      .optional(),
     SIMULATOR_PORT: z.coerce.number().int().min(0).max(65535).default(4010),
     SIMULATOR_TIMING_MS: z
       .string()
@@ -72,7 +84,12 @@ export interface Config {
   kie: ProviderSettings<{ apiKey: string }> & { uploadBaseUrl: string | undefined; webhookHmacKey: string | undefined };
   digitalHuman: ProviderSettings<{ apiKey: string }>;
   mediaUrlSecret: string | undefined;
-  poll: { intervalMs: number; deadlineMs: number };
+  klingWebhookSecret: string | undefined;
+  limits: { klingConcurrency: number; kieCreatesPer10s: number };
+  poll: { intervalMs: number; deadlineMs: Record<'KLING' | 'KIE' | 'DIGITAL_HUMAN', number> };
+  worker: { concurrency: number; leaseMs: number };
+  /** Private origins partners' webhooks may be delivered to (by default only public addresses). */
+  webhookAllowOrigins: string[];
   simulator: { port: number; processingAfterMs: number; succeedAfterMs: number };
 }
 
@@ -131,7 +148,18 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         ? { mode: 'LIVE', baseUrl: e.DIGITAL_HUMAN_BASE_URL, auth: { apiKey: e.DIGITAL_HUMAN_API_KEY } }
         : { mode: 'SANDBOX', baseUrl: e.DIGITAL_HUMAN_BASE_URL, auth: { apiKey: SANDBOX_DIGITAL_HUMAN_API_KEY } },
     mediaUrlSecret: e.MEDIA_URL_SECRET,
-    poll: { intervalMs: e.POLL_INTERVAL_MS, deadlineMs: e.TASK_DEADLINE_MINUTES * 60_000 },
+    klingWebhookSecret: e.KLING_WEBHOOK_SECRET,
+    limits: { klingConcurrency: e.KLING_CONCURRENCY, kieCreatesPer10s: e.KIE_CREATES_PER_10S },
+    poll: {
+      intervalMs: e.POLL_INTERVAL_MS,
+      deadlineMs: {
+        KLING: (e.KLING_DEADLINE_MINUTES ?? e.TASK_DEADLINE_MINUTES) * 60_000,
+        KIE: (e.KIE_DEADLINE_MINUTES ?? e.TASK_DEADLINE_MINUTES) * 60_000,
+        DIGITAL_HUMAN: (e.DIGITAL_HUMAN_DEADLINE_MINUTES ?? e.TASK_DEADLINE_MINUTES) * 60_000,
+      },
+    },
+    worker: { concurrency: e.WORKER_CONCURRENCY, leaseMs: e.JOB_LEASE_MS },
+    webhookAllowOrigins: e.WEBHOOK_ALLOW_ORIGINS?.split(',') ?? [],
     simulator: { port: e.SIMULATOR_PORT, processingAfterMs, succeedAfterMs },
   };
 }

@@ -47,14 +47,14 @@ describe('every provider and capability through GraphQL', () => {
     expect(final).toMatchObject({ status: 'SUCCEEDED', provider: 'KIE', model: 'infinitalk/from-audio-720p', error: null });
     expect(await playable(final.videos[0].url, 'video/mp4')).toBeGreaterThan(1);
 
-    // What KIE received: URLs on our /media route, signed, plus the documented fields.
-    const body = JSON.parse(stack.sim.kie.lastRequest()!.body) as { input: Record<string, unknown>; callBackUrl: string };
-    const create = stack.sim.kie
-      .sentCallbacks()
-      .map((c) => c.url)
-      .find((u) => u.includes('/callbacks/kie/'));
-    expect(create).toBeTruthy();
-    void body;
+    // KIE downloaded both inputs from our signed /media links, and called back on our route.
+    const fetched = stack.sim.kie.inputFetches().filter((f) => f.url.startsWith(`${stack.url}/media/`));
+    expect(fetched.map((f) => [f.status, f.bytes, f.contentType])).toEqual([
+      [200, fixture('portrait-400x500.webp').length, 'image/webp'],
+      [200, fixture('speech-3s.mp3').length, 'audio/mpeg'],
+    ]);
+    expect(fetched.every((f) => /\?exp=\d+&sig=[\w-]+$/.test(f.url))).toBe(true);
+    expect(stack.sim.kie.sentCallbacks().some((c) => c.url.startsWith(`${stack.url}/callbacks/kie/`))).toBe(true);
   });
 
   it('DIGITAL_HUMAN: the three body forms reach SUCCEEDED by polling alone (the reseller has no callbacks)', async () => {

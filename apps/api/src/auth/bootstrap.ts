@@ -29,9 +29,8 @@ export async function bootstrapSandboxTenant(db: Database, dataDir: string, log:
     await writeFile(join(dataDir, SANDBOX_KEY_FILE), `${created.key}\n`, { mode: 0o600 });
   }
   // Printed once, on purpose, outside the structured log so that it is never shipped to a log store.
-  process.stdout.write(
-    `\n  Sandbox API key (shown once; also in ${join(dataDir, SANDBOX_KEY_FILE)}):\n\n    ${created.key}\n\n`,
-  );
+  const where = dataDir.startsWith('memory://') ? '' : `; also in ${join(dataDir, SANDBOX_KEY_FILE)}`;
+  process.stdout.write(`\n  Sandbox API key (shown once${where}):\n\n    ${created.key}\n\n`);
   log.info({ tenant: SANDBOX_TENANT, keyPrefix: created.prefix }, 'created the sandbox tenant and its API key');
   return created.key;
 }

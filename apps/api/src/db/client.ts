@@ -25,6 +25,8 @@ export interface DatabaseHandle {
   /** True once the migrations shipped with this build are all applied. */
   migrationsApplied(): Promise<boolean>;
   ping(): Promise<void>;
+  /** Postgres LISTEN (other processes' NOTIFY); absent on PGlite, where there are no other processes. */
+  listen?(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -34,7 +36,13 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     const client = postgres(target.url, { max: 10, onnotice: () => {} });
     const db = drizzlePostgres(client, { schema: tables });
     await migratePostgres(db, { migrationsFolder });
-    return handle(db as unknown as Database, 'postgres', () => client.end({ timeout: 5 }));
+    return {
+      ...handle(db as unknown as Database, 'postgres', () => client.end({ timeout: 5 })),
+      async listen(channel, onNotify) {
+        const { unlisten } = await client.listen(channel, () => onNotify());
+        return unlisten;
+      },
+    };
   }
   const memory = target.dataDir.startsWith('memory://');
   // PGlite does not create the data dir's parent folder itself.

@@ -3,7 +3,9 @@ import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import type { AdapterRegistry } from '../providers/registry.js';
 import type { ClipwirePubSub } from '../pubsub.js';
+import type { ProviderHealth } from '../providers/health.js';
 import type { IntakeEnv } from '../tasks/intake.js';
+import type { WebhookService } from '../webhooks/service.js';
 import type { TaskService } from '../tasks/service.js';
 
 /** The same context over HTTP and WebSocket: the principal is resolved before it is built. */
@@ -13,6 +15,9 @@ export interface GraphQLContext {
   pubsub: ClipwirePubSub;
   tasks: TaskService;
   adapters: AdapterRegistry;
-  intake: IntakeEnv;
+  health: ProviderHealth;
+  webhooks: WebhookService;
+  /** For the create mutations; the tenant's default webhook URL is added per request. */
+  intake: Omit<IntakeEnv, 'defaultWebhookUrl'>;
   log: Logger;
 }

@@ -7,6 +7,8 @@ import './types/task-event.js';
 import './types/media-input.js';
 import './types/create-task.js';
 import './types/provider-info.js';
+import './types/task-actions.js';
+import './types/webhook-settings.js';
 import './types/task-updated.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -26,8 +26,10 @@ import { klingAvatarAdapter, klingVideoSoundAdapter } from '../providers/kling.j
 import { AdapterRegistry } from '../providers/registry.js';
 import type { TaskAdapter } from '../providers/types.js';
 import { createClipwirePubSub } from '../pubsub.js';
-import type { IntakeEnv } from '../tasks/intake.js';
-import { DEFAULT_POLL, MAX_CALLBACK_BYTES, TaskService, type PollSettings } from '../tasks/service.js';
+import { JobQueue, Worker } from '../jobs/queue.js';
+import { ProviderHealth } from '../providers/health.js';
+import { DEFAULT_ENGINE, MAX_CALLBACK_BYTES, TaskService, type EngineSettings } from '../tasks/service.js';
+import { WEBHOOK_RETRY_SCHEDULE_MS, WebhookService } from '../webhooks/service.js';
 import { BodyTooLargeError, readBody } from './body.js';
 import { serveStatic } from './static.js';
 
@@ -37,8 +39,12 @@ export interface AppOptions {
   /** The simulator started beside the API: every provider in sandbox mode without a base URL goes there. */
   sandboxUrl?: string;
   dispatcher?: Dispatcher;
-  submitRetry?: { attempts: number; baseDelayMs: number; maxDelayMs: number };
-  poll?: Partial<PollSettings>;
+  /** Overrides of the engine's timings and limits (tests shorten them). */
+  engine?: Partial<EngineSettings>;
+  /** Overrides of the webhook retry schedule (tests shorten it). */
+  webhookScheduleMs?: number[];
+  /** Circuit breaker settings (tests shorten the reset). */
+  breaker?: ConstructorParameters<typeof ProviderHealth>[0];
 }
 
 export interface App {
@@ -78,17 +84,41 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if (!listeningUrl) throw new Error('the app is not listening yet');
     return listeningUrl;
   };
+  const jobs = new JobQueue(db.db, process.env.WORKER_ID || undefined);
+  const health = new ProviderHealth(options.breaker);
+  const webhookDispatcher = createSafeDispatcher({ allowOrigins: config.webhookAllowOrigins });
+  const webhooks = new WebhookService(db.db, jobs, log, {
+    dispatcher: webhookDispatcher,
+    timeoutMs: 10_000,
+    scheduleMs: options.webhookScheduleMs ?? WEBHOOK_RETRY_SCHEDULE_MS,
+  });
+  const engine: EngineSettings = {
+    ...DEFAULT_ENGINE,
+    concurrency: { KLING: config.limits.klingConcurrency },
+    rate: { KIE: { creates: config.limits.kieCreatesPer10s, windowMs: 10_000 } },
+    deadlineMs: config.poll.deadlineMs,
+    ...options.engine,
+  };
   const tasks = new TaskService({
     db: db.db,
     pubsub,
     adapters,
     media,
+    jobs,
+    health,
+    webhooks,
     log,
     publicBaseUrl: () => config.publicBaseUrl ?? url(),
-    submitRetry: options.submitRetry,
-    poll: { ...DEFAULT_POLL, intervalMs: config.poll.intervalMs, deadlineMs: config.poll.deadlineMs, ...options.poll },
+    engine,
   });
-  const intake: IntakeEnv = { dispatcher: safeDispatcher, fetchTimeoutMs: 20_000 };
+  const worker = new Worker(
+    jobs,
+    { submit: (j) => tasks.submitJob(j), refresh: (j) => tasks.refreshJob(j), webhook: (j) => webhooks.deliverJob(j) },
+    { queues: ['submit', 'refresh', 'webhook'], concurrency: config.worker.concurrency, pollMs: 500, leaseMs: config.worker.leaseMs },
+    log,
+  );
+  let pollTimer: NodeJS.Timeout | undefined;
+  let unlisten: (() => Promise<void>) | undefined;
 
   const yoga = createYoga<{ req?: IncomingMessage; res?: ServerResponse; wsPrincipal?: Principal }, GraphQLContext>({
     schema,
@@ -111,7 +141,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
         });
       }
-      return { db: db.db, principal, pubsub, tasks, adapters, intake, log };
+      return {
+        db: db.db,
+        principal,
+        pubsub,
+        tasks,
+        adapters,
+        health,
+        webhooks,
+        intake: { dispatcher: safeDispatcher, fetchTimeoutMs: 20_000, checkWebhookUrl: (u) => webhooks.checkUrl(u) },
+        log,
+      };
     },
   });
 
@@ -232,7 +272,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
       const { port } = server.address() as AddressInfo;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       listeningUrl = `http://${host}:${port}`;
-      await tasks.start();
+      // Embedded PGlite is one process by construction: jobs it held when it died are free now.
+      if (db.driver === 'pglite') await jobs.releaseAll();
+      worker.start();
+      pollTimer = setInterval(() => void tasks.pollOnce().catch((err: unknown) => log.error({ err }, 'poll failed')), config.poll.intervalMs);
+      pollTimer.unref();
+      unlisten = await db.listen?.('clipwire_jobs', () => jobs.nudge());
       log.info(
         { url: listeningUrl, database: db.driver, providers: adapters.list().map((a) => `${a.provider}:${a.kind}:${a.mode}`) },
         'clipwire api listening',
@@ -241,12 +286,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
     },
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      clearInterval(pollTimer);
+      await worker.stop(); // finishes the jobs in hand and releases the rest
+      await unlisten?.();
       await wsServer.dispose(); // closes every socket with 1001 Going Away
       wss.close();
       server.closeAllConnections();
       await closed;
-      await tasks.drain();
+      health.shutdown();
       await safeDispatcher.close();
+      await webhookDispatcher.close();
       await db.close();
     },
   };
@@ -259,7 +308,10 @@ function buildAdapters(config: Config, sandboxUrl: string | undefined, dispatche
   const klingUrl = base(config.kling);
   if (klingUrl) {
     const kling = new KlingClient({ baseUrl: klingUrl, auth: config.kling.auth, dispatcher });
-    adapters.push(klingAvatarAdapter(kling, config.kling.mode), klingVideoSoundAdapter(kling, config.kling.mode));
+    adapters.push(
+      klingAvatarAdapter(kling, config.kling.mode, config.klingWebhookSecret),
+      klingVideoSoundAdapter(kling, config.kling.mode, config.klingWebhookSecret),
+    );
   }
   const kieUrl = base(config.kie);
   if (kieUrl) {

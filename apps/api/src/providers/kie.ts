@@ -82,8 +82,8 @@ export function kieAvatarAdapter(
         throw error;
       }
     },
-    callbackIsAbout(task, body, headers) {
-      const callback = parseKieCallback(body);
+    callbackIsAbout(task, rawBody, headers) {
+      const callback = parseKieCallback(JSON.parse(rawBody));
       if (task.providerTaskId === null || callback.taskId !== task.providerTaskId) return false;
       // KIE's optional signature covers only taskId and timestamp, never the body: when a key is
       // configured it proves the sender, and the result is still read back from recordInfo.

@@ -1,6 +1,7 @@
 import { ProviderError } from '@clipwire/providers';
 import { parseKlingCallback, type KlingClient, type KlingTask } from '@clipwire/providers/kling';
 import type { TaskRow } from '@clipwire/schema/tables';
+import { Webhook } from 'standardwebhooks';
 import type { MediaRef, ProviderReport, SubmitContext, TaskAdapter } from './types.js';
 
 /** Kling's report in Clipwire's terms (avatar and video-to-audio share one task shape). */
@@ -36,9 +37,27 @@ async function lookupByOurId(get: (id: { externalTaskId: string }) => Promise<Kl
   }
 }
 
-function callbackIsAbout(task: TaskRow, body: unknown): boolean {
-  const report = parseKlingCallback(body);
-  return report.externalTaskId === task.id || (task.providerTaskId !== null && report.taskId === task.providerTaskId);
+/**
+ * Kling callbacks name the task; with a signing secret configured (Kling's opt-in Standard
+ * Webhooks signature), an unsigned or badly signed one is refused.
+ */
+function callbackCheck(webhookSecret: string | undefined) {
+  const verifier = webhookSecret ? new Webhook(webhookSecret) : null;
+  return (task: TaskRow, rawBody: string, headers: Record<string, string | string[] | undefined>): boolean => {
+    const report = parseKlingCallback(JSON.parse(rawBody));
+    const about = report.externalTaskId === task.id || (task.providerTaskId !== null && report.taskId === task.providerTaskId);
+    if (!about || !verifier) return about;
+    try {
+      verifier.verify(rawBody, {
+        'webhook-id': String(headers['webhook-id'] ?? ''),
+        'webhook-timestamp': String(headers['webhook-timestamp'] ?? ''),
+        'webhook-signature': String(headers['webhook-signature'] ?? ''),
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  };
 }
 
 export interface KlingAvatarRequest {
@@ -50,7 +69,7 @@ export interface KlingAvatarRequest {
   watermark: boolean;
 }
 
-export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE'): TaskAdapter {
+export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE', webhookSecret?: string): TaskAdapter {
   return {
     provider: 'KLING',
     kind: 'AVATAR_VIDEO',
@@ -72,7 +91,7 @@ export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE'
       return klingReport(created);
     },
     lookup: (task) => lookupByOurId((id) => client.getAvatarVideo(id), task),
-    callbackIsAbout,
+    callbackIsAbout: callbackCheck(webhookSecret),
   };
 }
 
@@ -84,7 +103,7 @@ export interface KlingVideoSoundRequest {
   asmrMode: boolean;
 }
 
-export function klingVideoSoundAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE'): TaskAdapter {
+export function klingVideoSoundAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE', webhookSecret?: string): TaskAdapter {
   return {
     provider: 'KLING',
     kind: 'VIDEO_SOUND',
@@ -108,6 +127,6 @@ export function klingVideoSoundAdapter(client: KlingClient, mode: 'SANDBOX' | 'L
       return klingReport(created);
     },
     lookup: (task) => lookupByOurId((id) => client.getVideoToAudio(id), task),
-    callbackIsAbout,
+    callbackIsAbout: callbackCheck(webhookSecret),
   };
 }

@@ -44,10 +44,11 @@ export interface TaskAdapter {
   /** The provider's view of the task; null when it has never seen it. */
   lookup(task: TaskRow): Promise<ProviderReport | null>;
   /**
-   * Checks that a callback body (already JSON-parsed) is about this task; throws on a malformed
-   * body. Never used as a source of status or results: those come from `lookup`.
+   * Checks that a callback is about this task (and, where a signing key is configured, that its
+   * signature is valid); throws on a malformed body. Never a source of status or results: those
+   * come from `lookup`.
    */
-  callbackIsAbout?(task: TaskRow, body: unknown, headers: Record<string, string | string[] | undefined>): boolean;
+  callbackIsAbout?(task: TaskRow, rawBody: string, headers: Record<string, string | string[] | undefined>): boolean;
 }
 
 /** Whether a failed create certainly never reached the provider (so sending it again is safe). */

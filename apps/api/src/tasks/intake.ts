@@ -32,6 +32,8 @@ export interface TaskDraft {
   provider: Provider;
   model: string;
   externalTaskId: string | null;
+  /** Where to deliver this task's events, when the client named a URL. */
+  webhookUrl: string | null;
   /** The input as shown back to clients: media bodies elided. */
   input: Record<string, unknown>;
   /** The provider request with `{ upload: n }` where stored media go. */
@@ -43,6 +45,18 @@ export interface IntakeEnv {
   /** The SSRF-safe dispatcher URL media are probed through. */
   dispatcher: SafeAgent;
   fetchTimeoutMs: number;
+  /** Checks a webhook URL; returns why it is refused, or null. */
+  checkWebhookUrl(url: string): string | null;
+  /** The tenant's default webhook URL, for tasks that name none. */
+  defaultWebhookUrl: string | null;
+}
+
+/** The task's webhook URL (its own, else the tenant's default), refused early when it can never be delivered to. */
+function checkWebhookUrl(url: string | undefined, env: IntakeEnv): string | null {
+  if (url === undefined) return env.defaultWebhookUrl;
+  const problem = env.checkWebhookUrl(url);
+  if (problem) throw new ValidationError([{ path: ['input', 'webhookUrl'], message: `webhookUrl ${problem}` }]);
+  return url;
 }
 
 /** Reads a media input far enough to check it, and returns how the task will refer to it. */
@@ -137,7 +151,12 @@ function done(reader: MediaReader): void {
 export async function intakeAvatarVideo(raw: unknown, env: IntakeEnv): Promise<TaskDraft> {
   const input = parse<CreateAvatarVideoInput>(createAvatarVideoInputSchema, raw);
   const reader = new MediaReader(env);
-  const base = { kind: 'AVATAR_VIDEO' as const, provider: input.provider, externalTaskId: input.externalTaskId ?? null };
+  const base = {
+    kind: 'AVATAR_VIDEO' as const,
+    provider: input.provider,
+    externalTaskId: input.externalTaskId ?? null,
+    webhookUrl: checkWebhookUrl(input.webhookUrl, env),
+  };
   const shown = {
     provider: input.provider,
     image: elide(input.image),
@@ -210,6 +229,7 @@ export async function intakeAvatarVideo(raw: unknown, env: IntakeEnv): Promise<T
 export async function intakeVideoSound(raw: unknown, env: IntakeEnv): Promise<TaskDraft> {
   const input = parse<CreateVideoSoundInput>(createVideoSoundInputSchema, raw);
   const reader = new MediaReader(env);
+  const webhookUrl = checkWebhookUrl(input.webhookUrl, env);
   const video = input.video ? await reader.read(input.video, ['input', 'video'], RULES.klingVideoToAudioVideo) : null;
   done(reader);
   const request: Draft<KlingVideoSoundRequest> = {
@@ -224,6 +244,7 @@ export async function intakeVideoSound(raw: unknown, env: IntakeEnv): Promise<Ta
     provider: 'KLING',
     model: 'kling-video-to-audio',
     externalTaskId: input.externalTaskId ?? null,
+    webhookUrl,
     input: {
       provider: 'KLING',
       video: elide(input.video),

@@ -6,13 +6,15 @@ import {
   type TaskKind,
   type TaskStatus,
 } from '@clipwire/schema';
-import { taskEvents, tasks, type NewTaskRow, type TaskEventRow, type TaskRow } from '@clipwire/schema/tables';
-import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { taskEvents, tasks, tenants, type NewTaskRow, type TaskEventRow, type TaskRow, type TenantRow } from '@clipwire/schema/tables';
+import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database, DbOrTx, Tx } from '../db/client.js';
 
 export type TaskLookup = { id: string } | { externalTaskId: string };
 
 export interface TaskPatch {
+  nextPollAt?: Date | null;
+  pollDelayMs?: number | null;
   statusMessage?: string | null;
   progress?: number | null;
   providerTaskId?: string | null;
@@ -38,6 +40,9 @@ export interface TransitionResult {
   event: TaskEventRow;
 }
 
+/** Work to do in the transaction of a change, once its event is written (e.g. queue its webhook). */
+export type AfterEvent = (tx: Tx, change: TransitionResult) => Promise<void>;
+
 /**
  * Inserts a task and its first event in one transaction; `build` runs inside it first (to store
  * the task's media with it) and returns the row.
@@ -45,6 +50,7 @@ export interface TransitionResult {
 export async function insertTask(
   db: Database,
   build: (tx: Tx) => Promise<NewTaskRow>,
+  afterEvent: AfterEvent,
   message = 'task created',
 ): Promise<TransitionResult> {
   return db.transaction(async (tx) => {
@@ -55,6 +61,7 @@ export async function insertTask(
       .values({ taskId: task.id, tenantId: task.tenantId, status: task.status, source: 'API', message })
       .returning();
     if (!event) throw new Error('task event insert returned no row');
+    await afterEvent(tx, { task, event });
     return { task, event };
   });
 }
@@ -65,7 +72,7 @@ export async function insertTask(
  * (On Postgres a concurrent twin blocks on the row lock, then re-checks the WHERE and finds
  * nothing to do.) The event is written in the same transaction as the change.
  */
-export async function transitionTask(db: Database, t: Transition): Promise<TransitionResult | null> {
+export async function transitionTask(db: Database, t: Transition, afterEvent: AfterEvent): Promise<TransitionResult | null> {
   return db.transaction(async (tx) => {
     const [task] = await tx
       .update(tasks)
@@ -75,7 +82,7 @@ export async function transitionTask(db: Database, t: Transition): Promise<Trans
         statusMessage: t.patch?.statusMessage !== undefined ? t.patch.statusMessage : (t.message ?? null),
         version: sql`${tasks.version} + 1`,
         updatedAt: sql`now()`,
-        ...(isTerminalStatus(t.to) ? { completedAt: t.patch?.completedAt ?? sql`now()`, providerRequest: null } : {}),
+        ...(isTerminalStatus(t.to) ? { completedAt: t.patch?.completedAt ?? sql`now()`, providerRequest: null, nextPollAt: null } : {}),
       })
       .where(and(eq(tasks.id, t.taskId), inArray(tasks.status, statusesBefore(t.to))))
       .returning();
@@ -85,6 +92,7 @@ export async function transitionTask(db: Database, t: Transition): Promise<Trans
       .values({ taskId: task.id, tenantId: task.tenantId, status: t.to, source: t.source, message: t.message ?? null })
       .returning();
     if (!event) throw new Error('task event insert returned no row');
+    await afterEvent(tx, { task, event });
     return { task, event };
   });
 }
@@ -94,7 +102,7 @@ export async function patchTask(
   db: DbOrTx,
   taskId: string,
   whileStatus: TaskStatus,
-  patch: TaskPatch & { callbackTokenHash?: string },
+  patch: TaskPatch & { callbackTokenHash?: string; submitStartedAt?: Date | null; submitAttempts?: SQL },
 ): Promise<TaskRow | null> {
   const [task] = await db
     .update(tasks)
@@ -122,6 +130,11 @@ export async function findTasksByIds(db: DbOrTx, tenantId: string, ids: readonly
     .where(and(eq(tasks.tenantId, tenantId), inArray(tasks.id, [...ids])));
 }
 
+export async function findTenant(db: DbOrTx, tenantId: string): Promise<TenantRow | null> {
+  const [tenant] = await db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1);
+  return tenant ?? null;
+}
+
 export async function findTaskById(db: DbOrTx, taskId: string): Promise<TaskRow | null> {
   const [task] = await db.select().from(tasks).where(eq(tasks.id, taskId)).limit(1);
   return task ?? null;
@@ -132,18 +145,57 @@ export async function findTaskByCallbackTokenHash(db: DbOrTx, hash: string): Pro
   return task ?? null;
 }
 
-/** Tasks not yet final, oldest activity first. */
-export async function listActiveTasks(db: DbOrTx, limit: number): Promise<TaskRow[]> {
+/**
+ * Claims the running tasks whose next poll is due, pushing their next poll out by their doubled
+ * backoff in the same statement (SKIP LOCKED: each due task goes to one poller, whatever the
+ * number of processes).
+ */
+export async function claimDuePolls(db: DbOrTx, limit: number, maxDelayMs: number): Promise<TaskRow[]> {
+  const due = db
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(and(inArray(tasks.status, ['SUBMITTED', 'PROCESSING']), lte(tasks.nextPollAt, sql`now()`)))
+    .orderBy(asc(tasks.nextPollAt))
+    .limit(limit)
+    .for('update', { skipLocked: true });
+  const nextDelay = sql`least(coalesce(${tasks.pollDelayMs}, 1000) * 2, ${maxDelayMs})`;
+  return db
+    .update(tasks)
+    .set({ pollDelayMs: nextDelay, nextPollAt: sql`now() + ${nextDelay} * interval '1 millisecond'` })
+    .where(inArray(tasks.id, due))
+    .returning();
+}
+
+/** Tasks not final although created before `before`: past their deadline. */
+export async function findOverdueTasks(db: DbOrTx, provider: Provider, before: Date, limit: number): Promise<TaskRow[]> {
   return db
     .select()
     .from(tasks)
-    .where(inArray(tasks.status, ['PENDING', 'SUBMITTED', 'PROCESSING']))
-    .orderBy(asc(tasks.updatedAt))
+    .where(and(eq(tasks.provider, provider), inArray(tasks.status, ['PENDING', 'SUBMITTED', 'PROCESSING']), lt(tasks.createdAt, before)))
     .limit(limit);
 }
 
-export async function findTasksInStatus(db: DbOrTx, status: TaskStatus, limit: number): Promise<TaskRow[]> {
-  return db.select().from(tasks).where(eq(tasks.status, status)).orderBy(asc(tasks.createdAt)).limit(limit);
+/** Tasks of a provider holding a slot: sent (or being sent) upstream and not final. */
+export async function countInFlight(db: DbOrTx, provider: Provider): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(tasks)
+    .where(
+      and(
+        eq(tasks.provider, provider),
+        or(inArray(tasks.status, ['SUBMITTED', 'PROCESSING']), and(eq(tasks.status, 'PENDING'), sql`${tasks.submitStartedAt} is not null`)),
+      ),
+    );
+  return row?.n ?? 0;
+}
+
+/** Creates started upstream for a provider since `since` (rate windows). */
+export async function countSubmitsSince(db: DbOrTx, provider: Provider, since: Date): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(tasks)
+    .where(and(eq(tasks.provider, provider), gt(tasks.submitStartedAt, since)));
+  return row?.n ?? 0;
 }
 
 /** A position in the newest-first task order. */

@@ -1,63 +1,82 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ProviderError } from '@clipwire/providers';
-import { isTerminalStatus, type TaskEventSource, type TaskStatus } from '@clipwire/schema';
-import type { TaskRow } from '@clipwire/schema/tables';
+import { isTerminalStatus, type Provider, type TaskEventSource, type TaskStatus } from '@clipwire/schema';
+import { tasks, type JobRow, type TaskRow } from '@clipwire/schema/tables';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import { generateSecret, sha256Hex, type Principal } from '../auth/api-keys.js';
+import { crashPoint } from '../crash.js';
 import type { Database } from '../db/client.js';
 import { DuplicateExternalTaskIdError, ProviderUnavailableError } from '../errors.js';
+import type { JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
 import type { MediaStore } from '../media/store.js';
+import { CircuitOpenError, type ProviderHealth } from '../providers/health.js';
 import { CALLBACK_SLUGS, providerForSlug, type AdapterRegistry } from '../providers/registry.js';
 import { neverReachedProvider, type ProviderReport, type SubmitContext, type TaskAdapter } from '../providers/types.js';
 import type { ClipwirePubSub } from '../pubsub.js';
+import type { WebhookService } from '../webhooks/service.js';
 import type { TaskDraft } from './intake.js';
 import {
+  claimDuePolls,
+  countInFlight,
+  countSubmitsSince,
+  findOverdueTasks,
+  findTask,
   findTaskById,
   findTaskByCallbackTokenHash,
-  findTasksInStatus,
   insertTask,
   isUniqueViolation,
-  listActiveTasks,
-  patchTask,
   transitionTask,
   type TaskPatch,
   type Transition,
+  type TransitionResult,
 } from './repository.js';
+
+export interface EngineSettings {
+  /** Send attempts of a create before the task ends FAILED. */
+  submitAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Concurrent tasks per provider (Kling counts a slot from submission until the task is final). */
+  concurrency: Partial<Record<Provider, number>>;
+  /** Creates per rolling window (KIE: 20 per 10 s). */
+  rate: Partial<Record<Provider, { creates: number; windowMs: number }>>;
+  /** First poll of a provider without callbacks, after submission. */
+  noCallbackPollMs: number;
+  /** First poll of a provider with callbacks, in case they are lost. */
+  callbackGraceMs: number;
+  maxPollDelayMs: number;
+  /** A task not final this long after creation ends FAILED. */
+  deadlineMs: Record<Provider, number>;
+}
+
+export const DEFAULT_ENGINE: EngineSettings = {
+  submitAttempts: 8,
+  retryBaseMs: 1000,
+  retryMaxMs: 5 * 60_000,
+  concurrency: { KLING: 10 },
+  rate: { KIE: { creates: 20, windowMs: 10_000 } },
+  noCallbackPollMs: 3000,
+  callbackGraceMs: 30_000,
+  maxPollDelayMs: 5 * 60_000,
+  deadlineMs: { KLING: 2 * 3600_000, KIE: 2 * 3600_000, DIGITAL_HUMAN: 2 * 3600_000 },
+};
 
 export interface TaskServiceDeps {
   db: Database;
   pubsub: ClipwirePubSub;
   adapters: AdapterRegistry;
   media: MediaStore;
+  jobs: JobQueue;
+  health: ProviderHealth;
+  webhooks: WebhookService;
   log: Logger;
   /** Where providers reach us: callbacks and /media links are built on it. */
   publicBaseUrl: () => string;
-  submitRetry?: { attempts: number; baseDelayMs: number; maxDelayMs: number };
-  poll?: PollSettings;
+  engine: EngineSettings;
 }
 
-export interface PollSettings {
-  /** How often the poller looks for tasks due a check. */
-  intervalMs: number;
-  /** First check of a provider without callbacks, after submission; doubles up to maxDelayMs. */
-  noCallbackDelayMs: number;
-  /** First check of a provider with callbacks, in case they are lost; doubles up to maxDelayMs. */
-  callbackGraceMs: number;
-  maxDelayMs: number;
-  /** A task not final this long after creation ends FAILED. */
-  deadlineMs: number;
-}
-
-export const DEFAULT_POLL: PollSettings = {
-  intervalMs: 1000,
-  noCallbackDelayMs: 2000,
-  callbackGraceMs: 30_000,
-  maxDelayMs: 5 * 60_000,
-  deadlineMs: 2 * 60 * 60_000,
-};
-
-export type CallbackOutcome = { status: 200 | 400 | 404 | 503; message: string };
+export type CallbackOutcome = { status: 200 | 400 | 404; message: string };
 
 export const MAX_CALLBACK_BYTES = 64 * 1024;
 
@@ -69,55 +88,50 @@ const TO_STATUS: Record<ProviderReport['status'], TaskStatus | null> = {
   UNKNOWN: null,
 };
 
+const done: JobOutcome = { done: true };
+
 /**
- * Everything that changes a task goes through here: creation, submission, provider reports,
- * polling. Each change is committed with its event, then published.
- *
- * Submission and polling run in this process for now; the durable job queue replaces `schedule`
- * and the in-memory poll plan.
+ * Everything that changes a task goes through here. Each change commits with its event (and the
+ * jobs it calls for) in one transaction, then is published. Upstream work runs as durable jobs,
+ * so a task survives any process dying at any point; a create whose outcome is unknown is
+ * resolved by looking the task up, never by resending blindly.
  */
 export class TaskService {
-  /** Callback tokens of tasks created by this process and not yet submitted; never persisted in clear. */
-  private readonly pendingTokens = new Map<string, string>();
-  private readonly inflight = new Set<Promise<unknown>>();
-  private readonly nextPoll = new Map<string, { at: number; delay: number }>();
-  private pollTimer: NodeJS.Timeout | undefined;
-  private polling = false;
-  private stopping = false;
-  private readonly retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
-  private readonly poll: PollSettings;
+  private readonly afterEvent = (tx: Parameters<Parameters<Database['transaction']>[0]>[0], change: TransitionResult) =>
+    this.deps.webhooks.enqueueFor(tx, change);
 
-  constructor(private readonly deps: TaskServiceDeps) {
-    this.retry = deps.submitRetry ?? { attempts: 6, baseDelayMs: 500, maxDelayMs: 30_000 };
-    this.poll = deps.poll ?? DEFAULT_POLL;
-  }
+  constructor(private readonly deps: TaskServiceDeps) {}
 
-  /** Commits the task PENDING with its first event (and its stored media), then schedules the submission. */
-  async create(principal: Principal, draft: TaskDraft): Promise<TaskRow> {
+  /** Commits the task PENDING with its first event, its stored media and its submission job. */
+  async create(principal: Principal, draft: TaskDraft & { webhookUrl: string | null }): Promise<TaskRow> {
     const adapter = this.deps.adapters.get(draft.provider, draft.kind);
     if (!adapter) throw new ProviderUnavailableError(draft.provider, `${draft.provider} is not configured for ${draft.kind}`);
-    const token = generateSecret(32);
+    const id = randomUUID();
     try {
-      const { task } = await insertTask(this.deps.db, async (tx) => {
-        const mediaIds = [];
-        for (const upload of draft.uploads) mediaIds.push(await this.deps.media.put(tx, principal.tenantId, upload.bytes, upload.mime));
-        return {
-          id: randomUUID(),
-          tenantId: principal.tenantId,
-          kind: draft.kind,
-          provider: draft.provider,
-          model: draft.model,
-          status: 'PENDING',
-          statusMessage: 'waiting to be submitted',
-          externalTaskId: draft.externalTaskId,
-          input: draft.input,
-          providerRequest: resolveUploads(draft.request, mediaIds),
-          callbackTokenHash: sha256Hex(token),
-        };
-      });
-      this.pendingTokens.set(task.id, token);
+      const { task } = await insertTask(
+        this.deps.db,
+        async (tx) => {
+          const mediaIds = [];
+          for (const upload of draft.uploads) mediaIds.push(await this.deps.media.put(tx, principal.tenantId, upload.bytes, upload.mime));
+          await this.deps.jobs.enqueue(tx, { queue: 'submit', payload: { taskId: id }, dedupeKey: `submit:${id}` });
+          return {
+            id,
+            tenantId: principal.tenantId,
+            kind: draft.kind,
+            provider: draft.provider,
+            model: draft.model,
+            status: 'PENDING',
+            statusMessage: 'waiting to be submitted',
+            externalTaskId: draft.externalTaskId,
+            input: draft.input,
+            providerRequest: resolveUploads(draft.request, mediaIds),
+            webhookUrl: draft.webhookUrl,
+          };
+        },
+        this.afterEvent,
+      );
+      this.deps.jobs.nudge();
       this.publish(task);
-      this.schedule(() => this.submit(task.id));
       return task;
     } catch (error) {
       if (draft.externalTaskId !== null && isUniqueViolation(error)) throw new DuplicateExternalTaskIdError(draft.externalTaskId);
@@ -126,57 +140,81 @@ export class TaskService {
   }
 
   /**
-   * Submits a PENDING task, exactly once upstream: whenever the outcome of a create is unknown,
-   * the task is looked up before anything is resent; where the provider cannot be asked (no
-   * client-chosen id), an unconfirmed create is never resent blindly.
+   * The submission job. At most one create per task reaches the provider: the attempt is
+   * committed (with a fresh callback token's hash) before the request goes out, so after a crash
+   * or a timeout the next run knows a create may be upstream and looks for it first.
    */
-  async submit(taskId: string): Promise<void> {
+  async submitJob(job: JobRow): Promise<JobOutcome> {
+    const taskId = String(job.payload.taskId);
     const task = await findTaskById(this.deps.db, taskId);
-    if (!task || task.status !== 'PENDING' || !task.providerRequest) return;
+    if (!task || task.status !== 'PENDING' || !task.providerRequest) return done;
     const adapter = this.adapter(task);
     const log = this.deps.log.child({ taskId, provider: task.provider });
+    const { engine } = this.deps;
 
-    let token = this.pendingTokens.get(taskId);
-    if (!token) {
-      // This process did not create the task (it restarted since): an earlier attempt may have
-      // reached the provider with a callback token we no longer hold. Ask before sending anything.
-      if (adapter.findsUnconfirmedCreates && (await this.adoptUpstream(task, adapter))) return;
-      token = generateSecret(32);
-      if (!(await patchTask(this.deps.db, taskId, 'PENDING', { callbackTokenHash: sha256Hex(token) }))) return;
-    }
-    const ctx = this.submitContext(task, adapter, token);
-
-    for (let attempt = 1; ; attempt++) {
-      if (this.stopping) return;
-      try {
-        const report = await adapter.submit(task, ctx);
-        this.pendingTokens.delete(taskId);
-        await this.applyReport(task, report, 'API', { submittedAt: new Date() });
-        this.planPoll(task.id, adapter);
-        return;
-      } catch (error) {
-        if (!(error instanceof ProviderError)) throw error;
-        const unconfirmed = (error.kind === 'network' || error.kind === 'timeout') && !neverReachedProvider(error);
-        if ((unconfirmed || isDuplicateCreate(error)) && adapter.findsUnconfirmedCreates) {
-          if (await this.adoptUpstream(task, adapter)) {
-            this.pendingTokens.delete(taskId);
-            return;
-          }
-        } else if (unconfirmed) {
-          log.warn({ code: error.code, kind: error.kind }, 'create outcome unknown and the provider cannot be asked');
-          return this.fail(task, 'SUBMISSION_UNCONFIRMED', null,
-            `${task.provider} may or may not have accepted the task (${error.message}); it was not sent again so that it cannot run twice`);
-        }
-        if (!error.retryable || attempt >= this.retry.attempts) {
-          log.warn({ code: error.code, kind: error.kind, attempt }, 'submission failed');
-          this.pendingTokens.delete(taskId);
-          return this.fail(task, `PROVIDER_${error.kind.toUpperCase()}`, error.code, `${task.provider} refused the task: ${error.message}`);
-        }
-        const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
-        const delay = Math.max(error.retryAfterMs ?? 0, backoff / 2 + Math.random() * (backoff / 2));
-        log.info({ code: error.code, kind: error.kind, attempt, delayMs: Math.round(delay) }, 'submission will be retried');
-        await sleep(delay);
+    if (task.submitStartedAt !== null) {
+      // The previous attempt's outcome is unknown (its process died, or the request timed out).
+      if (!adapter.findsUnconfirmedCreates) {
+        await this.fail(task, 'SUBMISSION_UNCONFIRMED', null,
+          `${task.provider} may or may not have accepted the task; it was not sent again so that it cannot run (and be paid for) twice`);
+        return done;
       }
+      try {
+        if (await this.adoptUpstream(task, adapter)) return done;
+      } catch (error) {
+        return this.retryLater(job, error, engine.retryBaseMs);
+      }
+      await this.clearAttempt(task.id);
+    }
+
+    const token = generateSecret(32);
+    const admitted = await this.admit(task, sha256Hex(token));
+    if (admitted === 'gone') return done;
+    if (admitted === 'busy') return { retryInMs: 500 + Math.random() * 1000, error: `${task.provider} at its limit` };
+    crashPoint('submit:after-attempt-committed');
+
+    let report: ProviderReport;
+    try {
+      report = await this.deps.health.call(task.provider, () => adapter.submit(task, this.submitContext(task, adapter, token)));
+    } catch (error) {
+      if (error instanceof CircuitOpenError) {
+        await this.clearAttempt(task.id);
+        return { retryInMs: 5000, error: error.message };
+      }
+      if (!(error instanceof ProviderError)) throw error;
+      const unconfirmed = (error.kind === 'network' || error.kind === 'timeout') && !neverReachedProvider(error);
+      if (unconfirmed) {
+        // Leave the attempt marked: the next run looks the task up before anything is resent.
+        log.warn({ code: error.code, kind: error.kind }, 'create outcome unknown');
+        return { retryInMs: 1000, error: error.message };
+      }
+      await this.clearAttempt(task.id);
+      if (isDuplicateCreate(error) && adapter.findsUnconfirmedCreates && (await this.adoptUpstream(task, adapter))) return done;
+      const attempts = task.submitAttempts + 1;
+      if (error.retryable && attempts < engine.submitAttempts) {
+        const delay = backoff(attempts, engine.retryBaseMs, engine.retryMaxMs, error.retryAfterMs);
+        log.info({ code: error.code, kind: error.kind, attempts, delayMs: Math.round(delay) }, 'submission will be retried');
+        return { retryInMs: delay, error: error.message };
+      }
+      log.warn({ code: error.code, kind: error.kind, attempts }, 'submission failed');
+      await this.fail(task, `PROVIDER_${error.kind.toUpperCase()}`, error.code, `${task.provider} refused the task: ${error.message}`);
+      return done;
+    }
+    crashPoint('submit:after-upstream-accepted');
+    await this.applyReport(task, report, 'API', { submittedAt: new Date(), ...this.firstPoll(adapter) });
+    return done;
+  }
+
+  /** The refresh job: a callback (or the poller) says the task may have moved; read the provider's API. */
+  async refreshJob(job: JobRow): Promise<JobOutcome> {
+    const task = await findTaskById(this.deps.db, String(job.payload.taskId));
+    if (!task || isTerminalStatus(task.status) || task.status === 'PENDING') return done;
+    const source = job.payload.source === 'CALLBACK' ? 'CALLBACK' : 'POLL';
+    try {
+      await this.refreshFromProvider(task, source);
+      return done;
+    } catch (error) {
+      return this.retryLater(job, error, 2000);
     }
   }
 
@@ -184,14 +222,15 @@ export class TaskService {
   async refreshFromProvider(task: TaskRow, source: TaskEventSource): Promise<TaskRow> {
     if (isTerminalStatus(task.status)) return task;
     const adapter = this.adapter(task);
-    const report = await adapter.lookup(task);
+    const report = await this.deps.health.call(task.provider, () => adapter.lookup(task));
+    crashPoint('refresh:after-provider-read');
     if (!report) return task;
     return (await this.applyReport(task, report, source)) ?? (await findTaskById(this.deps.db, task.id)) ?? task;
   }
 
   /**
    * A provider callback. The URL token identifies the task; the body is at best half-signed, so it
-   * is only a notification: status and result URLs come from the provider's API.
+   * is only a notification: it is acknowledged at once and a job reads the provider's API.
    */
   async handleCallback(
     slug: string,
@@ -207,71 +246,100 @@ export class TaskService {
     if (!adapter.callbackIsAbout) return { status: 404, message: 'unknown callback' };
     let about: boolean;
     try {
-      about = adapter.callbackIsAbout(task, JSON.parse(rawBody), headers);
+      about = adapter.callbackIsAbout(task, rawBody, headers);
     } catch {
       return { status: 400, message: 'malformed callback body' };
     }
     if (!about) return { status: 400, message: 'callback is not about this task' };
     if (isTerminalStatus(task.status)) return { status: 200, message: 'already final' };
-    try {
-      await this.refreshFromProvider(task, 'CALLBACK');
-      return { status: 200, message: 'ok' };
-    } catch (error) {
-      this.deps.log.warn({ taskId: task.id, err: error }, 'could not confirm a callback with the provider');
-      return { status: 503, message: 'try again later' };
-    }
-  }
-
-  /** Resumes what a previous process left, and starts the poller. */
-  async start(): Promise<void> {
-    for (const task of await findTasksInStatus(this.deps.db, 'PENDING', 1000)) this.schedule(() => this.submit(task.id));
-    this.pollTimer = setInterval(() => void this.pollDue(), this.poll.intervalMs);
-    this.pollTimer.unref();
-  }
-
-  /** Stops starting new work and waits for what is in flight. */
-  async drain(): Promise<void> {
-    this.stopping = true;
-    clearInterval(this.pollTimer);
-    await Promise.allSettled([...this.inflight]);
+    await this.deps.jobs.enqueue(this.deps.db, {
+      queue: 'refresh',
+      payload: { taskId: task.id, source: 'CALLBACK' },
+      dedupeKey: `refresh:${task.id}`,
+    });
+    this.deps.jobs.nudge();
+    crashPoint('callback:after-ack-queued');
+    return { status: 200, message: 'accepted' };
   }
 
   /**
-   * Checks every running task that is due: all of them for providers without callbacks, and the
-   * others when their callbacks are late. A task past its deadline ends FAILED.
+   * One round of reconciliation: running tasks whose next poll is due get a refresh job (each
+   * claimed by one process), and tasks past their provider's deadline end FAILED.
    */
-  async pollDue(now = Date.now()): Promise<void> {
-    if (this.polling || this.stopping) return;
-    this.polling = true;
-    try {
-      for (const task of await listActiveTasks(this.deps.db, 500)) {
-        if (now - task.createdAt.getTime() > this.poll.deadlineMs) {
-          await this.fail(task, 'DEADLINE_EXCEEDED', null, `not finished within ${Math.round(this.poll.deadlineMs / 60_000)} minutes`);
-          continue;
-        }
-        if (task.status === 'PENDING') continue; // the submitter owns it
-        const adapter = this.adapter(task);
-        const plan = this.nextPoll.get(task.id) ?? this.planPoll(task.id, adapter, task.updatedAt.getTime());
-        if (plan.at > now) continue;
-        const delay = Math.min(this.poll.maxDelayMs, plan.delay * 2);
-        this.nextPoll.set(task.id, { at: now + delay, delay });
-        this.schedule(async () => {
-          const after = await this.refreshFromProvider(task, 'POLL');
-          if (isTerminalStatus(after.status)) this.nextPoll.delete(task.id);
-        });
+  async pollOnce(): Promise<void> {
+    const due = await claimDuePolls(this.deps.db, 200, this.deps.engine.maxPollDelayMs);
+    if (due.length > 0) {
+      await this.deps.jobs.enqueue(
+        this.deps.db,
+        ...due.map((t) => ({ queue: 'refresh' as const, payload: { taskId: t.id, source: 'POLL' }, dedupeKey: `refresh:${t.id}` })),
+      );
+      this.deps.jobs.nudge();
+    }
+    for (const [provider, deadlineMs] of Object.entries(this.deps.engine.deadlineMs) as [Provider, number][]) {
+      for (const task of await findOverdueTasks(this.deps.db, provider, new Date(Date.now() - deadlineMs), 100)) {
+        await this.fail(task, 'DEADLINE_EXCEEDED', null, `not finished within ${Math.round(deadlineMs / 60_000)} minutes of its creation`);
       }
-    } catch (error) {
-      this.deps.log.error({ err: error }, 'poll failed');
-    } finally {
-      this.polling = false;
     }
   }
 
-  private planPoll(taskId: string, adapter: TaskAdapter, from = Date.now()) {
-    const delay = adapter.callbacks ? this.poll.callbackGraceMs : this.poll.noCallbackDelayMs;
-    const plan = { at: from + delay, delay };
-    this.nextPoll.set(taskId, plan);
-    return plan;
+  /** Stops a task that is not final. A PENDING task is never submitted; a running one is no longer followed. */
+  async cancel(principal: Principal, taskId: string): Promise<TaskRow | null> {
+    const task = await findTask(this.deps.db, principal.tenantId, { id: taskId });
+    if (!task) return null;
+    if (isTerminalStatus(task.status)) return task;
+    const message =
+      task.status === 'PENDING' && task.submitStartedAt === null
+        ? 'canceled before it was submitted'
+        : `canceled; ${task.provider} has no cancellation, so it may still finish there, but it is no longer followed`;
+    return (await this.apply({ taskId, to: 'CANCELED', source: 'API', message })) ?? (await findTaskById(this.deps.db, taskId));
+  }
+
+  /** Re-reads a task from its provider now. */
+  async refresh(principal: Principal, taskId: string): Promise<TaskRow | null> {
+    const task = await findTask(this.deps.db, principal.tenantId, { id: taskId });
+    if (!task || isTerminalStatus(task.status) || task.status === 'PENDING') return task;
+    return this.refreshFromProvider(task, 'POLL');
+  }
+
+  /** Counts for the providers query. */
+  async usage(provider: Provider): Promise<{ inFlight: number; limit: number | null }> {
+    return { inFlight: await countInFlight(this.deps.db, provider), limit: this.deps.engine.concurrency[provider] ?? null };
+  }
+
+  private firstPoll(adapter: TaskAdapter): TaskPatch {
+    const delay = adapter.callbacks ? this.deps.engine.callbackGraceMs : this.deps.engine.noCallbackPollMs;
+    return { nextPollAt: new Date(Date.now() + delay), pollDelayMs: delay };
+  }
+
+  /**
+   * Takes a slot under the provider's limit and commits the attempt, serialized per provider by an
+   * advisory lock so that concurrent workers, in any process, never exceed the limit together.
+   */
+  private async admit(task: TaskRow, tokenHash: string): Promise<'ok' | 'busy' | 'gone'> {
+    const { concurrency, rate } = this.deps.engine;
+    return this.deps.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`clipwire:submit:${task.provider}`}))`);
+      const slots = concurrency[task.provider];
+      if (slots !== undefined && (await countInFlight(tx, task.provider)) >= slots) return 'busy';
+      const window = rate[task.provider];
+      if (window && (await countSubmitsSince(tx, task.provider, new Date(Date.now() - window.windowMs))) >= window.creates) return 'busy';
+      const marked = await tx
+        .update(tasks)
+        .set({ callbackTokenHash: tokenHash, submitAttempts: sql`${tasks.submitAttempts} + 1`, submitStartedAt: sql`now()` })
+        .where(and(eq(tasks.id, task.id), eq(tasks.status, 'PENDING'), isNull(tasks.submitStartedAt)))
+        .returning({ id: tasks.id });
+      return marked.length > 0 ? 'ok' : 'gone';
+    });
+  }
+
+  /** The attempt got a definite answer (or never left): nothing of it is upstream. */
+  private async clearAttempt(taskId: string): Promise<void> {
+    await this.deps.db.update(tasks).set({ submitStartedAt: null }).where(and(eq(tasks.id, taskId), eq(tasks.status, 'PENDING')));
+  }
+
+  private retryLater(job: JobRow, error: unknown, baseMs: number): JobOutcome {
+    const retryAfter = error instanceof ProviderError ? error.retryAfterMs : undefined;
+    return { retryInMs: backoff(job.attempts, baseMs, this.deps.engine.retryMaxMs, retryAfter), error: String(error) };
   }
 
   private submitContext(task: TaskRow, adapter: TaskAdapter, token: string): SubmitContext {
@@ -306,7 +374,10 @@ export class TaskService {
       progress: report.progress,
       ...(to === 'SUCCEEDED' ? { output: report.output, cost: report.cost } : {}),
       ...(to === 'FAILED'
-        ? { cost: report.cost, error: { code: 'PROVIDER_FAILED', message: report.failure?.message ?? 'the provider reported a failure', providerCode: report.failure?.providerCode ?? null } }
+        ? {
+            cost: report.cost,
+            error: { code: 'PROVIDER_FAILED', message: report.failure?.message ?? 'the provider reported a failure', providerCode: report.failure?.providerCode ?? null },
+          }
         : {}),
     };
     return this.apply({ taskId: task.id, to, source, message: report.message ?? defaultMessage(to, task.provider), patch });
@@ -314,33 +385,32 @@ export class TaskService {
 
   private async fail(task: TaskRow, code: string, providerCode: string | null, message: string): Promise<void> {
     await this.apply({ taskId: task.id, to: 'FAILED', source: 'SYSTEM', message, patch: { error: { code, message, providerCode } } });
-    this.nextPoll.delete(task.id);
   }
 
   private async apply(t: Transition): Promise<TaskRow | null> {
-    const result = await transitionTask(this.deps.db, t);
-    if (result) this.publish(result.task);
-    return result?.task ?? null;
+    const result = await transitionTask(this.deps.db, t, this.afterEvent);
+    if (!result) return null;
+    this.publish(result.task);
+    this.deps.jobs.nudge(); // a webhook may be queued
+    return result.task;
   }
 
   private async adoptUpstream(task: TaskRow, adapter: TaskAdapter): Promise<boolean> {
-    const existing = await adapter.lookup(task);
+    const existing = await this.deps.health.call(task.provider, () => adapter.lookup(task));
     if (!existing) return false;
-    await this.applyReport(task, existing, 'POLL', { submittedAt: new Date() });
-    this.planPoll(task.id, adapter);
+    await this.applyReport(task, existing, 'POLL', { submittedAt: new Date(), ...this.firstPoll(adapter) });
     return true;
   }
 
   private publish(task: TaskRow): void {
     this.deps.pubsub.publish('task:updated', task.id, { taskId: task.id, version: task.version });
   }
+}
 
-  private schedule(work: () => Promise<unknown>): void {
-    const p = work()
-      .catch((error: unknown) => this.deps.log.error({ err: error }, 'background task work failed'))
-      .finally(() => this.inflight.delete(p));
-    this.inflight.add(p);
-  }
+/** Exponential backoff with jitter (half fixed, half random), never sooner than Retry-After. */
+export function backoff(attempt: number, baseMs: number, maxMs: number, retryAfterMs?: number): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.max(retryAfterMs ?? 0, ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
 function defaultMessage(status: TaskStatus, provider: string): string {
@@ -373,3 +443,4 @@ function resolveUploads(request: Record<string, unknown>, mediaIds: string[]): R
   };
   return walk(request) as Record<string, unknown>;
 }
+

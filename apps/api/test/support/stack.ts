@@ -38,7 +38,9 @@ export async function startStack(
     kie?: SimulatorOptions['kie'];
     digitalHuman?: SimulatorOptions['digitalHuman'];
     env?: Record<string, string>;
-    poll?: AppOptions['poll'];
+    engine?: AppOptions['engine'];
+    webhookScheduleMs?: number[];
+    breaker?: AppOptions['breaker'];
   } = {},
 ): Promise<Stack> {
   const database: TestDatabase = await createTestDatabase();
@@ -57,6 +59,7 @@ export async function startStack(
     PORT: '0',
     HOST: '127.0.0.1',
     CLIPWIRE_DATA_DIR: 'memory://',
+    POLL_INTERVAL_MS: '100',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...opts.env,
@@ -65,15 +68,16 @@ export async function startStack(
   const app = await buildApp({
     config,
     sandboxUrl: sim.url,
-    submitRetry: { attempts: 4, baseDelayMs: 50, maxDelayMs: 400 },
-    poll: { intervalMs: 100, noCallbackDelayMs: 200, callbackGraceMs: 5000, maxDelayMs: 1000, ...opts.poll },
+    engine: { retryBaseMs: 50, retryMaxMs: 400, noCallbackPollMs: 200, callbackGraceMs: 5000, maxPollDelayMs: 1000, ...opts.engine },
+    ...(opts.webhookScheduleMs ? { webhookScheduleMs: opts.webhookScheduleMs } : {}),
+    ...(opts.breaker ? { breaker: opts.breaker } : {}),
   });
   const url = await app.start();
   if (!app.sandboxApiKey) throw new Error('expected the sandbox tenant to be created on an empty database');
   const apiKey = app.sandboxApiKey;
   const clients: Client[] = [];
 
-  return {
+  const stack: Stack = {
     app,
     sim,
     url,
@@ -103,7 +107,7 @@ export async function startStack(
     async waitForFinal(id, fields, timeoutMs = 15_000) {
       return eventually(
         async () => {
-          const res = await this.gql(`query ($id: ID!) { task(id: $id) { status ${fields} } }`, { id });
+          const res = await stack.gql(`query ($id: ID!) { task(id: $id) { status ${fields} } }`, { id });
           const task = res.data?.task;
           return task && ['SUCCEEDED', 'FAILED', 'CANCELED'].includes(task.status) ? task : null;
         },
@@ -135,6 +139,7 @@ export async function startStack(
       await database.drop();
     },
   };
+  return stack;
 }
 
 /** Collects every value of a subscription until it completes (or fails the test after timeoutMs). */
@@ -163,9 +168,9 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
   }
 }
 
-export function fixture(name: string): Buffer {
+export function fixture(name: string): Buffer<ArrayBuffer> {
   const local = join(import.meta.dirname, '..', 'media', 'fixtures', name);
-  return readFileSync(existsSync(local) ? local : join(fixturesDir, name));
+  return readFileSync(existsSync(local) ? local : join(fixturesDir, name)) as Buffer<ArrayBuffer>;
 }
 
 /** A real portrait and a real speech clip, sent inline as raw base64. */

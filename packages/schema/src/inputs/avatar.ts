@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PROVIDERS } from '../domain.js';
-import { exactlyOne, externalTaskIdSchema, notFor } from './common.js';
+import { exactlyOne, externalTaskIdSchema, webhookUrlSchema, notFor } from './common.js';
 import { mediaInputSchema } from './media.js';
 
 export const KLING_AVATAR_PROMPT_MAX = 2500;
@@ -60,6 +60,7 @@ export const createAvatarVideoInputSchema = z
     audio: mediaInputSchema.optional(),
     prompt: z.string().optional(),
     externalTaskId: externalTaskIdSchema.optional(),
+    webhookUrl: webhookUrlSchema.optional(),
     kling: klingAvatarOptionsSchema.optional(),
     kie: kieAvatarOptionsSchema.optional(),
     digitalHuman: digitalHumanOptionsSchema.optional(),

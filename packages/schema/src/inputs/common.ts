@@ -6,6 +6,12 @@ export const externalTaskIdSchema = z
   .max(128, 'must be at most 128 characters')
   .regex(/^[A-Za-z0-9._:-]+$/, 'may contain only letters, digits and . _ : -');
 
+export const webhookUrlSchema = z
+  .string()
+  .max(2048, 'must be at most 2048 characters')
+  .url('must be an absolute URL')
+  .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL');
+
 /** Adds an issue at `path` unless exactly one of `values` is present. */
 export function exactlyOne(
   ctx: z.RefinementCtx,

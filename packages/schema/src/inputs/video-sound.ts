@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { exactlyOne, externalTaskIdSchema } from './common.js';
+import { exactlyOne, externalTaskIdSchema, webhookUrlSchema } from './common.js';
 import { mediaInputSchema } from './media.js';
 
 export const KLING_SOUND_PROMPT_MAX = 200;
@@ -18,6 +18,7 @@ export const createVideoSoundInputSchema = z
     bgmPrompt: soundPrompt.optional(),
     asmrMode: z.boolean().default(false),
     externalTaskId: externalTaskIdSchema.optional(),
+    webhookUrl: webhookUrlSchema.optional(),
   })
   .superRefine((input, ctx) => exactlyOne(ctx, { video: input.video, videoId: input.videoId }, ['video']));
 

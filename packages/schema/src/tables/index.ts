@@ -4,3 +4,5 @@ export { tasks, type TaskRow, type NewTaskRow } from './tasks.js';
 export { taskEvents, type TaskEventRow } from './task-events.js';
 export { mediaObjects, type MediaObjectRow } from './media-objects.js';
 export { serverSecrets } from './server-secrets.js';
+export { jobs, JOB_QUEUES, type JobQueue, type JobRow } from './jobs.js';
+export { webhookSecrets, type WebhookSecretRow } from './webhook-secrets.js';

@@ -29,8 +29,19 @@ export const tasks = pgTable(
     output: jsonb('output').$type<TaskOutput>().notNull().default({ videos: [], audios: [] }),
     error: jsonb('error').$type<TaskErrorInfo | null>(),
     cost: jsonb('cost').$type<TaskCostInfo | null>(),
-    /** SHA-256 (hex) of the random token in this task's callback URL. */
-    callbackTokenHash: text('callback_token_hash').notNull(),
+    /**
+     * SHA-256 (hex) of the random token in the callback URL of the latest create sent upstream.
+     * A new token is made for each attempt and its hash committed before the request goes out.
+     */
+    callbackTokenHash: text('callback_token_hash'),
+    /** Where this task's events are delivered as signed webhooks (or the tenant's default). */
+    webhookUrl: text('webhook_url'),
+    /** Create requests started upstream; more than zero means one may have reached the provider. */
+    submitAttempts: integer('submit_attempts').notNull().default(0),
+    submitStartedAt: timestamp('submit_started_at', { withTimezone: true }),
+    /** When the reconciliation poller looks at the task next, and the current backoff. */
+    nextPollAt: timestamp('next_poll_at', { withTimezone: true }),
+    pollDelayMs: integer('poll_delay_ms'),
     /** The provider's own last-update time, so stale reports cannot win. */
     providerUpdatedAt: timestamp('provider_updated_at', { withTimezone: true }),
     /** Millisecond precision, so a keyset cursor built from a JS Date matches the row exactly. */
@@ -45,6 +56,12 @@ export const tasks = pgTable(
     uniqueIndex('tasks_callback_token_hash_idx').on(t.callbackTokenHash),
     index('tasks_active_idx')
       .on(t.status)
+      .where(sql`${t.status} in ('PENDING', 'SUBMITTED', 'PROCESSING')`),
+    index('tasks_poll_idx')
+      .on(t.nextPollAt)
+      .where(sql`${t.status} in ('SUBMITTED', 'PROCESSING')`),
+    index('tasks_provider_inflight_idx')
+      .on(t.provider, t.submitStartedAt)
       .where(sql`${t.status} in ('PENDING', 'SUBMITTED', 'PROCESSING')`),
     check(
       'tasks_status_check',

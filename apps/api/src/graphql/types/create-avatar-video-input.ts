@@ -73,6 +73,7 @@ export const CreateAvatarVideoInput = builder.inputType('CreateAvatarVideoInput'
     }),
     prompt: t.string({ description: `KLING: optional, ≤ ${KLING_AVATAR_PROMPT_MAX} characters. KIE: required, ≤ ${KIE_PROMPT_MAX}.` }),
     externalTaskId: t.string({ description: 'Your own id for the task, unique in your tenant; find the task by it later.' }),
+    webhookUrl: t.string({ description: 'Where each of this task’s events is POSTed, signed (Standard Webhooks). Default: your tenant’s.' }),
     kling: t.field({ type: KlingAvatarOptions }),
     kie: t.field({ type: KieAvatarOptions }),
     digitalHuman: t.field({ type: DigitalHumanOptions }),

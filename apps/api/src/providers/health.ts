@@ -1,0 +1,67 @@
+import { ProviderError } from '@clipwire/providers';
+import type { Provider } from '@clipwire/schema';
+import CircuitBreaker from 'opossum';
+
+export type CircuitState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+
+/** Failures that say the provider is unhealthy. Refusals (validation, quota, limits) say nothing of its health. */
+const UNHEALTHY = new Set(['network', 'timeout', 'upstream', 'protocol']);
+
+export class CircuitOpenError extends Error {
+  constructor(readonly provider: Provider) {
+    super(`${provider} is failing: its circuit breaker is open`);
+    this.name = 'CircuitOpenError';
+  }
+}
+
+/**
+ * One circuit breaker per provider (opossum): it opens when at least half of the last calls in a
+ * rolling window failed for health reasons, refuses calls while open, and lets one trial call
+ * through after `resetTimeoutMs`.
+ */
+export class ProviderHealth {
+  private readonly breakers = new Map<Provider, CircuitBreaker<[() => Promise<unknown>], unknown>>();
+
+  constructor(
+    private readonly opts: { resetTimeoutMs: number; volumeThreshold: number; errorThresholdPercentage: number } = {
+      resetTimeoutMs: 30_000,
+      volumeThreshold: 5,
+      errorThresholdPercentage: 50,
+    },
+  ) {}
+
+  async call<T>(provider: Provider, fn: () => Promise<T>): Promise<T> {
+    try {
+      return (await this.breaker(provider).fire(fn)) as T;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'EOPENBREAKER') throw new CircuitOpenError(provider);
+      throw error;
+    }
+  }
+
+  state(provider: Provider): CircuitState {
+    const b = this.breakers.get(provider);
+    if (!b) return 'CLOSED';
+    return b.opened ? 'OPEN' : b.halfOpen ? 'HALF_OPEN' : 'CLOSED';
+  }
+
+  shutdown(): void {
+    for (const b of this.breakers.values()) b.shutdown();
+  }
+
+  private breaker(provider: Provider) {
+    let b = this.breakers.get(provider);
+    if (!b) {
+      b = new CircuitBreaker((fn: () => Promise<unknown>) => fn(), {
+        timeout: false,
+        resetTimeout: this.opts.resetTimeoutMs,
+        volumeThreshold: this.opts.volumeThreshold,
+        errorThresholdPercentage: this.opts.errorThresholdPercentage,
+        // true = not a failure of the provider's health
+        errorFilter: (error: unknown) => !(error instanceof ProviderError && UNHEALTHY.has(error.kind)),
+      });
+      this.breakers.set(provider, b);
+    }
+    return b;
+  }
+}
