@@ -35,6 +35,7 @@ const envSchema = z
     KLING_DEADLINE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).optional(),
     KIE_DEADLINE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).optional(),
     DIGITAL_HUMAN_DEADLINE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).optional(),
+    PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(30_000),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
     JOB_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
     WEBHOOK_ALLOW_ORIGINS: z
@@ -88,6 +89,8 @@ export interface Config {
   limits: { klingConcurrency: number; kieCreatesPer10s: number };
   poll: { intervalMs: number; deadlineMs: Record<'KLING' | 'KIE' | 'DIGITAL_HUMAN', number> };
   worker: { concurrency: number; leaseMs: number };
+  /** Per provider request: headers, body and overall deadline. */
+  providerTimeoutMs: number;
   /** Private origins partners' webhooks may be delivered to (by default only public addresses). */
   webhookAllowOrigins: string[];
   simulator: { port: number; processingAfterMs: number; succeedAfterMs: number };
@@ -159,6 +162,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       },
     },
     worker: { concurrency: e.WORKER_CONCURRENCY, leaseMs: e.JOB_LEASE_MS },
+    providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     webhookAllowOrigins: e.WEBHOOK_ALLOW_ORIGINS?.split(',') ?? [],
     simulator: { port: e.SIMULATOR_PORT, processingAfterMs, succeedAfterMs },
   };

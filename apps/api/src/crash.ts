@@ -6,6 +6,7 @@
 const points = new Set((process.env.CLIPWIRE_CRASH_AT ?? '').split(',').filter(Boolean));
 
 export type CrashPoint =
+  | 'create:before-commit'
   | 'submit:after-attempt-committed'
   | 'submit:after-upstream-accepted'
   | 'callback:after-ack-queued'

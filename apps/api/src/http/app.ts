@@ -307,7 +307,7 @@ function buildAdapters(config: Config, sandboxUrl: string | undefined, dispatche
   const base = (p: { mode: 'LIVE' | 'SANDBOX'; baseUrl: string | undefined }) => (p.mode === 'LIVE' ? p.baseUrl : (p.baseUrl ?? sandboxUrl));
   const klingUrl = base(config.kling);
   if (klingUrl) {
-    const kling = new KlingClient({ baseUrl: klingUrl, auth: config.kling.auth, dispatcher });
+    const kling = new KlingClient({ baseUrl: klingUrl, auth: config.kling.auth, dispatcher, timeoutMs: config.providerTimeoutMs });
     adapters.push(
       klingAvatarAdapter(kling, config.kling.mode, config.klingWebhookSecret),
       klingVideoSoundAdapter(kling, config.kling.mode, config.klingWebhookSecret),
@@ -316,7 +316,7 @@ function buildAdapters(config: Config, sandboxUrl: string | undefined, dispatche
   const kieUrl = base(config.kie);
   if (kieUrl) {
     const uploadBaseUrl = config.kie.uploadBaseUrl ?? (config.kie.mode === 'SANDBOX' ? kieUrl : undefined);
-    const kie = new KieClient({ apiKey: config.kie.auth.apiKey, baseUrl: kieUrl, dispatcher, ...(uploadBaseUrl ? { uploadBaseUrl } : {}) });
+    const kie = new KieClient({ apiKey: config.kie.auth.apiKey, baseUrl: kieUrl, dispatcher, timeoutMs: config.providerTimeoutMs, ...(uploadBaseUrl ? { uploadBaseUrl } : {}) });
     adapters.push(
       kieAvatarAdapter(kie, config.kie.mode, {
         hmacKey: config.kie.webhookHmacKey,
@@ -327,7 +327,7 @@ function buildAdapters(config: Config, sandboxUrl: string | undefined, dispatche
   }
   const dhUrl = base(config.digitalHuman);
   if (dhUrl) {
-    const dh = new DigitalHumanClient({ baseUrl: dhUrl, apiKey: config.digitalHuman.auth.apiKey, dispatcher });
+    const dh = new DigitalHumanClient({ baseUrl: dhUrl, apiKey: config.digitalHuman.auth.apiKey, dispatcher, timeoutMs: config.providerTimeoutMs });
     adapters.push(digitalHumanAdapter(dh, config.digitalHuman.mode));
   }
   return new AdapterRegistry(adapters);

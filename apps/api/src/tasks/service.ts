@@ -114,6 +114,7 @@ export class TaskService {
           const mediaIds = [];
           for (const upload of draft.uploads) mediaIds.push(await this.deps.media.put(tx, principal.tenantId, upload.bytes, upload.mime));
           await this.deps.jobs.enqueue(tx, { queue: 'submit', payload: { taskId: id }, dedupeKey: `submit:${id}` });
+          crashPoint('create:before-commit');
           return {
             id,
             tenantId: principal.tenantId,
