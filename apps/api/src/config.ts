@@ -36,6 +36,8 @@ const envSchema = z
     KIE_DEADLINE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).optional(),
     DIGITAL_HUMAN_DEADLINE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).optional(),
     PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(30_000),
+    API_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
+    API_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(200),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
     JOB_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
     WEBHOOK_ALLOW_ORIGINS: z
@@ -89,6 +91,8 @@ export interface Config {
   limits: { klingConcurrency: number; kieCreatesPer10s: number };
   poll: { intervalMs: number; deadlineMs: Record<'KLING' | 'KIE' | 'DIGITAL_HUMAN', number> };
   worker: { concurrency: number; leaseMs: number };
+  /** GraphQL operations per API key (HTTP requests and WebSocket subscribes). */
+  rateLimit: { perSecond: number; burst: number };
   /** Per provider request: headers, body and overall deadline. */
   providerTimeoutMs: number;
   /** Private origins partners' webhooks may be delivered to (by default only public addresses). */
@@ -163,6 +167,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     worker: { concurrency: e.WORKER_CONCURRENCY, leaseMs: e.JOB_LEASE_MS },
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
+    rateLimit: { perSecond: e.API_RATE_LIMIT_PER_SECOND, burst: e.API_RATE_LIMIT_BURST },
     webhookAllowOrigins: e.WEBHOOK_ALLOW_ORIGINS?.split(',') ?? [],
     simulator: { port: e.SIMULATOR_PORT, processingAfterMs, succeedAfterMs },
   };

@@ -6,8 +6,16 @@ export interface TaskUpdatedMessage {
   version: number;
 }
 
+/** A new event in a tenant's feed: a signal to read the feed from its cursor, not the event itself. */
+export interface TenantEventMessage {
+  eventId: number;
+}
+
 export type ClipwirePubSub = ReturnType<typeof createClipwirePubSub>;
 
 export function createClipwirePubSub() {
-  return createPubSub<{ 'task:updated': [taskId: string, payload: TaskUpdatedMessage] }>();
+  return createPubSub<{
+    'task:updated': [taskId: string, payload: TaskUpdatedMessage];
+    'tenant:events': [tenantId: string, payload: TenantEventMessage];
+  }>();
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { apiKeys, tenants } from '@clipwire/schema/tables';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 
 /** Recognizable in logs and secret scanners; 32 random bytes (256 bits) follow. */
@@ -81,4 +81,14 @@ export class ApiKeyAuthenticator {
     this.cache.set(hash, { principal, expires: now + ApiKeyAuthenticator.CACHE_MS });
     return principal;
   }
+}
+
+/** Which of these keys are revoked now (uncached: for closing their open sockets). */
+export async function revokedKeyIds(db: DbOrTx, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(and(inArray(apiKeys.id, ids), isNotNull(apiKeys.revokedAt)));
+  return new Set(rows.map((r) => r.id));
 }

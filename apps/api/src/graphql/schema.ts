@@ -10,5 +10,6 @@ import './types/provider-info.js';
 import './types/task-actions.js';
 import './types/webhook-settings.js';
 import './types/task-updated.js';
+import './types/task-events-feed.js';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -9,13 +9,16 @@ import { webRoot } from '@clipwire/web';
 import { execute, GraphQLError, subscribe, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga } from 'graphql-yoga';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { Dispatcher } from 'undici';
-import { WebSocketServer } from 'ws';
-import { ApiKeyAuthenticator, type Principal } from '../auth/api-keys.js';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ApiKeyAuthenticator, revokedKeyIds, type Principal } from '../auth/api-keys.js';
+import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { bootstrapSandboxTenant, SANDBOX_KEY_FILE } from '../auth/bootstrap.js';
 import { isSandbox, type Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/client.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import { armorPlugins } from '../graphql/armor.js';
 import { schema } from '../graphql/schema.js';
 import { createLogger, type Logger } from '../logger.js';
 import { MediaStore } from '../media/store.js';
@@ -72,6 +75,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel);
   const db = await openDatabase(config.database);
   const authenticator = new ApiKeyAuthenticator(db.db);
+  const rateLimiter = new KeyRateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
   const pubsub = createClipwirePubSub();
   const sandboxApiKey = isSandbox(config) ? await bootstrapSandboxTenant(db.db, config.dataDir, log) : null;
   const media = await MediaStore.open(db.db, config.mediaUrlSecret);
@@ -128,6 +132,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
     maxRequestBodySize: MAX_GRAPHQL_BODY_BYTES,
     graphiql: config.env === 'production' ? false : { subscriptionsProtocol: 'WS' },
     maskedErrors: true,
+    batching: false,
+    plugins: [
+      ...armorPlugins(config.env === 'production'),
+      // A cross-site form or GET cannot be a GraphQL request: JSON bodies preflight by themselves;
+      // multipart uploads and GETs must carry one of these headers.
+      useCSRFPrevention({ requestHeaders: ['graphql-preflight', 'apollo-require-preflight', 'x-graphql-csrf'] }),
+    ],
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
       info: (...args) => log.info(args.map(String).join(' ')),
@@ -139,6 +150,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
       if (!principal) {
         throw new GraphQLError('missing or invalid API key', {
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
+        });
+      }
+      const waitMs = await rateLimiter.take(principal.apiKeyId);
+      if (waitMs !== null) {
+        throw new GraphQLError('too many requests for this API key', {
+          extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: { 'retry-after': String(Math.ceil(waitMs / 1000)) } } },
         });
       }
       return {
@@ -225,38 +242,68 @@ export async function buildApp(options: AppOptions): Promise<App> {
   }
 
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: WS_MAX_PAYLOAD });
-  type WsExtra = { principal?: Principal };
+  type WsExtra = { principal?: Principal; socket: WebSocket };
+  /** Open authenticated sockets, so that a revoked key's sockets can be closed. */
+  const sockets = new Map<WebSocket, Principal>();
   const wsServer = useServer<Record<string, unknown> | undefined, WsExtra>(
     {
+      connectionInitWaitTimeout: 3000, // no connection_init in time: closed with 4408
       onConnect: async (ctx) => {
         const principal = await authenticator.authenticate(ctx.connectionParams?.authorization);
         if (!principal) return false; // graphql-ws closes with 4403 Forbidden
         ctx.extra.principal = principal;
+        sockets.set(ctx.extra.socket, principal);
         return true;
+      },
+      onClose: (ctx) => {
+        sockets.delete(ctx.extra.socket);
       },
       onSubscribe: async (ctx, _id, payload) => {
         const principal = ctx.extra.principal;
         if (!principal) return [new GraphQLError('not authenticated')];
-        const enveloped = yoga.getEnveloped({ wsPrincipal: principal, params: payload });
-        const document = enveloped.parse(payload.query);
-        // graphql-ws skips validation when onSubscribe returns execution args: validate here.
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
-        const args: ExecutionArgs = {
-          schema: enveloped.schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
-        };
-        return args;
+        try {
+          const enveloped = yoga.getEnveloped({ wsPrincipal: principal, params: payload });
+          // The same envelop as HTTP: parse (token limit) and validate (depth, aliases, cost…).
+          // graphql-ws skips validation when onSubscribe returns execution args, so it is done here.
+          const document = enveloped.parse(payload.query);
+          const errors = enveloped.validate(enveloped.schema, document);
+          if (errors.length > 0) return errors;
+          const args: ExecutionArgs = {
+            schema: enveloped.schema,
+            document,
+            operationName: payload.operationName,
+            variableValues: payload.variables,
+            contextValue: await enveloped.contextFactory(),
+            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+          };
+          return args;
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
       },
       execute: (args) => (args.rootValue as { execute: typeof execute }).execute(args),
       subscribe: (args) => (args.rootValue as { subscribe: typeof subscribe }).subscribe(args),
     },
     wss,
   );
+
+  /** Closes, within seconds, the sockets of keys revoked since they connected (4403). */
+  const revocationSweep = setInterval(() => {
+    if (sockets.size === 0) return;
+    const ids = [...new Set([...sockets.values()].map((p) => p.apiKeyId))];
+    void revokedKeyIds(db.db, ids)
+      .then((revoked) => {
+        for (const [socket, principal] of sockets) {
+          if (revoked.has(principal.apiKeyId)) {
+            socket.close(4403, 'API key revoked');
+            sockets.delete(socket);
+          }
+        }
+      })
+      .catch((err: unknown) => log.error({ err }, 'revocation sweep failed'));
+  }, 2000);
+  revocationSweep.unref();
 
   return {
     server,
@@ -287,6 +334,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       clearInterval(pollTimer);
+      clearInterval(revocationSweep);
       await worker.stop(); // finishes the jobs in hand and releases the rest
       await unlisten?.();
       await wsServer.dispose(); // closes every socket with 1001 Going Away

@@ -56,6 +56,7 @@ export async function insertTask(
   return db.transaction(async (tx) => {
     const [task] = await tx.insert(tasks).values(await build(tx)).returning();
     if (!task) throw new Error('task insert returned no row');
+    await lockTenantFeed(tx, task.tenantId);
     const [event] = await tx
       .insert(taskEvents)
       .values({ taskId: task.id, tenantId: task.tenantId, status: task.status, source: 'API', message })
@@ -87,6 +88,7 @@ export async function transitionTask(db: Database, t: Transition, afterEvent: Af
       .where(and(eq(tasks.id, t.taskId), inArray(tasks.status, statusesBefore(t.to))))
       .returning();
     if (!task) return null;
+    await lockTenantFeed(tx, task.tenantId);
     const [event] = await tx
       .insert(taskEvents)
       .values({ taskId: task.id, tenantId: task.tenantId, status: t.to, source: t.source, message: t.message ?? null })
@@ -95,6 +97,15 @@ export async function transitionTask(db: Database, t: Transition, afterEvent: Af
     await afterEvent(tx, { task, event });
     return { task, event };
   });
+}
+
+/**
+ * Event ids are the feed's cursor, so within a tenant they must become visible in id order: a
+ * reader past id N must never later find N-1 committed. Holding this lock from the event's insert
+ * to the commit makes id order commit order, per tenant. (PGlite runs one transaction at a time.)
+ */
+async function lockTenantFeed(tx: Tx, tenantId: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`clipwire:feed:${tenantId}`}))`);
 }
 
 /** Changes fields that are not a status change (no event), only while the task is in `whileStatus`. */
@@ -271,6 +282,31 @@ export async function listTaskEvents(
     .where(and(...conditions))
     .orderBy(opts.inverted ? desc(taskEvents.id) : asc(taskEvents.id))
     .limit(opts.limit);
+}
+
+export interface EventFilter {
+  statuses?: TaskStatus[] | null;
+  kinds?: TaskKind[] | null;
+  providers?: Provider[] | null;
+}
+
+/** The tenant's feed after a cursor, oldest first, filtered by the event's status and its task's kind and provider. */
+export async function listTenantEvents(
+  db: DbOrTx,
+  tenantId: string,
+  afterId: number,
+  limit: number,
+  filter?: EventFilter,
+): Promise<TaskEventRow[]> {
+  const conditions: SQL[] = [eq(taskEvents.tenantId, tenantId), gt(taskEvents.id, afterId)];
+  if (filter?.statuses?.length) conditions.push(inArray(taskEvents.status, filter.statuses));
+  const needsTask = Boolean(filter?.kinds?.length || filter?.providers?.length);
+  if (filter?.kinds?.length) conditions.push(inArray(tasks.kind, filter.kinds));
+  if (filter?.providers?.length) conditions.push(inArray(tasks.provider, filter.providers));
+  const base = db.select({ event: taskEvents }).from(taskEvents);
+  const query = needsTask ? base.innerJoin(tasks, eq(tasks.id, taskEvents.taskId)) : base;
+  const rows = await query.where(and(...conditions)).orderBy(asc(taskEvents.id)).limit(limit);
+  return rows.map((r) => r.event);
 }
 
 export async function findTaskEvent(db: DbOrTx, tenantId: string, id: number): Promise<TaskEventRow | null> {

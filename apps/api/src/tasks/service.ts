@@ -108,7 +108,7 @@ export class TaskService {
     if (!adapter) throw new ProviderUnavailableError(draft.provider, `${draft.provider} is not configured for ${draft.kind}`);
     const id = randomUUID();
     try {
-      const { task } = await insertTask(
+      const { task, event } = await insertTask(
         this.deps.db,
         async (tx) => {
           const mediaIds = [];
@@ -132,7 +132,7 @@ export class TaskService {
         this.afterEvent,
       );
       this.deps.jobs.nudge();
-      this.publish(task);
+      this.publish(task, event.id);
       return task;
     } catch (error) {
       if (draft.externalTaskId !== null && isUniqueViolation(error)) throw new DuplicateExternalTaskIdError(draft.externalTaskId);
@@ -324,9 +324,18 @@ export class TaskService {
       if (slots !== undefined && (await countInFlight(tx, task.provider)) >= slots) return 'busy';
       const window = rate[task.provider];
       if (window && (await countSubmitsSince(tx, task.provider, new Date(Date.now() - window.windowMs))) >= window.creates) return 'busy';
+      // The first poll is planned here, before anything is sent, so that a task moved on by a
+      // callback before our own update still gets polled if later callbacks are lost.
+      const poll = this.firstPoll(this.adapter(task));
       const marked = await tx
         .update(tasks)
-        .set({ callbackTokenHash: tokenHash, submitAttempts: sql`${tasks.submitAttempts} + 1`, submitStartedAt: sql`now()` })
+        .set({
+          callbackTokenHash: tokenHash,
+          submitAttempts: sql`${tasks.submitAttempts} + 1`,
+          submitStartedAt: sql`now()`,
+          nextPollAt: poll.nextPollAt,
+          pollDelayMs: poll.pollDelayMs,
+        })
         .where(and(eq(tasks.id, task.id), eq(tasks.status, 'PENDING'), isNull(tasks.submitStartedAt)))
         .returning({ id: tasks.id });
       return marked.length > 0 ? 'ok' : 'gone';
@@ -391,7 +400,7 @@ export class TaskService {
   private async apply(t: Transition): Promise<TaskRow | null> {
     const result = await transitionTask(this.deps.db, t, this.afterEvent);
     if (!result) return null;
-    this.publish(result.task);
+    this.publish(result.task, result.event.id);
     this.deps.jobs.nudge(); // a webhook may be queued
     return result.task;
   }
@@ -403,8 +412,9 @@ export class TaskService {
     return true;
   }
 
-  private publish(task: TaskRow): void {
+  private publish(task: TaskRow, eventId: number): void {
     this.deps.pubsub.publish('task:updated', task.id, { taskId: task.id, version: task.version });
+    this.deps.pubsub.publish('tenant:events', task.tenantId, { eventId });
   }
 }
 

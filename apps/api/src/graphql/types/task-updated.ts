@@ -1,5 +1,6 @@
 import { isTerminalStatus } from '@clipwire/schema';
 import type { TaskRow } from '@clipwire/schema/tables';
+import { Repeater } from 'graphql-yoga';
 import { findTask } from '../../tasks/repository.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
@@ -15,25 +16,34 @@ builder.subscriptionField('taskUpdated', (t) =>
   }),
 );
 
-async function* taskUpdates(ctx: GraphQLContext, taskId: string): AsyncGenerator<TaskRow> {
-  if (!isUuid(taskId)) return;
-  // Subscribe before reading, so no change can fall between the read and the subscription.
-  const updates = ctx.pubsub.subscribe('task:updated', taskId);
-  try {
-    let task = await findTask(ctx.db, ctx.principal.tenantId, { id: taskId });
-    if (!task) return;
-    yield task;
-    let seen = task.version;
-    if (isTerminalStatus(task.status)) return;
-    for await (const message of updates) {
-      if (message.version <= seen) continue;
-      task = await findTask(ctx.db, ctx.principal.tenantId, { id: taskId });
-      if (!task || task.version <= seen) continue;
-      seen = task.version;
-      yield task;
-      if (isTerminalStatus(task.status)) return;
+/**
+ * Subscribes before reading, so no change can fall between the read and the subscription; each
+ * message makes it re-read the row the caller may see and yield it when its version is newer.
+ */
+function taskUpdates(ctx: GraphQLContext, taskId: string): Repeater<TaskRow> {
+  return new Repeater<TaskRow>(async (push, stop) => {
+    if (!isUuid(taskId)) return stop();
+    const updates = ctx.pubsub.subscribe('task:updated', taskId);
+    void stop.then(() => void updates.return?.());
+    let seen = 0;
+    const emit = async (): Promise<boolean> => {
+      const task = await findTask(ctx.db, ctx.principal.tenantId, { id: taskId });
+      if (!task) return true;
+      if (task.version > seen) {
+        seen = task.version;
+        await push(task);
+      }
+      return isTerminalStatus(task.status);
+    };
+    try {
+      if (await emit()) return stop();
+      for await (const message of updates) {
+        if (message.version <= seen) continue;
+        if (await emit()) return stop();
+      }
+    } catch (error) {
+      stop(error);
     }
-  } finally {
-    await updates.return?.();
-  }
+    await stop;
+  });
 }

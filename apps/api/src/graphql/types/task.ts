@@ -63,7 +63,7 @@ export const TaskType = builder.node(TaskRef, {
   }),
 });
 
-const TaskFilterInput = builder.inputType('TaskFilter', {
+export const TaskFilterInput = builder.inputType('TaskFilter', {
   fields: (t) => ({
     statuses: t.field({ type: [TaskStatusEnum] }),
     kinds: t.field({ type: [TaskKindEnum] }),
