@@ -9,6 +9,7 @@ export const API_KEY_PREFIX = 'cw_sk_';
 export interface Principal {
   tenantId: string;
   apiKeyId: string;
+  scope: 'tenant' | 'admin';
 }
 
 export function sha256Hex(value: string): string {
@@ -27,12 +28,17 @@ export interface CreatedApiKey {
   prefix: string;
 }
 
-export async function createApiKey(db: DbOrTx, tenantId: string, name: string): Promise<CreatedApiKey> {
+export async function createApiKey(
+  db: DbOrTx,
+  tenantId: string,
+  name: string,
+  scope: 'tenant' | 'admin' = 'tenant',
+): Promise<CreatedApiKey> {
   const key = API_KEY_PREFIX + generateSecret(32);
   const prefix = key.slice(0, API_KEY_PREFIX.length + 6);
   const [row] = await db
     .insert(apiKeys)
-    .values({ tenantId, name, prefix, keyHash: sha256Hex(key) })
+    .values({ tenantId, name, scope, prefix, keyHash: sha256Hex(key) })
     .returning({ id: apiKeys.id });
   if (!row) throw new Error('api key insert returned no row');
   return { id: row.id, tenantId, key, prefix };
@@ -72,11 +78,11 @@ export class ApiKeyAuthenticator {
     const cached = this.cache.get(hash);
     if (cached && cached.expires > now) return cached.principal;
     const [row] = await this.db
-      .select({ id: apiKeys.id, tenantId: apiKeys.tenantId })
+      .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, scope: apiKeys.scope })
       .from(apiKeys)
       .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)))
       .limit(1);
-    const principal = row ? { tenantId: row.tenantId, apiKeyId: row.id } : null;
+    const principal = row ? { tenantId: row.tenantId, apiKeyId: row.id, scope: row.scope } : null;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, { principal, expires: now + ApiKeyAuthenticator.CACHE_MS });
     return principal;
@@ -91,4 +97,31 @@ export async function revokedKeyIds(db: DbOrTx, ids: string[]): Promise<Set<stri
     .from(apiKeys)
     .where(and(inArray(apiKeys.id, ids), isNotNull(apiKeys.revokedAt)));
   return new Set(rows.map((r) => r.id));
+}
+
+/** Revokes a key; `tenantId` limits it to that tenant's keys (null: any, for admins and the CLI). */
+export async function revokeApiKey(db: DbOrTx, keyId: string, tenantId: string | null) {
+  const [row] = await db
+    .update(apiKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt), ...(tenantId ? [eq(apiKeys.tenantId, tenantId)] : [])))
+    .returning();
+  return row ?? null;
+}
+
+export async function listApiKeys(db: DbOrTx, tenantId: string | null) {
+  const query = db
+    .select({
+      id: apiKeys.id,
+      tenantId: apiKeys.tenantId,
+      tenant: tenants.name,
+      name: apiKeys.name,
+      scope: apiKeys.scope,
+      prefix: apiKeys.prefix,
+      createdAt: apiKeys.createdAt,
+      revokedAt: apiKeys.revokedAt,
+    })
+    .from(apiKeys)
+    .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId));
+  return (tenantId ? query.where(eq(apiKeys.tenantId, tenantId)) : query).orderBy(tenants.name, apiKeys.createdAt);
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import * as tables from '@clipwire/schema/tables';
@@ -47,10 +47,54 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
   const memory = target.dataDir.startsWith('memory://');
   // PGlite does not create the data dir's parent folder itself.
   if (!memory) mkdirSync(target.dataDir, { recursive: true });
-  const client = await PGlite.create(memory ? target.dataDir : join(target.dataDir, 'pglite'));
-  const db = drizzlePglite(client, { schema: tables });
-  await migratePglite(db, { migrationsFolder });
-  return handle(db as unknown as Database, 'pglite', () => client.close());
+  const unlock = memory ? () => {} : lockDataDir(target.dataDir);
+  try {
+    const client = await PGlite.create(memory ? target.dataDir : join(target.dataDir, 'pglite'));
+    const db = drizzlePglite(client, { schema: tables });
+    await migratePglite(db, { migrationsFolder });
+    return handle(db as unknown as Database, 'pglite', async () => {
+      await client.close();
+      unlock();
+    });
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+}
+
+export class DataDirInUseError extends Error {}
+
+/**
+ * Embedded PGlite must have one process per data dir: a second one would corrupt it. A lock file
+ * holds the owner's pid; a lock whose process is gone (killed) is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const file = join(dataDir, 'pglite.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number(readFileSync(file, 'utf8'));
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new DataDirInUseError(
+          `${dataDir} is in use by process ${pid} (embedded PGlite allows one process per data dir): stop it first, or use DATABASE_URL`,
+        );
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new DataDirInUseError(`could not lock ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function handle(db: Database, driver: 'pglite' | 'postgres', close: () => Promise<void>): DatabaseHandle {

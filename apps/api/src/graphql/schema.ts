@@ -9,6 +9,7 @@ import './types/create-task.js';
 import './types/provider-info.js';
 import './types/task-actions.js';
 import './types/webhook-settings.js';
+import './types/api-key.js';
 import './types/task-updated.js';
 import './types/task-events-feed.js';
 

@@ -245,9 +245,7 @@ export async function listTasks(
   // "After" in newest-first order means older: a smaller (created_at, id).
   if (opts.after) conditions.push(olderThan(opts.after));
   if (opts.before) conditions.push(newerThan(opts.before));
-  if (opts.filter?.statuses?.length) conditions.push(inArray(tasks.status, opts.filter.statuses));
-  if (opts.filter?.kinds?.length) conditions.push(inArray(tasks.kind, opts.filter.kinds));
-  if (opts.filter?.providers?.length) conditions.push(inArray(tasks.provider, opts.filter.providers));
+  conditions.push(...filterConditions(opts.filter));
   const order = opts.inverted
     ? [asc(tasks.createdAt), asc(tasks.id)]
     : [desc(tasks.createdAt), desc(tasks.id)];
@@ -257,6 +255,22 @@ export async function listTasks(
     .where(and(...conditions))
     .orderBy(...order)
     .limit(opts.limit);
+}
+
+export async function countTasks(db: DbOrTx, tenantId: string, filter?: TaskFilter): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(tasks)
+    .where(and(eq(tasks.tenantId, tenantId), ...filterConditions(filter)));
+  return row?.n ?? 0;
+}
+
+function filterConditions(filter?: TaskFilter): SQL[] {
+  const conditions: SQL[] = [];
+  if (filter?.statuses?.length) conditions.push(inArray(tasks.status, filter.statuses));
+  if (filter?.kinds?.length) conditions.push(inArray(tasks.kind, filter.kinds));
+  if (filter?.providers?.length) conditions.push(inArray(tasks.provider, filter.providers));
+  return conditions;
 }
 
 function olderThan(c: TaskCursor): SQL {

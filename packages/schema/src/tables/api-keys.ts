@@ -10,6 +10,8 @@ export const apiKeys = pgTable(
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
+    /** 'tenant': the tenant's own tasks and keys. 'admin': also creates tenants and their keys. */
+    scope: text('scope').$type<'tenant' | 'admin'>().notNull().default('tenant'),
     /** The first characters of the key, so an operator can tell keys apart. */
     prefix: text('prefix').notNull(),
     /** Hex SHA-256 of the whole key. */

@@ -9,6 +9,7 @@ import {
   findTasksByIds,
   listTaskEvents,
   listTasks,
+  countTasks,
   type TaskCursor,
 } from '../../tasks/repository.js';
 import { builder } from '../builder.js';
@@ -95,8 +96,8 @@ builder.queryField('tasks', (t) =>
     type: TaskType,
     description: 'The tenant’s tasks, newest first.',
     args: { filter: t.arg({ type: TaskFilterInput }) },
-    resolve: (_root, args, ctx) =>
-      resolveCursorConnection(
+    resolve: async (_root, args, ctx) => {
+      const connection = await resolveCursorConnection(
         { args, toCursor: (task: TaskRow) => encodeTaskCursor(task), defaultSize: 20, maxSize: 100 },
         (page: ResolveCursorConnectionArgs) =>
           listTasks(ctx.db, ctx.principal.tenantId, {
@@ -106,7 +107,17 @@ builder.queryField('tasks', (t) =>
             inverted: page.inverted,
             filter: args.filter ?? undefined,
           }),
-      ),
+      );
+      // Counted only when asked for.
+      return Object.assign(connection, { count: () => countTasks(ctx.db, ctx.principal.tenantId, args.filter ?? undefined) });
+    },
+  }, {
+    fields: (t) => ({
+      totalCount: t.int({
+        description: 'How many of your tasks match the filter.',
+        resolve: (connection) => (connection as unknown as { count: () => Promise<number> }).count(),
+      }),
+    }),
   }),
 );
 

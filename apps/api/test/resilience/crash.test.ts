@@ -1,0 +1,541 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSimulator, type Simulator } from '@clipwire/providers/simulator';
+import { jobs } from '@clipwire/schema/tables';
+import { createClient } from 'graphql-ws';
+import { isNotNull } from 'drizzle-orm';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { SANDBOX_DIGITAL_HUMAN_API_KEY, SANDBOX_KIE_API_KEY, SANDBOX_KLING_API_KEY } from '../../src/config.js';
+import type { CrashPoint } from '../../src/crash.js';
+import { openDatabase } from '../../src/db/client.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { CREATE_AVATAR, eventually, SAMPLE_INPUT } from '../support/stack.js';
+import {
+  ApiChild,
+  decodeTaskId,
+  freePort,
+  gql,
+  gqlOk,
+  sleep,
+  startWebhookReceiver,
+  type WebhookDelivery,
+  type WebhookReceiver,
+} from './crash-support.js';
+
+/*
+ * Crash resilience: the API runs as a real child process (node --import tsx src/main.ts) and kills
+ * itself with SIGKILL at a fail point (CLIPWIRE_CRASH_AT, src/crash.ts) while tasks are in flight;
+ * it is restarted on the same port and data without the fail point. The provider simulator and a
+ * webhook receiver live in this process, so they outlive every incarnation of the API and count
+ * what really reached them.
+ *
+ * Every run checks: each acknowledged task reaches a terminal state; a create that got no answer
+ * left either nothing (no row, nothing upstream) or a whole task that also finishes; Kling saw at
+ * most one create per task (exactly one for each SUCCEEDED one) and no create for a task we do
+ * not have; KIE saw no more creates than there are KIE tasks; every event of a webhook task was
+ * delivered, in order, with the same webhook-id on redelivery and a valid signature.
+ */
+
+const RUNS_PER_POINT = 3;
+/** Long enough for a task whose callbacks were lost while the API was down to be polled (30 s grace). */
+const FINISH_TIMEOUT_MS = 50_000;
+/** Kling ends a task 4.5 s after its create, later than any restart, so its last callback finds a live API. */
+const KLING_TIMING = { processingAfterMs: 2500, succeedAfterMs: 4500 };
+const KIE_TIMING = { queuingAfterMs: 300, generatingAfterMs: 1500, completeAfterMs: 4500 };
+const usePostgres = Boolean(process.env.DATABASE_URL);
+
+const TASK_FIELDS = /* GraphQL */ `
+  id status provider externalTaskId providerTaskId
+  error { code message }
+  events(first: 100) { edges { node { cursor status source } } }
+`;
+const TASK_BY_ID = `query ($id: ID!) { task(id: $id) { ${TASK_FIELDS} } }`;
+const TASK_BY_EXTERNAL_ID = `query ($externalTaskId: String!) { task(externalTaskId: $externalTaskId) { ${TASK_FIELDS} } }`;
+const ALL_TASKS = `query ($after: String) { tasks(first: 100, after: $after) { edges { node { id status externalTaskId } } pageInfo { hasNextPage endCursor } } }`;
+const TERMINAL = ['SUCCEEDED', 'FAILED', 'CANCELED'];
+
+interface TaskView {
+  id: string;
+  status: string;
+  provider: 'KLING' | 'KIE';
+  externalTaskId: string;
+  providerTaskId: string | null;
+  error: { code: string; message: string } | null;
+  events: { edges: { node: { cursor: string; status: string; source: string } }[] };
+}
+
+let sim: Simulator;
+let receiver: WebhookReceiver;
+const children = new Set<ApiChild>();
+const environments: Environment[] = [];
+
+beforeAll(async () => {
+  sim = await startSimulator({
+    host: '127.0.0.1',
+    kling: { apiKey: SANDBOX_KLING_API_KEY, timing: KLING_TIMING, videoToAudioTiming: KLING_TIMING },
+    // KIE downloads its inputs from the API's /media links; with the API dead that download fails and
+    // KIE fails the task, which says nothing about our engine: here KIE counts inputs as fetched.
+    kie: { apiKey: SANDBOX_KIE_API_KEY, timing: KIE_TIMING, fetchInputs: false },
+    digitalHuman: { apiKey: SANDBOX_DIGITAL_HUMAN_API_KEY },
+  });
+  receiver = await startWebhookReceiver();
+});
+
+afterEach(async () => {
+  sim?.kling.clearFaults();
+  sim?.kie.clearFaults();
+  // Fallback only: every test stops its own children.
+  await Promise.all([...children].map((c) => c.kill()));
+  children.clear();
+});
+
+afterAll(async () => {
+  await Promise.all([...children].map((c) => c.kill()));
+  await sim?.stop();
+  await receiver?.stop();
+  for (const env of environments) await env.dispose();
+});
+
+interface Environment {
+  label: string;
+  port: number;
+  url: string;
+  dataDir: string;
+  database: TestDatabase | undefined;
+  apiKey: string;
+  webhookSecret: string;
+  dispose(): Promise<void>;
+}
+
+/** A data dir (file-backed PGlite, or a fresh Postgres database) and a port, kept across restarts. */
+async function newEnvironment(label: string): Promise<Environment> {
+  const dataDir = await mkdtemp(join(tmpdir(), `clipwire-crash-${label.replace(/\W+/g, '-')}-`));
+  const database = usePostgres ? await createTestDatabase() : undefined;
+  const port = await freePort();
+  const env: Environment = {
+    label,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    dataDir,
+    database,
+    apiKey: '',
+    webhookSecret: '',
+    async dispose() {
+      await rm(dataDir, { recursive: true, force: true });
+      await database?.drop();
+    },
+  };
+  environments.push(env);
+  return env;
+}
+
+/** Starts the API on the environment and waits for /readyz; the first start writes the sandbox key. */
+async function startApi(env: Environment, crashAt?: CrashPoint): Promise<ApiChild> {
+  const childEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? tmpdir(),
+    NODE_ENV: 'test',
+    PORT: String(env.port),
+    HOST: '127.0.0.1',
+    PUBLIC_BASE_URL: env.url,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    CLIPWIRE_DATA_DIR: env.dataDir,
+    // A base URL per provider in sandbox mode: main.ts starts no simulator of its own.
+    KLING_BASE_URL: sim.url,
+    KIE_BASE_URL: sim.url,
+    DIGITAL_HUMAN_BASE_URL: sim.url,
+    JOB_LEASE_MS: '2000',
+    POLL_INTERVAL_MS: '200',
+    PROVIDER_TIMEOUT_MS: '5000',
+    WEBHOOK_ALLOW_ORIGINS: receiver.origin,
+    ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+    ...(env.database?.url ? { DATABASE_URL: env.database.url } : {}),
+    ...(crashAt ? { CLIPWIRE_CRASH_AT: crashAt } : {}),
+  };
+  const child = new ApiChild(env.url, childEnv, `${env.label} api${crashAt ? ` (crash at ${crashAt})` : ''}`);
+  children.add(child);
+  await child.ready();
+  if (!env.apiKey) {
+    env.apiKey = (await readFile(join(env.dataDir, 'sandbox-api-key'), 'utf8')).trim();
+    const data = await gqlOk(child, env.apiKey, '{ webhookSettings { secret } }');
+    env.webhookSecret = data.webhookSettings.secret;
+  }
+  return child;
+}
+
+/** SIGTERM, which must end the process with code 0 within a few seconds. */
+async function stopApi(child: ApiChild): Promise<void> {
+  child.signal('SIGTERM');
+  const exit = await child.waitExit(10_000);
+  expect(exit, child.logTail()).toEqual({ code: 0, signal: null });
+  children.delete(child);
+}
+
+interface Planned {
+  externalTaskId: string;
+  provider: 'KLING' | 'KIE';
+  webhook: boolean;
+}
+
+interface Attempt extends Planned {
+  /** Set when the create mutation returned a Task: the task is acknowledged. */
+  id: string | null;
+  failure: string | null;
+}
+
+/** Three Kling tasks, one KIE task and one webhook task (Kling, or KIE on odd runs). */
+function plan(point: string, run: number): Planned[] {
+  const prefix = `${point.replace(':', '.')}.r${run}`;
+  return [
+    { externalTaskId: `${prefix}.kling-0`, provider: 'KLING', webhook: false },
+    { externalTaskId: `${prefix}.kling-1`, provider: 'KLING', webhook: false },
+    { externalTaskId: `${prefix}.kie-0`, provider: 'KIE', webhook: false },
+    { externalTaskId: `${prefix}.kling-2`, provider: 'KLING', webhook: false },
+    { externalTaskId: `${prefix}.hook-${run % 2 === 0 ? 'kling' : 'kie'}`, provider: run % 2 === 0 ? 'KLING' : 'KIE', webhook: true },
+  ];
+}
+
+async function create(child: ApiChild, env: Environment, p: Planned): Promise<Attempt> {
+  const input = {
+    provider: p.provider,
+    ...SAMPLE_INPUT,
+    externalTaskId: p.externalTaskId,
+    ...(p.provider === 'KIE' ? { prompt: 'a calm newsreader' } : {}),
+    ...(p.webhook ? { webhookUrl: receiver.url } : {}),
+  };
+  const res = await gql(child.url, env.apiKey, CREATE_AVATAR, { input });
+  if (!res.ok) return { ...p, id: null, failure: res.error };
+  const payload = res.data?.createAvatarVideo;
+  // A create that answers at all answers with the Task: anything else is a failure of the test setup.
+  expect(payload, JSON.stringify(res)).toMatchObject({ __typename: 'Task', status: 'PENDING', externalTaskId: p.externalTaskId });
+  return { ...p, id: payload.id as string, failure: null };
+}
+
+async function waitForFinal(child: ApiChild, env: Environment, query: string, variables: Record<string, unknown>): Promise<TaskView> {
+  let last: TaskView | undefined;
+  try {
+    return await eventually(
+      async () => {
+        const data = await gqlOk(child, env.apiKey, query, variables);
+        last = data.task as TaskView;
+        return last && TERMINAL.includes(last.status) ? last : null;
+      },
+      FINISH_TIMEOUT_MS,
+      `task ${JSON.stringify(variables)} to finish`,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; last seen ${JSON.stringify(last)}\n${child.logTail()}`);
+  }
+}
+
+async function allTasks(child: ApiChild, env: Environment): Promise<{ id: string; status: string; externalTaskId: string }[]> {
+  const out = [];
+  let after: string | null = null;
+  for (;;) {
+    const data = await gqlOk(child, env.apiKey, ALL_TASKS, { after });
+    out.push(...data.tasks.edges.map((e: { node: { id: string; status: string; externalTaskId: string } }) => e.node));
+    if (!data.tasks.pageInfo.hasNextPage) return out;
+    after = data.tasks.pageInfo.endCursor;
+  }
+}
+
+const sources = (t: TaskView) => t.events.edges.map((e) => `${e.node.status}/${e.node.source}`);
+/** Adopted after a crash: the first status after PENDING was read from Kling (POLL), not returned by our create call (API). */
+const adopted = (t: TaskView) => t.events.edges[1]?.node.source === 'POLL';
+
+interface RunReport {
+  point: CrashPoint;
+  run: number;
+  attempts: Attempt[];
+  /** Every task of the run that exists after the restart (acknowledged or not). */
+  present: TaskView[];
+  /** Creates without an answer that left nothing behind. */
+  absent: Attempt[];
+  klingCreates: number;
+  kieCreates: number;
+  crashCallbackErrors: number;
+  redeliveries: number;
+  ms: number;
+}
+
+/**
+ * One run: start with the fail point, create the planned tasks at once, see the process die of
+ * SIGKILL, restart without the fail point, and check every invariant. Ends with a graceful stop.
+ */
+async function crashRun(env: Environment, point: CrashPoint, run: number): Promise<RunReport> {
+  const started = Date.now();
+  const klingBefore = sim.kling.createCount();
+  const kieBefore = sim.kie.createCount();
+  const callbacksBefore = sim.kling.sentCallbacks().length + sim.kie.sentCallbacks().length;
+  const deliveriesBefore = receiver.deliveries.length;
+
+  // Every create reaches 'create:before-commit', so no create is answered by the process that dies
+  // there: the tasks that are in flight when it dies are acknowledged by a previous incarnation.
+  const inFlight: Attempt[] = [];
+  if (point === 'create:before-commit') {
+    const before = await startApi(env);
+    inFlight.push(...(await Promise.all(plan(`${point}.in-flight`, run).map((p) => create(before, env, p)))));
+    await stopApi(before);
+    expect(inFlight.every((a) => a.id), JSON.stringify(inFlight)).toBe(true);
+  }
+  const crashing = await startApi(env, point);
+  const attempts = [...inFlight, ...(await Promise.all(plan(point, run).map((p) => create(crashing, env, p))))];
+  const exit = await crashing.waitExit(20_000);
+  expect(exit, `the API must die at ${point}\n${crashing.logTail()}`).toEqual({ code: null, signal: 'SIGKILL' });
+  children.delete(crashing);
+
+  const api = await startApi(env);
+  try {
+    // Every acknowledged task reaches a terminal state; an unanswered create left all or nothing.
+    const settled = await Promise.all(
+      attempts.map(async (a) => {
+        if (a.id) return { a, task: await waitForFinal(api, env, TASK_BY_ID, { id: a.id }) };
+        const data = await gqlOk(api, env.apiKey, TASK_BY_EXTERNAL_ID, { externalTaskId: a.externalTaskId });
+        if (!data.task) return { a, task: null };
+        return { a, task: await waitForFinal(api, env, TASK_BY_EXTERNAL_ID, { externalTaskId: a.externalTaskId }) };
+      }),
+    );
+    const present = settled.flatMap((s) => (s.task ? [s.task] : []));
+    const absent = settled.flatMap((s) => (s.task ? [] : [s.a]));
+    for (const { a, task } of settled) {
+      if (a.id) expect(task, `acknowledged ${a.externalTaskId} must exist`).not.toBeNull();
+      if (!task) continue;
+      const what = `${a.externalTaskId}: ${task.status} ${JSON.stringify(task.error)} ${sources(task).join(' → ')}`;
+      expect(task.provider, what).toBe(a.provider);
+      if (a.provider === 'KLING') {
+        // Kling is found again by external_task_id: it always finishes, with exactly one create.
+        expect(task.status, what).toBe('SUCCEEDED');
+        expect(sim.kling.createsFor(decodeTaskId(task.id)), `Kling creates for ${what}`).toBe(1);
+      } else {
+        // KIE cannot be looked up: an attempt whose outcome the crash hid ends SUBMISSION_UNCONFIRMED.
+        if (task.status !== 'SUCCEEDED') {
+          expect(task.status, what).toBe('FAILED');
+          expect(task.error?.code, what).toBe('SUBMISSION_UNCONFIRMED');
+        }
+      }
+    }
+
+    // Nothing upstream that we do not know of, nothing sent twice.
+    const presentKling = present.filter((t) => t.provider === 'KLING');
+    const presentKie = present.filter((t) => t.provider === 'KIE');
+    const klingCreates = sim.kling.createCount() - klingBefore;
+    const kieCreates = sim.kie.createCount() - kieBefore;
+    expect(klingCreates, 'Kling tasks created upstream = Kling tasks we have').toBe(presentKling.length);
+    expect(kieCreates, 'KIE creates ≤ KIE tasks').toBeLessThanOrEqual(presentKie.length);
+    expect(kieCreates, 'each SUCCEEDED KIE task was created upstream').toBeGreaterThanOrEqual(presentKie.filter((t) => t.status === 'SUCCEEDED').length);
+
+    // No task of this environment is left behind, whether or not its create was answered.
+    const stuck = (await allTasks(api, env)).filter((t) => !TERMINAL.includes(t.status));
+    expect(stuck, 'tasks not terminal').toEqual([]);
+
+    // Webhooks: every event delivered, in order, same id on redelivery, signed.
+    const runDeliveries = () => receiver.deliveries.slice(deliveriesBefore);
+    let redeliveries = 0;
+    for (const task of present.filter((t) => attempts.find((a) => a.externalTaskId === t.externalTaskId)!.webhook)) {
+      const expected = task.events.edges.map((e) => e.node.cursor);
+      const forTask = () => runDeliveries().filter((d) => d.taskId === task.id);
+      await eventually(
+        async () => expected.every((c) => forTask().some((d) => d.eventCursor === c)),
+        15_000,
+        `webhooks of ${task.externalTaskId}: events ${expected.join(',')}, got ${JSON.stringify(forTask().map((d) => d.eventCursor))}`,
+      );
+      redeliveries += checkWebhooks(task, forTask(), env.webhookSecret);
+    }
+
+    const callbacks = [...sim.kling.sentCallbacks(), ...sim.kie.sentCallbacks()].slice(callbacksBefore);
+    const crashCallbackErrors = callbacks.filter((c) => c.url.startsWith(`${env.url}/callbacks/`) && c.status === 'error').length;
+    return { point, run, attempts, present, absent, klingCreates, kieCreates, crashCallbackErrors, redeliveries, ms: Date.now() - started };
+  } finally {
+    await stopApi(api);
+  }
+}
+
+/** Checks one task's deliveries; returns how many were redeliveries of an id already seen. */
+function checkWebhooks(task: TaskView, deliveries: WebhookDelivery[], secret: string): number {
+  const expected = task.events.edges.map((e) => ({ cursor: e.node.cursor, status: e.node.status }));
+  const verifier = new Webhook(secret);
+  const seen = new Map<string, WebhookDelivery>();
+  let last = 0;
+  for (const d of deliveries) {
+    // The webhook-id names the event, so a redelivery carries the same id as the first delivery.
+    expect(d.webhookId).toBe(`evt_${d.eventCursor}`);
+    expect(() => verifier.verify(d.rawBody, { 'webhook-id': d.webhookId, 'webhook-timestamp': d.timestamp, 'webhook-signature': d.signature })).not.toThrow();
+    // In order per task: never an earlier event after a later one (a redelivery repeats the latest).
+    expect(Number(d.eventCursor), `order of ${task.externalTaskId}: ${deliveries.map((x) => x.eventCursor)}`).toBeGreaterThanOrEqual(last);
+    last = Number(d.eventCursor);
+    const first = seen.get(d.webhookId);
+    if (first) expect(d.eventStatus).toBe(first.eventStatus);
+    else seen.set(d.webhookId, d);
+  }
+  // Deduplicated by webhook-id, the deliveries are exactly the task's events, in order.
+  expect([...seen.values()].map((d) => ({ cursor: d.eventCursor, status: d.eventStatus })), `webhooks of ${task.externalTaskId}`).toEqual(expected);
+  return deliveries.length - seen.size;
+}
+
+/** Runs a point RUNS_PER_POINT times on one environment, then applies the point's own expectations. */
+async function crashPoint(point: CrashPoint, latencies: { klingCreateMs: number; kieMs: number }): Promise<RunReport[]> {
+  const env = await newEnvironment(point);
+  sim.kling.setCreateLatencyMs(latencies.klingCreateMs);
+  sim.kie.setLatencyMs(latencies.kieMs);
+  const reports: RunReport[] = [];
+  for (let run = 0; run < RUNS_PER_POINT; run++) reports.push(await crashRun(env, point, run));
+  const summary = reports.map((r) => ({
+    run: r.run,
+    ms: r.ms,
+    acknowledged: r.attempts.filter((a) => a.id).length,
+    present: r.present.map((t) => `${t.externalTaskId}:${t.status}${t.error ? `/${t.error.code}` : ''}${adopted(t) ? '/adopted' : ''}`),
+    absent: r.absent.map((a) => a.externalTaskId),
+    klingCreates: r.klingCreates,
+    kieCreates: r.kieCreates,
+    crashCallbackErrors: r.crashCallbackErrors,
+    redeliveries: r.redeliveries,
+  }));
+  console.log(`[crash] ${point} (${usePostgres ? 'postgres' : 'pglite'}): ${JSON.stringify(summary, null, 1)}`);
+  return reports;
+}
+
+const KEEP_SUBMITS_IN_FLIGHT = { klingCreateMs: 300, kieMs: 300 };
+
+describe(`crash with SIGKILL at each fail point, ${RUNS_PER_POINT} runs each (${usePostgres ? 'Postgres' : 'file-backed PGlite'})`, () => {
+  it('create:before-commit — an unanswered create leaves no row and sends nothing upstream; every acknowledged task finishes', async () => {
+    const reports = await crashPoint('create:before-commit', { klingCreateMs: 0, kieMs: 0 });
+    for (const r of reports) {
+      // The create that reached the fail point got no answer and left nothing behind (no row, and —
+      // checked in the run — no upstream create: Kling's count equals the Kling tasks we have).
+      expect(r.absent.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
+      for (const a of r.absent) expect(a.id).toBeNull();
+      // The tasks acknowledged before the crash were in flight when it hit, and all finished.
+      const acknowledged = r.attempts.filter((a) => a.id);
+      expect(acknowledged.length, `run ${r.run}`).toBeGreaterThanOrEqual(5);
+      for (const a of acknowledged) expect(r.present.find((t) => t.id === a.id)?.status).toMatch(/^(SUCCEEDED|FAILED)$/);
+    }
+  }, 240_000);
+
+  it('submit:after-attempt-committed — an attempt that never left is sent once after the restart (Kling) or ends SUBMISSION_UNCONFIRMED (KIE)', async () => {
+    const reports = await crashPoint('submit:after-attempt-committed', KEEP_SUBMITS_IN_FLIGHT);
+    for (const r of reports) {
+      expect(r.attempts.filter((a) => a.id).length, `run ${r.run}: acknowledged`).toBeGreaterThanOrEqual(1);
+      // Every Kling task has exactly one create (checked per task in the run) and all of them succeeded.
+      expect(r.present.filter((t) => t.provider === 'KLING').every((t) => t.status === 'SUCCEEDED')).toBe(true);
+    }
+  }, 240_000);
+
+  it('submit:after-upstream-accepted — Kling tasks are adopted by external_task_id with one create each; KIE ends SUBMISSION_UNCONFIRMED and is never resent', async () => {
+    // Kling answers its creates after 300 ms, KIE after 800 ms: when the first Kling answer kills the
+    // process, every create is upstream already and none of their answers has been applied.
+    const reports = await crashPoint('submit:after-upstream-accepted', { klingCreateMs: 300, kieMs: 800 });
+    const all = reports.flatMap((r) => r.present);
+    const adoptedKling = all.filter((t) => t.provider === 'KLING' && adopted(t));
+    const unconfirmedKie = all.filter((t) => t.provider === 'KIE' && t.error?.code === 'SUBMISSION_UNCONFIRMED');
+    expect(adoptedKling.length, 'Kling tasks adopted after the crash').toBeGreaterThanOrEqual(RUNS_PER_POINT);
+    for (const t of adoptedKling) {
+      expect(t.status).toBe('SUCCEEDED');
+      expect(sim.kling.createsFor(decodeTaskId(t.id))).toBe(1);
+    }
+    expect(unconfirmedKie.length, 'KIE tasks ended SUBMISSION_UNCONFIRMED').toBeGreaterThanOrEqual(1);
+    for (const r of reports) {
+      // KIE accepted the unconfirmed ones: they are upstream once, and were not sent again.
+      const kie = r.present.filter((t) => t.provider === 'KIE');
+      expect(r.kieCreates, `run ${r.run}`).toBeLessThanOrEqual(kie.length);
+    }
+  }, 240_000);
+
+  it('callback:after-ack-queued — a callback whose acknowledgement died with the process is still acted on; every task finishes', async () => {
+    const reports = await crashPoint('callback:after-ack-queued', KEEP_SUBMITS_IN_FLIGHT);
+    for (const r of reports) {
+      // The provider saw its callback fail (the process died before answering it).
+      expect(r.crashCallbackErrors, `run ${r.run}`).toBeGreaterThanOrEqual(1);
+      expect(r.present.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
+    }
+  }, 240_000);
+
+  it('refresh:after-provider-read — a provider read whose result was never applied is read again; every task finishes', async () => {
+    const reports = await crashPoint('refresh:after-provider-read', KEEP_SUBMITS_IN_FLIGHT);
+    for (const r of reports) {
+      expect(r.present.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
+      // Every present task finished with the outcome the provider reported (checked per task in the run).
+      expect(r.present.every((t) => TERMINAL.includes(t.status))).toBe(true);
+    }
+  }, 240_000);
+
+  it('webhook:after-delivery — a delivery whose completion died with the process is redelivered with the same webhook-id; no event is lost', async () => {
+    const reports = await crashPoint('webhook:after-delivery', KEEP_SUBMITS_IN_FLIGHT);
+    for (const r of reports) {
+      expect(r.present.some((t) => r.attempts.find((a) => a.externalTaskId === t.externalTaskId)!.webhook), `run ${r.run}: webhook task`).toBe(true);
+      expect(r.redeliveries, `run ${r.run}: redeliveries`).toBeGreaterThanOrEqual(1);
+    }
+  }, 240_000);
+});
+
+describe('graceful shutdown', () => {
+  it('SIGTERM stops taking work, finishes the in-flight submission, releases every job, closes sockets with 1001 and exits 0; the task completes after a restart', async () => {
+    const env = await newEnvironment('graceful');
+    const api = await startApi(env);
+    // Kling answers the create only after 1.5 s: SIGTERM lands while the submission is in flight.
+    sim.kling.setCreateLatencyMs(1500);
+    const created = await create(api, env, { externalTaskId: 'graceful.kling', provider: 'KLING', webhook: false });
+    expect(created.id).not.toBeNull();
+    const taskUuid = decodeTaskId(created.id!);
+    await eventually(async () => sim.kling.createsFor(taskUuid) === 1, 5000, 'the create to reach Kling');
+
+    // A live subscription, whose socket must be closed with 1001 Going Away.
+    const closed: number[] = [];
+    const ws = createClient({
+      url: `${env.url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${env.apiKey}` },
+      retryAttempts: 0,
+      on: { closed: (event) => closed.push((event as { code: number }).code) },
+    });
+    const values: string[] = [];
+    const subscription = new Promise<void>((resolve) => {
+      ws.subscribe(
+        { query: `subscription ($id: ID!) { taskUpdated(id: $id) { status } }`, variables: { id: created.id } },
+        { next: (v) => void values.push((v.data as { taskUpdated: { status: string } }).taskUpdated.status), error: () => resolve(), complete: () => resolve() },
+      );
+    });
+    await eventually(async () => values.length > 0, 5000, 'the subscription to deliver the current state');
+
+    const signalledAt = Date.now();
+    api.signal('SIGTERM');
+    // Stops taking work: new connections are refused while the in-flight job is still finishing.
+    await eventually(
+      async () => {
+        const res = await gql(api.url, env.apiKey, '{ __typename }', {}, 1000);
+        return !res.ok && /ECONNREFUSED/.test(res.error);
+      },
+      1000,
+      'the listener to close',
+    );
+    expect(api.alive, 'still finishing the in-flight submission when it stopped listening').toBe(true);
+    const exit = await api.waitExit(10_000);
+    const tookMs = Date.now() - signalledAt;
+    children.delete(api);
+    expect(exit, api.logTail()).toEqual({ code: 0, signal: null });
+    expect(tookMs, 'exit within a few seconds').toBeLessThan(6000);
+    await subscription;
+    expect(closed).toContain(1001);
+    ws.dispose();
+    sim.kling.setCreateLatencyMs(0);
+
+    // No job is left leased to the dead worker, so nothing waits for a lease to expire.
+    const db = await openDatabase(env.database ? env.database.target : { kind: 'pglite', dataDir: env.dataDir });
+    try {
+      const leased = await db.db.select({ id: jobs.id, queue: jobs.queue, lockedBy: jobs.lockedBy }).from(jobs).where(isNotNull(jobs.lockedBy));
+      expect(leased).toEqual([]);
+    } finally {
+      await db.close();
+    }
+
+    const restarted = await startApi(env);
+    const final = await waitForFinal(restarted, env, TASK_BY_ID, { id: created.id });
+    expect(final.status).toBe('SUCCEEDED');
+    // The in-flight submission was finished by the stopping process (its answer applied as an API event), once.
+    expect(sources(final)[1]).toBe('SUBMITTED/API');
+    expect(sim.kling.createsFor(taskUuid)).toBe(1);
+    await stopApi(restarted);
+  }, 120_000);
+});
