@@ -25,7 +25,7 @@ export interface Stack {
   /** A GraphQL multipart request (file uploads): `files` maps variable paths such as `input.image.file` to files. */
   upload<T = Record<string, any>>(query: string, variables: Record<string, unknown>, files: Record<string, Blob>): Promise<GraphQLResponse<T>>;
   /** Waits for a task to reach a terminal status and returns it, with `fields` selected. */
-  waitForFinal(id: string, fields: string, timeoutMs?: number): Promise<Record<string, any>>;
+  waitForFinal(id: string, fields: string, timeoutMs?: number, key?: string): Promise<Record<string, any>>;
   ws(key?: string | null, options?: Partial<Parameters<typeof createClient>[0]>): Client;
   newTenant(name: string): Promise<{ tenantId: string; apiKey: string }>;
   stop(): Promise<void>;
@@ -104,10 +104,10 @@ export async function startStack(
       });
       return { status: res.status, ...((await res.json()) as object) } as GraphQLResponse<any>;
     },
-    async waitForFinal(id, fields, timeoutMs = 15_000) {
+    async waitForFinal(id, fields, timeoutMs = 15_000, key = apiKey) {
       return eventually(
         async () => {
-          const res = await stack.gql(`query ($id: ID!) { task(id: $id) { status ${fields} } }`, { id });
+          const res = await stack.gql(`query ($id: ID!) { task(id: $id) { status ${fields} } }`, { id }, key);
           const task = res.data?.task;
           return task && ['SUCCEEDED', 'FAILED', 'CANCELED'].includes(task.status) ? task : null;
         },

@@ -1,0 +1,85 @@
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
+
+/** Tenant A looks for tenant B's task through every door; each answers as for an id that does not exist. */
+let stack: Stack;
+let a: { apiKey: string };
+let b: { apiKey: string };
+let receiver: Server;
+const received: string[] = [];
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      received.push(body);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
+  stack = await startStack({ env: { WEBHOOK_ALLOW_ORIGINS: origin } });
+  a = await stack.newTenant('tenant-a');
+  b = await stack.newTenant('tenant-b');
+  // A asks for every one of its tasks' events at its receiver.
+  await stack.gql('mutation ($url: String) { setDefaultWebhookUrl(url: $url) { defaultUrl } }', { url: `${origin}/a` }, a.apiKey);
+});
+afterAll(async () => {
+  await stack?.stop();
+  await new Promise((r) => receiver.close(r));
+});
+
+const missing = 'VGFzazowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA='; // Task:00000000-0000-4000-8000-000000000000
+
+describe('tenant isolation', () => {
+  it('A cannot read, list, count, resolve, subscribe to, cancel, refresh or receive webhooks of B’s task', async () => {
+    const created = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: 'b-secret' } }, b.apiKey);
+    const id = created.data!.createAvatarVideo.id;
+
+    const asB = await stack.gql('query ($id: ID!) { task(id: $id) { id } tasks { totalCount } }', { id }, b.apiKey);
+    expect(asB.data).toEqual({ task: { id }, tasks: { totalCount: 1 } });
+
+    const same = async (query: string, variables: Record<string, unknown>) => {
+      const theirs = await stack.gql(query, variables, a.apiKey);
+      const none = await stack.gql(query, { ...variables, id: missing }, a.apiKey);
+      expect(theirs.data, query).toEqual(none.data);
+      expect(theirs.errors, query).toEqual(none.errors);
+      return theirs.data;
+    };
+    expect(await same('query ($id: ID!) { task(id: $id) { id } }', { id })).toEqual({ task: null });
+    expect(await same('query ($id: ID!) { node(id: $id) { id } }', { id })).toEqual({ node: null });
+    expect(await same('mutation ($id: ID!) { cancelTask(id: $id) { id } }', { id })).toEqual({ cancelTask: null });
+    expect(await same('mutation ($id: ID!) { refreshTask(id: $id) { id } }', { id })).toEqual({ refreshTask: null });
+    const byExternal = await stack.gql('{ task(externalTaskId: "b-secret") { id } }', {}, a.apiKey);
+    expect(byExternal.data).toEqual({ task: null });
+    const list = await stack.gql('{ tasks(first: 100) { totalCount edges { node { id } } } }', {}, a.apiKey);
+    expect(list.data).toEqual({ tasks: { totalCount: 0, edges: [] } });
+
+    // Subscriptions: nothing about B's task, while it changes all the way to SUCCEEDED.
+    const watched = collect(
+      stack.ws(a.apiKey).iterate({ query: 'subscription ($id: ID!) { taskUpdated(id: $id) { id status } }', variables: { id } }),
+      5000,
+    );
+    const feed: unknown[] = [];
+    const feedClient = stack.ws(a.apiKey);
+    const stopFeed = feedClient.subscribe({ query: 'subscription { taskEvents { cursor status } }' }, { next: (v) => feed.push(v), error: () => {}, complete: () => {} });
+    await stack.waitForFinal(id, 'id', 10_000, b.apiKey);
+    expect(await watched).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(feed).toEqual([]);
+    stopFeed();
+
+    // Webhooks: A's receiver never hears of B's task.
+    expect(received.filter((body) => body.includes(id))).toEqual([]);
+    expect((await stack.gql('query ($id: ID!) { task(id: $id) { status } }', { id }, b.apiKey)).data!.task.status).toBe('SUCCEEDED');
+  });
+
+  it('A’s own task events do reach A’s receiver (the isolation above is not silence)', async () => {
+    const created = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT } }, a.apiKey);
+    const id = created.data!.createAvatarVideo.id;
+    await stack.waitForFinal(id, 'id', 10_000, a.apiKey);
+    await eventually(async () => received.filter((body) => body.includes(id)).length >= 4, 10_000, 'A’s webhooks');
+  });
+});
