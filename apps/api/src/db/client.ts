@@ -25,6 +25,14 @@ export interface DatabaseHandle {
   /** True once the migrations shipped with this build are all applied. */
   migrationsApplied(): Promise<boolean>;
   ping(): Promise<void>;
+  /**
+   * Runs `fn` as one tenant: on Postgres in a short transaction as the non-owner role clipwire_app
+   * with clipwire.tenant_id set, so row-level security hides every other tenant's rows. On PGlite
+   * (one superuser, where RLS cannot apply) it runs on the database directly.
+   */
+  asTenant<T>(tenantId: string, fn: (db: DbOrTx) => Promise<T>): Promise<T>;
+  /** Whether asTenant really runs under row-level security. */
+  rowLevelSecurity: boolean;
   /** Postgres LISTEN (other processes' NOTIFY); absent on PGlite, where there are no other processes. */
   listen?(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
@@ -36,8 +44,21 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     const client = postgres(target.url, { max: 10, onnotice: () => {} });
     const db = drizzlePostgres(client, { schema: tables });
     await migratePostgres(db, { migrationsFolder });
+    const [role] = await client<{ ok: boolean }[]>`
+      select exists (select 1 from pg_roles where rolname = 'clipwire_app' and pg_has_role(current_user, oid, 'MEMBER')) as ok`;
+    const rls = role?.ok === true;
+    const base = handle(db as unknown as Database, 'postgres', () => client.end({ timeout: 5 }));
     return {
-      ...handle(db as unknown as Database, 'postgres', () => client.end({ timeout: 5 })),
+      ...base,
+      rowLevelSecurity: rls,
+      asTenant: rls
+        ? (tenantId, fn) =>
+            base.db.transaction(async (tx) => {
+              await tx.execute(sql`select set_config('clipwire.tenant_id', ${tenantId}, true)`);
+              await tx.execute(sql`set local role clipwire_app`);
+              return fn(tx);
+            })
+        : (_tenantId, fn) => fn(base.db),
       async listen(channel, onNotify) {
         const { unlisten } = await client.listen(channel, () => onNotify());
         return unlisten;
@@ -52,10 +73,11 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     const client = await PGlite.create(memory ? target.dataDir : join(target.dataDir, 'pglite'));
     const db = drizzlePglite(client, { schema: tables });
     await migratePglite(db, { migrationsFolder });
-    return handle(db as unknown as Database, 'pglite', async () => {
+    const base = handle(db as unknown as Database, 'pglite', async () => {
       await client.close();
       unlock();
     });
+    return { ...base, rowLevelSecurity: false, asTenant: (_tenantId, fn) => fn(base.db) };
   } catch (error) {
     unlock();
     throw error;
@@ -97,7 +119,11 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function handle(db: Database, driver: 'pglite' | 'postgres', close: () => Promise<void>): DatabaseHandle {
+function handle(
+  db: Database,
+  driver: 'pglite' | 'postgres',
+  close: () => Promise<void>,
+): Omit<DatabaseHandle, 'asTenant' | 'rowLevelSecurity'> {
   return {
     db,
     driver,

@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/api-keys.js';
-import type { Database } from '../db/client.js';
+import type { DbOrTx } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import type { AdapterRegistry } from '../providers/registry.js';
 import type { ClipwirePubSub } from '../pubsub.js';
@@ -10,7 +10,10 @@ import type { TaskService } from '../tasks/service.js';
 
 /** The same context over HTTP and WebSocket: the principal is resolved before it is built. */
 export interface GraphQLContext {
-  db: Database;
+  /** In query operations on Postgres: a transaction under row-level security for the caller's tenant. */
+  db: DbOrTx;
+  /** Runs reads as the caller's tenant (row-level security on Postgres): for subscriptions' reads. */
+  asTenant<T>(fn: (db: DbOrTx) => Promise<T>): Promise<T>;
   principal: Principal;
   pubsub: ClipwirePubSub;
   tasks: TaskService;

@@ -6,9 +6,9 @@ import { DigitalHumanClient } from '@clipwire/providers/digital-human';
 import { KieClient } from '@clipwire/providers/kie';
 import { KlingClient } from '@clipwire/providers/kling';
 import { webRoot } from '@clipwire/web';
-import { execute, GraphQLError, subscribe, type ExecutionArgs } from 'graphql';
+import { execute, getOperationAST, GraphQLError, subscribe, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { createYoga } from 'graphql-yoga';
+import { createYoga, type Plugin } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { Dispatcher } from 'undici';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -138,6 +138,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       // A cross-site form or GET cannot be a GraphQL request: JSON bodies preflight by themselves;
       // multipart uploads and GETs must carry one of these headers.
       useCSRFPrevention({ requestHeaders: ['graphql-preflight', 'apollo-require-preflight', 'x-graphql-csrf'] }),
+      useTenantScopedQueries(),
     ],
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
@@ -160,6 +161,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       }
       return {
         db: db.db,
+        asTenant: (fn) => (principal.scope === 'admin' ? fn(db.db) : db.asTenant(principal.tenantId, fn)),
         principal,
         pubsub,
         tasks,
@@ -171,6 +173,22 @@ export async function buildApp(options: AppOptions): Promise<App> {
       };
     },
   });
+
+  /**
+   * Query operations run in one transaction as the caller's tenant, so on Postgres row-level
+   * security backs up every tenant filter in the resolvers. (Mutations go through the task engine,
+   * which scopes by tenant in its queries; subscriptions scope each read with ctx.asTenant.)
+   */
+  function useTenantScopedQueries(): Plugin {
+    return {
+      onExecute({ args, setExecuteFn, executeFn }) {
+        const ctx = args.contextValue as unknown as GraphQLContext;
+        if (!db.rowLevelSecurity || ctx.principal.scope === 'admin') return;
+        if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
+        setExecuteFn((execArgs) => ctx.asTenant((tx) => Promise.resolve(executeFn({ ...execArgs, contextValue: { ...ctx, db: tx } }))));
+      },
+    };
+  }
 
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {

@@ -5,7 +5,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_KIE_API_KEY } from '../../src/config.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
-import { observable, post, shuffle, simGet, sleep, snapshot, TASK_FIELDS, uuidOf } from './resilience-support.js';
+import { NO_API_RATE_LIMIT, observable, post, shuffle, simGet, sleep, snapshot, TASK_FIELDS, uuidOf } from './resilience-support.js';
 
 /*
  * Provider callbacks are notifications, never the source of a result: duplicates, replays and
@@ -89,7 +89,7 @@ describe('callbacks (KIE signed with an HMAC key, poll 1.5 s after submission)',
   beforeAll(async () => {
     stack = await startStack({
       kie: { hmacKey: KIE_HMAC_KEY },
-      env: { KIE_WEBHOOK_HMAC_KEY: KIE_HMAC_KEY },
+      env: { ...NO_API_RATE_LIMIT, KIE_WEBHOOK_HMAC_KEY: KIE_HMAC_KEY },
       engine: { callbackGraceMs: 1500 },
     });
   });
@@ -328,7 +328,7 @@ describe('Kling callbacks signed with KLING_WEBHOOK_SECRET (Standard Webhooks)',
   let stack: Stack;
   beforeAll(async () => {
     // No poll for 20 s: only a callback can move the task in this test.
-    stack = await startStack({ env: { KLING_WEBHOOK_SECRET: secret }, engine: { callbackGraceMs: 20_000 } });
+    stack = await startStack({ env: { ...NO_API_RATE_LIMIT, KLING_WEBHOOK_SECRET: secret }, engine: { callbackGraceMs: 20_000 } });
   });
   afterAll(() => stack?.stop());
 

@@ -252,3 +252,6 @@ export function eventStatuses(task: Record<string, any>): string[] {
 }
 
 export const PROVIDERS = /* GraphQL */ `{ providers { provider circuit inFlight limit } }`;
+
+/** The per-key API rate limit is not under test here: lifted so that test pollers are never throttled. */
+export const NO_API_RATE_LIMIT = { API_RATE_LIMIT_PER_SECOND: '100000', API_RATE_LIMIT_BURST: '1000000' } as const;

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
 
@@ -81,5 +82,31 @@ describe('tenant isolation', () => {
     const id = created.data!.createAvatarVideo.id;
     await stack.waitForFinal(id, 'id', 10_000, a.apiKey);
     await eventually(async () => received.filter((body) => body.includes(id)).length >= 4, 10_000, 'A’s webhooks');
+  });
+});
+
+describe('row-level security (Postgres)', () => {
+  it('the app role sees no task without a tenant set, and only that tenant’s with one', async () => {
+    const { rows, rls } = await stack.app.db.asTenant('00000000-0000-4000-8000-000000000000', async (db) => {
+      const n = (r: unknown) => ((Array.isArray(r) ? r : (r as { rows: unknown[] }).rows)[0] as { n: number }).n;
+      return { rows: n(await db.execute(sql`select count(*)::int as n from tasks`)), rls: stack.app.db.rowLevelSecurity };
+    });
+    if (!process.env.DATABASE_URL) {
+      // PGlite has a single superuser, which row-level security never restricts: the code's filters are the wall.
+      expect(rls).toBe(false);
+      return;
+    }
+    expect(rls).toBe(true);
+    expect(rows).toBe(0); // an unknown tenant: nothing
+    const raw = await stack.app.db.db.transaction(async (tx) => {
+      await tx.execute(sql`set local role clipwire_app`);
+      const none = await tx.execute(sql`select count(*)::int as n from tasks`);
+      return (Array.isArray(none) ? none : (none as { rows: unknown[] }).rows)[0] as { n: number };
+    });
+    expect(raw.n).toBe(0); // no tenant set at all: nothing either
+    const owner = await stack.app.db.db.execute(sql`select count(distinct tenant_id)::int as n from tasks`);
+    expect(((Array.isArray(owner) ? owner : (owner as { rows: unknown[] }).rows)[0] as { n: number }).n).toBeGreaterThanOrEqual(2);
+    const tenantB = await stack.gql('{ tasks { totalCount } }', {}, b.apiKey);
+    expect(tenantB.data!.tasks.totalCount).toBe(1);
   });
 });

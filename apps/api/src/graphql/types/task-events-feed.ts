@@ -54,7 +54,7 @@ function tenantFeed(ctx: GraphQLContext, after: number, filter?: EventFilter): R
         do {
           again = false;
           for (;;) {
-            const rows = await listTenantEvents(ctx.db, ctx.principal.tenantId, cursor, PAGE, filter);
+            const rows = await ctx.asTenant((db) => listTenantEvents(db, ctx.principal.tenantId, cursor, PAGE, filter));
             for (const row of rows) {
               if (stopped) return;
               cursor = row.id;

@@ -27,7 +27,7 @@ function taskUpdates(ctx: GraphQLContext, taskId: string): Repeater<TaskRow> {
     void stop.then(() => void updates.return?.());
     let seen = 0;
     const emit = async (): Promise<boolean> => {
-      const task = await findTask(ctx.db, ctx.principal.tenantId, { id: taskId });
+      const task = await ctx.asTenant((db) => findTask(db, ctx.principal.tenantId, { id: taskId }));
       if (!task) return true;
       if (task.version > seen) {
         seen = task.version;
