@@ -15,6 +15,8 @@ const envSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
       .optional(),
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+    CLIPWIRE_ROLE: z.enum(['all', 'api', 'worker', 'migrate']).default('all'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     KLING_BASE_URL: z.string().url().optional(),
     KLING_API_KEY: z.string().min(1).optional(),
@@ -55,6 +57,12 @@ const envSchema = z
 /** Rules across variables, checked on the raw values so they are reported with the per-variable ones. */
 function crossChecks(env: Record<string, string>): string[] {
   const problems: string[] = [];
+  if ((env.CLIPWIRE_ROLE === 'api' || env.CLIPWIRE_ROLE === 'worker') && !('DATABASE_URL' in env)) {
+    problems.push('CLIPWIRE_ROLE: separate api and worker processes need a shared DATABASE_URL (embedded PGlite is one process)');
+  }
+  if (env.CLIPWIRE_ROLE === 'api' && !('REDIS_URL' in env)) {
+    problems.push('REDIS_URL: an api-only process needs Redis to hear about changes made by the workers');
+  }
   if (('KLING_ACCESS_KEY' in env) !== ('KLING_SECRET_KEY' in env)) {
     problems.push('KLING_ACCESS_KEY: KLING_ACCESS_KEY and KLING_SECRET_KEY must be set together');
   }
@@ -82,6 +90,9 @@ export interface Config {
   publicBaseUrl: string | undefined;
   dataDir: string;
   database: { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string };
+  redisUrl: string | undefined;
+  /** all: API and workers; api: HTTP/WebSocket only; worker: jobs and polling; migrate: apply migrations and exit. */
+  role: 'all' | 'api' | 'worker' | 'migrate';
   logLevel: string;
   kling: ProviderSettings<KlingAuth>;
   kie: ProviderSettings<{ apiKey: string }> & { uploadBaseUrl: string | undefined; webhookHmacKey: string | undefined };
@@ -139,6 +150,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL }
       : { kind: 'pglite', dataDir: e.CLIPWIRE_DATA_DIR },
+    redisUrl: e.REDIS_URL,
+    role: e.CLIPWIRE_ROLE,
     logLevel: e.LOG_LEVEL,
     kling: liveAuth
       ? { mode: 'LIVE', baseUrl: e.KLING_BASE_URL ?? KLING_DEFAULT_BASE_URL, auth: liveAuth }

@@ -1,5 +1,6 @@
 import { startSimulator, type Simulator } from '@clipwire/providers/simulator';
 import { ConfigError, loadConfig, SANDBOX_DIGITAL_HUMAN_API_KEY, SANDBOX_KIE_API_KEY, SANDBOX_KLING_API_KEY } from './config.js';
+import { openDatabase } from './db/client.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
 
@@ -16,9 +17,17 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
 
+  if (config.role === 'migrate') {
+    // One-shot: apply the migrations (openDatabase does) and exit.
+    const handle = await openDatabase(config.database);
+    await handle.close();
+    log.info({ database: handle.driver }, 'migrations applied');
+    return;
+  }
+
   // Sandbox by default: providers without credentials talk to the simulator, started here.
   let simulator: Simulator | undefined;
-  const sandboxed = [config.kling, config.kie, config.digitalHuman].some((p) => p.mode === 'SANDBOX' && !p.baseUrl);
+  const sandboxed = config.role === 'all' && [config.kling, config.kie, config.digitalHuman].some((p) => p.mode === 'SANDBOX' && !p.baseUrl);
   if (sandboxed) {
     const timing = { processingAfterMs: config.simulator.processingAfterMs, succeedAfterMs: config.simulator.succeedAfterMs };
     simulator = await startSimulator({
@@ -33,7 +42,7 @@ async function main(): Promise<void> {
 
   const app = await buildApp({ config, log, sandboxUrl: simulator?.url });
   const url = await app.start();
-  process.stdout.write(`\n  Clipwire is up: console ${url}/   GraphQL ${url}/graphql\n\n`);
+  process.stdout.write(`\n  Clipwire (${config.role}) is up: console ${url}/   GraphQL ${url}/graphql\n\n`);
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,8 +29,10 @@ import { kieAvatarAdapter } from '../providers/kie.js';
 import { klingAvatarAdapter, klingVideoSoundAdapter } from '../providers/kling.js';
 import { AdapterRegistry } from '../providers/registry.js';
 import type { TaskAdapter } from '../providers/types.js';
+import { Metrics } from '../metrics.js';
 import { createClipwirePubSub } from '../pubsub.js';
 import { JobQueue, Worker } from '../jobs/queue.js';
+import { countTasksByStatus } from '../tasks/repository.js';
 import { ProviderHealth } from '../providers/health.js';
 import { DEFAULT_ENGINE, MAX_CALLBACK_BYTES, TaskService, type EngineSettings } from '../tasks/service.js';
 import { WEBHOOK_RETRY_SCHEDULE_MS, WebhookService } from '../webhooks/service.js';
@@ -76,12 +79,15 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const db = await openDatabase(config.database);
   const authenticator = new ApiKeyAuthenticator(db.db);
   const rateLimiter = new KeyRateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
-  const pubsub = createClipwirePubSub();
+  const bus = createClipwirePubSub(config.redisUrl);
+  const pubsub = bus.pubsub;
+  const metrics = new Metrics();
   const sandboxApiKey = isSandbox(config) ? await bootstrapSandboxTenant(db.db, config.dataDir, log) : null;
   const media = await MediaStore.open(db.db, config.mediaUrlSecret);
   const adapters = buildAdapters(config, options.sandboxUrl, options.dispatcher);
-  // URL media are probed through this client; only the sandbox simulator's own origin may be loopback.
-  const safeDispatcher = createSafeDispatcher({ allowOrigins: options.sandboxUrl ? [new URL(options.sandboxUrl).origin] : [] });
+  // URL media are probed through this client; only the sandbox simulator's own origin may be a
+  // private address (loopback here, a compose network's in a cluster).
+  const safeDispatcher = createSafeDispatcher({ allowOrigins: sandboxOrigins(config, options.sandboxUrl) });
 
   let listeningUrl: string | undefined;
   const url = () => {
@@ -89,9 +95,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
     return listeningUrl;
   };
   const jobs = new JobQueue(db.db, process.env.WORKER_ID || undefined);
-  const health = new ProviderHealth(options.breaker);
+  const health = new ProviderHealth(options.breaker, (provider, outcome, seconds) =>
+    metrics.providerCalls.observe({ provider, outcome }, seconds),
+  );
   const webhookDispatcher = createSafeDispatcher({ allowOrigins: config.webhookAllowOrigins });
   const webhooks = new WebhookService(db.db, jobs, log, {
+    onOutcome: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
     dispatcher: webhookDispatcher,
     timeoutMs: 10_000,
     scheduleMs: options.webhookScheduleMs ?? WEBHOOK_RETRY_SCHEDULE_MS,
@@ -139,6 +148,19 @@ export async function buildApp(options: AppOptions): Promise<App> {
       // multipart uploads and GETs must carry one of these headers.
       useCSRFPrevention({ requestHeaders: ['graphql-preflight', 'apollo-require-preflight', 'x-graphql-csrf'] }),
       useTenantScopedQueries(),
+      {
+        onExecute: ({ args }) => ({
+          onExecuteDone: ({ result }) => {
+            const op = getOperationAST(args.document, args.operationName);
+            const failed = 'errors' in result && Array.isArray(result.errors) && result.errors.length > 0;
+            metrics.graphqlOperations.inc({ type: op?.operation ?? 'unknown', name: op?.name?.value ?? 'anonymous', outcome: failed ? 'error' : 'ok' });
+          },
+        }),
+        onSubscribe: ({ args }) => {
+          const op = getOperationAST(args.document, args.operationName);
+          metrics.graphqlOperations.inc({ type: 'subscription', name: op?.name?.value ?? 'anonymous', outcome: 'ok' });
+        },
+      } satisfies Plugin,
     ],
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
@@ -201,6 +223,24 @@ export async function buildApp(options: AppOptions): Promise<App> {
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const method = req.method ?? 'GET';
+    const started = process.hrtime.bigint();
+    const routeName = routeLabel(path);
+    const requestId = String(req.headers['x-request-id'] ?? '').slice(0, 64) || randomUUID();
+    res.setHeader('x-request-id', requestId);
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.httpRequests.inc({ route: routeName, method, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ route: routeName }, seconds);
+      if (routeName !== '/healthz' && routeName !== '/metrics') {
+        log.debug({ requestId, method, route: routeName, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+      }
+    });
+    if (path === '/metrics' && method === 'GET') {
+      await refreshGauges();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(await metrics.registry.metrics());
+      return;
+    }
     if (path === GRAPHQL_PATH) return yoga.handle(req, res, { req, res });
     const callback = /^\/callbacks\/([a-z-]+)\/([^/]+)$/.exec(path);
     if (callback) {
@@ -223,13 +263,26 @@ export async function buildApp(options: AppOptions): Promise<App> {
       try {
         await db.ping();
         if (!(await db.migrationsApplied())) return sendJson(res, 503, { status: 'migrations pending' });
-        return sendJson(res, 200, { status: 'ready', database: db.driver });
+        if (!(await bus.ping())) return sendJson(res, 503, { status: 'redis unreachable' });
+        return sendJson(res, 200, { status: 'ready', database: db.driver, ...(config.redisUrl ? { redis: 'ok' } : {}) });
       } catch {
         return sendJson(res, 503, { status: 'database unreachable' });
       }
     }
     if ((method === 'GET' || method === 'HEAD') && (await serveStatic(webRoot, path, res, method))) return;
     sendJson(res, 404, { error: 'not found' });
+  }
+
+  /** Gauges read from the database at scrape time: every process reports the shared totals. */
+  async function refreshGauges(): Promise<void> {
+    metrics.tasks.reset();
+    for (const row of await countTasksByStatus(db.db)) metrics.tasks.set({ status: row.status, provider: row.provider }, row.n);
+    metrics.jobQueueDepth.reset();
+    metrics.jobQueueAge.reset();
+    for (const q of await jobs.depth()) {
+      metrics.jobQueueDepth.set({ queue: q.queue }, q.depth);
+      metrics.jobQueueAge.set({ queue: q.queue }, q.oldestSeconds);
+    }
   }
 
   /** Stored inputs, for providers that only take URLs: the link is signed and expires. */
@@ -271,10 +324,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
         if (!principal) return false; // graphql-ws closes with 4403 Forbidden
         ctx.extra.principal = principal;
         sockets.set(ctx.extra.socket, principal);
+        metrics.openSockets.inc();
         return true;
       },
       onClose: (ctx) => {
-        sockets.delete(ctx.extra.socket);
+        if (sockets.delete(ctx.extra.socket)) metrics.openSockets.dec();
+      },
+      onComplete: () => {
+        metrics.openSubscriptions.dec();
+      },
+      onOperation: () => {
+        metrics.openSubscriptions.inc();
       },
       onSubscribe: async (ctx, _id, payload) => {
         const principal = ctx.extra.principal;
@@ -313,10 +373,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     void revokedKeyIds(db.db, ids)
       .then((revoked) => {
         for (const [socket, principal] of sockets) {
-          if (revoked.has(principal.apiKeyId)) {
-            socket.close(4403, 'API key revoked');
-            sockets.delete(socket);
-          }
+          if (revoked.has(principal.apiKeyId)) socket.close(4403, 'API key revoked');
         }
       })
       .catch((err: unknown) => log.error({ err }, 'revocation sweep failed'));
@@ -337,12 +394,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
       const { port } = server.address() as AddressInfo;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       listeningUrl = `http://${host}:${port}`;
-      // Embedded PGlite is one process by construction: jobs it held when it died are free now.
-      if (db.driver === 'pglite') await jobs.releaseAll();
-      worker.start();
-      pollTimer = setInterval(() => void tasks.pollOnce().catch((err: unknown) => log.error({ err }, 'poll failed')), config.poll.intervalMs);
-      pollTimer.unref();
-      unlisten = await db.listen?.('clipwire_jobs', () => jobs.nudge());
+      if (config.role !== 'api') {
+        // Embedded PGlite is one process by construction: jobs it held when it died are free now.
+        if (db.driver === 'pglite') await jobs.releaseAll();
+        worker.start();
+        pollTimer = setInterval(() => void tasks.pollOnce().catch((err: unknown) => log.error({ err }, 'poll failed')), config.poll.intervalMs);
+        pollTimer.unref();
+        unlisten = await db.listen?.('clipwire_jobs', () => jobs.nudge());
+      }
       log.info(
         { url: listeningUrl, database: db.driver, providers: adapters.list().map((a) => `${a.provider}:${a.kind}:${a.mode}`) },
         'clipwire api listening',
@@ -353,7 +412,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       clearInterval(pollTimer);
       clearInterval(revocationSweep);
-      await worker.stop(); // finishes the jobs in hand and releases the rest
+      if (config.role !== 'api') await worker.stop(); // finishes the jobs in hand and releases the rest
       await unlisten?.();
       await wsServer.dispose(); // closes every socket with 1001 Going Away
       wss.close();
@@ -362,9 +421,15 @@ export async function buildApp(options: AppOptions): Promise<App> {
       health.shutdown();
       await safeDispatcher.close();
       await webhookDispatcher.close();
+      await bus.close();
       await db.close();
     },
   };
+}
+
+function sandboxOrigins(config: Config, sandboxUrl: string | undefined): string[] {
+  const urls = [config.kling, config.kie, config.digitalHuman].filter((p) => p.mode === 'SANDBOX').map((p) => p.baseUrl ?? sandboxUrl);
+  return [...new Set(urls.filter((u): u is string => u !== undefined).map((u) => new URL(u).origin))];
 }
 
 /** One adapter per configured provider capability; sandboxed providers talk to the simulator. */
@@ -397,6 +462,14 @@ function buildAdapters(config: Config, sandboxUrl: string | undefined, dispatche
     adapters.push(digitalHumanAdapter(dh, config.digitalHuman.mode));
   }
   return new AdapterRegistry(adapters);
+}
+
+/** A bounded set of route names for metrics labels. */
+function routeLabel(path: string): string {
+  if (path === GRAPHQL_PATH || path === '/healthz' || path === '/readyz' || path === '/metrics') return path;
+  if (path.startsWith('/callbacks/')) return `/callbacks/${path.split('/')[2] ?? ''}`.replace(/\/callbacks\/(?!kling$|kie$|digital-human$).*/, '/callbacks/other');
+  if (path.startsWith('/media/')) return '/media';
+  return 'static';
 }
 
 function isLoopback(address: string | undefined): boolean {

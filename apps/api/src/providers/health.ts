@@ -28,13 +28,18 @@ export class ProviderHealth {
       volumeThreshold: 5,
       errorThresholdPercentage: 50,
     },
+    private readonly observe: (provider: Provider, outcome: string, seconds: number) => void = () => {},
   ) {}
 
   async call<T>(provider: Provider, fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
     try {
-      return (await this.breaker(provider).fire(fn)) as T;
+      const result = (await this.breaker(provider).fire(fn)) as T;
+      this.observe(provider, 'ok', (performance.now() - started) / 1000);
+      return result;
     } catch (error) {
       if ((error as { code?: string }).code === 'EOPENBREAKER') throw new CircuitOpenError(provider);
+      this.observe(provider, error instanceof ProviderError ? error.kind : 'error', (performance.now() - started) / 1000);
       throw error;
     }
   }

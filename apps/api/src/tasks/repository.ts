@@ -186,6 +186,13 @@ export async function findOverdueTasks(db: DbOrTx, provider: Provider, before: D
     .limit(limit);
 }
 
+export async function countTasksByStatus(db: DbOrTx): Promise<{ status: string; provider: string; n: number }[]> {
+  return db
+    .select({ status: tasks.status, provider: tasks.provider, n: sql<number>`count(*)::int` })
+    .from(tasks)
+    .groupBy(tasks.status, tasks.provider);
+}
+
 /** Tasks of a provider holding a slot: sent (or being sent) upstream and not final. */
 export async function countInFlight(db: DbOrTx, provider: Provider): Promise<number> {
   const [row] = await db

@@ -89,6 +89,7 @@ const TO_STATUS: Record<ProviderReport['status'], TaskStatus | null> = {
 };
 
 const done: JobOutcome = { done: true };
+const RATE_WINDOW_MARGIN_MS = 250;
 
 /**
  * Everything that changes a task goes through here. Each change commits with its event (and the
@@ -179,7 +180,8 @@ export class TaskService {
       report = await this.deps.health.call(task.provider, () => adapter.submit(task, this.submitContext(task, adapter, token)));
     } catch (error) {
       if (error instanceof CircuitOpenError) {
-        await this.clearAttempt(task.id);
+        // Nothing was sent: the attempt does not count against the task.
+        await this.clearAttempt(task.id, true);
         return { retryInMs: 5000, error: error.message };
       }
       if (!(error instanceof ProviderError)) throw error;
@@ -323,7 +325,9 @@ export class TaskService {
       const slots = concurrency[task.provider];
       if (slots !== undefined && (await countInFlight(tx, task.provider)) >= slots) return 'busy';
       const window = rate[task.provider];
-      if (window && (await countSubmitsSince(tx, task.provider, new Date(Date.now() - window.windowMs))) >= window.creates) return 'busy';
+      // A little margin: our window starts before the request reaches the provider.
+      const since = new Date(Date.now() - (window?.windowMs ?? 0) - RATE_WINDOW_MARGIN_MS);
+      if (window && (await countSubmitsSince(tx, task.provider, since)) >= window.creates) return 'busy';
       // The first poll is planned here, before anything is sent, so that a task moved on by a
       // callback before our own update still gets polled if later callbacks are lost.
       const poll = this.firstPoll(this.adapter(task));
@@ -343,8 +347,11 @@ export class TaskService {
   }
 
   /** The attempt got a definite answer (or never left): nothing of it is upstream. */
-  private async clearAttempt(taskId: string): Promise<void> {
-    await this.deps.db.update(tasks).set({ submitStartedAt: null }).where(and(eq(tasks.id, taskId), eq(tasks.status, 'PENDING')));
+  private async clearAttempt(taskId: string, refund = false): Promise<void> {
+    await this.deps.db
+      .update(tasks)
+      .set({ submitStartedAt: null, ...(refund ? { submitAttempts: sql`greatest(${tasks.submitAttempts} - 1, 0)` } : {}) })
+      .where(and(eq(tasks.id, taskId), eq(tasks.status, 'PENDING')));
   }
 
   private retryLater(job: JobRow, error: unknown, baseMs: number): JobOutcome {

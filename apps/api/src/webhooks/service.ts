@@ -18,6 +18,7 @@ import type { TransitionResult } from '../tasks/repository.js';
 export const WEBHOOK_RETRY_SCHEDULE_MS = [5_000, 30_000, 2 * 60_000, 10 * 60_000, 30 * 60_000, 60 * 60_000, 2 * 3600_000, 4 * 3600_000, 8 * 3600_000, 12 * 3600_000];
 
 export interface WebhookSettings {
+  onOutcome?: (outcome: 'delivered' | 'retry' | 'given_up') => void;
   dispatcher: SafeAgent;
   timeoutMs: number;
   scheduleMs: number[];
@@ -95,6 +96,7 @@ export class WebhookService {
       await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
       if (res.statusCode >= 200 && res.statusCode < 300) {
         crashPoint('webhook:after-delivery');
+        this.settings.onOutcome?.('delivered');
         log.debug({ status: res.statusCode }, 'webhook delivered');
         return { done: true };
       }
@@ -104,9 +106,11 @@ export class WebhookService {
     }
     const delay = this.settings.scheduleMs[job.attempts - 1];
     if (delay === undefined) {
+      this.settings.onOutcome?.('given_up');
       log.error({ failure }, 'webhook given up after the last retry');
       return { done: true };
     }
+    this.settings.onOutcome?.('retry');
     log.warn({ failure, retryInMs: delay }, 'webhook delivery failed; will retry');
     return { retryInMs: delay, error: failure };
   }

@@ -120,10 +120,10 @@ describe('rate limits, Kling business codes and 5xx (through a recording proxy)'
       expect(stack.sim.kling.createsFor(waiting.uuid)).toBe(creates.length);
       // Backoff: each retry waited at least the floor of its exponential step.
       gaps(creates).forEach((gap, i) => expect(gap, `gap before retry ${i + 1}`).toBeGreaterThanOrEqual(backoffFloor(i + 1)));
-      // The accepted create came only once the holder had ended at Kling.
+      // The accepted create was handled only once the holder had ended at Kling.
       const holderAtKling = (await simGet(stack, `${KLING_AVATAR_PATH}/${holder.uuid}`, SANDBOX_KLING_API_KEY)).data;
       expect(holderAtKling.task_status).toBe('succeed');
-      expect(creates.at(-1)!.at).toBeGreaterThanOrEqual(holderAtKling.updated_at);
+      expect(creates.at(-1)!.answeredAt!).toBeGreaterThanOrEqual(holderAtKling.updated_at);
     } finally {
       stack.sim.kling.setConcurrency(Infinity);
     }

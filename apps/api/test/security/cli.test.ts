@@ -28,7 +28,7 @@ function clipwire(...args: string[]) {
 }
 
 describe('pnpm clipwire keys', () => {
-  it('creates a tenant and a key shown once, lists it without the key, and revokes it', async () => {
+  it('creates a tenant and a key shown once, lists it without the key, and revokes it', { timeout: 120_000 }, async () => {
     const created = await clipwire('keys', 'create', '--tenant', 'acme', '--name', 'backend');
     const key = /\b(cw_sk_[A-Za-z0-9_-]{43})\b/.exec(created.stdout)?.[1];
     const id = /key id ([0-9a-f-]{36})/.exec(created.stdout)?.[1];
@@ -58,7 +58,7 @@ describe('pnpm clipwire keys', () => {
     await app.stop();
   });
 
-  it('refuses a second process on an embedded data dir in use, and shares a Postgres database', async () => {
+  it('refuses a second process on an embedded data dir in use, and shares a Postgres database', { timeout: 60_000 }, async () => {
     const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', CLIPWIRE_DATA_DIR: dataDir, DATABASE_URL: database.url, KLING_BASE_URL: 'http://127.0.0.1:9', KIE_BASE_URL: 'http://127.0.0.1:9', DIGITAL_HUMAN_BASE_URL: 'http://127.0.0.1:9' });
     const app = await buildApp({ config });
     try {

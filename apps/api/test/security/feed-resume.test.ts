@@ -29,7 +29,7 @@ async function createTasks(n: number): Promise<void> {
 }
 
 describe('taskEvents feed', () => {
-  it('resumes after a disconnect in the middle of 1000 events with every event exactly once, in order', async () => {
+  it('resumes after a disconnect in the middle of 1000 events with every event exactly once, in order', { timeout: 120_000 }, async () => {
     const seen: number[] = [];
     // First connection: live from the start, dropped after 400 events.
     const first = stack.ws();
