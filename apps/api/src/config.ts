@@ -54,6 +54,9 @@ const envSchema = z
   })
 ;
 
+/** Every environment variable Clipwire reads (docker-compose and the README are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 /** Rules across variables, checked on the raw values so they are reported with the per-variable ones. */
 function crossChecks(env: Record<string, string>): string[] {
   const problems: string[] = [];
