@@ -1,4 +1,4 @@
 import { fileURLToPath } from 'node:url';
 
-/** The folder the API serves at `/`. */
-export const webRoot = fileURLToPath(new URL('./public', import.meta.url));
+/** The folder the API serves at `/`: the console as built by `vite build` (run `pnpm --filter @clipwire/web build`). */
+export const webRoot = fileURLToPath(new URL('./dist', import.meta.url));

@@ -45,98 +45,113 @@ describe('web console', () => {
     return page;
   }
 
+  /** Runs one step; on failure says which, with what the pages showed and the browser logged. */
+  async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      const pages = await Promise.all(
+        browser.context.pages().map(async (p) => `${p.url()}\n${(await p.locator('body').innerText().catch(() => '?')).slice(0, 1500)}`),
+      );
+      throw new Error(`step "${name}" failed: ${(error as Error).message}\nconsole errors: ${JSON.stringify(consoleErrors)}\npages:\n${pages.join('\n---\n')}`, { cause: error });
+    }
+  }
+
   const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
   const taskCount = async () => (await stack.gql('{ tasks(first: 10) { edges { node { id } } } }')).data!.tasks.edges.length as number;
 
   it('signs in, creates a Kling task from uploads, follows it live in two tabs and plays the video', async () => {
+    browser.context.setDefaultTimeout(15_000);
     const page = await open('/');
 
-    // Sign-in: in sandbox mode the key is filled in from /console/config.json.
-    const key = page.getByLabel('API key');
-    await expect.poll(() => key.inputValue()).toBe(stack.apiKey);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Tasks' }).waitFor();
-    await page.getByText('No tasks yet.').waitFor();
-    expect(await page.evaluate(() => localStorage.getItem('clipwire.apiKey'))).toBe(stack.apiKey);
-
-    // A 200×200 portrait: the server's ValidationError is shown next to the image field; nothing is created.
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'New task' }).click();
-    await page.getByRole('heading', { level: 1, name: 'New task' }).waitFor();
-    await page.setInputFiles('#f-image', SMALL_IMAGE);
-    await page.setInputFiles('#f-audio', SPEECH);
-    await page.getByRole('button', { name: 'Create task' }).click();
-    const imageError = page.locator('.field-error[data-field="image"]');
-    await imageError.waitFor();
-    expect(await imageError.textContent()).toMatch(/300 px/);
-    expect(await page.locator('#f-image').getAttribute('aria-invalid')).toBe('true');
-    expect(await taskCount()).toBe(0);
-
-    // The real portrait: the error goes, the preview shows, and the task is created.
-    await page.setInputFiles('#f-image', PORTRAIT);
-    await imageError.waitFor({ state: 'detached' });
-    await page.getByRole('img', { name: /Preview of the chosen portrait image/ }).waitFor();
-    await page.getByLabel('External task id').fill('console-e2e-1');
-    await shot(page, 'new-task', true);
-    await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'no reload'));
-    await page.getByRole('button', { name: 'Create task' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Tasks' }).waitFor();
-    const created = await stack.gql<{ task: { id: string; input: Record<string, any> } }>(
-      '{ task(externalTaskId: "console-e2e-1") { id input } }',
-    );
-    const taskId = created.data!.task.id;
-    expect(created.data!.task.input.image.file).toMatchObject({ size: 43133, type: 'image/png' });
-
-    // Its row goes to SUCCEEDED without a reload …
-    const row = (p: Page) => p.locator(`tr[data-task-id="${taskId}"]`);
-    await row(page).waitFor();
-    expect(RUNNING).toContain(await row(page).getAttribute('data-status'));
-
-    // … and a second tab, opened while it runs, sees the same changes live.
-    const second = await open('/#/tasks');
-    await row(second).waitFor();
-    expect(RUNNING).toContain(await row(second).getAttribute('data-status'));
-    await Promise.all([
-      page.waitForSelector(`tr[data-task-id="${taskId}"][data-status="SUCCEEDED"]`, { timeout: 20_000 }),
-      second.waitForSelector(`tr[data-task-id="${taskId}"][data-status="SUCCEEDED"]`, { timeout: 20_000 }),
-    ]);
-    expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('no reload');
-    await shot(page, 'tasks');
-    // The same list on a phone: rows become cards.
-    await second.setViewportSize({ width: 390, height: 760 });
-    await shot(second, 'tasks-phone');
-    await second.close();
-
-    // Detail: timeline with sources, the normalized input, and a playable video (served by the simulator).
-    await row(page).getByRole('link').click();
-    await page.getByRole('heading', { name: 'Timeline' }).waitFor();
-    const timeline = page.locator('ol.timeline li');
-    await expect.poll(() => timeline.count()).toBeGreaterThanOrEqual(3);
-    expect(await page.locator('ol.timeline').textContent()).toMatch(/Succeeded/);
-    await page.getByText('uploaded portrait-512x640.png', { exact: false }).waitFor();
-    const video = page.getByRole('region', { name: 'Outputs' }).locator('video').first();
-    await video.waitFor();
-    const duration = await video.evaluate(async (v: HTMLVideoElement) => {
-      v.muted = true;
-      if (v.readyState < 1) await new Promise((resolve, reject) => {
-        v.addEventListener('loadedmetadata', resolve, { once: true });
-        v.addEventListener('error', () => reject(new Error(`video error ${v.error?.code}: ${v.error?.message}`)), { once: true });
-        v.load();
-      });
-      await v.play();
-      v.pause();
-      v.currentTime = 0;
-      return v.duration;
+    await step('sign in with the pre-filled sandbox key', async () => {
+      const key = page.getByLabel('API key');
+      await expect.poll(() => key.inputValue(), { timeout: 10_000 }).toBe(stack.apiKey);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Tasks' }).waitFor();
+      await page.getByText('No tasks yet.').waitFor();
+      expect(await page.evaluate(() => localStorage.getItem('clipwire.apiKey'))).toBe(stack.apiKey);
     });
-    expect(duration).toBeGreaterThan(0);
-    await shot(page, 'task-detail', true);
 
-    // Providers: mode, capabilities, health and load.
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Providers' }).click();
-    const kling = page.locator('tr[data-provider="KLING"]');
-    await kling.waitFor();
-    expect(await kling.textContent()).toMatch(/Sandbox/);
-    expect(await kling.locator('[data-circuit]').getAttribute('data-circuit')).toBe('CLOSED');
-    await shot(page, 'providers');
+    await step('a 200×200 portrait: the server’s error next to the image field, no task', async () => {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'New task' }).click();
+      await page.getByRole('heading', { level: 1, name: 'New task' }).waitFor();
+      await page.setInputFiles('#f-image', SMALL_IMAGE);
+      await page.setInputFiles('#f-audio', SPEECH);
+      await page.getByRole('button', { name: 'Create task' }).click();
+      const imageError = page.locator('.field-error[data-field="image"]');
+      await imageError.waitFor();
+      expect(await imageError.textContent()).toMatch(/300 px/);
+      expect(await page.locator('#f-image').getAttribute('aria-invalid')).toBe('true');
+      expect(await taskCount()).toBe(0);
+    });
+
+    const taskId = await step('upload the real portrait and create the task', async () => {
+      await page.setInputFiles('#f-image', PORTRAIT);
+      await page.locator('.field-error[data-field="image"]').waitFor({ state: 'detached' });
+      await page.getByRole('img', { name: /Preview of the chosen portrait image/ }).waitFor();
+      await page.getByLabel('External task id').fill('console-e2e-1');
+      await shot(page, 'new-task', true);
+      await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'no reload'));
+      await page.getByRole('button', { name: 'Create task' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Tasks' }).waitFor();
+      const created = await stack.gql<{ task: { id: string; input: Record<string, any> } }>('{ task(externalTaskId: "console-e2e-1") { id input } }');
+      expect(created.data!.task.input.image.file).toMatchObject({ size: 43133, type: 'image/png' });
+      return created.data!.task.id;
+    });
+
+    const row = (p: Page) => p.locator(`tr[data-task-id="${taskId}"]`);
+    await step('its row goes to SUCCEEDED live, in this tab and in a second one', async () => {
+      await row(page).waitFor();
+      expect(RUNNING).toContain(await row(page).getAttribute('data-status'));
+      // A second tab, opened while the task runs, sees the same changes.
+      const second = await open('/#/tasks');
+      await row(second).waitFor();
+      expect(RUNNING).toContain(await row(second).getAttribute('data-status'));
+      await Promise.all(
+        [page, second].map((p) => p.locator(`tr[data-task-id="${taskId}"][data-status="SUCCEEDED"]`).waitFor({ timeout: 20_000 })),
+      );
+      expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('no reload');
+      await shot(page, 'tasks');
+      // The same list on a phone: rows become cards.
+      await second.setViewportSize({ width: 390, height: 760 });
+      await shot(second, 'tasks-phone');
+      await second.close();
+    });
+
+    await step('the detail: timeline, input, and a playable video from the simulator', async () => {
+      await row(page).getByRole('link').click();
+      await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+      await expect.poll(() => page.locator('ol.timeline li').count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+      expect(await page.locator('ol.timeline').textContent()).toMatch(/Succeeded/);
+      await page.getByText('uploaded portrait-512x640.png', { exact: false }).waitFor();
+      const video = page.getByRole('region', { name: 'Outputs' }).locator('video').first();
+      await video.waitFor();
+      const duration = await video.evaluate(async (v: HTMLVideoElement) => {
+        v.muted = true;
+        if (v.readyState < 1) {
+          await new Promise((resolve, reject) => {
+            v.addEventListener('loadedmetadata', resolve, { once: true });
+            v.addEventListener('error', () => reject(new Error(`video error ${v.error?.code}: ${v.error?.message}`)), { once: true });
+          });
+        }
+        await v.play();
+        v.pause();
+        v.currentTime = 0;
+        return v.duration;
+      });
+      expect(duration).toBeGreaterThan(0);
+      await shot(page, 'task-detail', true);
+    });
+
+    await step('providers: mode, capabilities, health and load', async () => {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Providers' }).click();
+      const kling = page.locator('tr[data-provider="KLING"]');
+      await kling.waitFor();
+      expect(await kling.textContent()).toMatch(/Sandbox/);
+      expect(await kling.locator('[data-circuit]').getAttribute('data-circuit')).toBe('CLOSED');
+      await shot(page, 'providers');
+    });
 
     await page.close();
     expect(consoleErrors).toEqual([]);
