@@ -12,16 +12,24 @@ import { request } from 'undici';
 
 export const API_DIR = join(import.meta.dirname, '..', '..');
 
-/** A free loopback port, kept by the caller across restarts so provider callbacks keep working. */
+/**
+ * A free loopback port, kept by the caller across restarts so provider callbacks keep working.
+ * Taken below the kernel's ephemeral range (32768+), so that no outgoing connection can be given
+ * it as its local port while the API is down between two incarnations.
+ */
 export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createNetServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!ok) continue;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
+  throw new Error('no free port found in 20000-31999');
 }
 
 export interface ChildExit {
@@ -69,7 +77,7 @@ export class ApiChild {
   }
 
   /** Polls GET /readyz until it answers 200; fails at once if the child exits first. */
-  async ready(timeoutMs = 30_000): Promise<void> {
+  async ready(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (!this.alive) throw new Error(`${this.label} exited ${JSON.stringify(this.exit)} before it was ready\n${this.logTail()}`);
@@ -217,4 +225,20 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Runs at most `n` of the functions given to it at a time (the tests of a file run concurrently). */
+export function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
 }

@@ -1,12 +1,12 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSimulator, type Simulator } from '@clipwire/providers/simulator';
+import { startSimulator, type KieSimTiming, type KlingSimTiming, type Simulator } from '@clipwire/providers/simulator';
 import { jobs } from '@clipwire/schema/tables';
-import { createClient } from 'graphql-ws';
 import { isNotNull } from 'drizzle-orm';
+import { createClient } from 'graphql-ws';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { SANDBOX_DIGITAL_HUMAN_API_KEY, SANDBOX_KIE_API_KEY, SANDBOX_KLING_API_KEY } from '../../src/config.js';
 import type { CrashPoint } from '../../src/crash.js';
@@ -19,6 +19,7 @@ import {
   freePort,
   gql,
   gqlOk,
+  limiter,
   sleep,
   startWebhookReceiver,
   type WebhookDelivery,
@@ -26,26 +27,32 @@ import {
 } from './crash-support.js';
 
 /*
- * Crash resilience: the API runs as a real child process (node --import tsx src/main.ts) and kills
+ * Crash resilience. The API runs as a real child process (node --import tsx src/main.ts) and kills
  * itself with SIGKILL at a fail point (CLIPWIRE_CRASH_AT, src/crash.ts) while tasks are in flight;
- * it is restarted on the same port and data without the fail point. The provider simulator and a
+ * it is restarted on the same port and data without the fail point. The provider simulator and the
  * webhook receiver live in this process, so they outlive every incarnation of the API and count
  * what really reached them.
  *
  * Every run checks: each acknowledged task reaches a terminal state; a create that got no answer
- * left either nothing (no row, nothing upstream) or a whole task that also finishes; Kling saw at
- * most one create per task (exactly one for each SUCCEEDED one) and no create for a task we do
- * not have; KIE saw no more creates than there are KIE tasks; every event of a webhook task was
- * delivered, in order, with the same webhook-id on redelivery and a valid signature.
+ * left either nothing (no row, nothing upstream) or a whole task that also finishes; no task of the
+ * install is left non-terminal; Kling saw exactly one create per Kling task we have and none for a
+ * task we do not have; KIE saw no more creates than there are KIE tasks; every event of a webhook
+ * task was delivered, in order, signed, with the same webhook-id on redelivery.
+ *
+ * Each fail point has its own data dir (or Postgres database), port and simulator, so the points
+ * run side by side, two at a time.
  */
 
 const RUNS_PER_POINT = 3;
-/** Long enough for a task whose callbacks were lost while the API was down to be polled (30 s grace). */
+/** Long enough for a task whose callbacks were all lost while the API was down to be polled (30 s grace). */
 const FINISH_TIMEOUT_MS = 50_000;
-/** Kling ends a task 4.5 s after its create, later than any restart, so its last callback finds a live API. */
-const KLING_TIMING = { processingAfterMs: 2500, succeedAfterMs: 4500 };
-const KIE_TIMING = { queuingAfterMs: 300, generatingAfterMs: 1500, completeAfterMs: 4500 };
+/** Kling and KIE end a task 4.5 s after its create: after any restart, so its last callback finds a live API. */
+const TIMING = {
+  kling: { processingAfterMs: 2500, succeedAfterMs: 4500 } satisfies KlingSimTiming,
+  kie: { queuingAfterMs: 300, generatingAfterMs: 1500, completeAfterMs: 4500 } satisfies KieSimTiming,
+};
 const usePostgres = Boolean(process.env.DATABASE_URL);
+const atMostTwo = limiter(2);
 
 const TASK_FIELDS = /* GraphQL */ `
   id status provider externalTaskId providerTaskId
@@ -67,38 +74,21 @@ interface TaskView {
   events: { edges: { node: { cursor: string; status: string; source: string } }[] };
   /** Set by waitForFinal: ms from the call (right after a restart) until it was seen terminal. */
   finishedMs?: number;
+  /** Kling only: create requests the simulator received with this task's id as external_task_id. */
+  upstreamCreates?: number;
 }
 
-let sim: Simulator;
 let receiver: WebhookReceiver;
-const children = new Set<ApiChild>();
-const environments: Environment[] = [];
+const environments = new Set<Environment>();
 
 beforeAll(async () => {
-  sim = await startSimulator({
-    host: '127.0.0.1',
-    kling: { apiKey: SANDBOX_KLING_API_KEY, timing: KLING_TIMING, videoToAudioTiming: KLING_TIMING },
-    // KIE downloads its inputs from the API's /media links; with the API dead that download fails and
-    // KIE fails the task, which says nothing about our engine: here KIE counts inputs as fetched.
-    kie: { apiKey: SANDBOX_KIE_API_KEY, timing: KIE_TIMING, fetchInputs: false },
-    digitalHuman: { apiKey: SANDBOX_DIGITAL_HUMAN_API_KEY },
-  });
   receiver = await startWebhookReceiver();
 });
 
-afterEach(async () => {
-  sim?.kling.clearFaults();
-  sim?.kie.clearFaults();
-  // Fallback only: every test stops its own children.
-  await Promise.all([...children].map((c) => c.kill()));
-  children.clear();
-});
-
 afterAll(async () => {
-  await Promise.all([...children].map((c) => c.kill()));
-  await sim?.stop();
-  await receiver?.stop();
+  // Fallback only: every test disposes of its own environment.
   for (const env of environments) await env.dispose();
+  await receiver?.stop();
 });
 
 interface Environment {
@@ -107,30 +97,53 @@ interface Environment {
   url: string;
   dataDir: string;
   database: TestDatabase | undefined;
+  sim: Simulator;
+  children: Set<ApiChild>;
   apiKey: string;
   webhookSecret: string;
+  /** Kills what is left of its processes, stops its simulator, removes its data. */
   dispose(): Promise<void>;
 }
 
-/** A data dir (file-backed PGlite, or a fresh Postgres database) and a port, kept across restarts. */
-async function newEnvironment(label: string): Promise<Environment> {
+/**
+ * A data dir (file-backed PGlite, or a fresh Postgres database), a port kept across restarts, and
+ * a simulator of its own with short timings.
+ */
+async function newEnvironment(label: string, timing = TIMING): Promise<Environment> {
   const dataDir = await mkdtemp(join(tmpdir(), `clipwire-crash-${label.replace(/\W+/g, '-')}-`));
   const database = usePostgres ? await createTestDatabase() : undefined;
   const port = await freePort();
+  const sim = await startSimulator({
+    host: '127.0.0.1',
+    kling: { apiKey: SANDBOX_KLING_API_KEY, timing: timing.kling, videoToAudioTiming: timing.kling },
+    // KIE downloads its inputs from the API's /media links; with the API dead that download fails and
+    // KIE fails the task, which says nothing about our engine: here KIE counts inputs as fetched.
+    kie: { apiKey: SANDBOX_KIE_API_KEY, timing: timing.kie, fetchInputs: false },
+    digitalHuman: { apiKey: SANDBOX_DIGITAL_HUMAN_API_KEY },
+  });
+  const children = new Set<ApiChild>();
+  let disposed = false;
   const env: Environment = {
     label,
     port,
     url: `http://127.0.0.1:${port}`,
     dataDir,
     database,
+    sim,
+    children,
     apiKey: '',
     webhookSecret: '',
     async dispose() {
+      if (disposed) return;
+      disposed = true;
+      environments.delete(env);
+      await Promise.all([...children].map((c) => c.kill()));
+      await sim.stop();
       await rm(dataDir, { recursive: true, force: true });
       await database?.drop();
     },
   };
-  environments.push(env);
+  environments.add(env);
   return env;
 }
 
@@ -146,9 +159,9 @@ async function startApi(env: Environment, crashAt?: CrashPoint): Promise<ApiChil
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     CLIPWIRE_DATA_DIR: env.dataDir,
     // A base URL per provider in sandbox mode: main.ts starts no simulator of its own.
-    KLING_BASE_URL: sim.url,
-    KIE_BASE_URL: sim.url,
-    DIGITAL_HUMAN_BASE_URL: sim.url,
+    KLING_BASE_URL: env.sim.url,
+    KIE_BASE_URL: env.sim.url,
+    DIGITAL_HUMAN_BASE_URL: env.sim.url,
     JOB_LEASE_MS: '2000',
     POLL_INTERVAL_MS: '200',
     PROVIDER_TIMEOUT_MS: '5000',
@@ -161,7 +174,7 @@ async function startApi(env: Environment, crashAt?: CrashPoint): Promise<ApiChil
     ...(crashAt ? { CLIPWIRE_CRASH_AT: crashAt } : {}),
   };
   const child = new ApiChild(env.url, childEnv, `${env.label} api${crashAt ? ` (crash at ${crashAt})` : ''}`);
-  children.add(child);
+  env.children.add(child);
   await child.ready();
   if (!env.apiKey) {
     env.apiKey = (await readFile(join(env.dataDir, 'sandbox-api-key'), 'utf8')).trim();
@@ -172,11 +185,11 @@ async function startApi(env: Environment, crashAt?: CrashPoint): Promise<ApiChil
 }
 
 /** SIGTERM, which must end the process with code 0 within a few seconds. */
-async function stopApi(child: ApiChild): Promise<void> {
+async function stopApi(env: Environment, child: ApiChild): Promise<void> {
   child.signal('SIGTERM');
   const exit = await child.waitExit(10_000);
   expect(exit, child.logTail()).toEqual({ code: 0, signal: null });
-  children.delete(child);
+  env.children.delete(child);
 }
 
 interface Planned {
@@ -192,14 +205,14 @@ interface Attempt extends Planned {
 }
 
 /** Three Kling tasks, one KIE task and one webhook task (Kling, or KIE on odd runs). */
-function plan(point: string, run: number): Planned[] {
-  const prefix = `${point.replace(':', '.')}.r${run}`;
+function plan(prefix: string, run: number): Planned[] {
+  const p = `${prefix.replace(/:/g, '.')}.r${run}`;
   return [
-    { externalTaskId: `${prefix}.kling-0`, provider: 'KLING', webhook: false },
-    { externalTaskId: `${prefix}.kling-1`, provider: 'KLING', webhook: false },
-    { externalTaskId: `${prefix}.kie-0`, provider: 'KIE', webhook: false },
-    { externalTaskId: `${prefix}.kling-2`, provider: 'KLING', webhook: false },
-    { externalTaskId: `${prefix}.hook-${run % 2 === 0 ? 'kling' : 'kie'}`, provider: run % 2 === 0 ? 'KLING' : 'KIE', webhook: true },
+    { externalTaskId: `${p}.kling-0`, provider: 'KLING', webhook: false },
+    { externalTaskId: `${p}.kling-1`, provider: 'KLING', webhook: false },
+    { externalTaskId: `${p}.kie-0`, provider: 'KIE', webhook: false },
+    { externalTaskId: `${p}.kling-2`, provider: 'KLING', webhook: false },
+    { externalTaskId: `${p}.hook-${run % 2 === 0 ? 'kling' : 'kie'}`, provider: run % 2 === 0 ? 'KLING' : 'KIE', webhook: true },
   ];
 }
 
@@ -214,8 +227,8 @@ async function create(child: ApiChild, env: Environment, p: Planned): Promise<At
   const res = await gql(child.url, env.apiKey, CREATE_AVATAR, { input });
   if (!res.ok) return { ...p, id: null, failure: res.error };
   const payload = res.data?.createAvatarVideo;
-  // A create that answers at all answers with the Task: anything else is a failure of the test setup.
-  expect(payload, JSON.stringify(res)).toMatchObject({ __typename: 'Task', status: 'PENDING', externalTaskId: p.externalTaskId });
+  // A create that answers at all answers with the Task: anything else is a failure.
+  expect(payload, `${JSON.stringify(res)}\n${child.logTail()}`).toMatchObject({ __typename: 'Task', status: 'PENDING', externalTaskId: p.externalTaskId });
   return { ...p, id: payload.id as string, failure: null };
 }
 
@@ -250,7 +263,6 @@ const sources = (t: TaskView) => t.events.edges.map((e) => `${e.node.status}/${e
 const adopted = (t: TaskView) => t.events.edges[1]?.node.source === 'POLL';
 
 interface RunReport {
-  point: CrashPoint;
   run: number;
   attempts: Attempt[];
   /** Every task of the run that exists after the restart (acknowledged or not). */
@@ -259,8 +271,12 @@ interface RunReport {
   absent: Attempt[];
   klingCreates: number;
   kieCreates: number;
-  crashCallbackErrors: number;
+  /** Provider callbacks to this API that got no HTTP answer (the process died, or was down). */
+  unansweredCallbacks: number;
   redeliveries: number;
+  /** From the first create to the SIGKILL, and from the SIGKILL to the restarted API's readiness. */
+  crashAfterMs: number;
+  downMs: number;
   ms: number;
 }
 
@@ -269,6 +285,7 @@ interface RunReport {
  * SIGKILL, restart without the fail point, and check every invariant. Ends with a graceful stop.
  */
 async function crashRun(env: Environment, point: CrashPoint, run: number): Promise<RunReport> {
+  const { sim } = env;
   const started = Date.now();
   const klingBefore = sim.kling.createCount();
   const kieBefore = sim.kie.createCount();
@@ -276,22 +293,25 @@ async function crashRun(env: Environment, point: CrashPoint, run: number): Promi
   const kieCallbacksBefore = sim.kie.sentCallbacks().length;
   const deliveriesBefore = receiver.deliveries.length;
 
-  // Every create reaches 'create:before-commit', so no create is answered by the process that dies
-  // there: the tasks that are in flight when it dies are acknowledged by a previous incarnation.
+  // Every create reaches 'create:before-commit', so the process that dies there answers none: the
+  // tasks in flight when it dies were acknowledged by the previous incarnation.
   const inFlight: Attempt[] = [];
   if (point === 'create:before-commit') {
     const before = await startApi(env);
     inFlight.push(...(await Promise.all(plan(`${point}.in-flight`, run).map((p) => create(before, env, p)))));
-    await stopApi(before);
+    await stopApi(env, before);
     expect(inFlight.every((a) => a.id), JSON.stringify(inFlight)).toBe(true);
   }
   const crashing = await startApi(env, point);
+  const firstCreateAt = Date.now();
   const attempts = [...inFlight, ...(await Promise.all(plan(point, run).map((p) => create(crashing, env, p))))];
   const exit = await crashing.waitExit(20_000);
+  const crashedAt = Date.now();
   expect(exit, `the API must die at ${point}\n${crashing.logTail()}`).toEqual({ code: null, signal: 'SIGKILL' });
-  children.delete(crashing);
+  env.children.delete(crashing);
 
   const api = await startApi(env);
+  const downMs = Date.now() - crashedAt;
   try {
     // Every acknowledged task reaches a terminal state; an unanswered create left all or nothing.
     const settled = await Promise.all(
@@ -311,14 +331,13 @@ async function crashRun(env: Environment, point: CrashPoint, run: number): Promi
       expect(task.provider, what).toBe(a.provider);
       if (a.provider === 'KLING') {
         // Kling is found again by external_task_id: it always finishes, with exactly one create.
+        task.upstreamCreates = sim.kling.createsFor(decodeTaskId(task.id));
         expect(task.status, what).toBe('SUCCEEDED');
-        expect(sim.kling.createsFor(decodeTaskId(task.id)), `Kling creates for ${what}`).toBe(1);
-      } else {
+        expect(task.upstreamCreates, `Kling creates for ${what}`).toBe(1);
+      } else if (task.status !== 'SUCCEEDED') {
         // KIE cannot be looked up: an attempt whose outcome the crash hid ends SUBMISSION_UNCONFIRMED.
-        if (task.status !== 'SUCCEEDED') {
-          expect(task.status, what).toBe('FAILED');
-          expect(task.error?.code, what).toBe('SUBMISSION_UNCONFIRMED');
-        }
+        expect(task.status, what).toBe('FAILED');
+        expect(task.error?.code, what).toBe('SUBMISSION_UNCONFIRMED');
       }
     }
 
@@ -331,11 +350,11 @@ async function crashRun(env: Environment, point: CrashPoint, run: number): Promi
     expect(kieCreates, 'KIE creates ≤ KIE tasks').toBeLessThanOrEqual(presentKie.length);
     expect(kieCreates, 'each SUCCEEDED KIE task was created upstream').toBeGreaterThanOrEqual(presentKie.filter((t) => t.status === 'SUCCEEDED').length);
 
-    // No task of this environment is left behind, whether or not its create was answered.
+    // No task of this install is left behind, whether or not its create was answered.
     const stuck = (await allTasks(api, env)).filter((t) => !TERMINAL.includes(t.status));
     expect(stuck, 'tasks not terminal').toEqual([]);
 
-    // Webhooks: every event delivered, in order, same id on redelivery, signed.
+    // Webhooks: every event delivered, in order, signed, the same id on redelivery.
     const runDeliveries = () => receiver.deliveries.slice(deliveriesBefore);
     let redeliveries = 0;
     for (const task of present.filter((t) => attempts.find((a) => a.externalTaskId === t.externalTaskId)!.webhook)) {
@@ -350,10 +369,22 @@ async function crashRun(env: Environment, point: CrashPoint, run: number): Promi
     }
 
     const callbacks = [...sim.kling.sentCallbacks().slice(klingCallbacksBefore), ...sim.kie.sentCallbacks().slice(kieCallbacksBefore)];
-    const crashCallbackErrors = callbacks.filter((c) => c.url.startsWith(`${env.url}/callbacks/`) && c.status === 'error').length;
-    return { point, run, attempts, present, absent, klingCreates, kieCreates, crashCallbackErrors, redeliveries, ms: Date.now() - started };
+    const unansweredCallbacks = callbacks.filter((c) => c.url.startsWith(`${env.url}/callbacks/`) && c.status === 'error').length;
+    return {
+      run,
+      attempts,
+      present,
+      absent,
+      klingCreates,
+      kieCreates,
+      unansweredCallbacks,
+      redeliveries,
+      crashAfterMs: crashedAt - firstCreateAt,
+      downMs,
+      ms: Date.now() - started,
+    };
   } finally {
-    await stopApi(api);
+    await stopApi(env, api);
   }
 }
 
@@ -379,167 +410,227 @@ function checkWebhooks(task: TaskView, deliveries: WebhookDelivery[], secret: st
   return deliveries.length - seen.size;
 }
 
-/** Runs a point RUNS_PER_POINT times on one environment, then applies the point's own expectations. */
-async function crashPoint(point: CrashPoint, latencies: { klingCreateMs: number; kieMs: number }): Promise<RunReport[]> {
-  const env = await newEnvironment(point);
-  sim.kling.setCreateLatencyMs(latencies.klingCreateMs);
-  sim.kie.setLatencyMs(latencies.kieMs);
-  const reports: RunReport[] = [];
-  for (let run = 0; run < RUNS_PER_POINT; run++) reports.push(await crashRun(env, point, run));
-  const summary = reports.map((r) => ({
-    run: r.run,
-    ms: r.ms,
-    acknowledged: r.attempts.filter((a) => a.id).length,
-    present: r.present.map((t) => `${t.externalTaskId.split('.').slice(-1)[0]}: ${t.status}${t.error ? `/${t.error.code}` : ''}${adopted(t) ? ' (adopted)' : ''} [${sources(t).join(' > ')}] ${t.finishedMs} ms`),
-    absent: r.absent.map((a) => a.externalTaskId),
-    klingCreates: r.klingCreates,
-    kieCreates: r.kieCreates,
-    crashCallbackErrors: r.crashCallbackErrors,
-    redeliveries: r.redeliveries,
-  }));
-  console.log(`[crash] ${point} (${usePostgres ? 'postgres' : 'pglite'}): ${JSON.stringify(summary, null, 1)}`);
-  return reports;
+interface PointOptions {
+  /** Kling answers creates this late (the task exists upstream at once); KIE answers everything this late. */
+  klingCreateMs: number;
+  kieMs: number;
+  timing?: typeof TIMING;
 }
 
-const KEEP_SUBMITS_IN_FLIGHT = { klingCreateMs: 300, kieMs: 300 };
-
-describe(`crash with SIGKILL at each fail point, ${RUNS_PER_POINT} runs each (${usePostgres ? 'Postgres' : 'file-backed PGlite'})`, () => {
-  it('create:before-commit — an unanswered create leaves no row and sends nothing upstream; every acknowledged task finishes', async () => {
-    const reports = await crashPoint('create:before-commit', { klingCreateMs: 0, kieMs: 0 });
-    for (const r of reports) {
-      // The create that reached the fail point got no answer and left nothing behind (no row, and —
-      // checked in the run — no upstream create: Kling's count equals the Kling tasks we have).
-      expect(r.absent.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
-      for (const a of r.absent) expect(a.id).toBeNull();
-      // The tasks acknowledged before the crash were in flight when it hit, and all finished.
-      const acknowledged = r.attempts.filter((a) => a.id);
-      expect(acknowledged.length, `run ${r.run}`).toBeGreaterThanOrEqual(5);
-      for (const a of acknowledged) expect(r.present.find((t) => t.id === a.id)?.status).toMatch(/^(SUCCEEDED|FAILED)$/);
-    }
-  }, 240_000);
-
-  it('submit:after-attempt-committed — an attempt that never left is sent once after the restart (Kling) or ends SUBMISSION_UNCONFIRMED (KIE)', async () => {
-    const reports = await crashPoint('submit:after-attempt-committed', KEEP_SUBMITS_IN_FLIGHT);
-    for (const r of reports) {
-      expect(r.attempts.filter((a) => a.id).length, `run ${r.run}: acknowledged`).toBeGreaterThanOrEqual(1);
-      // Every Kling task has exactly one create (checked per task in the run) and all of them succeeded.
-      expect(r.present.filter((t) => t.provider === 'KLING').every((t) => t.status === 'SUCCEEDED')).toBe(true);
-    }
-  }, 240_000);
-
-  it('submit:after-upstream-accepted — Kling tasks are adopted by external_task_id with one create each; KIE ends SUBMISSION_UNCONFIRMED and is never resent', async () => {
-    // Kling answers its creates after 300 ms, KIE after 800 ms: when the first Kling answer kills the
-    // process, every create is upstream already and none of their answers has been applied.
-    const reports = await crashPoint('submit:after-upstream-accepted', { klingCreateMs: 300, kieMs: 800 });
-    const all = reports.flatMap((r) => r.present);
-    const adoptedKling = all.filter((t) => t.provider === 'KLING' && adopted(t));
-    const unconfirmedKie = all.filter((t) => t.provider === 'KIE' && t.error?.code === 'SUBMISSION_UNCONFIRMED');
-    expect(adoptedKling.length, 'Kling tasks adopted after the crash').toBeGreaterThanOrEqual(RUNS_PER_POINT);
-    for (const t of adoptedKling) {
-      expect(t.status).toBe('SUCCEEDED');
-      expect(sim.kling.createsFor(decodeTaskId(t.id))).toBe(1);
-    }
-    expect(unconfirmedKie.length, 'KIE tasks ended SUBMISSION_UNCONFIRMED').toBeGreaterThanOrEqual(1);
-    for (const r of reports) {
-      // KIE accepted the unconfirmed ones: they are upstream once, and were not sent again.
-      const kie = r.present.filter((t) => t.provider === 'KIE');
-      expect(r.kieCreates, `run ${r.run}`).toBeLessThanOrEqual(kie.length);
-    }
-  }, 240_000);
-
-  it('callback:after-ack-queued — a callback whose acknowledgement died with the process is still acted on; every task finishes', async () => {
-    const reports = await crashPoint('callback:after-ack-queued', KEEP_SUBMITS_IN_FLIGHT);
-    for (const r of reports) {
-      // The provider saw its callback fail (the process died before answering it).
-      expect(r.crashCallbackErrors, `run ${r.run}`).toBeGreaterThanOrEqual(1);
-      expect(r.present.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
-    }
-  }, 240_000);
-
-  it('refresh:after-provider-read — a provider read whose result was never applied is read again; every task finishes', async () => {
-    const reports = await crashPoint('refresh:after-provider-read', KEEP_SUBMITS_IN_FLIGHT);
-    for (const r of reports) {
-      expect(r.present.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
-      // Every present task finished with the outcome the provider reported (checked per task in the run).
-      expect(r.present.every((t) => TERMINAL.includes(t.status))).toBe(true);
-    }
-  }, 240_000);
-
-  it('webhook:after-delivery — a delivery whose completion died with the process is redelivered with the same webhook-id; no event is lost', async () => {
-    const reports = await crashPoint('webhook:after-delivery', KEEP_SUBMITS_IN_FLIGHT);
-    for (const r of reports) {
-      expect(r.present.some((t) => r.attempts.find((a) => a.externalTaskId === t.externalTaskId)!.webhook), `run ${r.run}: webhook task`).toBe(true);
-      expect(r.redeliveries, `run ${r.run}: redeliveries`).toBeGreaterThanOrEqual(1);
-    }
-  }, 240_000);
-});
-
-describe('graceful shutdown', () => {
-  it('SIGTERM stops taking work, finishes the in-flight submission, releases every job, closes sockets with 1001 and exits 0; the task completes after a restart', async () => {
-    const env = await newEnvironment('graceful');
-    const api = await startApi(env);
-    // Kling answers the create only after 1.5 s: SIGTERM lands while the submission is in flight.
-    sim.kling.setCreateLatencyMs(1500);
-    const created = await create(api, env, { externalTaskId: 'graceful.kling', provider: 'KLING', webhook: false });
-    expect(created.id).not.toBeNull();
-    const taskUuid = decodeTaskId(created.id!);
-    await eventually(async () => sim.kling.createsFor(taskUuid) === 1, 5000, 'the create to reach Kling');
-
-    // A live subscription, whose socket must be closed with 1001 Going Away.
-    const closed: number[] = [];
-    const ws = createClient({
-      url: `${env.url.replace(/^http/, 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: { authorization: `Bearer ${env.apiKey}` },
-      retryAttempts: 0,
-      on: { closed: (event) => closed.push((event as { code: number }).code) },
-    });
-    const values: string[] = [];
-    const subscription = new Promise<void>((resolve) => {
-      ws.subscribe(
-        { query: `subscription ($id: ID!) { taskUpdated(id: $id) { status } }`, variables: { id: created.id } },
-        { next: (v) => void values.push((v.data as { taskUpdated: { status: string } }).taskUpdated.status), error: () => resolve(), complete: () => resolve() },
-      );
-    });
-    await eventually(async () => values.length > 0, 5000, 'the subscription to deliver the current state');
-
-    const signalledAt = Date.now();
-    api.signal('SIGTERM');
-    // Stops taking work: new connections are refused while the in-flight job is still finishing.
-    await eventually(
-      async () => {
-        const res = await gql(api.url, env.apiKey, '{ __typename }', {}, 1000);
-        return !res.ok && /ECONNREFUSED/.test(res.error);
-      },
-      1000,
-      'the listener to close',
-    );
-    expect(api.alive, 'still finishing the in-flight submission when it stopped listening').toBe(true);
-    const exit = await api.waitExit(10_000);
-    const tookMs = Date.now() - signalledAt;
-    children.delete(api);
-    expect(exit, api.logTail()).toEqual({ code: 0, signal: null });
-    expect(tookMs, 'exit within a few seconds').toBeLessThan(6000);
-    await subscription;
-    expect(closed).toContain(1001);
-    ws.dispose();
-    sim.kling.setCreateLatencyMs(0);
-
-    // No job is left leased to the dead worker, so nothing waits for a lease to expire.
-    const db = await openDatabase(env.database ? env.database.target : { kind: 'pglite', dataDir: env.dataDir });
+/** Runs a point RUNS_PER_POINT times on one environment of its own. */
+async function crashPoint(point: CrashPoint, opts: PointOptions): Promise<RunReport[]> {
+  return atMostTwo(async () => {
+    const env = await newEnvironment(point, opts.timing);
     try {
-      const leased = await db.db.select({ id: jobs.id, queue: jobs.queue, lockedBy: jobs.lockedBy }).from(jobs).where(isNotNull(jobs.lockedBy));
-      expect(leased).toEqual([]);
+      env.sim.kling.setCreateLatencyMs(opts.klingCreateMs);
+      env.sim.kie.setLatencyMs(opts.kieMs);
+      const reports: RunReport[] = [];
+      for (let run = 0; run < RUNS_PER_POINT; run++) reports.push(await crashRun(env, point, run));
+      const summary = reports.map((r) => ({
+        run: r.run,
+        ms: r.ms,
+        crashAfterMs: r.crashAfterMs,
+        downMs: r.downMs,
+        acknowledged: r.attempts.filter((a) => a.id).length,
+        present: r.present.map(
+          (t) =>
+            `${t.externalTaskId.split('.').slice(-2).join('.')}: ${t.status}${t.error ? `/${t.error.code}` : ''}${adopted(t) ? ' (adopted)' : ''} [${sources(t).join(' > ')}] +${t.finishedMs} ms`,
+        ),
+        absent: r.absent.map((a) => a.externalTaskId.split('.').slice(-2).join('.')),
+        klingCreates: r.klingCreates,
+        kieCreates: r.kieCreates,
+        unansweredCallbacks: r.unansweredCallbacks,
+        redeliveries: r.redeliveries,
+      }));
+      if (process.env.CRASH_REPORT) console.log(`[crash] ${point} (${usePostgres ? 'postgres' : 'pglite'}): ${JSON.stringify(summary, null, 1)}`);
+      return reports;
     } finally {
-      await db.close();
+      await env.dispose();
     }
+  });
+}
 
-    const restarted = await startApi(env);
-    const final = await waitForFinal(restarted, env, TASK_BY_ID, { id: created.id });
-    expect(final.status).toBe('SUCCEEDED');
-    // The in-flight submission was finished by the stopping process (its answer applied as an API event), once.
-    expect(sources(final)[1]).toBe('SUBMITTED/API');
-    expect(sim.kling.createsFor(taskUuid)).toBe(1);
-    await stopApi(restarted);
-  }, 120_000);
+const SUBMITS_IN_FLIGHT: PointOptions = { klingCreateMs: 300, kieMs: 300 };
+const POINT_TIMEOUT_MS = 480_000;
+
+describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_POINT} runs each) or stopped with SIGTERM, on ${usePostgres ? 'Postgres' : 'file-backed PGlite'}`, () => {
+  it(
+    'create:before-commit — an unanswered create leaves no row and sends nothing upstream; tasks acknowledged before the crash all finish',
+    async () => {
+      // The tasks acknowledged by the previous incarnation must outlive two restarts before they end.
+      const reports = await crashPoint('create:before-commit', {
+        klingCreateMs: 0,
+        kieMs: 0,
+        timing: { kling: { processingAfterMs: 6000, succeedAfterMs: 11_000 }, kie: { queuingAfterMs: 300, generatingAfterMs: 6000, completeAfterMs: 11_000 } },
+      });
+      for (const r of reports) {
+        // The create that reached the fail point got no answer and left nothing behind: no row, and
+        // (checked in the run) no upstream create, since Kling's count equals the Kling tasks we have.
+        expect(r.absent.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
+        for (const a of r.absent) expect(a.id).toBeNull();
+        // The five tasks acknowledged before the crash were in flight when it hit, and all finished.
+        const acknowledged = r.attempts.filter((a) => a.id);
+        expect(acknowledged.length, `run ${r.run}`).toBeGreaterThanOrEqual(5);
+        for (const a of acknowledged) expect(r.present.find((t) => t.id === a.id)?.status).toMatch(/^(SUCCEEDED|FAILED)$/);
+      }
+    },
+    POINT_TIMEOUT_MS,
+  );
+
+  it(
+    'submit:after-attempt-committed — an attempt that never left is looked up, then sent once (Kling), or ends SUBMISSION_UNCONFIRMED (KIE)',
+    async () => {
+      const reports = await crashPoint('submit:after-attempt-committed', SUBMITS_IN_FLIGHT);
+      for (const r of reports) {
+        expect(r.attempts.filter((a) => a.id).length, `run ${r.run}: acknowledged`).toBeGreaterThanOrEqual(1);
+        // Kling: all SUCCEEDED, with exactly one create each (checked per task in the run), none resent.
+        const kling = r.present.filter((t) => t.provider === 'KLING');
+        expect(kling.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
+        expect(kling.every((t) => t.status === 'SUCCEEDED')).toBe(true);
+        expect(r.klingCreates).toBe(kling.length);
+      }
+    },
+    POINT_TIMEOUT_MS,
+  );
+
+  it(
+    'submit:after-upstream-accepted — Kling tasks are adopted by external_task_id with one create each; KIE ends SUBMISSION_UNCONFIRMED and is never resent',
+    async () => {
+      // Kling answers its creates after 300 ms, KIE after 800 ms: when the first Kling answer kills the
+      // process, every create is upstream already and none of their answers has been applied.
+      const reports = await crashPoint('submit:after-upstream-accepted', { klingCreateMs: 300, kieMs: 800 });
+      const all = reports.flatMap((r) => r.present);
+      const adoptedKling = all.filter((t) => t.provider === 'KLING' && adopted(t));
+      const unconfirmedKie = all.filter((t) => t.provider === 'KIE' && t.error?.code === 'SUBMISSION_UNCONFIRMED');
+      expect(adoptedKling.length, 'Kling tasks adopted after the crash').toBeGreaterThanOrEqual(RUNS_PER_POINT);
+      for (const t of adoptedKling) {
+        expect(t.status).toBe('SUCCEEDED');
+        expect(t.upstreamCreates).toBe(1);
+      }
+      expect(unconfirmedKie.length, 'KIE tasks ended SUBMISSION_UNCONFIRMED').toBeGreaterThanOrEqual(1);
+      for (const r of reports) {
+        // KIE accepted the unconfirmed ones: each is upstream at most once, none was sent again.
+        expect(r.kieCreates, `run ${r.run}`).toBeLessThanOrEqual(r.present.filter((t) => t.provider === 'KIE').length);
+      }
+    },
+    POINT_TIMEOUT_MS,
+  );
+
+  it(
+    'callback:after-ack-queued — a callback whose acknowledgement died with the process is still acted on; every task finishes',
+    async () => {
+      const reports = await crashPoint('callback:after-ack-queued', SUBMITS_IN_FLIGHT);
+      for (const r of reports) {
+        // The provider saw a callback go unanswered: the process died after queueing its refresh.
+        expect(r.unansweredCallbacks, `run ${r.run}`).toBeGreaterThanOrEqual(1);
+        expect(r.present.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
+        expect(r.present.every((t) => TERMINAL.includes(t.status))).toBe(true);
+      }
+    },
+    POINT_TIMEOUT_MS,
+  );
+
+  it(
+    'refresh:after-provider-read — a provider read whose result was never applied is read again; every task finishes',
+    async () => {
+      const reports = await crashPoint('refresh:after-provider-read', SUBMITS_IN_FLIGHT);
+      for (const r of reports) {
+        expect(r.present.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
+        expect(r.present.every((t) => TERMINAL.includes(t.status))).toBe(true);
+        // The read that died unapplied was repeated: every Kling task got past SUBMITTED to SUCCEEDED.
+        expect(r.present.filter((t) => t.provider === 'KLING').every((t) => t.status === 'SUCCEEDED')).toBe(true);
+      }
+    },
+    POINT_TIMEOUT_MS,
+  );
+
+  it(
+    'webhook:after-delivery — a delivery whose completion died with the process is redelivered with the same webhook-id; no event is lost',
+    async () => {
+      const reports = await crashPoint('webhook:after-delivery', SUBMITS_IN_FLIGHT);
+      for (const r of reports) {
+        expect(r.present.some((t) => r.attempts.find((a) => a.externalTaskId === t.externalTaskId)!.webhook), `run ${r.run}: webhook task`).toBe(true);
+        expect(r.redeliveries, `run ${r.run}: redeliveries`).toBeGreaterThanOrEqual(1);
+      }
+    },
+    POINT_TIMEOUT_MS,
+  );
+
+  it(
+    'graceful shutdown — SIGTERM stops taking work, finishes the in-flight submission, releases every job, closes sockets with 1001 and exits 0; the task completes after a restart',
+    () =>
+      atMostTwo(async () => {
+        const env = await newEnvironment('graceful');
+        const { sim } = env;
+        try {
+          const api = await startApi(env);
+          // Kling answers the create only after 1.5 s: SIGTERM lands while the submission is in flight.
+          sim.kling.setCreateLatencyMs(1500);
+          const created = await create(api, env, { externalTaskId: 'graceful.kling', provider: 'KLING', webhook: false });
+          expect(created.id).not.toBeNull();
+          const taskUuid = decodeTaskId(created.id!);
+          await eventually(async () => sim.kling.createsFor(taskUuid) === 1, 5000, 'the create to reach Kling');
+
+          // A live subscription, whose socket must be closed with 1001 Going Away.
+          const closed: number[] = [];
+          const ws = createClient({
+            url: `${env.url.replace(/^http/, 'ws')}/graphql`,
+            webSocketImpl: WebSocket,
+            connectionParams: { authorization: `Bearer ${env.apiKey}` },
+            retryAttempts: 0,
+            on: { closed: (event) => void closed.push((event as { code: number }).code) },
+          });
+          const values: string[] = [];
+          const subscription = new Promise<void>((resolve) => {
+            ws.subscribe(
+              { query: `subscription ($id: ID!) { taskUpdated(id: $id) { status } }`, variables: { id: created.id } },
+              { next: (v) => void values.push((v.data as { taskUpdated: { status: string } }).taskUpdated.status), error: () => resolve(), complete: () => resolve() },
+            );
+          });
+          await eventually(async () => values.length > 0, 5000, 'the subscription to deliver the current state');
+
+          const signalledAt = Date.now();
+          api.signal('SIGTERM');
+          // Stops taking work: new connections are refused while the in-flight job is still finishing.
+          await eventually(
+            async () => {
+              const res = await gql(api.url, env.apiKey, '{ __typename }', {}, 1000);
+              return !res.ok && /ECONNREFUSED/.test(res.error);
+            },
+            1000,
+            'the listener to close',
+          );
+          expect(api.alive, 'still finishing the in-flight submission when it stopped listening').toBe(true);
+          const exit = await api.waitExit(10_000);
+          const tookMs = Date.now() - signalledAt;
+          env.children.delete(api);
+          expect(exit, api.logTail()).toEqual({ code: 0, signal: null });
+          expect(tookMs, 'exit within a few seconds').toBeLessThan(6000);
+          await subscription;
+          expect(closed).toContain(1001);
+          await ws.dispose();
+          sim.kling.setCreateLatencyMs(0);
+
+          // No job is left leased to the stopped worker, so nothing waits for a lease to expire.
+          const db = await openDatabase(env.database ? env.database.target : { kind: 'pglite', dataDir: env.dataDir });
+          try {
+            const leased = await db.db.select({ id: jobs.id, queue: jobs.queue, lockedBy: jobs.lockedBy }).from(jobs).where(isNotNull(jobs.lockedBy));
+            expect(leased).toEqual([]);
+          } finally {
+            await db.close();
+          }
+
+          const restarted = await startApi(env);
+          const final = await waitForFinal(restarted, env, TASK_BY_ID, { id: created.id });
+          expect(final.status).toBe('SUCCEEDED');
+          // The in-flight submission was finished by the stopping process (its answer applied as an API event), once.
+          expect(sources(final)[1]).toBe('SUBMITTED/API');
+          expect(sim.kling.createsFor(taskUuid)).toBe(1);
+          await stopApi(env, restarted);
+        } finally {
+          await env.dispose();
+        }
+      }),
+    POINT_TIMEOUT_MS,
+  );
 });
