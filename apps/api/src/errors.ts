@@ -38,3 +38,15 @@ export class ProviderUnavailableError extends Error {
     this.name = 'ProviderUnavailableError';
   }
 }
+
+/** The provider refused this account's work just now (quota, arrears, permission): a new task would fail too. */
+export class ProviderRejectedError extends Error {
+  constructor(
+    readonly provider: string,
+    readonly providerCode: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProviderRejectedError';
+  }
+}

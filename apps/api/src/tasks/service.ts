@@ -6,7 +6,7 @@ import { and, eq, isNull, sql } from 'drizzle-orm';
 import { generateSecret, sha256Hex, type Principal } from '../auth/api-keys.js';
 import { crashPoint } from '../crash.js';
 import type { Database } from '../db/client.js';
-import { DuplicateExternalTaskIdError, ProviderUnavailableError } from '../errors.js';
+import { DuplicateExternalTaskIdError, ProviderRejectedError, ProviderUnavailableError } from '../errors.js';
 import type { JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
 import type { MediaStore } from '../media/store.js';
@@ -90,6 +90,8 @@ const TO_STATUS: Record<ProviderReport['status'], TaskStatus | null> = {
 
 const done: JobOutcome = { done: true };
 const RATE_WINDOW_MARGIN_MS = 250;
+/** How long an account-level refusal (e.g. Kling 1102, KIE 402) stops new tasks for that provider. */
+const ACCOUNT_REFUSAL_MS = 60_000;
 
 /**
  * Everything that changes a task goes through here. Each change commits with its event (and the
@@ -101,12 +103,22 @@ export class TaskService {
   private readonly afterEvent = (tx: Parameters<Parameters<Database['transaction']>[0]>[0], change: TransitionResult) =>
     this.deps.webhooks.enqueueFor(tx, change);
 
+  /**
+   * Account-level refusals seen lately, per provider (quota, arrears, no permission): while one is
+   * fresh, new tasks for that provider are refused at once instead of being accepted to fail.
+   */
+  private readonly accountRefusals = new Map<Provider, { code: string; message: string; until: number }>();
+
   constructor(private readonly deps: TaskServiceDeps) {}
 
   /** Commits the task PENDING with its first event, its stored media and its submission job. */
   async create(principal: Principal, draft: TaskDraft & { webhookUrl: string | null }): Promise<TaskRow> {
     const adapter = this.deps.adapters.get(draft.provider, draft.kind);
     if (!adapter) throw new ProviderUnavailableError(draft.provider, `${draft.provider} is not configured for ${draft.kind}`);
+    const refusal = this.accountRefusals.get(draft.provider);
+    if (refusal && refusal.until > Date.now()) {
+      throw new ProviderRejectedError(draft.provider, refusal.code, `${draft.provider} is refusing this account's tasks: ${refusal.message}`);
+    }
     const id = randomUUID();
     try {
       const { task, event } = await insertTask(
@@ -200,10 +212,14 @@ export class TaskService {
         return { retryInMs: delay, error: error.message };
       }
       log.warn({ code: error.code, kind: error.kind, attempts }, 'submission failed');
+      if (error.kind === 'quota' || error.kind === 'permission') {
+        this.accountRefusals.set(task.provider, { code: error.code, message: error.message, until: Date.now() + ACCOUNT_REFUSAL_MS });
+      }
       await this.fail(task, `PROVIDER_${error.kind.toUpperCase()}`, error.code, `${task.provider} refused the task: ${error.message}`);
       return done;
     }
     crashPoint('submit:after-upstream-accepted');
+    this.accountRefusals.delete(task.provider);
     await this.applyReport(task, report, 'API', { submittedAt: new Date(), ...this.firstPoll(adapter) });
     return done;
   }

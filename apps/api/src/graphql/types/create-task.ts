@@ -1,19 +1,19 @@
 import type { TaskRow } from '@clipwire/schema/tables';
-import { DuplicateExternalTaskIdError, ProviderUnavailableError, ValidationError } from '../../errors.js';
+import { DuplicateExternalTaskIdError, ProviderRejectedError, ProviderUnavailableError, ValidationError } from '../../errors.js';
 import { intakeAvatarVideo, intakeVideoSound, type IntakeEnv } from '../../tasks/intake.js';
 import { findTenant } from '../../tasks/repository.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { CreateAvatarVideoInput } from './create-avatar-video-input.js';
 import { CreateVideoSoundInput } from './create-video-sound-input.js';
-import { DuplicateExternalTaskIdType, ProviderUnavailableType, ValidationErrorType, type ErrorResult } from './errors.js';
+import { DuplicateExternalTaskIdType, ProviderRejectedType, ProviderUnavailableType, ValidationErrorType, type ErrorResult } from './errors.js';
 import { TaskType } from './task.js';
 
 type CreateResult = TaskRow | ErrorResult;
 
 export const CreateTaskResult = builder.unionType('CreateTaskResult', {
   description: 'The created task, or why none was created.',
-  types: [TaskType, ValidationErrorType, DuplicateExternalTaskIdType, ProviderUnavailableType],
+  types: [TaskType, ValidationErrorType, DuplicateExternalTaskIdType, ProviderUnavailableType, ProviderRejectedType],
   resolveType: (value) => ('__typename' in value ? value.__typename : 'Task'),
 });
 
@@ -33,6 +33,9 @@ async function createTask(ctx: GraphQLContext, intake: () => ReturnType<typeof i
     }
     if (error instanceof ProviderUnavailableError) {
       return { __typename: 'ProviderUnavailable', message: error.message, provider: error.provider };
+    }
+    if (error instanceof ProviderRejectedError) {
+      return { __typename: 'ProviderRejected', message: error.message, provider: error.provider, providerCode: error.providerCode };
     }
     throw error;
   }

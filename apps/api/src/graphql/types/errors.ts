@@ -8,7 +8,8 @@ import { builder } from '../builder.js';
 export type ErrorResult =
   | { __typename: 'ValidationError'; message: string; issues: FieldIssue[] }
   | { __typename: 'DuplicateExternalTaskId'; message: string; externalTaskId: string }
-  | { __typename: 'ProviderUnavailable'; message: string; provider: string };
+  | { __typename: 'ProviderUnavailable'; message: string; provider: string }
+  | { __typename: 'ProviderRejected'; message: string; provider: string; providerCode: string };
 
 type Of<N extends ErrorResult['__typename']> = Extract<ErrorResult, { __typename: N }>;
 
@@ -40,4 +41,14 @@ export const ProviderUnavailableType = builder.objectRef<Of<'ProviderUnavailable
   description: 'The provider cannot take tasks now (not configured). Nothing was created.',
   interfaces: [ErrorInterface],
   fields: (t) => ({ provider: t.exposeString('provider') }),
+});
+
+export const ProviderRejectedType = builder.objectRef<Of<'ProviderRejected'>>('ProviderRejected').implement({
+  description:
+    'The provider refused this account’s last task for a reason that applies to every task (quota, arrears, permission), within the last minute. Nothing was created.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    provider: t.exposeString('provider'),
+    providerCode: t.exposeString('providerCode', { description: 'The provider’s business code, e.g. Kling 1102, KIE 402.' }),
+  }),
 });
