@@ -40,6 +40,7 @@ const envSchema = z
     PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(30_000),
     API_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
     API_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(200),
+    WORKER_ID: z.string().min(1).max(100).optional(),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
     JOB_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
     WEBHOOK_ALLOW_ORIGINS: z
@@ -104,7 +105,8 @@ export interface Config {
   klingWebhookSecret: string | undefined;
   limits: { klingConcurrency: number; kieCreatesPer10s: number };
   poll: { intervalMs: number; deadlineMs: Record<'KLING' | 'KIE' | 'DIGITAL_HUMAN', number> };
-  worker: { concurrency: number; leaseMs: number };
+  /** `id`: this process's name in job leases (unique per process; random when unset). */
+  worker: { concurrency: number; leaseMs: number; id: string | undefined };
   /** GraphQL operations per API key (HTTP requests and WebSocket subscribes). */
   rateLimit: { perSecond: number; burst: number };
   /** Per provider request: headers, body and overall deadline. */
@@ -181,7 +183,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         DIGITAL_HUMAN: (e.DIGITAL_HUMAN_DEADLINE_MINUTES ?? e.TASK_DEADLINE_MINUTES) * 60_000,
       },
     },
-    worker: { concurrency: e.WORKER_CONCURRENCY, leaseMs: e.JOB_LEASE_MS },
+    worker: { concurrency: e.WORKER_CONCURRENCY, leaseMs: e.JOB_LEASE_MS, id: e.WORKER_ID },
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     rateLimit: { perSecond: e.API_RATE_LIMIT_PER_SECOND, burst: e.API_RATE_LIMIT_BURST },
     webhookAllowOrigins: e.WEBHOOK_ALLOW_ORIGINS?.split(',') ?? [],

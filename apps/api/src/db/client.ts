@@ -41,9 +41,9 @@ export interface DatabaseHandle {
 /** Opens the database and applies the drizzle-kit migrations with the driver's own migrator. */
 export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHandle> {
   if (target.kind === 'postgres') {
+    await migrateWithLock(target.url);
     const client = postgres(target.url, { max: 10, onnotice: () => {} });
     const db = drizzlePostgres(client, { schema: tables });
-    await migratePostgres(db, { migrationsFolder });
     const [role] = await client<{ ok: boolean }[]>`
       select exists (select 1 from pg_roles where rolname = 'clipwire_app' and pg_has_role(current_user, oid, 'MEMBER')) as ok`;
     const rls = role?.ok === true;
@@ -81,6 +81,20 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
   } catch (error) {
     unlock();
     throw error;
+  }
+}
+
+/**
+ * Processes booting together on one database migrate one at a time: the first applies the
+ * migrations, the others find them applied. (A session-level advisory lock on one connection.)
+ */
+async function migrateWithLock(url: string): Promise<void> {
+  const client = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await client`select pg_advisory_lock(7243002)`;
+    await migratePostgres(drizzlePostgres(client), { migrationsFolder });
+  } finally {
+    await client.end({ timeout: 5 });
   }
 }
 

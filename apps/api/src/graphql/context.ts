@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import type { AdapterRegistry } from '../providers/registry.js';
 import type { ClipwirePubSub } from '../pubsub.js';
 import type { ProviderHealth } from '../providers/health.js';
+import type { TenantFeeds } from '../tasks/feed.js';
 import type { IntakeEnv } from '../tasks/intake.js';
 import type { WebhookService } from '../webhooks/service.js';
 import type { TaskService } from '../tasks/service.js';
@@ -16,6 +17,7 @@ export interface GraphQLContext {
   asTenant<T>(fn: (db: DbOrTx) => Promise<T>): Promise<T>;
   principal: Principal;
   pubsub: ClipwirePubSub;
+  feeds: TenantFeeds;
   tasks: TaskService;
   adapters: AdapterRegistry;
   health: ProviderHealth;

@@ -31,7 +31,8 @@ import { AdapterRegistry } from '../providers/registry.js';
 import type { TaskAdapter } from '../providers/types.js';
 import { Metrics } from '../metrics.js';
 import { createClipwirePubSub } from '../pubsub.js';
-import { JobQueue, Worker } from '../jobs/queue.js';
+import { JobQueue, Worker, type JobRow } from '../jobs/queue.js';
+import { TenantFeeds } from '../tasks/feed.js';
 import { countTasksByStatus } from '../tasks/repository.js';
 import { ProviderHealth } from '../providers/health.js';
 import { DEFAULT_ENGINE, MAX_CALLBACK_BYTES, TaskService, type EngineSettings } from '../tasks/service.js';
@@ -55,6 +56,7 @@ export interface AppOptions {
 
 export interface App {
   server: Server;
+  feeds: TenantFeeds;
   db: DatabaseHandle;
   tasks: TaskService;
   /** Set on the first sandbox start: the key of the bootstrap tenant. */
@@ -82,6 +84,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const bus = createClipwirePubSub(config.redisUrl);
   const pubsub = bus.pubsub;
   const metrics = new Metrics();
+  const feeds = new TenantFeeds(pubsub, (tenantId, fn) => db.asTenant(tenantId, fn));
   const sandboxApiKey = isSandbox(config) ? await bootstrapSandboxTenant(db.db, config.dataDir, log) : null;
   const media = await MediaStore.open(db.db, config.mediaUrlSecret);
   const adapters = buildAdapters(config, options.sandboxUrl, options.dispatcher);
@@ -94,7 +97,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if (!listeningUrl) throw new Error('the app is not listening yet');
     return listeningUrl;
   };
-  const jobs = new JobQueue(db.db, process.env.WORKER_ID || undefined);
+  // Only Postgres has other processes to wake with NOTIFY.
+  const jobs = new JobQueue(db.db, config.worker.id, db.driver === 'postgres');
   const health = new ProviderHealth(options.breaker, (provider, outcome, seconds) =>
     metrics.providerCalls.observe({ provider, outcome }, seconds),
   );
@@ -110,6 +114,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     concurrency: { KLING: config.limits.klingConcurrency },
     rate: { KIE: { creates: config.limits.kieCreatesPer10s, windowMs: 10_000 } },
     deadlineMs: config.poll.deadlineMs,
+    unconfirmedGraceMs: 2 * config.providerTimeoutMs + 5000,
     ...options.engine,
   };
   const tasks = new TaskService({
@@ -124,12 +129,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
     publicBaseUrl: () => config.publicBaseUrl ?? url(),
     engine,
   });
-  const worker = new Worker(
-    jobs,
-    { submit: (j) => tasks.submitJob(j), refresh: (j) => tasks.refreshJob(j), webhook: (j) => webhooks.deliverJob(j) },
-    { queues: ['submit', 'refresh', 'webhook'], concurrency: config.worker.concurrency, pollMs: 500, leaseMs: config.worker.leaseMs },
-    log,
-  );
+  // Two pools: refreshes (callbacks, polls) mostly wait on a provider round trip and come in
+  // bursts, so they get their own, larger pool and never queue behind submissions or webhooks.
+  const handlers = { submit: (j: JobRow) => tasks.submitJob(j), refresh: (j: JobRow) => tasks.refreshJob(j), webhook: (j: JobRow) => webhooks.deliverJob(j) };
+  const workers = [
+    new Worker(jobs, handlers, { queues: ['submit', 'webhook'], concurrency: config.worker.concurrency, pollMs: 500, leaseMs: config.worker.leaseMs }, log),
+    new Worker(jobs, handlers, { queues: ['refresh'], concurrency: config.worker.concurrency * 4, pollMs: 500, leaseMs: config.worker.leaseMs }, log),
+  ];
   let pollTimer: NodeJS.Timeout | undefined;
   let unlisten: (() => Promise<void>) | undefined;
 
@@ -186,6 +192,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         asTenant: (fn) => (principal.scope === 'admin' ? fn(db.db) : db.asTenant(principal.tenantId, fn)),
         principal,
         pubsub,
+        feeds,
         tasks,
         adapters,
         health,
@@ -382,6 +389,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   return {
     server,
+    feeds,
     db,
     tasks,
     sandboxApiKey,
@@ -397,7 +405,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
       if (config.role !== 'api') {
         // Embedded PGlite is one process by construction: jobs it held when it died are free now.
         if (db.driver === 'pglite') await jobs.releaseAll();
-        worker.start();
+        await tasks.pollRunningTasksNow();
+        for (const worker of workers) worker.start();
         pollTimer = setInterval(() => void tasks.pollOnce().catch((err: unknown) => log.error({ err }, 'poll failed')), config.poll.intervalMs);
         pollTimer.unref();
         unlisten = await db.listen?.('clipwire_jobs', () => jobs.nudge());
@@ -412,7 +421,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       clearInterval(pollTimer);
       clearInterval(revocationSweep);
-      if (config.role !== 'api') await worker.stop(); // finishes the jobs in hand and releases the rest
+      if (config.role !== 'api') await Promise.all(workers.map((w) => w.stop())); // finish the jobs in hand, release the rest
       await unlisten?.();
       await wsServer.dispose(); // closes every socket with 1001 Going Away
       wss.close();

@@ -32,6 +32,7 @@ export class JobQueue {
   constructor(
     private readonly db: Database,
     readonly workerId: string = `w-${randomBytes(6).toString('hex')}`,
+    private readonly notify = true,
   ) {}
 
   /** Inserts jobs inside the caller's transaction; call `nudge` after it commits. */
@@ -41,7 +42,7 @@ export class JobQueue {
       .insert(jobs)
       .values(list.map((j) => ({ queue: j.queue, payload: j.payload, dedupeKey: j.dedupeKey ?? null, groupKey: j.groupKey ?? null, runAt: j.runAt ?? new Date() })))
       .onConflictDoNothing({ target: jobs.dedupeKey });
-    await tx.execute(sql`select pg_notify('clipwire_jobs', '')`);
+    if (this.notify) await tx.execute(sql`select pg_notify('clipwire_jobs', '')`);
   }
 
   /** Wakes this process's worker now instead of at its next poll. */

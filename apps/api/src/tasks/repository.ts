@@ -330,6 +330,15 @@ export async function listTenantEvents(
   return rows.map((r) => r.event);
 }
 
+/** The newest event id of a tenant (0 when none). */
+export async function latestTenantEventId(db: DbOrTx, tenantId: string): Promise<number> {
+  const [row] = await db
+    .select({ id: sql<number>`coalesce(max(${taskEvents.id}), 0)` })
+    .from(taskEvents)
+    .where(eq(taskEvents.tenantId, tenantId));
+  return Number(row?.id ?? 0);
+}
+
 export async function findTaskEvent(db: DbOrTx, tenantId: string, id: number): Promise<TaskEventRow | null> {
   const [event] = await db
     .select()

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ProviderError } from '@clipwire/providers';
 import { isTerminalStatus, type Provider, type TaskEventSource, type TaskStatus } from '@clipwire/schema';
 import { tasks, type JobRow, type TaskRow } from '@clipwire/schema/tables';
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { generateSecret, sha256Hex, type Principal } from '../auth/api-keys.js';
 import { crashPoint } from '../crash.js';
 import type { Database } from '../db/client.js';
@@ -48,6 +48,11 @@ export interface EngineSettings {
   maxPollDelayMs: number;
   /** A task not final this long after creation ends FAILED. */
   deadlineMs: Record<Provider, number>;
+  /**
+   * How long after an unconfirmed create (timeout, crash) a lookup that finds nothing is believed:
+   * past it the earlier request can no longer reach the provider, and the create may be resent.
+   */
+  unconfirmedGraceMs: number;
 }
 
 export const DEFAULT_ENGINE: EngineSettings = {
@@ -60,6 +65,7 @@ export const DEFAULT_ENGINE: EngineSettings = {
   callbackGraceMs: 30_000,
   maxPollDelayMs: 5 * 60_000,
   deadlineMs: { KLING: 2 * 3600_000, KIE: 2 * 3600_000, DIGITAL_HUMAN: 2 * 3600_000 },
+  unconfirmedGraceMs: 65_000,
 };
 
 export interface TaskServiceDeps {
@@ -178,6 +184,12 @@ export class TaskService {
       } catch (error) {
         return this.retryLater(job, error, engine.retryBaseMs);
       }
+      // "Not found" proves nothing while the earlier request may still be on its way: resend only
+      // once it can no longer land (the provider would otherwise see two creates).
+      const waited = Date.now() - task.submitStartedAt.getTime();
+      if (waited < engine.unconfirmedGraceMs) {
+        return { retryInMs: engine.unconfirmedGraceMs - waited, error: 'earlier create not found yet; waiting before resending' };
+      }
       await this.clearAttempt(task.id);
     }
 
@@ -227,7 +239,12 @@ export class TaskService {
   /** The refresh job: a callback (or the poller) says the task may have moved; read the provider's API. */
   async refreshJob(job: JobRow): Promise<JobOutcome> {
     const task = await findTaskById(this.deps.db, String(job.payload.taskId));
-    if (!task || isTerminalStatus(task.status) || task.status === 'PENDING') return done;
+    if (!task || isTerminalStatus(task.status)) return done;
+    if (task.status === 'PENDING') {
+      // A callback can overtake the create's own answer: come back once the submission has landed.
+      if (task.submitStartedAt !== null && job.attempts < 20) return { retryInMs: 500 * job.attempts, error: 'submission still in progress' };
+      return done;
+    }
     const source = job.payload.source === 'CALLBACK' ? 'CALLBACK' : 'POLL';
     try {
       await this.refreshFromProvider(task, source);
@@ -299,6 +316,19 @@ export class TaskService {
         await this.fail(task, 'DEADLINE_EXCEEDED', null, `not finished within ${Math.round(deadlineMs / 60_000)} minutes of its creation`);
       }
     }
+  }
+
+  /**
+   * At a worker's start: callbacks may have been lost while no worker ran, so every running task
+   * gets a poll now rather than at its planned time.
+   */
+  async pollRunningTasksNow(): Promise<number> {
+    const moved = await this.deps.db
+      .update(tasks)
+      .set({ nextPollAt: sql`now()` })
+      .where(and(inArray(tasks.status, ['SUBMITTED', 'PROCESSING']), sql`${tasks.nextPollAt} > now()`))
+      .returning({ id: tasks.id });
+    return moved.length;
   }
 
   /** Stops a task that is not final. A PENDING task is never submitted; a running one is no longer followed. */

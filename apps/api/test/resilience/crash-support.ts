@@ -55,7 +55,7 @@ export class ApiChild {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString('utf8')).slice(-20_000);
+      this.output = (this.output + chunk.toString('utf8')).slice(-200_000);
     };
     this.process.stdout!.on('data', keep);
     this.process.stderr!.on('data', keep);

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator, type KieSimTiming, type KlingSimTiming, type Simulator } from '@clipwire/providers/simulator';
-import { jobs } from '@clipwire/schema/tables';
+import { jobs, tasks } from '@clipwire/schema/tables';
 import { isNotNull } from 'drizzle-orm';
 import { createClient } from 'graphql-ws';
 import { Webhook } from 'standardwebhooks';
@@ -43,13 +43,17 @@ import {
  * run side by side, two at a time.
  */
 
-const RUNS_PER_POINT = 3;
+const RUNS_PER_POINT = Number(process.env.CRASH_RUNS ?? 3);
 /** Long enough for a task whose callbacks were all lost while the API was down to be polled (30 s grace). */
 const FINISH_TIMEOUT_MS = 50_000;
-/** Kling and KIE end a task 4.5 s after its create: after any restart, so its last callback finds a live API. */
+/**
+ * Kling and KIE end a task 6 s after its create: after the crash, the look at the dead process's
+ * database and the restart, so that its last callback usually finds a live API (when it does not,
+ * the task is polled 30 s after its submission, and the run is slower but still passes).
+ */
 const TIMING = {
-  kling: { processingAfterMs: 2500, succeedAfterMs: 4500 } satisfies KlingSimTiming,
-  kie: { queuingAfterMs: 300, generatingAfterMs: 1500, completeAfterMs: 4500 } satisfies KieSimTiming,
+  kling: { processingAfterMs: 3000, succeedAfterMs: 6000 } satisfies KlingSimTiming,
+  kie: { queuingAfterMs: 300, generatingAfterMs: 2000, completeAfterMs: 6000 } satisfies KieSimTiming,
 };
 const usePostgres = Boolean(process.env.DATABASE_URL);
 const atMostTwo = limiter(2);
@@ -258,6 +262,41 @@ async function allTasks(child: ApiChild, env: Environment): Promise<{ id: string
   }
 }
 
+/** What the dead process left in the database, read between the crash and the restart. */
+interface CrashState {
+  tasks: (typeof tasks.$inferSelect)[];
+  jobs: (typeof jobs.$inferSelect)[];
+}
+
+async function readCrashState(env: Environment): Promise<CrashState> {
+  const db = await openDatabase(env.database ? env.database.target : { kind: 'pglite', dataDir: env.dataDir });
+  try {
+    return { tasks: await db.db.select().from(tasks), jobs: await db.db.select().from(jobs) };
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * Nothing is half-present: every task the dead process committed has a way forward. A PENDING task
+ * has its submission job; a running one is due for a poll.
+ */
+function checkNothingHalfPresent(state: CrashState): void {
+  for (const j of state.jobs) {
+    expect(state.tasks.some((t) => t.id === j.payload.taskId), `${j.queue} job ${j.id} of a task that does not exist`).toBe(true);
+  }
+  for (const t of state.tasks) {
+    if (t.status === 'PENDING') {
+      expect(
+        state.jobs.some((j) => j.queue === 'submit' && j.payload.taskId === t.id),
+        `PENDING task ${t.externalTaskId} without its submission job`,
+      ).toBe(true);
+    } else if (t.status === 'SUBMITTED' || t.status === 'PROCESSING') {
+      expect(t.nextPollAt, `running task ${t.externalTaskId} without a next poll`).not.toBeNull();
+    }
+  }
+}
+
 const sources = (t: TaskView) => t.events.edges.map((e) => `${e.node.status}/${e.node.source}`);
 /** Adopted after a crash: the first status after PENDING was read from Kling (POLL), not returned by our create call (API). */
 const adopted = (t: TaskView) => t.events.edges[1]?.node.source === 'POLL';
@@ -274,6 +313,9 @@ interface RunReport {
   /** Provider callbacks to this API that got no HTTP answer (the process died, or was down). */
   unansweredCallbacks: number;
   redeliveries: number;
+  crashState: CrashState;
+  /** Webhook deliveries received before the restart. */
+  deliveredBeforeRestart: WebhookDelivery[];
   /** From the first create to the SIGKILL, and from the SIGKILL to the restarted API's readiness. */
   crashAfterMs: number;
   downMs: number;
@@ -303,12 +345,16 @@ async function crashRun(env: Environment, point: CrashPoint, run: number): Promi
     expect(inFlight.every((a) => a.id), JSON.stringify(inFlight)).toBe(true);
   }
   const crashing = await startApi(env, point);
+  const logs = () => `${crashing.logTail(60_000)}\n${api.logTail(60_000)}`;
   const firstCreateAt = Date.now();
   const attempts = [...inFlight, ...(await Promise.all(plan(point, run).map((p) => create(crashing, env, p))))];
   const exit = await crashing.waitExit(20_000);
   const crashedAt = Date.now();
   expect(exit, `the API must die at ${point}\n${crashing.logTail()}`).toEqual({ code: null, signal: 'SIGKILL' });
   env.children.delete(crashing);
+  const crashState = await readCrashState(env);
+  checkNothingHalfPresent(crashState);
+  const deliveredBeforeRestart = receiver.deliveries.slice(deliveriesBefore);
 
   const api = await startApi(env);
   const downMs = Date.now() - crashedAt;
@@ -333,7 +379,7 @@ async function crashRun(env: Environment, point: CrashPoint, run: number): Promi
         // Kling is found again by external_task_id: it always finishes, with exactly one create.
         task.upstreamCreates = sim.kling.createsFor(decodeTaskId(task.id));
         expect(task.status, what).toBe('SUCCEEDED');
-        expect(task.upstreamCreates, `Kling creates for ${what}`).toBe(1);
+        expect(task.upstreamCreates, `Kling creates for ${what}\n${logs()}`).toBe(1);
       } else if (task.status !== 'SUCCEEDED') {
         // KIE cannot be looked up: an attempt whose outcome the crash hid ends SUBMISSION_UNCONFIRMED.
         expect(task.status, what).toBe('FAILED');
@@ -379,6 +425,8 @@ async function crashRun(env: Environment, point: CrashPoint, run: number): Promi
       kieCreates,
       unansweredCallbacks,
       redeliveries,
+      crashState,
+      deliveredBeforeRestart,
       crashAfterMs: crashedAt - firstCreateAt,
       downMs,
       ms: Date.now() - started,
@@ -467,7 +515,10 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
         // The create that reached the fail point got no answer and left nothing behind: no row, and
         // (checked in the run) no upstream create, since Kling's count equals the Kling tasks we have.
         expect(r.absent.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
-        for (const a of r.absent) expect(a.id).toBeNull();
+        for (const a of r.absent) {
+          expect(a.id).toBeNull();
+          expect(r.crashState.tasks.some((t) => t.externalTaskId === a.externalTaskId), `row of ${a.externalTaskId}`).toBe(false);
+        }
         // The five tasks acknowledged before the crash were in flight when it hit, and all finished.
         const acknowledged = r.attempts.filter((a) => a.id);
         expect(acknowledged.length, `run ${r.run}`).toBeGreaterThanOrEqual(5);
@@ -483,6 +534,9 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
       const reports = await crashPoint('submit:after-attempt-committed', SUBMITS_IN_FLIGHT);
       for (const r of reports) {
         expect(r.attempts.filter((a) => a.id).length, `run ${r.run}: acknowledged`).toBeGreaterThanOrEqual(1);
+        // The dead process left an attempt committed (a PENDING task marked as being submitted).
+        const marked = r.crashState.tasks.filter((t) => t.status === 'PENDING' && t.submitStartedAt !== null);
+        expect(marked.length, `run ${r.run}: attempts committed at the crash`).toBeGreaterThanOrEqual(1);
         // Kling: all SUCCEEDED, with exactly one create each (checked per task in the run), none resent.
         const kling = r.present.filter((t) => t.provider === 'KLING');
         expect(kling.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
@@ -509,6 +563,15 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
       }
       expect(unconfirmedKie.length, 'KIE tasks ended SUBMISSION_UNCONFIRMED').toBeGreaterThanOrEqual(1);
       for (const r of reports) {
+        // The dead process left Kling tasks PENDING with their attempt marked, that Kling had accepted,
+        // and each of them was adopted with that single create.
+        const marked = r.crashState.tasks.filter((t) => t.provider === 'KLING' && t.status === 'PENDING' && t.submitStartedAt !== null);
+        expect(marked.length, `run ${r.run}: accepted upstream, not applied`).toBeGreaterThanOrEqual(1);
+        for (const m of marked) {
+          const final = r.present.find((t) => decodeTaskId(t.id) === m.id)!;
+          expect(adopted(final), sources(final).join(' > ')).toBe(true);
+          expect(final.upstreamCreates).toBe(1);
+        }
         // KIE accepted the unconfirmed ones: each is upstream at most once, none was sent again.
         expect(r.kieCreates, `run ${r.run}`).toBeLessThanOrEqual(r.present.filter((t) => t.provider === 'KIE').length);
       }
@@ -521,8 +584,10 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
     async () => {
       const reports = await crashPoint('callback:after-ack-queued', SUBMITS_IN_FLIGHT);
       for (const r of reports) {
-        // The provider saw a callback go unanswered: the process died after queueing its refresh.
+        // The provider saw a callback go unanswered: the process died after queueing its refresh,
+        // which the dead process left committed, and the restarted one ran.
         expect(r.unansweredCallbacks, `run ${r.run}`).toBeGreaterThanOrEqual(1);
+        expect(r.crashState.jobs.filter((j) => j.queue === 'refresh' && j.payload.source === 'CALLBACK').length, `run ${r.run}: queued refresh`).toBeGreaterThanOrEqual(1);
         expect(r.present.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
         expect(r.present.every((t) => TERMINAL.includes(t.status))).toBe(true);
       }
@@ -535,6 +600,8 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
     async () => {
       const reports = await crashPoint('refresh:after-provider-read', SUBMITS_IN_FLIGHT);
       for (const r of reports) {
+        // The dead process left the refresh job it was running, still leased to it.
+        expect(r.crashState.jobs.filter((j) => j.queue === 'refresh' && j.lockedBy !== null).length, `run ${r.run}: leased refresh`).toBeGreaterThanOrEqual(1);
         expect(r.present.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
         expect(r.present.every((t) => TERMINAL.includes(t.status))).toBe(true);
         // The read that died unapplied was repeated: every Kling task got past SUBMITTED to SUCCEEDED.
@@ -551,6 +618,10 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
       for (const r of reports) {
         expect(r.present.some((t) => r.attempts.find((a) => a.externalTaskId === t.externalTaskId)!.webhook), `run ${r.run}: webhook task`).toBe(true);
         expect(r.redeliveries, `run ${r.run}: redeliveries`).toBeGreaterThanOrEqual(1);
+        // The dead process left the job of a delivery the receiver already had: it was sent again.
+        const delivered = new Set(r.deliveredBeforeRestart.map((d) => d.webhookId));
+        const pending = r.crashState.jobs.filter((j) => j.queue === 'webhook' && delivered.has(`evt_${j.payload.eventId}`));
+        expect(pending.length, `run ${r.run}: delivered but unfinished webhook jobs`).toBeGreaterThanOrEqual(1);
       }
     },
     POINT_TIMEOUT_MS,

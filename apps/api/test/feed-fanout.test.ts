@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({
+    kling: { timing: { processingAfterMs: 50, succeedAfterMs: 100 } },
+    env: { API_RATE_LIMIT_BURST: '1000' }, // 200 subscribes on one key
+  });
+});
+afterAll(() => stack?.stop());
+
+describe('tenant feed fan-out', () => {
+  it('200 subscribers on one feed each get every event once, while the database is read once per change, not once per subscriber', async () => {
+    const SUBSCRIBERS = 200;
+    const received: number[][] = Array.from({ length: SUBSCRIBERS }, () => []);
+    const client = stack.ws();
+    const latest = await stack.gql('{ latestTaskEventCursor }');
+    const after = latest.data!.latestTaskEventCursor as string | null;
+    for (let i = 0; i < SUBSCRIBERS; i++) {
+      client.subscribe<{ taskEvents: { cursor: string } }>(
+        { query: 'subscription ($after: String) { taskEvents(after: $after) { cursor } }', variables: { after } },
+        { next: (v) => received[i]!.push(Number(v.data!.taskEvents.cursor)), error: () => {}, complete: () => {} },
+      );
+    }
+    await new Promise((r) => setTimeout(r, 500)); // all subscribed and caught up
+    const readsBefore = { ...stack.app.feeds.reads };
+
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT } })).data!.createAvatarVideo.id);
+    for (const id of ids) await stack.waitForFinal(id, 'id');
+    const events = await eventually(async () => {
+      const all: number[] = [];
+      for (const id of ids) {
+        const res = await stack.gql('query ($id: ID!) { task(id: $id) { events { edges { node { cursor } } } } }', { id });
+        all.push(...res.data!.task.events.edges.map((x: { node: { cursor: string } }) => Number(x.node.cursor)));
+      }
+      all.sort((a, b) => a - b);
+      return received.every((r) => r.length >= all.length) ? all : null;
+    }, 10_000, 'every subscriber to receive every event');
+
+    for (const r of received) expect(r).toEqual(events);
+    const shared = stack.app.feeds.reads.shared - readsBefore.shared;
+    const catchUp = stack.app.feeds.reads.catchUp - readsBefore.catchUp;
+    expect(catchUp).toBe(0);
+    expect(shared).toBeGreaterThan(0);
+    expect(shared).toBeLessThanOrEqual(events.length * 2); // not SUBSCRIBERS × events
+  });
+});
