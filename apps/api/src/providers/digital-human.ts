@@ -1,6 +1,6 @@
 import { ProviderError } from '@clipwire/providers';
 import type { DigitalHumanClient, DigitalHumanTask } from '@clipwire/providers/digital-human';
-import type { MediaRef, ProviderReport, TaskAdapter } from './types.js';
+import { acceptedReport, type MediaRef, type ProviderReport, type TaskAdapter } from './types.js';
 
 export interface DigitalHumanRequest {
   avatar: MediaRef;
@@ -52,17 +52,7 @@ export function digitalHumanAdapter(client: DigitalHumanClient, mode: 'SANDBOX' 
             ? { createVoice: { audioUrl: await url(v.audio), language: v.language, text: v.text }, avatarUrl }
             : { useVoice: { voiceEngineId: v.voiceEngineId, audioId: v.audioId, language: v.language, text: v.text }, avatarUrl },
       );
-      return {
-        providerTaskId: taskId,
-        status: 'QUEUED',
-        rawStatus: 'SUBMITTED',
-        message: null,
-        progress: null,
-        output: { videos: [], audios: [] },
-        cost: null,
-        failure: null,
-        updatedAt: null,
-      };
+      return acceptedReport(taskId, 'SUBMITTED');
     },
     async lookup(task) {
       if (!task.providerTaskId) return null;

@@ -1,7 +1,7 @@
 import { ProviderError } from '@clipwire/providers';
 import { parseKieCallback, verifyKieSignature, type KieClient, type KieTask } from '@clipwire/providers/kie';
 import type { TaskRow } from '@clipwire/schema/tables';
-import type { MediaRef, ProviderReport, TaskAdapter } from './types.js';
+import { acceptedReport, type MediaRef, type ProviderReport, type TaskAdapter } from './types.js';
 
 export interface KieAvatarRequest {
   image: MediaRef;
@@ -60,18 +60,7 @@ export function kieAvatarAdapter(
         ...(r.seed !== null ? { seed: r.seed } : {}),
         ...(ctx.callbackUrl ? { callBackUrl: ctx.callbackUrl } : {}),
       });
-      const accepted: ProviderReport = {
-        providerTaskId: taskId,
-        status: 'QUEUED',
-        rawStatus: 'waiting',
-        message: null,
-        progress: null,
-        output: { videos: [], audios: [] },
-        cost: null,
-        failure: null,
-        updatedAt: null,
-      };
-      return accepted;
+      return acceptedReport(taskId, 'waiting');
     },
     async lookup(task: TaskRow) {
       if (!task.providerTaskId) return null;

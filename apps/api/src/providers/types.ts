@@ -51,6 +51,21 @@ export interface TaskAdapter {
   callbackIsAbout?(task: TaskRow, rawBody: string, headers: Record<string, string | string[] | undefined>): boolean;
 }
 
+/** What a provider's create answer tells when it only returns an id: accepted, queued, nothing more. */
+export function acceptedReport(providerTaskId: string, rawStatus: string): ProviderReport {
+  return {
+    providerTaskId,
+    status: 'QUEUED',
+    rawStatus,
+    message: null,
+    progress: null,
+    output: { videos: [], audios: [] },
+    cost: null,
+    failure: null,
+    updatedAt: null,
+  };
+}
+
 /** Whether a failed create certainly never reached the provider (so sending it again is safe). */
 export function neverReachedProvider(error: ProviderError): boolean {
   if (error.kind !== 'network' && error.kind !== 'timeout') return false;

@@ -53,6 +53,8 @@ export interface EngineSettings {
    * past it the earlier request can no longer reach the provider, and the create may be resent.
    */
   unconfirmedGraceMs: number;
+  /** How long an account-level refusal (quota, arrears, permission) stops new tasks for that provider. */
+  accountRefusalMs: number;
 }
 
 export const DEFAULT_ENGINE: EngineSettings = {
@@ -66,6 +68,7 @@ export const DEFAULT_ENGINE: EngineSettings = {
   maxPollDelayMs: 5 * 60_000,
   deadlineMs: { KLING: 2 * 3600_000, KIE: 2 * 3600_000, DIGITAL_HUMAN: 2 * 3600_000 },
   unconfirmedGraceMs: 65_000,
+  accountRefusalMs: 60_000,
 };
 
 export interface TaskServiceDeps {
@@ -96,8 +99,6 @@ const TO_STATUS: Record<ProviderReport['status'], TaskStatus | null> = {
 
 const done: JobOutcome = { done: true };
 const RATE_WINDOW_MARGIN_MS = 250;
-/** How long an account-level refusal (e.g. Kling 1102, KIE 402) stops new tasks for that provider. */
-const ACCOUNT_REFUSAL_MS = 60_000;
 
 /**
  * Everything that changes a task goes through here. Each change commits with its event (and the
@@ -225,7 +226,7 @@ export class TaskService {
       }
       log.warn({ code: error.code, kind: error.kind, attempts }, 'submission failed');
       if (error.kind === 'quota' || error.kind === 'permission') {
-        this.accountRefusals.set(task.provider, { code: error.code, message: error.message, until: Date.now() + ACCOUNT_REFUSAL_MS });
+        this.accountRefusals.set(task.provider, { code: error.code, message: error.message, until: Date.now() + engine.accountRefusalMs });
       }
       await this.fail(task, `PROVIDER_${error.kind.toUpperCase()}`, error.code, `${task.provider} refused the task: ${error.message}`);
       return done;
