@@ -16,16 +16,18 @@ export class CircuitOpenError extends Error {
 
 /**
  * One circuit breaker per provider (opossum): it opens when at least half of the last calls in a
- * rolling window failed for health reasons, refuses calls while open, and lets one trial call
+ * rolling window (10 s, at least 10 calls) failed for health reasons, refuses calls while open, and lets one trial call
  * through after `resetTimeoutMs`.
  */
 export class ProviderHealth {
   private readonly breakers = new Map<Provider, CircuitBreaker<[() => Promise<unknown>], unknown>>();
 
   constructor(
+    // At least 10 calls in the rolling 10 s window before it may open: a short burst of retried
+    // 5xx among a few lookups is a hiccup, not an outage.
     private readonly opts: { resetTimeoutMs: number; volumeThreshold: number; errorThresholdPercentage: number } = {
       resetTimeoutMs: 30_000,
-      volumeThreshold: 5,
+      volumeThreshold: 10,
       errorThresholdPercentage: 50,
     },
     private readonly observe: (provider: Provider, outcome: string, seconds: number) => void = () => {},

@@ -198,7 +198,7 @@ describe('rate limits, Kling business codes and 5xx (through a recording proxy)'
     expect(cc.map((r) => r.status)).toEqual([500, 500, 500, 200]);
     gaps(cc).forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(backoffFloor(i + 1)));
     expect(stack.sim.kie.createCount() - kieBefore).toBe(1);
-    // Three failures are below the breaker's volume threshold: it never opened.
+    // Three failures are below the breaker's volume threshold (10 calls): it never opened.
     expect(await circuit(stack, 'KLING')).toBe('CLOSED');
     expect(await circuit(stack, 'KIE')).toBe('CLOSED');
   });

@@ -40,10 +40,14 @@ beforeAll(async () => {
     const kieUrl = (JSON.parse(record.data.param) as { callBackUrl?: string }).callBackUrl;
     return klingUrl && kieUrl ? { kling: tokenFrom(klingUrl), kie: tokenFrom(kieUrl) } : null;
   }, 10_000, 'both tasks submitted');
-  // No genuine callback may interleave with the garbage below.
+  // No genuine callback may interleave with the garbage below, and the refresh jobs the genuine
+  // ones queued so far must have run.
   stack.sim.kling.setCallbacksEnabled(false);
   stack.sim.kie.setCallbacksEnabled(false);
-  await new Promise((r) => setTimeout(r, 300));
+  await eventually(async () => {
+    const rows = rowsOf<{ n: number }>(await stack.app.db.db.execute(sql`select count(*)::int as n from jobs`));
+    return rows[0]?.n === 0;
+  }, 10_000, 'no job left in the queue');
 });
 afterAll(() => stack?.stop());
 
