@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /**
@@ -10,7 +11,8 @@ const envSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(4000),
     HOST: z.string().min(1).default('0.0.0.0'),
     PUBLIC_BASE_URL: z.string().url().optional(),
-    CLIPWIRE_DATA_DIR: z.string().min(1).default('.data'),
+    // Default: `.data` at the repository root, whichever package directory the process starts in.
+    CLIPWIRE_DATA_DIR: z.string().min(1).default(fileURLToPath(new URL('../../../.data', import.meta.url))),
     DATABASE_URL: z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')

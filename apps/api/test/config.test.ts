@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 
@@ -5,7 +6,7 @@ describe('configuration', () => {
   it('defaults to sandbox Kling, PGlite in .data and port 4000 with an empty environment', () => {
     const config = loadConfig({});
     expect(config.port).toBe(4000);
-    expect(config.database).toEqual({ kind: 'pglite', dataDir: '.data' });
+    expect(config.database).toEqual({ kind: 'pglite', dataDir: fileURLToPath(new URL('../../../.data', import.meta.url)) });
     expect(config.kling.mode).toBe('SANDBOX');
   });
 
