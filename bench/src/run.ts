@@ -63,7 +63,7 @@ function line(r: Result): string {
   const first = `${r.id} ${r.metric}=${fmt(r.value)} baseline=${fmt(r.baseline)} ratio=${fmt(r.ratio)} target=${r.target}`;
   const s = r.second;
   const second = s
-    ? ` (${s.pass ? 'ok' : 'missed'}) ; ${s.metric}=${fmt(s.value)}${s.baseline !== undefined ? ` baseline=${fmt(s.baseline)}` : ''}${s.ratio !== undefined ? ` ratio=${fmt(s.ratio)}` : ''} target=${s.target} (${s.pass ? 'ok' : 'missed'}) ;`
+    ? ` (${r.pass ? 'ok' : 'missed'}) ; ${s.metric}=${fmt(s.value)}${s.baseline !== undefined ? ` baseline=${fmt(s.baseline)}` : ''}${s.ratio !== undefined ? ` ratio=${fmt(s.ratio)}` : ''} target=${s.target} (${s.pass ? 'ok' : 'missed'}) ;`
     : '';
   const pass = r.pass && (s?.pass ?? true);
   return `${first}${second} ${pass ? 'PASS' : 'FAIL'} [${r.db}; ${r.notes}]`;
