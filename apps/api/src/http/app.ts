@@ -27,7 +27,7 @@ import { createSafeDispatcher } from '../media/safe-fetch.js';
 import { digitalHumanAdapter } from '../providers/digital-human.js';
 import { kieAvatarAdapter } from '../providers/kie.js';
 import { klingAvatarAdapter, klingVideoSoundAdapter } from '../providers/kling.js';
-import { AdapterRegistry } from '../providers/registry.js';
+import { AdapterRegistry, providerForSlug } from '../providers/registry.js';
 import type { TaskAdapter } from '../providers/types.js';
 import { Metrics } from '../metrics.js';
 import { createClipwirePubSub } from '../pubsub.js';
@@ -476,7 +476,10 @@ function buildAdapters(config: Config, sandboxUrl: string | undefined, dispatche
 /** A bounded set of route names for metrics labels. */
 function routeLabel(path: string): string {
   if (path === GRAPHQL_PATH || path === '/healthz' || path === '/readyz' || path === '/metrics') return path;
-  if (path.startsWith('/callbacks/')) return `/callbacks/${path.split('/')[2] ?? ''}`.replace(/\/callbacks\/(?!kling$|kie$|digital-human$).*/, '/callbacks/other');
+  if (path.startsWith('/callbacks/')) {
+    const slug = path.split('/')[2] ?? '';
+    return providerForSlug(slug) ? `/callbacks/${slug}` : '/callbacks/other';
+  }
   if (path.startsWith('/media/')) return '/media';
   return 'static';
 }

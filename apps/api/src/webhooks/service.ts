@@ -4,7 +4,7 @@ import { and, desc, eq, gt, isNull, or } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { request } from 'undici';
 import { crashPoint } from '../crash.js';
-import type { Database, DbOrTx, Tx } from '../db/client.js';
+import type { Database, Tx } from '../db/client.js';
 import type { JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
 import { MediaFetchError, validateFetchUrl, type SafeAgent } from '../media/safe-fetch.js';
@@ -143,16 +143,12 @@ export class WebhookService {
   }
 
   private async activeSecrets(tenantId: string): Promise<string[]> {
-    const rows = await this.activeRows(this.db, tenantId);
-    if (rows.length > 0) return rows.map((r) => r.secret);
-    return [(await this.currentSecret(tenantId)).secret];
-  }
-
-  private activeRows(db: DbOrTx, tenantId: string) {
-    return db
+    const rows = await this.db
       .select()
       .from(webhookSecrets)
       .where(and(eq(webhookSecrets.tenantId, tenantId), or(isNull(webhookSecrets.expiresAt), gt(webhookSecrets.expiresAt, new Date()))))
       .orderBy(desc(webhookSecrets.createdAt));
+    if (rows.length > 0) return rows.map((r) => r.secret);
+    return [(await this.currentSecret(tenantId)).secret];
   }
 }

@@ -1,4 +1,3 @@
-import { isTerminalStatus } from '@clipwire/schema';
 import type { TaskRow } from '@clipwire/schema/tables';
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
@@ -36,7 +35,7 @@ export const TaskType = builder.node(TaskRef, {
     progress: t.float({
       nullable: true,
       description: 'From 0 to 1, when known.',
-      resolve: (task) => task.progress ?? (isTerminalStatus(task.status) && task.status === 'SUCCEEDED' ? 1 : null),
+      resolve: (task) => task.progress ?? (task.status === 'SUCCEEDED' ? 1 : null),
     }),
     externalTaskId: t.exposeString('externalTaskId', { nullable: true }),
     providerTaskId: t.exposeString('providerTaskId', { nullable: true }),
