@@ -55,13 +55,16 @@ function replayAsDelivered(sent: () => SentCallback[], headersOf: (c: SentCallba
   const seen = new Set<SentCallback['body']>();
   const answers: Promise<number>[] = [];
   let on = true;
+  const sweep = () => {
+    for (const c of sent()) {
+      if (seen.has(c.body) || c.status === 'dropped') continue;
+      seen.add(c.body);
+      for (let i = 0; i < 5; i++) answers.push(post(c.url, JSON.stringify(c.body), headersOf(c)));
+    }
+  };
   const loop = (async () => {
     while (on) {
-      for (const c of sent()) {
-        if (seen.has(c.body) || c.status === 'dropped') continue;
-        seen.add(c.body);
-        for (let i = 0; i < 5; i++) answers.push(post(c.url, JSON.stringify(c.body), headersOf(c)));
-      }
+      sweep();
       await sleep(5);
     }
   })();
@@ -69,6 +72,7 @@ function replayAsDelivered(sent: () => SentCallback[], headersOf: (c: SentCallba
     async stop() {
       on = false;
       await loop;
+      sweep(); // a callback recorded after the loop's last pass is replayed too
       return Promise.all(answers);
     },
   };
