@@ -45,9 +45,9 @@ export class JobQueue {
     if (this.notify) await tx.execute(sql`select pg_notify('clipwire_jobs', '')`);
   }
 
-  /** Wakes this process's worker now instead of at its next poll. */
-  nudge(): void {
-    this.events.emit('nudge');
+  /** Wakes this process's workers of these queues (all when none are named) now instead of at their next poll. */
+  nudge(queues?: readonly QueueName[]): void {
+    this.events.emit('nudge', queues);
   }
 
   /**
@@ -153,7 +153,9 @@ export class Worker {
   private stopped = true;
   private claiming = false;
   private again = false;
-  private readonly onNudge = () => void this.tick();
+  private readonly onNudge = (queues?: readonly QueueName[]) => {
+    if (!queues || queues.some((q) => this.opts.queues.includes(q))) void this.tick();
+  };
 
   constructor(
     private readonly queue: JobQueue,

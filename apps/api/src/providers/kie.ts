@@ -71,20 +71,21 @@ export function kieAvatarAdapter(
         throw error;
       }
     },
-    callbackIsAbout(task, rawBody, headers) {
+    readCallback(task, rawBody, headers) {
       const callback = parseKieCallback(JSON.parse(rawBody));
-      if (task.providerTaskId === null || callback.taskId !== task.providerTaskId) return false;
+      if (task.providerTaskId === null || callback.taskId !== task.providerTaskId) return { about: false };
       // KIE's optional signature covers only taskId and timestamp, never the body: when a key is
       // configured it proves the sender, and the result is still read back from recordInfo.
       if (opts.hmacKey) {
-        return verifyKieSignature({
+        const signed = verifyKieSignature({
           taskId: callback.taskId,
           timestampHeader: headers['x-webhook-timestamp'],
           signatureHeader: headers['x-webhook-signature'],
           hmacKey: opts.hmacKey,
         });
+        if (!signed) return { about: false };
       }
-      return true;
+      return { about: true, report: null };
     },
   };
 }

@@ -2,7 +2,7 @@ import { ProviderError } from '@clipwire/providers';
 import { parseKlingCallback, type KlingClient, type KlingTask } from '@clipwire/providers/kling';
 import type { TaskRow } from '@clipwire/schema/tables';
 import { Webhook } from 'standardwebhooks';
-import type { MediaRef, ProviderReport, SubmitContext, TaskAdapter } from './types.js';
+import type { CallbackReading, MediaRef, ProviderReport, SubmitContext, TaskAdapter } from './types.js';
 
 /** Kling's report in Clipwire's terms (avatar and video-to-audio share one task shape). */
 export function klingReport(task: KlingTask): ProviderReport {
@@ -38,25 +38,27 @@ async function lookupByOurId(get: (id: { externalTaskId: string }) => Promise<Kl
 }
 
 /**
- * Kling callbacks name the task; with a signing secret configured (Kling's opt-in Standard
- * Webhooks signature), an unsigned or badly signed one is refused.
+ * Kling callbacks name the task. With a signing secret configured (Kling's opt-in Standard
+ * Webhooks signature over the whole body), an unsigned or badly signed one is refused and a valid
+ * one is authenticated: its report is applied as it is, with no round trip to Kling.
  */
-function callbackCheck(webhookSecret: string | undefined) {
+function callbackReader(webhookSecret: string | undefined) {
   const verifier = webhookSecret ? new Webhook(webhookSecret) : null;
-  return (task: TaskRow, rawBody: string, headers: Record<string, string | string[] | undefined>): boolean => {
-    const report = parseKlingCallback(JSON.parse(rawBody));
-    const about = report.externalTaskId === task.id || (task.providerTaskId !== null && report.taskId === task.providerTaskId);
-    if (!about || !verifier) return about;
+  return (task: Pick<TaskRow, 'id' | 'providerTaskId'>, rawBody: string, headers: Record<string, string | string[] | undefined>): CallbackReading => {
+    const callback = parseKlingCallback(JSON.parse(rawBody));
+    const about = callback.externalTaskId === task.id || (task.providerTaskId !== null && callback.taskId === task.providerTaskId);
+    if (!about) return { about: false };
+    if (!verifier) return { about: true, report: null };
     try {
       verifier.verify(rawBody, {
         'webhook-id': String(headers['webhook-id'] ?? ''),
         'webhook-timestamp': String(headers['webhook-timestamp'] ?? ''),
         'webhook-signature': String(headers['webhook-signature'] ?? ''),
       });
-      return true;
     } catch {
-      return false;
+      return { about: false };
     }
+    return { about: true, report: klingReport(callback) };
   };
 }
 
@@ -91,7 +93,7 @@ export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE'
       return klingReport(created);
     },
     lookup: (task) => lookupByOurId((id) => client.getAvatarVideo(id), task),
-    callbackIsAbout: callbackCheck(webhookSecret),
+    readCallback: callbackReader(webhookSecret),
   };
 }
 
@@ -127,6 +129,6 @@ export function klingVideoSoundAdapter(client: KlingClient, mode: 'SANDBOX' | 'L
       return klingReport(created);
     },
     lookup: (task) => lookupByOurId((id) => client.getVideoToAudio(id), task),
-    callbackIsAbout: callbackCheck(webhookSecret),
+    readCallback: callbackReader(webhookSecret),
   };
 }

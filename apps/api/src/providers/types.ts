@@ -44,12 +44,16 @@ export interface TaskAdapter {
   /** The provider's view of the task; null when it has never seen it. */
   lookup(task: TaskRow): Promise<ProviderReport | null>;
   /**
-   * Checks that a callback is about this task (and, where a signing key is configured, that its
-   * signature is valid); throws on a malformed body. Never a source of status or results: those
-   * come from `lookup`.
+   * Reads a callback (throws on a malformed body): whether it is about this task (and, where a
+   * signing key is configured, whether its signature is valid), and the report it carries only when
+   * its whole body is authenticated (Kling's Standard Webhooks signature), so that it can be
+   * applied as is. Otherwise (`report: null`) it is only a notification: status and results come
+   * from `lookup`.
    */
-  callbackIsAbout?(task: TaskRow, rawBody: string, headers: Record<string, string | string[] | undefined>): boolean;
+  readCallback?(task: Pick<TaskRow, 'id' | 'providerTaskId'>, rawBody: string, headers: Record<string, string | string[] | undefined>): CallbackReading;
 }
+
+export type CallbackReading = { about: false } | { about: true; report: ProviderReport | null };
 
 /** What a provider's create answer tells when it only returns an id: accepted, queued, nothing more. */
 export function acceptedReport(providerTaskId: string, rawStatus: string): ProviderReport {

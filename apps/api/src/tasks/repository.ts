@@ -38,10 +38,12 @@ export interface Transition {
 export interface TransitionResult {
   task: TaskRow;
   event: TaskEventRow;
+  /** Whether `afterEvent` queued jobs (to wake the workers after the commit). */
+  queuedJobs: boolean;
 }
 
-/** Work to do in the transaction of a change, once its event is written (e.g. queue its webhook). */
-export type AfterEvent = (tx: Tx, change: TransitionResult) => Promise<void>;
+/** Work to do in the transaction of a change, once its event is written (e.g. queue its webhook); true when it queued jobs. */
+export type AfterEvent = (tx: Tx, change: Omit<TransitionResult, 'queuedJobs'>) => Promise<boolean>;
 
 /**
  * Inserts a task and its first event in one transaction; `build` runs inside it first (to store
@@ -62,8 +64,7 @@ export async function insertTask(
       .values({ taskId: task.id, tenantId: task.tenantId, status: task.status, source: 'API', message })
       .returning();
     if (!event) throw new Error('task event insert returned no row');
-    await afterEvent(tx, { task, event });
-    return { task, event };
+    return { task, event, queuedJobs: await afterEvent(tx, { task, event }) };
   });
 }
 
@@ -94,8 +95,7 @@ export async function transitionTask(db: Database, t: Transition, afterEvent: Af
       .values({ taskId: task.id, tenantId: task.tenantId, status: t.to, source: t.source, message: t.message ?? null })
       .returning();
     if (!event) throw new Error('task event insert returned no row');
-    await afterEvent(tx, { task, event });
-    return { task, event };
+    return { task, event, queuedJobs: await afterEvent(tx, { task, event }) };
   });
 }
 
@@ -151,8 +151,24 @@ export async function findTaskById(db: DbOrTx, taskId: string): Promise<TaskRow 
   return task ?? null;
 }
 
-export async function findTaskByCallbackTokenHash(db: DbOrTx, hash: string): Promise<TaskRow | null> {
-  const [task] = await db.select().from(tasks).where(eq(tasks.callbackTokenHash, hash)).limit(1);
+/** What a callback needs of its task. */
+export type CallbackTask = Pick<TaskRow, 'id' | 'tenantId' | 'provider' | 'kind' | 'status' | 'providerTaskId'>;
+
+function callbackTaskQuery(db: Database) {
+  return db
+    .select({ id: tasks.id, tenantId: tasks.tenantId, provider: tasks.provider, kind: tasks.kind, status: tasks.status, providerTaskId: tasks.providerTaskId })
+    .from(tasks)
+    .where(eq(tasks.callbackTokenHash, sql.placeholder('hash')))
+    .limit(1)
+    .prepare('clipwire_callback_task');
+}
+const callbackTaskQueries = new WeakMap<Database, ReturnType<typeof callbackTaskQuery>>();
+
+/** The task a callback token belongs to (a prepared statement: every callback runs it). */
+export async function findTaskByCallbackTokenHash(db: Database, hash: string): Promise<CallbackTask | null> {
+  let query = callbackTaskQueries.get(db);
+  if (!query) callbackTaskQueries.set(db, (query = callbackTaskQuery(db)));
+  const [task] = await query.execute({ hash });
   return task ?? null;
 }
 

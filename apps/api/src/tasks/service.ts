@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import type { MediaStore } from '../media/store.js';
 import { CircuitOpenError, type ProviderHealth } from '../providers/health.js';
 import { CALLBACK_SLUGS, providerForSlug, type AdapterRegistry } from '../providers/registry.js';
-import { neverReachedProvider, type ProviderReport, type SubmitContext, type TaskAdapter } from '../providers/types.js';
+import { neverReachedProvider, type CallbackReading, type ProviderReport, type SubmitContext, type TaskAdapter } from '../providers/types.js';
 import type { ClipwirePubSub } from '../pubsub.js';
 import type { WebhookService } from '../webhooks/service.js';
 import type { TaskDraft } from './intake.js';
@@ -27,9 +27,9 @@ import {
   insertTask,
   isUniqueViolation,
   transitionTask,
+  type AfterEvent,
   type TaskPatch,
   type Transition,
-  type TransitionResult,
 } from './repository.js';
 
 export interface EngineSettings {
@@ -107,8 +107,7 @@ const RATE_WINDOW_MARGIN_MS = 250;
  * resolved by looking the task up, never by resending blindly.
  */
 export class TaskService {
-  private readonly afterEvent = (tx: Parameters<Parameters<Database['transaction']>[0]>[0], change: TransitionResult) =>
-    this.deps.webhooks.enqueueFor(tx, change);
+  private readonly afterEvent: AfterEvent = (tx, change) => this.deps.webhooks.enqueueFor(tx, change);
 
   /**
    * Account-level refusals seen lately, per provider (quota, arrears, no permission): while one is
@@ -151,7 +150,7 @@ export class TaskService {
         },
         this.afterEvent,
       );
-      this.deps.jobs.nudge();
+      this.deps.jobs.nudge(['submit', 'webhook']);
       this.publish(task, event.id);
       return task;
     } catch (error) {
@@ -266,8 +265,9 @@ export class TaskService {
   }
 
   /**
-   * A provider callback. The URL token identifies the task; the body is at best half-signed, so it
-   * is only a notification: it is acknowledged at once and a job reads the provider's API.
+   * A provider callback. The URL token identifies the task. A callback whose whole body is
+   * authenticated (a configured signing secret) is applied at once, in one transaction with its
+   * event; any other is only a notification: it is acknowledged and a job reads the provider's API.
    */
   async handleCallback(
     slug: string,
@@ -280,21 +280,26 @@ export class TaskService {
     const task = await findTaskByCallbackTokenHash(this.deps.db, sha256Hex(token));
     if (!task || task.provider !== provider) return { status: 404, message: 'unknown callback' };
     const adapter = this.adapter(task);
-    if (!adapter.callbackIsAbout) return { status: 404, message: 'unknown callback' };
-    let about: boolean;
+    if (!adapter.readCallback) return { status: 404, message: 'unknown callback' };
+    let reading: CallbackReading;
     try {
-      about = adapter.callbackIsAbout(task, rawBody, headers);
+      reading = adapter.readCallback(task, rawBody, headers);
     } catch {
       return { status: 400, message: 'malformed callback body' };
     }
-    if (!about) return { status: 400, message: 'callback is not about this task' };
+    if (!reading.about) return { status: 400, message: 'callback is not about this task' };
     if (isTerminalStatus(task.status)) return { status: 200, message: 'already final' };
+    // A PENDING task's create has not been answered yet: the refresh job waits for it.
+    if (reading.report && reading.report.status !== 'UNKNOWN' && task.status !== 'PENDING') {
+      const applied = await this.applyReport(task, reading.report, 'CALLBACK');
+      return { status: 200, message: applied ? 'applied' : 'nothing new' };
+    }
     await this.deps.jobs.enqueue(this.deps.db, {
       queue: 'refresh',
       payload: { taskId: task.id, source: 'CALLBACK' },
       dedupeKey: `refresh:${task.id}`,
     });
-    this.deps.jobs.nudge();
+    this.deps.jobs.nudge(['refresh']);
     crashPoint('callback:after-ack-queued');
     return { status: 200, message: 'accepted' };
   }
@@ -310,7 +315,7 @@ export class TaskService {
         this.deps.db,
         ...due.map((t) => ({ queue: 'refresh' as const, payload: { taskId: t.id, source: 'POLL' }, dedupeKey: `refresh:${t.id}` })),
       );
-      this.deps.jobs.nudge();
+      this.deps.jobs.nudge(['refresh']);
     }
     for (const [provider, deadlineMs] of Object.entries(this.deps.engine.deadlineMs) as [Provider, number][]) {
       for (const task of await findOverdueTasks(this.deps.db, provider, new Date(Date.now() - deadlineMs), 100)) {
@@ -419,13 +424,13 @@ export class TaskService {
     };
   }
 
-  private adapter(task: TaskRow): TaskAdapter {
+  private adapter(task: Pick<TaskRow, 'provider' | 'kind'>): TaskAdapter {
     const adapter = this.deps.adapters.get(task.provider, task.kind);
     if (!adapter) throw new ProviderUnavailableError(task.provider, `${task.provider} is not configured for ${task.kind}`);
     return adapter;
   }
 
-  private async applyReport(task: TaskRow, report: ProviderReport, source: TaskEventSource, extra: TaskPatch = {}) {
+  private async applyReport(task: Pick<TaskRow, 'id' | 'provider' | 'providerTaskId'>, report: ProviderReport, source: TaskEventSource, extra: TaskPatch = {}) {
     const to = TO_STATUS[report.status];
     if (!to) {
       this.deps.log.warn({ taskId: task.id, rawStatus: report.rawStatus }, 'the provider reported a status we do not know; the task stays as it is');
@@ -455,7 +460,7 @@ export class TaskService {
     const result = await transitionTask(this.deps.db, t, this.afterEvent);
     if (!result) return null;
     this.publish(result.task, result.event.id);
-    this.deps.jobs.nudge(); // a webhook may be queued
+    if (result.queuedJobs) this.deps.jobs.nudge(['webhook']);
     return result.task;
   }
 

@@ -39,13 +39,15 @@ export class WebhookService {
   ) {}
 
   /** Queues the delivery of a task's new event, inside the transaction that wrote it. */
-  async enqueueFor(tx: Tx, change: TransitionResult): Promise<void> {
-    if (!change.task.webhookUrl) return;
+  /** Queues the webhook of a change (in its transaction) when its task has a webhook URL; true when it did. */
+  async enqueueFor(tx: Tx, change: Pick<TransitionResult, 'task' | 'event'>): Promise<boolean> {
+    if (!change.task.webhookUrl) return false;
     await this.jobs.enqueue(tx, {
       queue: 'webhook',
       payload: { eventId: change.event.id, taskId: change.task.id },
       groupKey: `webhook:${change.task.id}`,
     });
+    return true;
   }
 
   /** Checks a webhook URL when a task or tenant names it: http(s), no credentials, not a private address. */

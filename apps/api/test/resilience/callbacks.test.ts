@@ -368,9 +368,20 @@ describe('Kling callbacks signed with KLING_WEBHOOK_SECRET (Standard Webhooks)',
     await sleep(200);
     expect(await observable(stack, uuid)).toEqual(before);
 
+    // A signed body is authenticated as a whole: it is applied as it is, without reading Kling.
+    const klingRequests = stack.sim.kling.requestCount();
     expect(await post(url, body, sign(secret, body))).toBe(200);
     const final = await stack.waitForFinal(id, TASK_FIELDS, 5000);
     expect(final.status).toBe('SUCCEEDED');
     expect(final.events.edges.at(-1).node.source).toBe('CALLBACK');
+    expect(stack.sim.kling.requestCount()).toBe(klingRequests);
+    const stored = await observable(stack, uuid);
+    const sent = unsigned[2]!.body as any;
+    expect(stored.output.videos.map((v: any) => v.url)).toEqual(sent.task_result.videos.map((v: any) => v.url));
+
+    // The same signed callback again (a provider retry) changes nothing and writes no event.
+    expect(await post(url, body, sign(secret, body))).toBe(200);
+    await sleep(200);
+    expect(await observable(stack, uuid)).toEqual(stored);
   });
 });
