@@ -11,7 +11,7 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 describe('tenant feed fan-out', () => {
-  it('200 subscribers on one feed each get every event once, while the database is read once per change, not once per subscriber', async () => {
+  it('200 subscribers on one feed each get every event once, while the database is read, and each event executed and serialized, once per change, not once per subscriber', async () => {
     const SUBSCRIBERS = 200;
     const received: number[][] = Array.from({ length: SUBSCRIBERS }, () => []);
     const client = stack.ws();
@@ -25,6 +25,7 @@ describe('tenant feed fan-out', () => {
     }
     await new Promise((r) => setTimeout(r, 500)); // all subscribed and caught up
     const readsBefore = { ...stack.app.feeds.reads };
+    const deliveryBefore = { ...stack.app.delivery.counts };
 
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT } })).data!.createAvatarVideo.id);
@@ -45,5 +46,28 @@ describe('tenant feed fan-out', () => {
     expect(catchUp).toBe(0);
     expect(shared).toBeGreaterThan(0);
     expect(shared).toBeLessThanOrEqual(events.length * 2); // not SUBSCRIBERS × events
+    // One execution (and one JSON) per event for all 200 (same document, variables and key)…
+    expect(stack.app.delivery.counts.executions - deliveryBefore.executions).toBe(events.length);
+    expect(stack.app.delivery.counts.sent - deliveryBefore.sent).toBe(events.length * SUBSCRIBERS);
+  });
+
+  it('subscriptions that differ (selection, variables) are executed apart and each gets its own shape', async () => {
+    const client = stack.ws();
+    const latest = (await stack.gql('{ latestTaskEventCursor }')).data!.latestTaskEventCursor as string | null;
+    const a: unknown[] = [];
+    const b: unknown[] = [];
+    const c: unknown[] = [];
+    const sink = (into: unknown[]) => ({ next: (v: { data?: unknown }) => void into.push(v.data), error: () => {}, complete: () => {} });
+    client.subscribe({ query: 'subscription ($after: String) { taskEvents(after: $after) { status } }', variables: { after: latest } }, sink(a));
+    client.subscribe({ query: 'subscription ($after: String) { taskEvents(after: $after) { cursor status } }', variables: { after: latest } }, sink(b));
+    client.subscribe({ query: 'subscription ($after: String) { taskEvents(after: $after, filter: { statuses: [SUCCEEDED] }) { status } }', variables: { after: latest } }, sink(c));
+    await new Promise((r) => setTimeout(r, 300));
+    const id = (await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT } })).data!.createAvatarVideo.id;
+    await stack.waitForFinal(id, 'id');
+    await eventually(async () => (a.length >= 4 && b.length >= 4 && c.length >= 1 ? true : null), 10_000, 'the events');
+    expect(a.map((x: any) => Object.keys(x.taskEvents))).toEqual(a.map(() => ['status']));
+    expect(b.map((x: any) => Object.keys(x.taskEvents))).toEqual(b.map(() => ['cursor', 'status']));
+    expect(b.map((x: any) => x.taskEvents.status)).toEqual(a.map((x: any) => x.taskEvents.status));
+    expect(c).toEqual([{ taskEvents: { status: 'SUCCEEDED' } }]);
   });
 });

@@ -7,7 +7,7 @@ import { DigitalHumanClient } from '@clipwire/providers/digital-human';
 import { KieClient } from '@clipwire/providers/kie';
 import { KlingClient } from '@clipwire/providers/kling';
 import { webRoot } from '@clipwire/web';
-import { execute, getOperationAST, GraphQLError, subscribe, type ExecutionArgs } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
@@ -20,6 +20,7 @@ import { isSandbox, type Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/client.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { armorPlugins } from '../graphql/armor.js';
+import { SubscriptionDelivery, type Delivery } from '../graphql/ws-delivery.js';
 import { schema } from '../graphql/schema.js';
 import { createLogger, type Logger } from '../logger.js';
 import { MediaStore } from '../media/store.js';
@@ -57,6 +58,7 @@ export interface AppOptions {
 export interface App {
   server: Server;
   feeds: TenantFeeds;
+  delivery: SubscriptionDelivery;
   db: DatabaseHandle;
   tasks: TaskService;
   /** Set on the first sandbox start: the key of the bootstrap tenant. */
@@ -139,6 +141,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
   let pollTimer: NodeJS.Timeout | undefined;
   let unlisten: (() => Promise<void>) | undefined;
 
+  /** Subscriptions started, over SSE (the envelop) or WebSocket (SubscriptionDelivery). */
+  function countSubscription(args: Pick<ExecutionArgs, 'document' | 'operationName'>): void {
+    const op = getOperationAST(args.document, args.operationName);
+    metrics.graphqlOperations.inc({ type: 'subscription', name: op?.name?.value ?? 'anonymous', outcome: 'ok' });
+  }
+
   const yoga = createYoga<{ req?: IncomingMessage; res?: ServerResponse; wsPrincipal?: Principal }, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -162,10 +170,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
             metrics.graphqlOperations.inc({ type: op?.operation ?? 'unknown', name: op?.name?.value ?? 'anonymous', outcome: failed ? 'error' : 'ok' });
           },
         }),
-        onSubscribe: ({ args }) => {
-          const op = getOperationAST(args.document, args.operationName);
-          metrics.graphqlOperations.inc({ type: 'subscription', name: op?.name?.value ?? 'anonymous', outcome: 'ok' });
-        },
+        onSubscribe: ({ args }) => countSubscription(args),
       } satisfies Plugin,
     ],
     logging: {
@@ -320,6 +325,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   }
 
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: WS_MAX_PAYLOAD });
+  const delivery = new SubscriptionDelivery();
+  const wsOperations = new WeakMap<ExecutionArgs, { execute: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult; delivery: Delivery }>();
   type WsExtra = { principal?: Principal; socket: WebSocket };
   /** Open authenticated sockets, so that a revoked key's sockets can be closed. */
   const sockets = new Map<WebSocket, Principal>();
@@ -343,7 +350,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       onOperation: () => {
         metrics.openSubscriptions.inc();
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const principal = ctx.extra.principal;
         if (!principal) return [new GraphQLError('not authenticated')];
         try {
@@ -359,16 +366,22 @@ export async function buildApp(options: AppOptions): Promise<App> {
             operationName: payload.operationName,
             variableValues: payload.variables,
             contextValue: await enveloped.contextFactory(),
-            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
           };
+          const shareKey = JSON.stringify([principal.apiKeyId, payload.operationName ?? null, payload.query, payload.variables ?? null]);
+          wsOperations.set(args, { execute: enveloped.execute, delivery: { socket: ctx.extra.socket, id, shareKey } });
           return args;
         } catch (error) {
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
       },
-      execute: (args) => (args.rootValue as { execute: typeof execute }).execute(args),
-      subscribe: (args) => (args.rootValue as { subscribe: typeof subscribe }).subscribe(args),
+      // Queries and mutations over the socket run through the envelop; subscriptions are delivered
+      // by SubscriptionDelivery (executed once per event and distinct subscription).
+      execute: (args) => wsOperations.get(args)!.execute(args),
+      subscribe: (args) => {
+        countSubscription(args);
+        return delivery.subscribe(args, wsOperations.get(args)!.delivery);
+      },
     },
     wss,
   );
@@ -390,6 +403,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   return {
     server,
     feeds,
+    delivery,
     db,
     tasks,
     sandboxApiKey,

@@ -1,5 +1,4 @@
 import type { TaskEventRow } from '@clipwire/schema/tables';
-import { Repeater } from 'graphql-yoga';
 import type { DbOrTx } from '../db/client.js';
 import type { ClipwirePubSub } from '../pubsub.js';
 import { latestTenantEventId, listTenantEvents, type EventFilter } from './repository.js';
@@ -47,9 +46,10 @@ export class TenantFeeds {
     private readonly readAs: ReadAs,
   ) {}
 
-  subscribe(tenantId: string, after: number, filter?: EventFilter): Repeater<TaskEventRow> {
-    return new Repeater<TaskEventRow>(async (push, stop) => {
-      const feed = await this.feed(tenantId, filter);
+  subscribe(tenantId: string, after: number, filter?: EventFilter): AsyncIterableIterator<TaskEventRow> {
+    const stream = new FeedStream();
+    void (async () => {
+      let feed: Feed | null = null;
       let pending = true;
       let resolveWake: (() => void) | null = null;
       const me: Subscriber = {
@@ -59,22 +59,19 @@ export class TenantFeeds {
           resolveWake?.();
         },
       };
-      feed.subscribers.add(me);
-      let stopped = false;
-      void stop.then(() => {
-        stopped = true;
-        me.wake();
-      });
+      stream.onClose = () => me.wake();
       try {
-        while (!stopped) {
+        feed = await this.feed(tenantId, filter);
+        feed.subscribers.add(me);
+        while (!stream.closed) {
           if (!pending) await new Promise<void>((r) => (resolveWake = r));
           resolveWake = null;
           pending = false;
-          if (stopped) break;
           for (;;) {
+            if (stream.closed) return;
             let rows: TaskEventRow[];
             if (me.cursor >= feed.from) {
-              rows = feed.buffer.filter((e) => e.id > me.cursor); // caught up: from memory
+              rows = feed.buffer.slice(firstAfter(feed.buffer, me.cursor)); // caught up: from memory
             } else {
               const from = feed.from;
               this.reads.catchUp++;
@@ -83,25 +80,29 @@ export class TenantFeeds {
               // read them): continue from the buffer.
               if (rows.length === 0 && from !== Number.MAX_SAFE_INTEGER) me.cursor = Math.max(me.cursor, from);
             }
-            for (const row of rows) {
-              if (stopped || row.id <= me.cursor) continue;
-              me.cursor = row.id;
-              await push(row);
+            const fresh = rows.filter((row) => row.id > me.cursor);
+            if (fresh.length > 0) {
+              me.cursor = fresh.at(-1)!.id;
+              stream.enqueue(fresh);
             }
+            // A slow reader holds at most a page or so: the rest waits in the feed (or the database).
+            if (stream.backlog > PAGE) await stream.drained();
             if (me.cursor >= feed.from || rows.length < PAGE) break;
           }
         }
       } catch (error) {
-        stop(error);
+        stream.fail(error);
       } finally {
-        feed.subscribers.delete(me);
-        if (feed.subscribers.size === 0) {
-          feed.stop();
-          this.feeds.delete(feed.key);
+        if (feed) {
+          feed.subscribers.delete(me);
+          if (feed.subscribers.size === 0 && this.feeds.get(feed.key) === feed) {
+            feed.stop();
+            this.feeds.delete(feed.key);
+          }
         }
       }
-      await stop;
-    });
+    })();
+    return stream;
   }
 
   private async feed(tenantId: string, filter: EventFilter | undefined): Promise<Feed> {
@@ -162,3 +163,102 @@ export class TenantFeeds {
   }
 }
 
+/** Index of the first event with id > `cursor` in ascending `events` (binary search). */
+function firstAfter(events: readonly TaskEventRow[], cursor: number): number {
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (events[mid]!.id <= cursor) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * One subscriber's events: a queue its reader fills and graphql-ws drains. (A plain queue, not a
+ * Repeater: with thousands of subscribers per event, the per-event cost is what fan-out is made of.)
+ */
+class FeedStream implements AsyncIterableIterator<TaskEventRow> {
+  closed = false;
+  onClose: () => void = () => {};
+  private queue: TaskEventRow[] = [];
+  private head = 0;
+  private waiter: { resolve: (r: IteratorResult<TaskEventRow>) => void; reject: (e: unknown) => void } | null = null;
+  private error: { reason: unknown } | null = null;
+  private drainWaiter: (() => void) | null = null;
+
+  get backlog(): number {
+    return this.queue.length - this.head;
+  }
+
+  enqueue(rows: TaskEventRow[]): void {
+    if (this.closed) return;
+    let i = 0;
+    if (this.waiter && rows.length > 0) {
+      const { resolve } = this.waiter;
+      this.waiter = null;
+      resolve({ value: rows[0]!, done: false });
+      i = 1;
+    }
+    for (; i < rows.length; i++) this.queue.push(rows[i]!);
+  }
+
+  /** Resolves once the reader has taken everything queued (or the stream closed). */
+  drained(): Promise<void> {
+    if (this.backlog === 0 || this.closed) return Promise.resolve();
+    return new Promise((r) => (this.drainWaiter = r));
+  }
+
+  fail(reason: unknown): void {
+    if (this.closed) return;
+    this.error = { reason };
+    if (this.waiter && this.backlog === 0) {
+      const { reject } = this.waiter;
+      this.waiter = null;
+      this.close();
+      reject(reason);
+    }
+  }
+
+  next(): Promise<IteratorResult<TaskEventRow>> {
+    if (this.head < this.queue.length) {
+      const value = this.queue[this.head++]!;
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+        this.drainWaiter?.();
+        this.drainWaiter = null;
+      }
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.error) {
+      const { reason } = this.error;
+      this.close();
+      return Promise.reject(reason);
+    }
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  return(): Promise<IteratorResult<TaskEventRow>> {
+    this.close();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<TaskEventRow> {
+    return this;
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.head = 0;
+    this.waiter?.resolve({ value: undefined, done: true });
+    this.waiter = null;
+    this.drainWaiter?.();
+    this.drainWaiter = null;
+    this.onClose();
+  }
+}
