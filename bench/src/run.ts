@@ -31,7 +31,7 @@ const RUN = randomBytes(3).toString('hex');
 const D = {
   s1Seconds: QUICK ? 8 : 20,
   s1Conns: 32,
-  s2Rounds: { 100: 1, 1000: QUICK ? 2 : 5 } as Record<number, number>,
+  s2Rounds: { 100: QUICK ? 1 : 2, 1000: QUICK ? 1 : 3 } as Record<number, number>,
   s3Subs: 5000,
   s3Bursts: QUICK ? 2 : 5,
   s3Events: QUICK ? 10 : 20,
@@ -83,9 +83,15 @@ interface Ctx {
 type Callback = { taskId: string; path: string; body: string };
 
 /** SUBMITTED tasks in the database (with callback tokens) and their twins at the simulator, 'processing'. */
-async function callbackTasks(ctx: Ctx, tenantId: string, prefix: string, n: number): Promise<Callback[]> {
+/**
+ * With `twins: false` no simulator task backs them: signed callbacks are applied from their body and
+ * nothing reads Kling back (S6 needs ~84,000 of them, which the simulator takes over ten minutes to create).
+ */
+async function callbackTasks(ctx: Ctx, tenantId: string, prefix: string, n: number, { twins = true } = {}): Promise<Callback[]> {
   await ctx.server.call('seedTasks', { tenantId, prefix, from: 0, to: n - 1, status: 'SUBMITTED', tokens: true });
-  const klingIds: string[] = await ctx.sim.call('createKling', { prefix, from: 0, to: n - 1 });
+  const klingIds: string[] = twins
+    ? await ctx.sim.call('createKling', { prefix, from: 0, to: n - 1 })
+    : Array.from({ length: n }, (_, i) => `kling-${prefix}${i}`);
   return klingIds.map((kid, i) => {
     const taskId = seededId(prefix, i);
     return { taskId, path: `/callbacks/kling/${seededToken(prefix, i)}`, body: klingCallbackBody(taskId, kid) };
@@ -161,7 +167,8 @@ async function s1(ctx: Ctx): Promise<Result> {
   const after = await ctx.server.call('counts', { tenantId });
   const moved = (after.tasks.PROCESSING ?? 0) - (before.tasks.PROCESSING ?? 0);
   const ratio = api.okPerSec / raw.opsPerSec;
-  const pass = ratio >= 0.6 && api.bad === 0 && moved === api.fresh;
+  // Every answered fresh callback moved its task; one cut off by the end of the run may have too.
+  const pass = ratio >= 0.6 && api.bad === 0 && moved >= api.freshAnswered && moved <= api.fresh;
   if (!pass && PROFILE) {
     const more = await callbackTasks(ctx, tenantId, `s1p${RUN}-`, D.profileSeconds * 600);
     await profiled(ctx, 'S1', async () => {
@@ -180,7 +187,7 @@ async function s1(ctx: Ctx): Promise<Result> {
     pass,
     notes:
       `${D.s1Conns} conns ${D.s1Seconds}s; ${api.fresh} fresh + ${api.replays} replays${api.fresh >= need ? ' (fresh callbacks ran out!)' : ''}${raw.ops - raw.moved < 0 || raw.moved >= rawNeed ? ' (baseline ran out of rows!)' : ''}; non-2xx ${api.bad}${api.badSample ? ` (${api.badSample})` : ''}; ` +
-      `backlog drained in ${(dr.ms / 1000).toFixed(1)}s (${dr.left} jobs left), ${moved}/${api.fresh} tasks moved, end-to-end ${fmt(moved / (api.seconds + dr.ms / 1000))} transitions/s; ` +
+      `backlog drained in ${(dr.ms / 1000).toFixed(1)}s (${dr.left} jobs left), ${moved} tasks moved for ${api.freshAnswered} fresh callbacks answered (${api.fresh} sent), end-to-end ${fmt(moved / (api.seconds + dr.ms / 1000))} transitions/s; ` +
       `baseline = transitionTask's UPDATE…WHERE status IN + advisory lock + INSERT event on the raw driver, same concurrency and replay share (${raw.moved} moved); accepted p99 ${api.latency.p99} ms`,
   };
 }
@@ -424,7 +431,7 @@ async function s6(ctx: Ctx): Promise<Result> {
     const cur = await ctx.server.call('cursorAt', { tenantId: t.tenantId, offset: 20 * 1999 - 1 });
     ctx.s5 = { ...t, bodies: [JSON.stringify({ query: TASKS_PAGE, variables: { after: null } }), JSON.stringify({ query: TASKS_PAGE, variables: { after: cur.cursor } })] };
   }
-  const cbs = await callbackTasks(ctx, tenantId, `s6a${RUN}-`, Math.ceil(200 * soak * 0.75));
+  const cbs = await callbackTasks(ctx, tenantId, `s6a${RUN}-`, Math.ceil(200 * soak * 0.75), { twins: false });
   const keys = Array.from({ length: 5000 }, (_, i) => `i${i}`);
   await ctx.ws.call('connect', { url: ctx.api, mode: 'gql', keys, apiKey: idle.apiKey });
   await ctx.ws.call('subscribe', { query: TASK_EVENTS });
@@ -478,12 +485,14 @@ async function s6(ctx: Ctx): Promise<Result> {
   };
 }
 
+// S4 first: it measures creates on a fresh database, before the other scenarios' thousands of
+// seeded running Kling tasks fill the provider's slots.
 const SCENARIOS: [string, (ctx: Ctx) => Promise<Result>][] = [
+  ['S4', s4],
   ['S1', s1],
   ['S2', s2],
   ['S3', s3],
   ['S5', s5],
-  ['S4', s4],
   ['S6', s6],
 ];
 

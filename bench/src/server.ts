@@ -12,7 +12,7 @@ import { createApiKey, createTenant } from '../../apps/api/src/auth/api-keys.js'
 import { loadConfig } from '../../apps/api/src/config.js';
 import { buildApp } from '../../apps/api/src/http/app.js';
 import { serve } from './lib/ipc.js';
-import { summarize, sleep } from './lib/common.js';
+import { KLING_WEBHOOK_SECRET, summarize, sleep } from './lib/common.js';
 
 const dbUrl = process.env.BENCH_DATABASE_URL || undefined;
 const config = loadConfig({
@@ -25,6 +25,7 @@ const config = loadConfig({
   API_RATE_LIMIT_PER_SECOND: '100000',
   API_RATE_LIMIT_BURST: '1000000',
   KLING_CONCURRENCY: '10000',
+  KLING_WEBHOOK_SECRET,
   ...(dbUrl ? { DATABASE_URL: dbUrl } : {}),
 });
 if (!dbUrl) config.database = { kind: 'pglite', dataDir: 'memory://' };
@@ -169,10 +170,10 @@ serve(
       await Promise.all(inflight);
       return summarize(lat);
     },
-    /** S5 baseline: the keyset SELECT of listTasks on the raw driver, closed loop at `concurrency`. */
+    /** S5 baseline: listTasks' keyset SELECT (the same row comparison) on the raw driver, closed loop at `concurrency`. */
     async rawKeyset(a: { tenantId: string; cursor: { id: string; createdAt: string } | null; concurrency: number; durationMs: number; limit: number }) {
       const q = a.cursor
-        ? `select * from tasks where tenant_id = $1 and (created_at < $2 or (created_at = $2 and id < $3)) order by created_at desc, id desc limit $4`
+        ? `select * from tasks where tenant_id = $1 and (created_at, id) < ($2::timestamptz, $3::uuid) order by created_at desc, id desc limit $4`
         : `select * from tasks where tenant_id = $1 order by created_at desc, id desc limit $2`;
       const params = a.cursor ? [a.tenantId, new Date(a.cursor.createdAt), a.cursor.id, a.limit] : [a.tenantId, a.limit];
       let ops = 0;

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 
 /** The deterministic task id the seeding SQL gives row `i` of a batch: md5(prefix || i) as a uuid. */
 export function seededId(prefix: string, i: number): string {
@@ -42,4 +43,23 @@ export function klingCallbackBody(taskId: string, klingTaskId: string, status = 
     updated_at: now,
     watermark_info: { enabled: false },
   });
+}
+
+/**
+ * The bench runs Kling with callback signing on (KLING_WEBHOOK_SECRET, Kling's opt-in Standard
+ * Webhooks signature), as a production deployment would: each callback is signed when it is sent.
+ */
+export const KLING_WEBHOOK_SECRET = `whsec_${Buffer.from('clipwire-bench-kling-webhook-key!').toString('base64')}`;
+const klingSigner = new Webhook(KLING_WEBHOOK_SECRET);
+
+/** Standard Webhooks headers for a Kling callback body, signed now. */
+export function klingSignatureHeaders(body: string): Record<string, string> {
+  const id = `msg_${randomBytes(8).toString('hex')}`;
+  const at = new Date();
+  return { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': klingSigner.sign(id, at, body) };
+}
+
+/** Headers for a POST: Kling callbacks are signed, anything else goes as it is. */
+export function callbackHeaders(url: string, body: string): Record<string, string> {
+  return url.includes('/callbacks/kling/') ? klingSignatureHeaders(body) : {};
 }

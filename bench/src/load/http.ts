@@ -6,7 +6,7 @@ import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { serve } from '../lib/ipc.js';
-import { summarize } from '../lib/common.js';
+import { klingSignatureHeaders, summarize } from '../lib/common.js';
 
 type Spec =
   | { kind: 'fixed'; method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: string; expect?: string }
@@ -26,6 +26,8 @@ async function cannon(a: CannonArgs) {
   let ok = 0;
   let bad = 0;
   let fresh = 0;
+  /** Fresh callbacks answered 200 (those still in flight when the run stopped may or may not have landed). */
+  let freshAnswered = 0;
   let replays = 0;
   let badSample = '';
   const statuses: Record<string, number> = {};
@@ -58,19 +60,25 @@ async function cannon(a: CannonArgs) {
             {
               method: 'POST',
               headers: { 'content-type': 'application/json' },
-              setupRequest: (req: any) => {
+              // One request at a time per connection: the context remembers whether it was a fresh one.
+              setupRequest: (req: any, context: { fresh?: boolean }) => {
                 let cb: { path: string; body: string };
                 if ((sent.length > 0 && Math.random() < spec.replay) || nextFresh >= spec.fresh.length) {
                   cb = sent[Math.floor(Math.random() * sent.length)]!;
                   replays++;
+                  context.fresh = false;
                 } else {
                   cb = spec.fresh[nextFresh++]!;
                   sent.push(cb);
                   fresh++;
+                  context.fresh = true;
                 }
-                return { ...req, path: cb.path, body: cb.body };
+                return { ...req, path: cb.path, body: cb.body, headers: { ...req.headers, ...klingSignatureHeaders(cb.body) } };
               },
-              onResponse: (s: number, b: string) => check(s, b),
+              onResponse: (s: number, b: string, context: { fresh?: boolean }) => {
+                if (context.fresh && s === 200) freshAnswered++;
+                check(s, b);
+              },
             } as any,
           ];
   const started = performance.now();
@@ -94,6 +102,7 @@ async function cannon(a: CannonArgs) {
     timeouts: result.timeouts,
     seconds,
     fresh,
+    freshAnswered,
     replays,
     latency: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
   };

@@ -7,7 +7,7 @@ import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { serve } from '../lib/ipc.js';
-import { sleep, summarize } from '../lib/common.js';
+import { callbackHeaders, sleep, summarize } from '../lib/common.js';
 
 interface Conn {
   ws: WebSocket;
@@ -79,7 +79,7 @@ function open(url: string, protocol: string | undefined, key: string, init: stri
 
 function postOnce(url: string, body: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...callbackHeaders(url, body) } }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
