@@ -223,12 +223,17 @@ export async function countInFlight(db: DbOrTx, provider: Provider): Promise<num
   return row?.n ?? 0;
 }
 
-/** Creates started upstream for a provider since `since` (rate windows). */
+/**
+ * Creates that reached a provider since `since` (rate windows). The provider counts a create when it
+ * arrives, somewhere between our send (submit_started_at) and its answer (submitted_at): an answered
+ * create counts from its answer, one still in flight from its send. Counting answered ones from the send
+ * would free their slot early whenever a request took longer to arrive than the margin.
+ */
 export async function countSubmitsSince(db: DbOrTx, provider: Provider, since: Date): Promise<number> {
   const [row] = await db
     .select({ n: sql<number>`count(*)::int` })
     .from(tasks)
-    .where(and(eq(tasks.provider, provider), gt(tasks.submitStartedAt, since)));
+    .where(and(eq(tasks.provider, provider), sql`coalesce(${tasks.submittedAt}, ${tasks.submitStartedAt}) > ${since.toISOString()}`));
   return row?.n ?? 0;
 }
 

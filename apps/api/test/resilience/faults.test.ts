@@ -208,7 +208,9 @@ describe('rate limits, Kling business codes and 5xx (through a recording proxy)'
     const before = stack.sim.kie.createCount();
     const created = await Promise.all(Array.from({ length: 25 }, () => createTask(stack, kie())));
     const finals = await Promise.all(created.map((t) => stack.waitForFinal(t.id, TASK_FIELDS, 30_000)));
-    expect(finals.map((f) => f.status)).toEqual(Array(25).fill('SUCCEEDED'));
+    expect(finals.map((f) => (f.status === 'SUCCEEDED' ? f.status : `${f.status} ${JSON.stringify(f.error)}`))).toEqual(
+      Array(25).fill('SUCCEEDED'),
+    );
     expect(stack.sim.kie.createCount() - before).toBe(25);
     expect(new Set(finals.map((f) => f.providerTaskId)).size).toBe(25);
 
