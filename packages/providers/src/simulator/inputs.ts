@@ -26,7 +26,7 @@ export interface FetchedInput extends InputFetch {
 }
 
 export interface FetchInputOptions {
-  /** Whole download (headers and body). Default 5000 ms. */
+  /** Whole download (headers and body), from the call (waiting for a connection included). Default 30 s. */
   timeoutMs?: number;
   /** Bodies larger than this fail ('error'). Default 100 MiB. */
   maxBytes?: number;
@@ -35,7 +35,11 @@ export interface FetchInputOptions {
   dispatcher?: Dispatcher;
 }
 
-export const DEFAULT_INPUT_TIMEOUT_MS = 5000;
+/**
+ * Providers' own download timeouts are undocumented; 5 s (this default until 2026-11) failed tasks on
+ * a loaded CI machine, where 40 downloads shared the fetcher's 8 connections behind a busy server.
+ */
+export const DEFAULT_INPUT_TIMEOUT_MS = 30_000;
 export const DEFAULT_INPUT_MAX_BYTES = 100 * 1024 * 1024;
 
 /** GETs `url` and reads its body to the end, counting the bytes. Never throws. */
