@@ -188,7 +188,7 @@ async function s1(ctx: Ctx): Promise<Result> {
     notes:
       `${D.s1Conns} conns ${D.s1Seconds}s; ${api.fresh} fresh + ${api.replays} replays${api.fresh >= need ? ' (fresh callbacks ran out!)' : ''}${raw.ops - raw.moved < 0 || raw.moved >= rawNeed ? ' (baseline ran out of rows!)' : ''}; non-2xx ${api.bad}${api.badSample ? ` (${api.badSample})` : ''}; ` +
       `backlog drained in ${(dr.ms / 1000).toFixed(1)}s (${dr.left} jobs left), ${moved} tasks moved for ${api.freshAnswered} fresh callbacks answered (${api.fresh} sent), end-to-end ${fmt(moved / (api.seconds + dr.ms / 1000))} transitions/s; ` +
-      `baseline = transitionTask's UPDATE…WHERE status IN + advisory lock + INSERT event on the raw driver, same concurrency and replay share (${raw.moved} moved); accepted p99 ${api.latency.p99} ms`,
+      `baseline = transitionTask's statement (UPDATE…WHERE status IN, feed lock, event, webhook job) on the raw driver, same concurrency and replay share (${raw.moved} moved); accepted p99 ${api.latency.p99} ms`,
   };
 }
 

@@ -11,6 +11,7 @@ import postgres from 'postgres';
 import { createApiKey, createTenant } from '../../apps/api/src/auth/api-keys.js';
 import { loadConfig } from '../../apps/api/src/config.js';
 import { buildApp } from '../../apps/api/src/http/app.js';
+import { transitionQuery } from '../../apps/api/src/tasks/repository.js';
 import { serve } from './lib/ipc.js';
 import { KLING_WEBHOOK_SECRET, summarize, sleep } from './lib/common.js';
 
@@ -37,39 +38,34 @@ const driver = app.db.driver;
 
 /** Raw driver access for the baselines: the PGlite instance itself, or a postgres.js pool as large as the product's (10). */
 const rawPg = dbUrl ? postgres(dbUrl, { max: 10, onnotice: () => {} }) : null;
-const pglite = dbUrl ? null : (db.$client as { query: Function; transaction: Function });
+const pglite = dbUrl ? null : (db.$client as { query: Function });
 
 async function rawQuery(text: string, params: unknown[] = []): Promise<any[]> {
   if (rawPg) return (await rawPg.unsafe(text, params as any[])) as any[];
   return ((await pglite!.query(text, params)) as { rows: any[] }).rows;
-}
-async function rawTx<T>(fn: (q: (text: string, params?: unknown[]) => Promise<any[]>) => Promise<T>): Promise<T> {
-  if (rawPg) return (await rawPg.begin((tx) => fn(async (t, p = []) => (await tx.unsafe(t, p as any[])) as any[]))) as T;
-  return pglite!.transaction((tx: any) => fn(async (t, p = []) => (await tx.query(t, p)).rows));
 }
 
 const eld = monitorEventLoopDelay({ resolution: 10 });
 eld.enable();
 let profiler: Session | null = null;
 
-/** The statements of transitionTask (repository.ts) for SUBMITTED → PROCESSING, on the raw driver. */
-async function rawTransition(id: string, tenantId: string): Promise<boolean> {
-  return rawTx(async (q) => {
-    const rows = await q(
-      `update tasks set provider_updated_at = $2, progress = null, status = 'PROCESSING', status_message = $3,
-         version = version + 1, updated_at = now()
-       where id = $1 and status in ('PENDING', 'SUBMITTED') returning *`,
-      [id, new Date(), 'KLING is generating'],
-    );
-    if (rows.length === 0) return false;
-    await q(`select pg_advisory_xact_lock(hashtext($1))`, [`clipwire:feed:${tenantId}`]);
-    await q(`insert into task_events (task_id, tenant_id, status, source, message) values ($1, $2, 'PROCESSING', 'CALLBACK', $3) returning *`, [
-      id,
-      tenantId,
-      'KLING is generating',
-    ]);
-    return true;
-  });
+/**
+ * transitionTask's statement (repository.ts: the UPDATE, the tenant feed's lock, the event and the
+ * webhook job, as one statement) for a Kling callback's SUBMITTED → PROCESSING, its SQL taken from the
+ * product's own query builder and run on the raw driver with each task's id.
+ */
+const SAMPLE_ID = '00000000-0000-4000-8000-000000000000';
+const transition = transitionQuery(
+  app.db.db,
+  { taskId: SAMPLE_ID, to: 'PROCESSING', source: 'CALLBACK', message: 'KLING is generating', patch: { providerTaskId: null, providerUpdatedAt: new Date(), progress: null } },
+  app.webhooks.changeJobs,
+).toSQL();
+const transitionIdParam = transition.params.indexOf(SAMPLE_ID);
+if (transitionIdParam < 0) throw new Error('the transition statement has no task id parameter');
+
+async function rawTransition(id: string): Promise<boolean> {
+  const params = transition.params.map((p, i) => (i === transitionIdParam ? id : p));
+  return (await rawQuery(transition.sql, params)).length > 0;
 }
 
 serve(
@@ -141,7 +137,7 @@ serve(
             else if (next < a.ids.length) id = a.ids[next++]!;
             else break;
             const t0 = performance.now();
-            if (await rawTransition(id, a.tenantId)) moved++;
+            if (await rawTransition(id)) moved++;
             lat.push(performance.now() - t0);
             if (!replay) done.push(id);
             ops++;
@@ -162,7 +158,7 @@ serve(
         if (wait > 1) await sleep(wait);
         const t0 = performance.now();
         inflight.push(
-          rawTransition(a.ids[i]!, a.tenantId).then(() => {
+          rawTransition(a.ids[i]!).then(() => {
             lat.push(performance.now() - t0);
           }),
         );

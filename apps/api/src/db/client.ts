@@ -54,8 +54,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
       asTenant: rls
         ? (tenantId, fn) =>
             base.db.transaction(async (tx) => {
-              await tx.execute(sql`select set_config('clipwire.tenant_id', ${tenantId}, true)`);
-              await tx.execute(sql`set local role clipwire_app`);
+              // SET LOCAL ROLE and the tenant in one statement (the role is a setting like any other).
+              await tx.execute(sql`select set_config('clipwire.tenant_id', ${tenantId}, true), set_config('role', 'clipwire_app', true)`);
               return fn(tx);
             })
         : (_tenantId, fn) => fn(base.db),

@@ -61,6 +61,7 @@ export interface App {
   delivery: SubscriptionDelivery;
   db: DatabaseHandle;
   tasks: TaskService;
+  webhooks: WebhookService;
   /** Set on the first sandbox start: the key of the bootstrap tenant. */
   sandboxApiKey: string | null;
   start(): Promise<string>;
@@ -406,6 +407,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     delivery,
     db,
     tasks,
+    webhooks,
     sandboxApiKey,
     url,
     async start() {

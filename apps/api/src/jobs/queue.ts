@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { jobs, type JobQueue as QueueName, type JobRow } from '@clipwire/schema/tables';
-import { and, asc, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database, DbOrTx } from '../db/client.js';
 import type { Logger } from '../logger.js';
 
@@ -43,6 +43,18 @@ export class JobQueue {
       .values(list.map((j) => ({ queue: j.queue, payload: j.payload, dedupeKey: j.dedupeKey ?? null, groupKey: j.groupKey ?? null, runAt: j.runAt ?? new Date() })))
       .onConflictDoNothing({ target: jobs.dedupeKey });
     if (this.notify) await tx.execute(sql`select pg_notify('clipwire_jobs', '')`);
+  }
+
+  /**
+   * A data-modifying SQL that queues a `queue` job per row of `from`, for a CTE of a larger statement
+   * (a change and the jobs it calls for, written at once). Returns a row per job, and notifies the
+   * other processes like `enqueue` (NOTIFY is delivered at commit, once per transaction); call
+   * `nudge` after it commits.
+   */
+  insertSelect(queue: QueueName, spec: { payload: SQL; groupKey: SQL | null; from: SQL }): SQL {
+    return sql`insert into ${jobs} (queue, payload, group_key)
+      select ${queue}, ${spec.payload}, ${spec.groupKey} from ${spec.from}
+      returning ${this.notify ? sql`pg_notify('clipwire_jobs', '') is not null` : sql`true`} as queued`;
   }
 
   /** Wakes this process's workers of these queues (all when none are named) now instead of at their next poll. */

@@ -7,7 +7,7 @@ import {
   type TaskStatus,
 } from '@clipwire/schema';
 import { taskEvents, tasks, tenants, type NewTaskRow, type TaskEventRow, type TaskRow, type TenantRow } from '@clipwire/schema/tables';
-import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database, DbOrTx, Tx } from '../db/client.js';
 
 export type TaskLookup = { id: string } | { externalTaskId: string };
@@ -42,29 +42,28 @@ export interface TransitionResult {
   queuedJobs: boolean;
 }
 
-/** Work to do in the transaction of a change, once its event is written (e.g. queue its webhook); true when it queued jobs. */
-export type AfterEvent = (tx: Tx, change: Omit<TransitionResult, 'queuedJobs'>) => Promise<boolean>;
+/**
+ * Jobs a change calls for (its webhook, say), queued by the change's own statement: a data-modifying
+ * SQL over the CTEs `t` (the task as changed) and `e` (its event) that returns one row per queued
+ * job, or null when there can be none.
+ */
+export type ChangeJobs = SQL | null;
 
 /**
- * Inserts a task and its first event in one transaction; `build` runs inside it first (to store
- * the task's media with it) and returns the row.
+ * Inserts a task, its first event and the jobs they call for; `build` runs first, in the same
+ * transaction (to store the task's media with it), and returns the row.
  */
 export async function insertTask(
   db: Database,
   build: (tx: Tx) => Promise<NewTaskRow>,
-  afterEvent: AfterEvent,
+  jobs: ChangeJobs,
   message = 'task created',
 ): Promise<TransitionResult> {
   return db.transaction(async (tx) => {
-    const [task] = await tx.insert(tasks).values(await build(tx)).returning();
-    if (!task) throw new Error('task insert returned no row');
-    await lockTenantFeed(tx, task.tenantId);
-    const [event] = await tx
-      .insert(taskEvents)
-      .values({ taskId: task.id, tenantId: task.tenantId, status: task.status, source: 'API', message })
-      .returning();
-    if (!event) throw new Error('task event insert returned no row');
-    return { task, event, queuedJobs: await afterEvent(tx, { task, event }) };
+    const insert = tx.insert(tasks).values(await build(tx)).returning();
+    const change = changeResult(await changeQuery(tx, insert.getSQL(), { status: sql`t.status`, source: 'API', message }, jobs));
+    if (!change) throw new Error('task insert returned no row');
+    return change;
   });
 }
 
@@ -72,40 +71,74 @@ export async function insertTask(
  * Moves a task forward, and only forward: the UPDATE matches only while the task is on a lower
  * rung than `to`, so a replayed, stale or concurrent report updates nothing and writes no event.
  * (On Postgres a concurrent twin blocks on the row lock, then re-checks the WHERE and finds
- * nothing to do.) The event is written in the same transaction as the change.
+ * nothing to do.) One statement: the change, its event and its jobs commit together.
  */
-export async function transitionTask(db: Database, t: Transition, afterEvent: AfterEvent): Promise<TransitionResult | null> {
-  return db.transaction(async (tx) => {
-    const [task] = await tx
-      .update(tasks)
-      .set({
-        ...t.patch,
-        status: t.to,
-        statusMessage: t.patch?.statusMessage !== undefined ? t.patch.statusMessage : (t.message ?? null),
-        version: sql`${tasks.version} + 1`,
-        updatedAt: sql`now()`,
-        ...(isTerminalStatus(t.to) ? { completedAt: t.patch?.completedAt ?? sql`now()`, providerRequest: null, nextPollAt: null } : {}),
-      })
-      .where(and(eq(tasks.id, t.taskId), inArray(tasks.status, statusesBefore(t.to))))
-      .returning();
-    if (!task) return null;
-    await lockTenantFeed(tx, task.tenantId);
-    const [event] = await tx
-      .insert(taskEvents)
-      .values({ taskId: task.id, tenantId: task.tenantId, status: t.to, source: t.source, message: t.message ?? null })
-      .returning();
-    if (!event) throw new Error('task event insert returned no row');
-    return { task, event, queuedJobs: await afterEvent(tx, { task, event }) };
-  });
+export async function transitionTask(db: Database, t: Transition, jobs: ChangeJobs): Promise<TransitionResult | null> {
+  return changeResult(await transitionQuery(db, t, jobs));
+}
+
+/** transitionTask's statement, unexecuted (the benchmarks run its SQL on the raw driver as their baseline). */
+export function transitionQuery(db: Database, t: Transition, jobs: ChangeJobs) {
+  const update = db
+    .update(tasks)
+    .set({
+      ...t.patch,
+      status: t.to,
+      statusMessage: t.patch?.statusMessage !== undefined ? t.patch.statusMessage : (t.message ?? null),
+      version: sql`${tasks.version} + 1`,
+      updatedAt: sql`now()`,
+      ...(isTerminalStatus(t.to) ? { completedAt: t.patch?.completedAt ?? sql`now()`, providerRequest: null, nextPollAt: null } : {}),
+    })
+    .where(and(eq(tasks.id, t.taskId), inArray(tasks.status, statusesBefore(t.to))))
+    .returning();
+  return changeQuery(db, update.getSQL(), { status: t.to, source: t.source, message: t.message ?? null }, jobs);
+}
+
+const taskColumns = getTableColumns(tasks);
+const eventColumns = getTableColumns(taskEvents);
+
+/** The columns of a CTE that returns a table's rows, keyed as the table's. */
+function columnsOf<C extends Record<string, unknown>>(cte: object, columns: C): { [K in keyof C]: C[K] } {
+  return Object.fromEntries(Object.keys(columns).map((key) => [key, (cte as Record<string, unknown>)[key]])) as { [K in keyof C]: C[K] };
 }
 
 /**
- * Event ids are the feed's cursor, so within a tenant they must become visible in id order: a
- * reader past id N must never later find N-1 committed. Holding this lock from the event's insert
- * to the commit makes id order commit order, per tenant. (PGlite runs one transaction at a time.)
+ * One statement: `change` (an INSERT or UPDATE … RETURNING * on tasks) as CTE `t`, the tenant feed's
+ * lock, the event as CTE `e`, then the jobs; it returns no row when the change matched nothing.
+ *
+ * Event ids are the feed's cursor, so within a tenant they must become visible in id order: a reader
+ * past id N must never later find N-1 committed. The tenant's advisory lock is taken before the event
+ * row (and its id) is made, and held to the commit, so id order is commit order per tenant. (PGlite
+ * runs one transaction at a time.)
  */
-async function lockTenantFeed(tx: Tx, tenantId: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`clipwire:feed:${tenantId}`}))`);
+function changeQuery(
+  db: DbOrTx,
+  change: SQL,
+  event: { status: TaskStatus | SQL; source: TaskEventSource; message: string | null },
+  jobs: ChangeJobs,
+) {
+  const t = db.$with('t', taskColumns).as(change);
+  const e = db.$with('e', eventColumns).as(
+    sql`insert into ${taskEvents} (task_id, tenant_id, status, source, message)
+      select t.id, t.tenant_id, ${event.status}, ${event.source}, ${event.message} from t
+        cross join lateral (select pg_advisory_xact_lock(hashtext('clipwire:feed:' || t.tenant_id::text))) feed_lock
+      returning *`,
+  );
+  const ctes = jobs ? [t, e, db.$with('j', { queued: sql<boolean>`queued` }).as(jobs)] : [t, e];
+  return db
+    .with(...ctes)
+    .select({
+      task: columnsOf(t, taskColumns),
+      event: columnsOf(e, eventColumns),
+      queued: jobs ? sql<number>`(select count(*) from j)::int` : sql<number>`0`,
+    })
+    .from(t)
+    .innerJoin(e, sql`true`);
+}
+
+function changeResult(rows: { task: unknown; event: unknown; queued: number }[]): TransitionResult | null {
+  const [row] = rows;
+  return row ? { task: row.task as TaskRow, event: row.event as TaskEventRow, queuedJobs: row.queued > 0 } : null;
 }
 
 /** Changes fields that are not a status change (no event), only while the task is in `whileStatus`. */

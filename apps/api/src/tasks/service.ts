@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderError } from '@clipwire/providers';
-import { isTerminalStatus, type Provider, type TaskEventSource, type TaskStatus } from '@clipwire/schema';
+import { isTerminalStatus, statusesBefore, type Provider, type TaskEventSource, type TaskStatus } from '@clipwire/schema';
 import { tasks, type JobRow, type TaskRow } from '@clipwire/schema/tables';
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { generateSecret, sha256Hex, type Principal } from '../auth/api-keys.js';
@@ -27,7 +27,6 @@ import {
   insertTask,
   isUniqueViolation,
   transitionTask,
-  type AfterEvent,
   type TaskPatch,
   type Transition,
 } from './repository.js';
@@ -107,7 +106,6 @@ const RATE_WINDOW_MARGIN_MS = 250;
  * resolved by looking the task up, never by resending blindly.
  */
 export class TaskService {
-  private readonly afterEvent: AfterEvent = (tx, change) => this.deps.webhooks.enqueueFor(tx, change);
 
   /**
    * Account-level refusals seen lately, per provider (quota, arrears, no permission): while one is
@@ -148,7 +146,7 @@ export class TaskService {
             webhookUrl: draft.webhookUrl,
           };
         },
-        this.afterEvent,
+        this.deps.webhooks.changeJobs,
       );
       this.deps.jobs.nudge(['submit', 'webhook']);
       this.publish(task, event.id);
@@ -430,12 +428,15 @@ export class TaskService {
     return adapter;
   }
 
-  private async applyReport(task: Pick<TaskRow, 'id' | 'provider' | 'providerTaskId'>, report: ProviderReport, source: TaskEventSource, extra: TaskPatch = {}) {
+  private async applyReport(task: Pick<TaskRow, 'id' | 'provider' | 'providerTaskId' | 'status'>, report: ProviderReport, source: TaskEventSource, extra: TaskPatch = {}) {
     const to = TO_STATUS[report.status];
     if (!to) {
       this.deps.log.warn({ taskId: task.id, rawStatus: report.rawStatus }, 'the provider reported a status we do not know; the task stays as it is');
       return null;
     }
+    // A report no step past the status we read (a replay, a poll with nothing new) would update nothing:
+    // skip the statement. The row may have moved on since it was read, never back.
+    if (!statusesBefore(to).includes(task.status)) return null;
     const patch: TaskPatch = {
       ...extra,
       providerTaskId: report.providerTaskId ?? task.providerTaskId,
@@ -457,7 +458,7 @@ export class TaskService {
   }
 
   private async apply(t: Transition): Promise<TaskRow | null> {
-    const result = await transitionTask(this.deps.db, t, this.afterEvent);
+    const result = await transitionTask(this.deps.db, t, this.deps.webhooks.changeJobs);
     if (!result) return null;
     this.publish(result.task, result.event.id);
     if (result.queuedJobs) this.deps.jobs.nudge(['webhook']);

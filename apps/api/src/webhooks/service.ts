@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { taskEvents, tasks, webhookSecrets, type JobRow, type TaskRow } from '@clipwire/schema/tables';
-import { and, desc, eq, gt, isNull, or } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { request } from 'undici';
 import { crashPoint } from '../crash.js';
-import type { Database, Tx } from '../db/client.js';
+import type { Database } from '../db/client.js';
 import type { JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
 import { MediaFetchError, validateFetchUrl, type SafeAgent } from '../media/safe-fetch.js';
 import { publicEvent, publicTask } from '../tasks/public.js';
-import type { TransitionResult } from '../tasks/repository.js';
+import type { ChangeJobs } from '../tasks/repository.js';
 
 /**
  * Delay before each retry of a failed delivery: quick at first, then hours apart, about 27 hours
@@ -36,19 +36,19 @@ export class WebhookService {
     private readonly jobs: JobQueue,
     private readonly log: Logger,
     private readonly settings: WebhookSettings,
-  ) {}
-
-  /** Queues the delivery of a task's new event, inside the transaction that wrote it. */
-  /** Queues the webhook of a change (in its transaction) when its task has a webhook URL; true when it did. */
-  async enqueueFor(tx: Tx, change: Pick<TransitionResult, 'task' | 'event'>): Promise<boolean> {
-    if (!change.task.webhookUrl) return false;
-    await this.jobs.enqueue(tx, {
-      queue: 'webhook',
-      payload: { eventId: change.event.id, taskId: change.task.id },
-      groupKey: `webhook:${change.task.id}`,
+  ) {
+    this.changeJobs = jobs.insertSelect('webhook', {
+      payload: sql`jsonb_build_object('eventId', e.id, 'taskId', t.id)`,
+      groupKey: sql`'webhook:' || t.id::text`,
+      from: sql`t cross join e where t.webhook_url is not null`,
     });
-    return true;
   }
+
+  /**
+   * The webhook job of a change, queued by the change's own statement (CTEs `t`, the task, and `e`,
+   * its event; see ChangeJobs): one delivery per event of a task with a webhook URL, in order per task.
+   */
+  readonly changeJobs: ChangeJobs;
 
   /** Checks a webhook URL when a task or tenant names it: http(s), no credentials, not a private address. */
   checkUrl(url: string): string | null {
