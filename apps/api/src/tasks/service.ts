@@ -98,6 +98,7 @@ const TO_STATUS: Record<ProviderReport['status'], TaskStatus | null> = {
 
 const done: JobOutcome = { done: true };
 const RATE_WINDOW_MARGIN_MS = 250;
+const RECENT_ROWS = 4096;
 
 /**
  * Everything that changes a task goes through here. Each change commits with its event (and the
@@ -112,6 +113,7 @@ export class TaskService {
    * fresh, new tasks for that provider are refused at once instead of being accepted to fail.
    */
   private readonly accountRefusals = new Map<Provider, { code: string; message: string; until: number }>();
+  private readonly recentRows = new Map<string, TaskRow>();
 
   constructor(private readonly deps: TaskServiceDeps) {}
 
@@ -472,7 +474,20 @@ export class TaskService {
     return true;
   }
 
+  /**
+   * The row a change made by this process left, when `version` is still its latest here: a taskUpdated
+   * subscriber in this process takes it instead of reading it back (other processes read it).
+   */
+  recentRow(taskId: string, version: number): TaskRow | undefined {
+    const row = this.recentRows.get(taskId);
+    return row?.version === version ? row : undefined;
+  }
+
   private publish(task: TaskRow, eventId: number): void {
+    // Oldest first out, a few thousand kept: enough for subscribers to catch up with a burst.
+    this.recentRows.delete(task.id);
+    this.recentRows.set(task.id, task);
+    if (this.recentRows.size > RECENT_ROWS) this.recentRows.delete(this.recentRows.keys().next().value!);
     this.deps.pubsub.publish('task:updated', task.id, { taskId: task.id, version: task.version });
     this.deps.pubsub.publish('tenant:events', task.tenantId, { eventId });
   }

@@ -18,7 +18,8 @@ builder.subscriptionField('taskUpdated', (t) =>
 
 /**
  * Subscribes before reading, so no change can fall between the read and the subscription; each
- * message makes it re-read the row the caller may see and yield it when its version is newer.
+ * message with a newer version yields that version's row: the one this process's change left when it
+ * has it (same tenant), else the row read again as the caller.
  */
 function taskUpdates(ctx: GraphQLContext, taskId: string): Repeater<TaskRow> {
   return new Repeater<TaskRow>(async (push, stop) => {
@@ -26,8 +27,9 @@ function taskUpdates(ctx: GraphQLContext, taskId: string): Repeater<TaskRow> {
     const updates = ctx.pubsub.subscribe('task:updated', taskId);
     void stop.then(() => void updates.return?.());
     let seen = 0;
-    const emit = async (): Promise<boolean> => {
-      const task = await ctx.asTenant((db) => findTask(db, ctx.principal.tenantId, { id: taskId }));
+    const emit = async (version?: number): Promise<boolean> => {
+      const recent = version === undefined ? undefined : ctx.tasks.recentRow(taskId, version);
+      const task = recent?.tenantId === ctx.principal.tenantId ? recent : await ctx.asTenant((db) => findTask(db, ctx.principal.tenantId, { id: taskId }));
       if (!task) return true;
       if (task.version > seen) {
         seen = task.version;
@@ -39,7 +41,7 @@ function taskUpdates(ctx: GraphQLContext, taskId: string): Repeater<TaskRow> {
       if (await emit()) return stop();
       for await (const message of updates) {
         if (message.version <= seen) continue;
-        if (await emit()) return stop();
+        if (await emit(message.version)) return stop();
       }
     } catch (error) {
       stop(error);
