@@ -33,7 +33,7 @@ export interface WebhookSettings {
 export class WebhookService {
   constructor(
     private readonly db: Database,
-    private readonly jobs: JobQueue,
+    jobs: JobQueue,
     private readonly log: Logger,
     private readonly settings: WebhookSettings,
   ) {
