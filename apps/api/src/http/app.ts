@@ -32,7 +32,7 @@ import { AdapterRegistry, providerForSlug } from '../providers/registry.js';
 import type { TaskAdapter } from '../providers/types.js';
 import { Metrics } from '../metrics.js';
 import { createClipwirePubSub } from '../pubsub.js';
-import { JobQueue, Worker, type JobRow } from '../jobs/queue.js';
+import { JOBS_CHANNEL, JobQueue, Worker, type JobRow } from '../jobs/queue.js';
 import { TenantFeeds } from '../tasks/feed.js';
 import { countTasksByStatus } from '../tasks/repository.js';
 import { ProviderHealth } from '../providers/health.js';
@@ -425,7 +425,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         for (const worker of workers) worker.start();
         pollTimer = setInterval(() => void tasks.pollOnce().catch((err: unknown) => log.error({ err }, 'poll failed')), config.poll.intervalMs);
         pollTimer.unref();
-        unlisten = await db.listen?.('clipwire_jobs', () => jobs.nudge());
+        unlisten = await db.listen?.(JOBS_CHANNEL, () => jobs.nudge());
       }
       log.info(
         { url: listeningUrl, database: db.driver, providers: adapters.list().map((a) => `${a.provider}:${a.kind}:${a.mode}`) },

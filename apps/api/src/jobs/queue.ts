@@ -17,6 +17,9 @@ export interface NewJob {
   runAt?: Date;
 }
 
+/** The NOTIFY channel that wakes other processes' workers when jobs are queued. */
+export const JOBS_CHANNEL = 'clipwire_jobs';
+
 export type JobOutcome = { done: true } | { retryInMs: number; error: string };
 export type JobHandler = (job: JobRow) => Promise<JobOutcome>;
 
@@ -42,7 +45,7 @@ export class JobQueue {
       .insert(jobs)
       .values(list.map((j) => ({ queue: j.queue, payload: j.payload, dedupeKey: j.dedupeKey ?? null, groupKey: j.groupKey ?? null, runAt: j.runAt ?? new Date() })))
       .onConflictDoNothing({ target: jobs.dedupeKey });
-    if (this.notify) await tx.execute(sql`select pg_notify('clipwire_jobs', '')`);
+    if (this.notify) await tx.execute(sql`select pg_notify(${JOBS_CHANNEL}, '')`);
   }
 
   /**
@@ -54,7 +57,7 @@ export class JobQueue {
   insertSelect(queue: QueueName, spec: { payload: SQL; groupKey: SQL | null; from: SQL }): SQL {
     return sql`insert into ${jobs} (queue, payload, group_key)
       select ${queue}, ${spec.payload}, ${spec.groupKey} from ${spec.from}
-      returning ${this.notify ? sql`pg_notify('clipwire_jobs', '') is not null` : sql`true`} as queued`;
+      returning ${this.notify ? sql`pg_notify(${JOBS_CHANNEL}, '') is not null` : sql`true`} as queued`;
   }
 
   /** Wakes this process's workers of these queues (all when none are named) now instead of at their next poll. */

@@ -38,16 +38,16 @@ export interface Transition {
 export interface TransitionResult {
   task: TaskRow;
   event: TaskEventRow;
-  /** Whether `afterEvent` queued jobs (to wake the workers after the commit). */
+  /** Whether the change queued jobs (to wake the workers after the commit). */
   queuedJobs: boolean;
 }
 
 /**
  * Jobs a change calls for (its webhook, say), queued by the change's own statement: a data-modifying
  * SQL over the CTEs `t` (the task as changed) and `e` (its event) that returns one row per queued
- * job, or null when there can be none.
+ * job (none when the change calls for none).
  */
-export type ChangeJobs = SQL | null;
+export type ChangeJobs = SQL;
 
 /**
  * Inserts a task, its first event and the jobs they call for; `build` runs first, in the same
@@ -124,13 +124,13 @@ function changeQuery(
         cross join lateral (select pg_advisory_xact_lock(hashtext('clipwire:feed:' || t.tenant_id::text))) feed_lock
       returning *`,
   );
-  const ctes = jobs ? [t, e, db.$with('j', { queued: sql<boolean>`queued` }).as(jobs)] : [t, e];
+  const j = db.$with('j', { queued: sql<boolean>`queued` }).as(jobs);
   return db
-    .with(...ctes)
+    .with(t, e, j)
     .select({
       task: columnsOf(t, taskColumns),
       event: columnsOf(e, eventColumns),
-      queued: jobs ? sql<number>`(select count(*) from j)::int` : sql<number>`0`,
+      queued: sql<number>`(select count(*) from j)::int`,
     })
     .from(t)
     .innerJoin(e, sql`true`);

@@ -107,7 +107,6 @@ const RECENT_ROWS = 4096;
  * resolved by looking the task up, never by resending blindly.
  */
 export class TaskService {
-
   /**
    * Account-level refusals seen lately, per provider (quota, arrears, no permission): while one is
    * fresh, new tasks for that provider are refused at once instead of being accepted to fail.
@@ -127,7 +126,7 @@ export class TaskService {
     }
     const id = randomUUID();
     try {
-      const { task, event } = await insertTask(
+      const { task, event, queuedJobs } = await insertTask(
         this.deps.db,
         async (tx) => {
           const mediaIds = [];
@@ -150,7 +149,7 @@ export class TaskService {
         },
         this.deps.webhooks.changeJobs,
       );
-      this.deps.jobs.nudge(['submit', 'webhook']);
+      this.deps.jobs.nudge(queuedJobs ? ['submit', 'webhook'] : ['submit']);
       this.publish(task, event.id);
       return task;
     } catch (error) {
