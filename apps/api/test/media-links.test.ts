@@ -69,8 +69,7 @@ describe('URL media are fetched only from public addresses', () => {
 
   it('refuses every hostile image URL with an issue on input.image, creates nothing, and never connects', async () => {
     // The /media test's task is submitted in the background: let it finish so its create is counted before.
-    const earlier = await stack.gql('{ tasks(first: 100) { edges { node { id } } } }');
-    for (const edge of earlier.data!.tasks.edges) await stack.waitForFinal(edge.node.id, 'id');
+    await stack.waitForAllFinal();
     const before = stack.sim.kling.createCount();
     for (const url of hostile()) {
       const res = await stack.gql(CREATE_AVATAR, { input: { image: { url }, audio: SAMPLE_INPUT.audio } });

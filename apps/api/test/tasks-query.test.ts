@@ -59,6 +59,8 @@ describe('tasks connection', () => {
   });
 
   it('returns a ValidationError naming each bad field, and creates nothing', async () => {
+    // The tasks created above are submitted in the background: let them finish so their creates are counted before.
+    await stack.waitForAllFinal(stack.apiKey);
     const before = stack.sim.kling.createCount();
     const res = await stack.gql(
       CREATE_AVATAR,

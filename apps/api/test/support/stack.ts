@@ -26,6 +26,8 @@ export interface Stack {
   upload<T = Record<string, any>>(query: string, variables: Record<string, unknown>, files: Record<string, Blob>): Promise<GraphQLResponse<T>>;
   /** Waits for a task to reach a terminal status and returns it, with `fields` selected. */
   waitForFinal(id: string, fields: string, timeoutMs?: number, key?: string): Promise<Record<string, any>>;
+  /** Waits until every task of the key (its first 100) is terminal: nothing is left to submit in the background. */
+  waitForAllFinal(key?: string): Promise<void>;
   ws(key?: string | null, options?: Partial<Parameters<typeof createClient>[0]>): Client;
   newTenant(name: string): Promise<{ tenantId: string; apiKey: string }>;
   stop(): Promise<void>;
@@ -114,6 +116,10 @@ export async function startStack(
         timeoutMs,
         `task ${id} to finish`,
       );
+    },
+    async waitForAllFinal(key = apiKey) {
+      const page = await stack.gql('{ tasks(first: 100) { edges { node { id } } } }', {}, key);
+      for (const edge of page.data!.tasks.edges) await stack.waitForFinal(edge.node.id, 'id', undefined, key);
     },
     ws(key = apiKey, options = {}) {
       const client = createClient({
