@@ -6,12 +6,12 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { sql } from '../../apps/api/node_modules/drizzle-orm/index.js';
+import { fillPlaceholders, sql } from '../../apps/api/node_modules/drizzle-orm/index.js';
 import postgres from 'postgres';
 import { createApiKey, createTenant } from '../../apps/api/src/auth/api-keys.js';
 import { loadConfig } from '../../apps/api/src/config.js';
 import { buildApp } from '../../apps/api/src/http/app.js';
-import { transitionQuery } from '../../apps/api/src/tasks/repository.js';
+import { transitionStatement } from '../../apps/api/src/tasks/repository.js';
 import { serve } from './lib/ipc.js';
 import { KLING_WEBHOOK_SECRET, summarize, sleep } from './lib/common.js';
 
@@ -55,11 +55,12 @@ let profiler: Session | null = null;
  * product's own query builder and run on the raw driver with each task's id.
  */
 const SAMPLE_ID = '00000000-0000-4000-8000-000000000000';
-const transition = transitionQuery(
+const sample = transitionStatement(
   app.db.db,
   { taskId: SAMPLE_ID, to: 'PROCESSING', source: 'CALLBACK', message: 'KLING is generating', patch: { providerTaskId: null, providerUpdatedAt: new Date(), progress: null } },
   app.webhooks.changeJobs,
-).toSQL();
+);
+const transition = { sql: sample.query.getQuery().sql, params: fillPlaceholders(sample.query.getQuery().params, sample.values) };
 const transitionIdParam = transition.params.indexOf(SAMPLE_ID);
 if (transitionIdParam < 0) throw new Error('the transition statement has no task id parameter');
 

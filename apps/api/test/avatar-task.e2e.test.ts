@@ -1,6 +1,9 @@
 import { parseBuffer } from 'music-metadata';
+import { sql } from 'drizzle-orm';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../src/db/client.js';
+import { uuidOf } from './resilience/resilience-support.js';
 import { collect, CREATE_AVATAR, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
@@ -44,6 +47,15 @@ describe('an avatar task from mutation to live subscription', () => {
     expect(meta.format.duration).toBeGreaterThan(1);
     expect(meta.format.container?.toLowerCase()).toMatch(/mp4|isom|m4a/);
     expect(meta.format.trackInfo.length).toBeGreaterThanOrEqual(2); // video and sound
+
+    // The final change (a prepared statement binding each field it sets) stored real SQL NULLs where it
+    // cleared fields, not JSON nulls, and the output and completion time it was given.
+    const [row] = rowsOf(
+      await stack.app.db.db.execute(
+        sql`select provider_request is null as request_cleared, next_poll_at is null as poll_cleared, jsonb_typeof(output) as output_type, completed_at is not null as completed from tasks where id = ${uuidOf(task.id)}`,
+      ),
+    );
+    expect(row).toEqual({ request_cleared: true, poll_cleared: true, output_type: 'object', completed: true });
 
     // Kling received exactly one create, carrying our task id as its external_task_id.
     expect(stack.sim.kling.createCount()).toBe(1);

@@ -1,7 +1,8 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mediaObjects, serverSecrets, type MediaObjectRow } from '@clipwire/schema/tables';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Database, DbOrTx } from '../db/client.js';
+import { run } from '../db/prepared.js';
 
 const SECRET_NAME = 'media-url-signing-key';
 /** Providers fetch inputs within minutes of a submit; a day covers their retries and queues. */
@@ -39,7 +40,7 @@ export class MediaStore {
   }
 
   async get(id: string): Promise<MediaObjectRow | null> {
-    const [row] = await this.db.select().from(mediaObjects).where(eq(mediaObjects.id, id)).limit(1);
+    const [row] = await run(this.db, 'media-by-id', (db) => db.select().from(mediaObjects).where(eq(mediaObjects.id, sql.placeholder('id'))).limit(1), { id });
     return row ?? null;
   }
 

@@ -7,8 +7,12 @@ import {
   type TaskStatus,
 } from '@clipwire/schema';
 import { taskEvents, tasks, tenants, type NewTaskRow, type TaskEventRow, type TaskRow, type TenantRow } from '@clipwire/schema/tables';
-import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, or, sql, type Column, type Placeholder, type SQL } from 'drizzle-orm';
 import type { Database, DbOrTx, Tx } from '../db/client.js';
+import { identityOf, prepared, run } from '../db/prepared.js';
+
+const taskColumns = getTableColumns(tasks);
+const eventColumns = getTableColumns(taskEvents);
 
 export type TaskLookup = { id: string } | { externalTaskId: string };
 
@@ -74,28 +78,51 @@ export async function insertTask(
  * nothing to do.) One statement: the change, its event and its jobs commit together.
  */
 export async function transitionTask(db: Database, t: Transition, jobs: ChangeJobs): Promise<TransitionResult | null> {
-  return changeResult(await transitionQuery(db, t, jobs));
+  const { query, values } = transitionStatement(db, t, jobs);
+  return changeResult(await query.execute(values));
 }
 
-/** transitionTask's statement, unexecuted (the benchmarks run its SQL on the raw driver as their baseline). */
-export function transitionQuery(db: Database, t: Transition, jobs: ChangeJobs) {
-  const update = db
-    .update(tasks)
-    .set({
-      ...t.patch,
-      status: t.to,
-      statusMessage: t.patch?.statusMessage !== undefined ? t.patch.statusMessage : (t.message ?? null),
-      version: sql`${tasks.version} + 1`,
-      updatedAt: sql`now()`,
-      ...(isTerminalStatus(t.to) ? { completedAt: t.patch?.completedAt ?? sql`now()`, providerRequest: null, nextPollAt: null } : {}),
-    })
-    .where(and(eq(tasks.id, t.taskId), inArray(tasks.status, statusesBefore(t.to))))
-    .returning();
-  return changeQuery(db, update.getSQL(), { status: t.to, source: t.source, message: t.message ?? null }, jobs);
+/**
+ * transitionTask's statement and the values to run it with. The statement is built once per shape (the
+ * target status, which fields the change sets) and prepared; the values bind the task, the fields and
+ * the event. (The benchmarks run its SQL on the raw driver as their baseline.)
+ */
+export function transitionStatement(db: Database, t: Transition, jobs: ChangeJobs) {
+  const terminal = isTerminalStatus(t.to);
+  const fields: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(t.patch ?? {})) if (value !== undefined) fields[name] = value;
+  fields.statusMessage = t.patch?.statusMessage !== undefined ? t.patch.statusMessage : (t.message ?? null);
+  if (terminal) Object.assign(fields, { providerRequest: null, nextPollAt: null });
+  const names = Object.keys(fields).sort();
+  const completedNow = terminal && fields.completedAt === undefined;
+  const key = `transition:${identityOf(jobs)}:${t.to}:${names.join(',')}${completedNow ? ':completed-now' : ''}`;
+  const query = prepared(db, key, (name) => {
+    const set: Record<string, SQL> = {};
+    for (const field of names) set[field] = sql`${sql.placeholder(field)}`;
+    const update = db
+      .update(tasks)
+      .set({
+        ...set,
+        status: t.to,
+        version: sql`${tasks.version} + 1`,
+        updatedAt: sql`now()`,
+        ...(completedNow ? { completedAt: sql`now()` } : {}),
+      })
+      .where(and(eq(tasks.id, sql.placeholder('taskId')), inArray(tasks.status, statusesBefore(t.to))))
+      .returning();
+    const event = { status: t.to, source: sql.placeholder('eventSource'), message: sql.placeholder('eventMessage') };
+    return changeQuery(db, update.getSQL(), event, jobs).prepare(name);
+  });
+  const values: Record<string, unknown> = { taskId: t.taskId, eventSource: t.source, eventMessage: t.message ?? null };
+  for (const field of names) values[field] = driverValue(taskColumns[field as keyof typeof taskColumns], fields[field]);
+  return { query, values };
 }
 
-const taskColumns = getTableColumns(tasks);
-const eventColumns = getTableColumns(taskEvents);
+/** A value as the driver takes it for `column`, as drizzle binds it (a null stays SQL NULL). */
+function driverValue(column: Column, value: unknown): unknown {
+  return value === null ? null : column.mapToDriverValue(value);
+}
+
 
 /** The columns of a CTE that returns a table's rows, keyed as the table's. */
 function columnsOf<C extends Record<string, unknown>>(cte: object, columns: C): { [K in keyof C]: C[K] } {
@@ -114,7 +141,7 @@ function columnsOf<C extends Record<string, unknown>>(cte: object, columns: C): 
 function changeQuery(
   db: DbOrTx,
   change: SQL,
-  event: { status: TaskStatus | SQL; source: TaskEventSource; message: string | null },
+  event: { status: TaskStatus | SQL; source: TaskEventSource | Placeholder; message: string | null | Placeholder },
   jobs: ChangeJobs,
 ) {
   const t = db.$with('t', taskColumns).as(change);
@@ -175,33 +202,31 @@ export async function findTasksByIds(db: DbOrTx, tenantId: string, ids: readonly
 }
 
 export async function findTenant(db: DbOrTx, tenantId: string): Promise<TenantRow | null> {
-  const [tenant] = await db.select().from(tenants).where(eq(tenants.id, tenantId)).limit(1);
+  const [tenant] = await run(db, 'tenant-by-id', (db) => db.select().from(tenants).where(eq(tenants.id, sql.placeholder('id'))).limit(1), { id: tenantId });
   return tenant ?? null;
 }
 
 export async function findTaskById(db: DbOrTx, taskId: string): Promise<TaskRow | null> {
-  const [task] = await db.select().from(tasks).where(eq(tasks.id, taskId)).limit(1);
+  const [task] = await run(db, 'task-by-id', (db) => db.select().from(tasks).where(eq(tasks.id, sql.placeholder('id'))).limit(1), { id: taskId });
   return task ?? null;
 }
 
 /** What a callback needs of its task. */
 export type CallbackTask = Pick<TaskRow, 'id' | 'tenantId' | 'provider' | 'kind' | 'status' | 'providerTaskId'>;
 
-function callbackTaskQuery(db: Database) {
-  return db
-    .select({ id: tasks.id, tenantId: tasks.tenantId, provider: tasks.provider, kind: tasks.kind, status: tasks.status, providerTaskId: tasks.providerTaskId })
-    .from(tasks)
-    .where(eq(tasks.callbackTokenHash, sql.placeholder('hash')))
-    .limit(1)
-    .prepare('clipwire_callback_task');
-}
-const callbackTaskQueries = new WeakMap<Database, ReturnType<typeof callbackTaskQuery>>();
-
-/** The task a callback token belongs to (a prepared statement: every callback runs it). */
+/** The task a callback token belongs to (prepared: every callback runs it). */
 export async function findTaskByCallbackTokenHash(db: Database, hash: string): Promise<CallbackTask | null> {
-  let query = callbackTaskQueries.get(db);
-  if (!query) callbackTaskQueries.set(db, (query = callbackTaskQuery(db)));
-  const [task] = await query.execute({ hash });
+  const [task] = await run(
+    db,
+    'task-by-callback-token',
+    (db) =>
+      db
+        .select({ id: tasks.id, tenantId: tasks.tenantId, provider: tasks.provider, kind: tasks.kind, status: tasks.status, providerTaskId: tasks.providerTaskId })
+        .from(tasks)
+        .where(eq(tasks.callbackTokenHash, sql.placeholder('hash')))
+        .limit(1),
+    { hash },
+  );
   return task ?? null;
 }
 
