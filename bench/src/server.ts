@@ -191,7 +191,17 @@ serve(
       );
       return { opsPerSec: ops / ((performance.now() - started) / 1000), latency: summarize(lat) };
     },
-    stats({ reset }: { reset?: boolean } = {}) {
+    /**
+     * `gc`: a full collection first (the server runs with --expose-gc), so that RSS and heap show what
+     * is retained, not garbage not yet collected. The event-loop delay monitor is paused across it: the
+     * pause is the benchmark's doing, not the server's.
+     */
+    stats({ reset, gc }: { reset?: boolean; gc?: boolean } = {}) {
+      if (gc) {
+        eld.disable();
+        (globalThis as { gc?: () => void }).gc?.();
+        eld.enable();
+      }
       const m = process.memoryUsage();
       const out = {
         rss: m.rss,
