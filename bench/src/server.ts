@@ -98,7 +98,9 @@ serve(
             from generate_series(${lo}, ${hi}) as i`),
         );
       }
-      await db.execute(sql.raw('analyze tasks'));
+      // Vacuumed as well as analyzed: a table that size in service is, and otherwise autovacuum (and
+      // the first reads setting hint bits on a million fresh rows) runs during the measurement.
+      await db.execute(sql.raw('vacuum (analyze) tasks'));
       return { ms: performance.now() - started };
     },
     async counts({ tenantId }: { tenantId?: string } = {}) {

@@ -123,7 +123,6 @@ function driverValue(column: Column, value: unknown): unknown {
   return value === null ? null : column.mapToDriverValue(value);
 }
 
-
 /** The columns of a CTE that returns a table's rows, keyed as the table's. */
 function columnsOf<C extends Record<string, unknown>>(cte: object, columns: C): { [K in keyof C]: C[K] } {
   return Object.fromEntries(Object.keys(columns).map((key) => [key, (cte as Record<string, unknown>)[key]])) as { [K in keyof C]: C[K] };
