@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { taskEvents, tasks, webhookSecrets, type JobRow, type TaskRow } from '@clipwire/schema/tables';
+import { taskEvents, webhookSecrets, type JobRow } from '@clipwire/schema/tables';
 import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { request } from 'undici';
@@ -9,7 +9,7 @@ import type { JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
 import { MediaFetchError, validateFetchUrl, type SafeAgent } from '../media/safe-fetch.js';
 import { publicEvent, publicTask } from '../tasks/public.js';
-import type { ChangeJobs } from '../tasks/repository.js';
+import { findTaskById, type ChangeJobs } from '../tasks/repository.js';
 
 /**
  * Delay before each retry of a failed delivery: quick at first, then hours apart, about 27 hours
@@ -64,7 +64,7 @@ export class WebhookService {
   async deliverJob(job: JobRow): Promise<JobOutcome> {
     const eventId = Number(job.payload.eventId);
     const [event] = await this.db.select().from(taskEvents).where(eq(taskEvents.id, eventId));
-    const [task] = event ? await this.db.select().from(tasks).where(eq(tasks.id, event.taskId)) : [];
+    const task = event ? await findTaskById(this.db, event.taskId) : null;
     if (!event || !task?.webhookUrl) return { done: true };
     const secrets = await this.activeSecrets(task.tenantId);
     const msgId = `evt_${event.id}`;
@@ -72,7 +72,7 @@ export class WebhookService {
     const body = JSON.stringify({
       type: 'task.updated',
       timestamp: timestamp.toISOString(),
-      data: { task: publicTask(task as TaskRow), event: publicEvent(event) },
+      data: { task: publicTask(task), event: publicEvent(event) },
     });
     // One signature per active secret (during a rotation, old and new), space-separated.
     const signature = secrets.map((s) => new Webhook(s).sign(msgId, timestamp, body)).join(' ');
