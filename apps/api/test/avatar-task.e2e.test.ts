@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/db/client.js';
-import { uuidOf } from './resilience/resilience-support.js';
+import { uuidOf } from './support/ids.js';
 import { collect, CREATE_AVATAR, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;

@@ -359,14 +359,6 @@ export function metricSum(exposition: string, name: string, labels: Record<strin
   return sum;
 }
 
-/** The UUID behind a Relay global id (base64 of `Task:<uuid>`). */
-export function decodeTaskId(globalId: string): string {
-  const decoded = Buffer.from(globalId, 'base64').toString('utf8');
-  const m = /^Task:([0-9a-f-]{36})$/.exec(decoded);
-  if (!m) throw new Error(`not a Task global id: ${globalId} (${decoded})`);
-  return m[1]!;
-}
-
 export function wsClient(url: string, apiKey: string): Client {
   return createClient({
     url: `${url.replace(/^http/, 'ws')}/graphql`,

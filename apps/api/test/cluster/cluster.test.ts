@@ -1,10 +1,10 @@
 import type { Client } from 'graphql-ws';
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidOf } from '../support/ids.js';
 import { CREATE_AVATAR, SAMPLE_INPUT } from '../support/stack.js';
 import {
   Cluster,
-  decodeTaskId,
   eventually,
   freePort,
   gql,
@@ -108,7 +108,7 @@ describe.skipIf(!available)('Clipwire scaled out: API A, API B and a worker as s
 
     const created = (await gqlOk(apiA, key, CREATE_AVATAR, { input: avatarInput('cluster-one') })).createAvatarVideo;
     expect(created).toMatchObject({ __typename: 'Task', status: 'PENDING' });
-    const uuid = decodeTaskId(created.id);
+    const uuid = uuidOf(created.id);
 
     // taskUpdated on B as well: the current state first, then each change, completing when final.
     const updatesClient = wsClient(apiB.url, key);
@@ -291,7 +291,7 @@ describe.skipIf(!available)('Clipwire scaled out: API A, API B and a worker as s
       expect(newOnes.filter((e) => e.via === 'api-b').length).toBeGreaterThan(0);
       expect(newOnes.filter((e) => e.via === 'api-a').length).toBeGreaterThan(0);
       const taskOf = new Map(all.map((e) => [e.id, e.task_id]));
-      expect(feed.events.every((e) => decodeTaskId(e.taskId) === taskOf.get(e.cursor))).toBe(true);
+      expect(feed.events.every((e) => uuidOf(e.taskId) === taskOf.get(e.cursor))).toBe(true);
     }
   }, 120_000);
 });

@@ -1,9 +1,9 @@
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidOf } from '../support/ids.js';
 import { CREATE_AVATAR, SAMPLE_INPUT } from '../support/stack.js';
 import {
   Cluster,
-  decodeTaskId,
   eventually,
   freePort,
   gql,
@@ -59,7 +59,7 @@ describe.skipIf(!available)(`${TASKS} tasks with ${WORKERS} worker processes and
         input: { provider: 'KLING', image: SAMPLE_INPUT.image, kling: { audioId: 'x' }, externalTaskId: `scale-${i}` },
       });
       if (!res.ok || res.data?.createAvatarVideo?.__typename !== 'Task') throw new Error(`create ${i} failed: ${JSON.stringify(res)}\n${api.logTail()}`);
-      return decodeTaskId(res.data.createAvatarVideo.id as string);
+      return uuidOf(res.data.createAvatarVideo.id as string);
     });
     const createdMs = Date.now() - started;
     expect(new Set(ids).size).toBe(TASKS);

@@ -3,9 +3,10 @@ import { signKieCallback } from '@clipwire/providers/kie';
 import type { SentCallback } from '@clipwire/providers/simulator';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidOf } from '../support/ids.js';
 import { SANDBOX_KIE_API_KEY } from '../../src/config.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
-import { NO_API_RATE_LIMIT, observable, post, shuffle, simGet, sleep, snapshot, TASK_FIELDS, uuidOf } from './resilience-support.js';
+import { NO_API_RATE_LIMIT, observable, post, shuffle, simGet, sleep, snapshot, TASK_FIELDS } from './resilience-support.js';
 
 /*
  * Provider callbacks are notifications, never the source of a result: duplicates, replays and

@@ -157,14 +157,6 @@ export async function gqlOk(child: ApiChild, apiKey: string, query: string, vari
   return res.data;
 }
 
-/** The UUID behind a Relay global id (base64 of `Task:<uuid>`). */
-export function decodeTaskId(globalId: string): string {
-  const decoded = Buffer.from(globalId, 'base64').toString('utf8');
-  const m = /^Task:([0-9a-f-]{36})$/.exec(decoded);
-  if (!m) throw new Error(`not a Task global id: ${globalId} (${decoded})`);
-  return m[1]!;
-}
-
 export interface WebhookDelivery {
   webhookId: string;
   timestamp: string;

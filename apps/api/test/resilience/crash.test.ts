@@ -7,6 +7,7 @@ import { isNotNull } from 'drizzle-orm';
 import { createClient } from 'graphql-ws';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidOf } from '../support/ids.js';
 import WebSocket from 'ws';
 import { SANDBOX_DIGITAL_HUMAN_API_KEY, SANDBOX_KIE_API_KEY, SANDBOX_KLING_API_KEY } from '../../src/config.js';
 import type { CrashPoint } from '../../src/crash.js';
@@ -15,7 +16,6 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT } from '../support/stack.js';
 import {
   ApiChild,
-  decodeTaskId,
   freePort,
   gql,
   gqlOk,
@@ -380,7 +380,7 @@ async function crashRun(env: Environment, point: CrashPoint, run: number): Promi
       expect(task.provider, what).toBe(a.provider);
       if (a.provider === 'KLING') {
         // Kling is found again by external_task_id: it always finishes, with exactly one create.
-        task.upstreamCreates = sim.kling.createsFor(decodeTaskId(task.id));
+        task.upstreamCreates = sim.kling.createsFor(uuidOf(task.id));
         expect(task.status, what).toBe('SUCCEEDED');
         expect(task.upstreamCreates, `Kling creates for ${what}\n${logs()}`).toBe(1);
       } else if (task.status !== 'SUCCEEDED') {
@@ -575,7 +575,7 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
         const upstream = marked.filter((m) => r.klingCreatesAtCrash.get(m.id) === 1);
         expect(upstream.length, `run ${r.run}: accepted upstream, not applied`).toBeGreaterThanOrEqual(1);
         for (const m of marked) {
-          const final = r.present.find((t) => decodeTaskId(t.id) === m.id)!;
+          const final = r.present.find((t) => uuidOf(t.id) === m.id)!;
           if (upstream.includes(m)) expect(adopted(final), sources(final).join(' > ')).toBe(true);
           expect(final.status).toBe('SUCCEEDED');
           expect(final.upstreamCreates).toBe(1);
@@ -647,7 +647,7 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
           sim.kling.setCreateLatencyMs(1500);
           const created = await create(api, env, { externalTaskId: 'graceful.kling', provider: 'KLING', webhook: false });
           expect(created.id).not.toBeNull();
-          const taskUuid = decodeTaskId(created.id!);
+          const taskUuid = uuidOf(created.id!);
           await eventually(async () => sim.kling.createsFor(taskUuid) === 1, 5000, 'the create to reach Kling');
 
           // A live subscription, whose socket must be closed with 1001 Going Away.

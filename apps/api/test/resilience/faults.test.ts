@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidOf } from '../support/ids.js';
 import { SANDBOX_KLING_API_KEY } from '../../src/config.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
 import {
@@ -11,7 +12,6 @@ import {
   sleep,
   startRecordingProxy,
   TASK_FIELDS,
-  uuidOf,
   type ProxiedRequest,
   type RecordingProxy,
   NO_API_RATE_LIMIT,

@@ -13,14 +13,6 @@ import type { Stack } from '../support/stack.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** The task's UUID inside its Relay id (base64 of 'Task:<uuid>'). */
-export function uuidOf(relayId: string): string {
-  const raw = Buffer.from(relayId, 'base64').toString('utf8');
-  const m = /^Task:([0-9a-f-]{36})$/.exec(raw);
-  if (!m) throw new Error(`not a Task relay id: ${relayId} (${raw})`);
-  return m[1]!;
-}
-
 export const KLING_AVATAR_PATH = '/v1/videos/avatar/image2video';
 export const KIE_CREATE_PATH = '/api/v1/jobs/createTask';
 

@@ -1,5 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidOf } from '../support/ids.js';
 import { SANDBOX_KLING_API_KEY } from '../../src/config.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
 import {
@@ -10,7 +11,6 @@ import {
   snapshot,
   startReceiver,
   TASK_FIELDS,
-  uuidOf,
   webhookHeaders,
   type Delivery,
   type WebhookReceiver,
