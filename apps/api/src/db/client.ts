@@ -54,9 +54,15 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
       asTenant: rls
         ? (tenantId, fn) =>
             base.db.transaction(async (tx) => {
-              // SET LOCAL ROLE and the tenant in one statement (the role is a setting like any other).
-              await tx.execute(sql`select set_config('clipwire.tenant_id', ${tenantId}, true), set_config('role', 'clipwire_app', true)`);
-              return fn(tx);
+              // SET LOCAL ROLE and the tenant in one statement (the role is a setting like any other),
+              // sent without waiting for its answer: `then` issues it now, before fn can issue anything,
+              // and postgres.js runs a transaction's statements in the order they were issued, so fn's
+              // first statement follows it in the same round trip. (Should it fail, so do fn's.)
+              const scoped = tx
+                .execute(sql`select set_config('clipwire.tenant_id', ${tenantId}, true), set_config('role', 'clipwire_app', true)`)
+                .then(() => undefined);
+              const [, result] = await Promise.all([scoped, fn(tx)]);
+              return result;
             })
         : (_tenantId, fn) => fn(base.db),
       async listen(channel, onNotify) {

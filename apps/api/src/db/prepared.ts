@@ -1,24 +1,29 @@
-import { PgTransaction } from 'drizzle-orm/pg-core';
-import type { Database, DbOrTx } from './client.js';
+import { sql, type Placeholder } from 'drizzle-orm';
+import type { DbOrTx } from './client.js';
 
-const byDb = new WeakMap<Database, Map<string, unknown>>();
+/** Statements built so far, per driver (session class) and key. */
+const templates = new Map<object, Map<string, object>>();
 let names = 0;
 
 /**
- * A statement built once per database and `key`, then run with placeholder values. Drizzle builds a
- * query's SQL text on every call, and for the statements every callback and create runs, that cost
- * more CPU than the database spent on them; a prepared query keeps its text (and on postgres.js the
- * server-side prepared statement) and only binds values.
+ * A statement built once per driver and `key`, then run with placeholder values, on the database or
+ * inside a transaction alike. Drizzle builds a query's SQL text on every call, and for the statements
+ * every callback, create and page runs, that cost more CPU than the database spent on them; a prepared
+ * query keeps its text (and on postgres.js the server-side prepared statement) and only binds values.
  *
- * `key` names the statement's text: a caller whose text varies (the fields an UPDATE sets) puts what
- * varies in the key. Prepared queries run on the database itself, never inside a transaction.
+ * `key` names the statement's text, in one namespace for the whole program. A caller whose text
+ * varies (the fields an UPDATE sets, how many values an IN list has) puts what varies in the key. `build` runs once, on whichever database or
+ * transaction first asks; the statement it returns is then bound to the client of each caller (a
+ * drizzle prepared query holds its driver client, the one thing that differs between a database and
+ * its transactions, or between two databases of one driver).
  */
-export function prepared<Q>(db: Database, key: string, build: (name: string) => Q): Q {
-  let statements = byDb.get(db);
-  if (!statements) byDb.set(db, (statements = new Map()));
-  let query = statements.get(key) as Q | undefined;
-  if (query === undefined) statements.set(key, (query = build(`clipwire_${++names}`)));
-  return query;
+export function prepared<Q extends object>(db: DbOrTx, key: string, build: (name: string) => Q): Q {
+  const session = db._.session as unknown as { client: unknown };
+  let statements = templates.get(session.constructor);
+  if (!statements) templates.set(session.constructor, (statements = new Map()));
+  let template = statements.get(key);
+  if (template === undefined) statements.set(key, (template = build(`clipwire_${++names}`)));
+  return Object.create(template, { client: { value: session.client } }) as Q;
 }
 
 const ids = new WeakMap<object, number>();
@@ -31,17 +36,22 @@ export function identityOf(value: object): number {
   return id;
 }
 
-/** A query that can be prepared, or run as it is with placeholder values (drizzle's select, insert, update, delete). */
-interface Preparable<R> {
-  prepare(name: string): { execute(values?: Record<string, unknown>): Promise<R> };
-  execute(values?: Record<string, unknown>): Promise<R>;
+/**
+ * A placeholder per field of `values`, named as the field with `suffix` (for the rows of a
+ * multi-row INSERT): the values of an INSERT prepared with `run`. Drizzle encodes each value with
+ * its column's encoder when the statement runs, so only for columns whose encoder takes every value
+ * given, null included.
+ */
+export function placeholders<T extends Record<string, unknown>>(values: T, suffix: string | number = ''): { [K in keyof T]: Placeholder } {
+  return Object.fromEntries(Object.keys(values).map((name) => [name, sql.placeholder(`${name}${suffix}`)])) as { [K in keyof T]: Placeholder };
 }
 
-/**
- * Runs `build`'s query with `values`: prepared once per database and `key`; inside a transaction
- * (which a prepared query would run outside of) built afresh.
- */
+/** A query that can be prepared (drizzle's select, insert, update, delete). */
+interface Preparable<R> {
+  prepare(name: string): { execute(values?: Record<string, unknown>): Promise<R> };
+}
+
+/** Runs `build`'s query with `values`, prepared once per driver and `key` (see `prepared`). */
 export function run<R>(db: DbOrTx, key: string, build: (db: DbOrTx) => Preparable<R>, values: Record<string, unknown>): Promise<R> {
-  if (db instanceof PgTransaction) return build(db).execute(values);
   return prepared(db, key, (name) => build(db).prepare(name)).execute(values);
 }

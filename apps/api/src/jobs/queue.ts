@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { jobs, type JobQueue as QueueName, type JobRow } from '@clipwire/schema/tables';
 import { and, asc, eq, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database, DbOrTx } from '../db/client.js';
+import { placeholders, run } from '../db/prepared.js';
 import type { Logger } from '../logger.js';
 
 export type { QueueName, JobRow };
@@ -41,11 +42,20 @@ export class JobQueue {
   /** Inserts jobs inside the caller's transaction; call `nudge` after it commits. */
   async enqueue(tx: DbOrTx, ...list: NewJob[]): Promise<void> {
     if (list.length === 0) return;
-    await tx
-      .insert(jobs)
-      .values(list.map((j) => ({ queue: j.queue, payload: j.payload, dedupeKey: j.dedupeKey ?? null, groupKey: j.groupKey ?? null, runAt: j.runAt ?? new Date() })))
-      .onConflictDoNothing({ target: jobs.dedupeKey });
-    if (this.notify) await tx.execute(sql`select pg_notify(${JOBS_CHANNEL}, '')`);
+    const rows = list.map((j) => ({ queue: j.queue, payload: j.payload, dedupeKey: j.dedupeKey ?? null, groupKey: j.groupKey ?? null, runAt: j.runAt ?? new Date() }));
+    const values = Object.fromEntries(rows.flatMap((row, i) => Object.entries(row).map(([name, value]) => [`${name}${i}`, value])));
+    // One statement per number of jobs; a job the dedupe key turns away was queued (and notified) before.
+    await run(
+      tx,
+      `jobs-insert:${list.length}:${this.notify}`,
+      (db) =>
+        db
+          .insert(jobs)
+          .values(rows.map((row, i) => placeholders(row, i)))
+          .onConflictDoNothing({ target: jobs.dedupeKey })
+          .returning({ queued: this.queuedSql() }),
+      values,
+    );
   }
 
   /**
@@ -57,7 +67,12 @@ export class JobQueue {
   insertSelect(queue: QueueName, spec: { payload: SQL; groupKey: SQL | null; from: SQL }): SQL {
     return sql`insert into ${jobs} (queue, payload, group_key)
       select ${queue}, ${spec.payload}, ${spec.groupKey} from ${spec.from}
-      returning ${this.notify ? sql`pg_notify(${JOBS_CHANNEL}, '') is not null` : sql`true`} as queued`;
+      returning ${this.queuedSql()} as queued`;
+  }
+
+  /** `true` per job written, notifying the other processes' workers (NOTIFY is sent at commit, once per transaction). */
+  private queuedSql(): SQL<boolean> {
+    return this.notify ? sql<boolean>`pg_notify(${JOBS_CHANNEL}, '') is not null` : sql<boolean>`true`;
   }
 
   /** Wakes this process's workers of these queues (all when none are named) now instead of at their next poll. */
@@ -71,30 +86,39 @@ export class JobQueue {
    * queues another run instead of being lost.
    */
   async claim(queues: readonly QueueName[], limit: number, leaseMs: number): Promise<JobRow[]> {
-    const due = this.db
-      .select({ id: jobs.id })
-      .from(jobs)
-      .where(
-        and(
-          inArray(jobs.queue, [...queues]),
-          lte(jobs.runAt, sql`now()`),
-          or(isNull(jobs.lockedUntil), lt(jobs.lockedUntil, sql`now()`)),
-          or(isNull(jobs.groupKey), sql`not exists (select 1 from jobs e where e.group_key = ${jobs.groupKey} and e.id < ${jobs.id})`),
-        ),
-      )
-      .orderBy(asc(jobs.runAt), asc(jobs.id))
-      .limit(limit)
-      .for('update', { skipLocked: true });
-    return this.db
-      .update(jobs)
-      .set({
-        lockedBy: this.workerId,
-        lockedUntil: sql`now() + ${leaseMs} * interval '1 millisecond'`,
-        attempts: sql`${jobs.attempts} + 1`,
-        dedupeKey: null,
-      })
-      .where(inArray(jobs.id, due))
-      .returning();
+    const values: Record<string, unknown> = { workerId: this.workerId, limit, leaseMs };
+    queues.forEach((queue, i) => (values[`queue${i}`] = queue));
+    return run(
+      this.db,
+      `jobs-claim:${queues.length}`,
+      (db) => {
+        const due = db
+          .select({ id: jobs.id })
+          .from(jobs)
+          .where(
+            and(
+              inArray(jobs.queue, queues.map((_, i) => sql.placeholder(`queue${i}`))),
+              lte(jobs.runAt, sql`now()`),
+              or(isNull(jobs.lockedUntil), lt(jobs.lockedUntil, sql`now()`)),
+              or(isNull(jobs.groupKey), sql`not exists (select 1 from jobs e where e.group_key = ${jobs.groupKey} and e.id < ${jobs.id})`),
+            ),
+          )
+          .orderBy(asc(jobs.runAt), asc(jobs.id))
+          .limit(sql.placeholder('limit'))
+          .for('update', { skipLocked: true });
+        return db
+          .update(jobs)
+          .set({
+            lockedBy: sql`${sql.placeholder('workerId')}`,
+            lockedUntil: sql`now() + ${sql.placeholder('leaseMs')} * interval '1 millisecond'`,
+            attempts: sql`${jobs.attempts} + 1`,
+            dedupeKey: null,
+          })
+          .where(inArray(jobs.id, due))
+          .returning();
+      },
+      values,
+    );
   }
 
   async extend(job: JobRow, leaseMs: number): Promise<void> {
@@ -105,7 +129,12 @@ export class JobQueue {
   }
 
   async complete(job: JobRow): Promise<void> {
-    await this.db.delete(jobs).where(and(eq(jobs.id, job.id), eq(jobs.lockedBy, this.workerId)));
+    await run(
+      this.db,
+      'jobs-complete',
+      (db) => db.delete(jobs).where(and(eq(jobs.id, sql.placeholder('id')), eq(jobs.lockedBy, sql.placeholder('workerId')))),
+      { id: job.id, workerId: this.workerId },
+    );
   }
 
   async retry(job: JobRow, delayMs: number, error: string): Promise<void> {

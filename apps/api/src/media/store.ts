@@ -2,7 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { mediaObjects, serverSecrets, type MediaObjectRow } from '@clipwire/schema/tables';
 import { eq, sql } from 'drizzle-orm';
 import type { Database, DbOrTx } from '../db/client.js';
-import { run } from '../db/prepared.js';
+import { placeholders, run } from '../db/prepared.js';
 
 const SECRET_NAME = 'media-url-signing-key';
 /** Providers fetch inputs within minutes of a submit; a day covers their retries and queues. */
@@ -31,10 +31,17 @@ export class MediaStore {
   }
 
   async put(db: DbOrTx, tenantId: string, bytes: Buffer, mime: string): Promise<string> {
-    const [row] = await db
-      .insert(mediaObjects)
-      .values({ tenantId, bytes, mime, sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') })
-      .returning({ id: mediaObjects.id });
+    const values = { tenantId, bytes, mime, sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    const [row] = await run(
+      db,
+      'media-insert',
+      (db) =>
+        db
+          .insert(mediaObjects)
+          .values(placeholders(values))
+          .returning({ id: mediaObjects.id }),
+      values,
+    );
     if (!row) throw new Error('media insert returned no row');
     return row.id;
   }

@@ -8,6 +8,7 @@ import {
 } from '@clipwire/schema';
 import { taskEvents, tasks, tenants, type NewTaskRow, type TaskEventRow, type TaskRow, type TenantRow } from '@clipwire/schema/tables';
 import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, or, sql, type Column, type Placeholder, type SQL } from 'drizzle-orm';
+import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Database, DbOrTx, Tx } from '../db/client.js';
 import { identityOf, prepared, run } from '../db/prepared.js';
 
@@ -64,8 +65,19 @@ export async function insertTask(
   message = 'task created',
 ): Promise<TransitionResult> {
   return db.transaction(async (tx) => {
-    const insert = tx.insert(tasks).values(await build(tx)).returning();
-    const change = changeResult(await changeQuery(tx, insert.getSQL(), { status: sql`t.status`, source: 'API', message }, jobs));
+    const row = await build(tx);
+    // Prepared per set of fields given, like a transition.
+    const fields = (Object.keys(row) as (keyof NewTaskRow)[]).filter((name) => row[name] !== undefined).sort();
+    const values: Record<string, unknown> = { eventMessage: message };
+    for (const name of fields) values[name] = driverValue(taskColumns[name], row[name]);
+    const query = (tx: DbOrTx) => {
+      const insert = tx
+        .insert(tasks)
+        .values(Object.fromEntries(fields.map((name) => [name, sql`${sql.placeholder(name)}`])) as PgInsertValue<typeof tasks>)
+        .returning();
+      return changeQuery(tx, insert.getSQL(), { status: sql`t.status`, source: 'API', message: sql.placeholder('eventMessage') }, jobs);
+    };
+    const change = changeResult(await run(tx, `task-insert:${identityOf(jobs)}:${fields.join(',')}`, query, values));
     if (!change) throw new Error('task insert returned no row');
     return change;
   });
@@ -183,12 +195,18 @@ export async function patchTask(
 }
 
 export async function findTask(db: DbOrTx, tenantId: string, lookup: TaskLookup): Promise<TaskRow | null> {
-  const match = 'id' in lookup ? eq(tasks.id, lookup.id) : eq(tasks.externalTaskId, lookup.externalTaskId);
-  const [task] = await db
-    .select()
-    .from(tasks)
-    .where(and(eq(tasks.tenantId, tenantId), match))
-    .limit(1);
+  const by = 'id' in lookup ? 'id' : 'externalTaskId';
+  const [task] = await run(
+    db,
+    `tenant-task-by-${by}`,
+    (db) =>
+      db
+        .select()
+        .from(tasks)
+        .where(and(eq(tasks.tenantId, sql.placeholder('tenantId')), eq(tasks[by], sql.placeholder('match'))))
+        .limit(1),
+    { tenantId, match: 'id' in lookup ? lookup.id : lookup.externalTaskId },
+  );
   return task ?? null;
 }
 
@@ -268,15 +286,21 @@ export async function countTasksByStatus(db: DbOrTx): Promise<{ status: string; 
 
 /** Tasks of a provider holding a slot: sent (or being sent) upstream and not final. */
 export async function countInFlight(db: DbOrTx, provider: Provider): Promise<number> {
-  const [row] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(tasks)
-    .where(
-      and(
-        eq(tasks.provider, provider),
-        or(inArray(tasks.status, ['SUBMITTED', 'PROCESSING']), and(eq(tasks.status, 'PENDING'), sql`${tasks.submitStartedAt} is not null`)),
-      ),
-    );
+  const [row] = await run(
+    db,
+    'tasks-in-flight',
+    (db) =>
+      db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(tasks)
+        .where(
+          and(
+            eq(tasks.provider, sql.placeholder('provider')),
+            or(inArray(tasks.status, ['SUBMITTED', 'PROCESSING']), and(eq(tasks.status, 'PENDING'), sql`${tasks.submitStartedAt} is not null`)),
+          ),
+        ),
+    { provider },
+  );
   return row?.n ?? 0;
 }
 
@@ -319,53 +343,73 @@ export interface TaskFilter {
 
 /**
  * Keyset page over (created_at, id), newest first. `before`/`after` are positions in that order;
- * `inverted` walks it backwards (for `last`) and the caller reverses the rows.
+ * `inverted` walks it backwards (for `last`) and the caller reverses the rows. Prepared per shape
+ * (which bounds, which direction, how many values each filter has).
  */
 export async function listTasks(
   db: DbOrTx,
   tenantId: string,
   opts: { after?: TaskCursor; before?: TaskCursor; limit: number; inverted: boolean; filter?: TaskFilter },
 ): Promise<TaskRow[]> {
-  const conditions: SQL[] = [eq(tasks.tenantId, tenantId)];
-  // "After" in newest-first order means older: a smaller (created_at, id).
-  if (opts.after) conditions.push(olderThan(opts.after));
-  if (opts.before) conditions.push(newerThan(opts.before));
-  conditions.push(...filterConditions(opts.filter));
-  const order = opts.inverted
-    ? [asc(tasks.createdAt), asc(tasks.id)]
-    : [desc(tasks.createdAt), desc(tasks.id)];
-  return db
-    .select()
-    .from(tasks)
-    .where(and(...conditions))
-    .orderBy(...order)
-    .limit(opts.limit);
+  const { after, before, inverted } = opts;
+  const filter = filterShape(opts.filter);
+  const key = `tasks-page:${after ? 'a' : ''}${before ? 'b' : ''}${inverted ? 'i' : ''}:${filter.key}`;
+  const values: Record<string, unknown> = { tenantId, limit: opts.limit, ...filter.values };
+  if (after) Object.assign(values, { afterAt: after.createdAt.toISOString(), afterId: after.id });
+  if (before) Object.assign(values, { beforeAt: before.createdAt.toISOString(), beforeId: before.id });
+  return run(
+    db,
+    key,
+    (db) => {
+      const conditions: SQL[] = [eq(tasks.tenantId, sql.placeholder('tenantId')), ...filter.conditions()];
+      // "After" in newest-first order means older: a smaller (created_at, id). Row comparisons, so the
+      // planner seeks straight into the (tenant_id, created_at, id) index: page 10,000 costs what page 1
+      // does. (The equivalent OR of two conditions made it scan from the start.)
+      if (after) conditions.push(sql`(${tasks.createdAt}, ${tasks.id}) < (${sql.placeholder('afterAt')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`);
+      if (before) conditions.push(sql`(${tasks.createdAt}, ${tasks.id}) > (${sql.placeholder('beforeAt')}::timestamptz, ${sql.placeholder('beforeId')}::uuid)`);
+      return db
+        .select()
+        .from(tasks)
+        .where(and(...conditions))
+        .orderBy(...(inverted ? [asc(tasks.createdAt), asc(tasks.id)] : [desc(tasks.createdAt), desc(tasks.id)]))
+        .limit(sql.placeholder('limit'));
+    },
+    values,
+  );
 }
 
 export async function countTasks(db: DbOrTx, tenantId: string, filter?: TaskFilter): Promise<number> {
-  const [row] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(tasks)
-    .where(and(eq(tasks.tenantId, tenantId), ...filterConditions(filter)));
+  const shape = filterShape(filter);
+  const [row] = await run(
+    db,
+    `tasks-count:${shape.key}`,
+    (db) =>
+      db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(tasks)
+        .where(and(eq(tasks.tenantId, sql.placeholder('tenantId')), ...shape.conditions())),
+    { tenantId, ...shape.values },
+  );
   return row?.n ?? 0;
 }
 
-function filterConditions(filter?: TaskFilter): SQL[] {
-  const conditions: SQL[] = [];
-  if (filter?.statuses?.length) conditions.push(inArray(tasks.status, filter.statuses));
-  if (filter?.kinds?.length) conditions.push(inArray(tasks.kind, filter.kinds));
-  if (filter?.providers?.length) conditions.push(inArray(tasks.provider, filter.providers));
-  return conditions;
-}
-
-// Row comparisons, so the planner seeks straight into the (tenant_id, created_at, id) index: page
-// 10,000 costs what page 1 does. (The equivalent OR of two conditions made it scan from the start.)
-function olderThan(c: TaskCursor): SQL {
-  return sql`(${tasks.createdAt}, ${tasks.id}) < (${c.createdAt.toISOString()}::timestamptz, ${c.id}::uuid)`;
-}
-
-function newerThan(c: TaskCursor): SQL {
-  return sql`(${tasks.createdAt}, ${tasks.id}) > (${c.createdAt.toISOString()}::timestamptz, ${c.id}::uuid)`;
+/**
+ * A filter as placeholders: the key of its shape (how many values each list has), the values to bind,
+ * and its conditions (built only when a statement of that shape is).
+ */
+function filterShape(filter?: TaskFilter): { key: string; values: Record<string, unknown>; conditions(): SQL[] } {
+  const lists = [
+    { name: 'status', column: tasks.status, list: filter?.statuses ?? [] },
+    { name: 'kind', column: tasks.kind, list: filter?.kinds ?? [] },
+    { name: 'provider', column: tasks.provider, list: filter?.providers ?? [] },
+  ].filter(({ list }) => list.length > 0);
+  const values: Record<string, unknown> = {};
+  for (const { name, list } of lists) list.forEach((value, i) => (values[`${name}${i}`] = value));
+  return {
+    key: lists.map(({ name, list }) => `${name}${list.length}`).join(','),
+    values,
+    conditions: () => lists.map(({ name, column, list }) => inArray(column, list.map((_, i) => sql.placeholder(`${name}${i}`)))),
+  };
 }
 
 /** Keyset page over a task's events, oldest first; `inverted` walks newest first (for `last`). */
