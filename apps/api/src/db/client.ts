@@ -7,7 +7,7 @@ import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { drizzle as drizzlePostgres, PostgresJsSession, PostgresJsTransaction } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 
@@ -51,20 +51,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     return {
       ...base,
       rowLevelSecurity: rls,
-      asTenant: rls
-        ? (tenantId, fn) =>
-            base.db.transaction(async (tx) => {
-              // SET LOCAL ROLE and the tenant in one statement (the role is a setting like any other),
-              // sent without waiting for its answer: `then` issues it now, before fn can issue anything,
-              // and postgres.js runs a transaction's statements in the order they were issued, so fn's
-              // first statement follows it in the same round trip. (Should it fail, so do fn's.)
-              const scoped = tx
-                .execute(sql`select set_config('clipwire.tenant_id', ${tenantId}, true), set_config('role', 'clipwire_app', true)`)
-                .then(() => undefined);
-              const [, result] = await Promise.all([scoped, fn(tx)]);
-              return result;
-            })
-        : (_tenantId, fn) => fn(base.db),
+      asTenant: rls ? (tenantId, fn) => tenantTransaction(client, base.db, tenantId, fn) : (_tenantId, fn) => fn(base.db),
       async listen(channel, onNotify) {
         const { unlisten } = await client.listen(channel, () => onNotify());
         return unlisten;
@@ -87,6 +74,41 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
   } catch (error) {
     unlock();
     throw error;
+  }
+}
+
+/**
+ * asTenant on Postgres: a transaction on a reserved connection, whose BEGIN, SET LOCAL of the tenant
+ * and role (one statement: the role is a setting like any other) and fn's first statement go out in
+ * one round trip (drizzle's `transaction` waits for BEGIN's answer first). They are issued before fn
+ * can issue anything, and postgres.js runs a connection's statements in the order they were issued.
+ * fn gets a drizzle transaction over that connection, made as drizzle's own `transaction` makes one,
+ * without nested transactions (savepoints), which no tenant-scoped read uses.
+ */
+async function tenantTransaction<T>(client: postgres.Sql, db: Database, tenantId: string, fn: (db: DbOrTx) => Promise<T>): Promise<T> {
+  type SessionArgs = ConstructorParameters<typeof PostgresJsSession>;
+  const connection = await client.reserve();
+  try {
+    const { dialect, schema, options } = db._.session as unknown as { dialect: SessionArgs[1]; schema: SessionArgs[2]; options: SessionArgs[3] };
+    const session = new PostgresJsSession(connection, dialect, schema, options);
+    // (Drizzle's types want a transaction's kind of client, postgres.js TransactionSql, for its savepoints.)
+    const tx = new PostgresJsTransaction(dialect, session as unknown as ConstructorParameters<typeof PostgresJsTransaction>[1], schema) as unknown as Tx;
+    const begun = Promise.all([
+      connection`begin`.execute(),
+      connection`select set_config('clipwire.tenant_id', ${tenantId}, true), set_config('role', 'clipwire_app', true)`.execute(),
+    ]);
+    // Both settle before the connection goes back to the pool: should BEGIN or the settings fail, fn's
+    // statements fail with them (and none of fn's can run on the connection once someone else has it).
+    const [scoped, result] = await Promise.allSettled([begun, fn(tx)]);
+    if (scoped.status === 'rejected') throw scoped.reason;
+    if (result.status === 'rejected') throw result.reason;
+    await connection`commit`;
+    return result.value;
+  } catch (error) {
+    await connection`rollback`.catch(() => {});
+    throw error;
+  } finally {
+    connection.release();
   }
 }
 

@@ -109,4 +109,37 @@ describe('row-level security (Postgres)', () => {
     const tenantB = await stack.gql('{ tasks { totalCount } }', {}, b.apiKey);
     expect(tenantB.data!.tasks.totalCount).toBe(1);
   });
+
+  it('a failed tenant-scoped read rolls back: its error surfaces, and no connection keeps its tenant or role', async () => {
+    const rowsOf = (r: unknown) => (Array.isArray(r) ? r : (r as { rows: unknown[] }).rows) as Record<string, unknown>[];
+    // More failures than the pool has connections, each after the scope was set.
+    for (let i = 0; i < 12; i++) {
+      await expect(
+        stack.app.db.asTenant('00000000-0000-4000-8000-000000000001', async (db) => {
+          await db.execute(sql`select 1 / 0`);
+        }),
+      ).rejects.toMatchObject({ cause: { message: expect.stringMatching(/division by zero/) } });
+    }
+    // Every pooled connection answers as the owner again, with no tenant set.
+    const seen = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        stack.app.db.db.transaction(async (tx) => {
+          const [row] = rowsOf(await tx.execute(sql`select current_user as role, coalesce(current_setting('clipwire.tenant_id', true), '') as tenant, pg_sleep(0.02)`));
+          return row!;
+        }),
+      ),
+    );
+    for (const row of seen) {
+      expect(row.role).not.toBe('clipwire_app');
+      expect(row.tenant).toBe('');
+    }
+    // And a scoped read still works after them.
+    const n = await stack.app.db.asTenant('00000000-0000-4000-8000-000000000001', async (db) => rowsOf(await db.execute(sql`select count(*)::int as n from tasks`))[0]!.n);
+    expect(n).toBe(stack.app.db.rowLevelSecurity ? 0 : await countAll());
+  });
 });
+
+async function countAll(): Promise<number> {
+  const r = await stack.app.db.db.execute(sql`select count(*)::int as n from tasks`);
+  return ((Array.isArray(r) ? r : (r as { rows: unknown[] }).rows)[0] as { n: number }).n;
+}
