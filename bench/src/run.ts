@@ -147,8 +147,9 @@ function topFrames(file: string, n = 25): string {
 // ---------------------------------------------------------------- S1 callback ingestion
 async function s1(ctx: Ctx): Promise<Result> {
   const { tenantId } = await ctx.server.call('newTenant', { name: `s1-${RUN}` });
-  // Fresh callbacks on hand (beyond what this machine accepts; if they run out the line says so).
-  const need = D.s1Seconds * 1200;
+  // Fresh callbacks on hand, beyond what a machine accepts (a fast one moved 1,200 tasks/s); should
+  // they run out, the run is mostly replays, and the line says so and fails.
+  const need = D.s1Seconds * 4000;
   const rawNeed = D.s1Seconds * 4000;
   const rawPrefix = `s1r${RUN}-`;
   await ctx.server.call('seedTasks', { tenantId, prefix: rawPrefix, from: 0, to: rawNeed - 1, status: 'SUBMITTED', tokens: false });
@@ -167,8 +168,10 @@ async function s1(ctx: Ctx): Promise<Result> {
   const after = await ctx.server.call('counts', { tenantId });
   const moved = (after.tasks.PROCESSING ?? 0) - (before.tasks.PROCESSING ?? 0);
   const ratio = api.okPerSec / raw.opsPerSec;
+  const ranOut = api.fresh >= need;
+  const rawRanOut = raw.ops - raw.moved < 0 || raw.moved >= rawNeed;
   // Every answered fresh callback moved its task; one cut off by the end of the run may have too.
-  const pass = ratio >= 0.6 && api.bad === 0 && moved >= api.freshAnswered && moved <= api.fresh;
+  const pass = ratio >= 0.6 && !ranOut && !rawRanOut && api.bad === 0 && moved >= api.freshAnswered && moved <= api.fresh;
   if (!pass && PROFILE) {
     const more = await callbackTasks(ctx, tenantId, `s1p${RUN}-`, D.profileSeconds * 600);
     await profiled(ctx, 'S1', async () => {
@@ -186,7 +189,7 @@ async function s1(ctx: Ctx): Promise<Result> {
     target: '≥0.6',
     pass,
     notes:
-      `${D.s1Conns} conns ${D.s1Seconds}s; ${api.fresh} fresh + ${api.replays} replays${api.fresh >= need ? ' (fresh callbacks ran out!)' : ''}${raw.ops - raw.moved < 0 || raw.moved >= rawNeed ? ' (baseline ran out of rows!)' : ''}; non-2xx ${api.bad}${api.badSample ? ` (${api.badSample})` : ''}; ` +
+      `${D.s1Conns} conns ${D.s1Seconds}s; ${api.fresh} fresh + ${api.replays} replays${ranOut ? ' (fresh callbacks ran out!)' : ''}${rawRanOut ? ' (baseline ran out of rows!)' : ''}; non-2xx ${api.bad}${api.badSample ? ` (${api.badSample})` : ''}; ` +
       `backlog drained in ${(dr.ms / 1000).toFixed(1)}s (${dr.left} jobs left), ${moved} tasks moved for ${api.freshAnswered} fresh callbacks answered (${api.fresh} sent), end-to-end ${fmt(moved / (api.seconds + dr.ms / 1000))} transitions/s; ` +
       `baseline = transitionTask's statement (UPDATE…WHERE status IN, feed lock, event, webhook job) on the raw driver, same concurrency and replay share (${raw.moved} moved); accepted p99 ${api.latency.p99} ms`,
   };
