@@ -12,17 +12,22 @@ let names = 0;
  * query keeps its text (and on postgres.js the server-side prepared statement) and only binds values.
  *
  * `key` names the statement's text, in one namespace for the whole program. A caller whose text
- * varies (the fields an UPDATE sets, how many values an IN list has) puts what varies in the key. `build` runs once, on whichever database or
- * transaction first asks; the statement it returns is then bound to the client of each caller (a
- * drizzle prepared query holds its driver client, the one thing that differs between a database and
- * its transactions, or between two databases of one driver).
+ * varies (the fields an UPDATE sets, how many values an IN list has) puts what varies in the key.
+ * `build` runs once, on whichever database or transaction first asks; each caller then gets the
+ * statement bound to its own client (a drizzle prepared query holds its driver client, the one thing
+ * that differs between a database and its transactions, or between two databases of one driver).
  */
 export function prepared<Q extends object>(db: DbOrTx, key: string, build: (name: string) => Q): Q {
   const session = db._.session as unknown as { client: unknown };
   let statements = templates.get(session.constructor);
   if (!statements) templates.set(session.constructor, (statements = new Map()));
   let template = statements.get(key);
-  if (template === undefined) statements.set(key, (template = build(`clipwire_${++names}`)));
+  if (template === undefined) {
+    template = build(`clipwire_${++names}`);
+    // The template keeps no client of its own: the database or transaction that built it may go.
+    (template as { client: unknown }).client = null;
+    statements.set(key, template);
+  }
   return Object.create(template, { client: { value: session.client } }) as Q;
 }
 
