@@ -1,4 +1,4 @@
-import { sql, type Placeholder } from 'drizzle-orm';
+import { getTableName, sql, type Column, type SQL, type Table } from 'drizzle-orm';
 import type { DbOrTx } from './client.js';
 
 /** Statements built so far, per driver (session class) and key. */
@@ -42,13 +42,26 @@ export function identityOf(value: object): number {
 }
 
 /**
- * A placeholder per field of `values`, named as the field with `suffix` (for the rows of a
- * multi-row INSERT): the values of an INSERT prepared with `run`. Drizzle encodes each value with
- * its column's encoder when the statement runs, so only for columns whose encoder takes every value
- * given, null included.
+ * A placeholder per field, named as the field with `suffix` (for the rows of a multi-row INSERT): the
+ * SET or VALUES of a statement prepared with `run` or `prepared`, bound with `driverValues`.
  */
-export function placeholders<T extends Record<string, unknown>>(values: T, suffix: string | number = ''): { [K in keyof T]: Placeholder } {
-  return Object.fromEntries(Object.keys(values).map((name) => [name, sql.placeholder(`${name}${suffix}`)])) as { [K in keyof T]: Placeholder };
+export function fieldPlaceholders(names: readonly string[], suffix: string | number = ''): Record<string, SQL> {
+  return Object.fromEntries(names.map((name) => [name, sql`${sql.placeholder(`${name}${suffix}`)}`]));
+}
+
+/**
+ * `fields`' values for `fieldPlaceholders`, each encoded as drizzle binds a value for its column in
+ * `table`, except that a null stays SQL NULL (drizzle's placeholder encoder would make a jsonb null
+ * `'null'` and throw on a null date).
+ */
+export function driverValues(table: Table, fields: Record<string, unknown>, suffix: string | number = ''): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    const column = (table as unknown as Record<string, Column | undefined>)[name];
+    if (!column) throw new Error(`${getTableName(table)} has no column ${name}`);
+    values[`${name}${suffix}`] = value === null ? null : column.mapToDriverValue(value);
+  }
+  return values;
 }
 
 /** A query that can be prepared (drizzle's select, insert, update, delete). */

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { jobs, type JobQueue as QueueName, type JobRow } from '@clipwire/schema/tables';
 import { and, asc, eq, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Database, DbOrTx } from '../db/client.js';
-import { placeholders, run } from '../db/prepared.js';
+import { driverValues, fieldPlaceholders, run } from '../db/prepared.js';
 import type { Logger } from '../logger.js';
 
 export type { QueueName, JobRow };
@@ -43,7 +44,6 @@ export class JobQueue {
   async enqueue(tx: DbOrTx, ...list: NewJob[]): Promise<void> {
     if (list.length === 0) return;
     const rows = list.map((j) => ({ queue: j.queue, payload: j.payload, dedupeKey: j.dedupeKey ?? null, groupKey: j.groupKey ?? null, runAt: j.runAt ?? new Date() }));
-    const values = Object.fromEntries(rows.flatMap((row, i) => Object.entries(row).map(([name, value]) => [`${name}${i}`, value])));
     // One statement per number of jobs; a job the dedupe key turns away was queued (and notified) before.
     await run(
       tx,
@@ -51,10 +51,10 @@ export class JobQueue {
       (db) =>
         db
           .insert(jobs)
-          .values(rows.map((row, i) => placeholders(row, i)))
+          .values(rows.map((row, i) => fieldPlaceholders(Object.keys(row), i) as PgInsertValue<typeof jobs>))
           .onConflictDoNothing({ target: jobs.dedupeKey })
           .returning({ queued: this.queuedSql() }),
-      values,
+      Object.assign({}, ...rows.map((row, i) => driverValues(jobs, row, i))),
     );
   }
 

@@ -1,8 +1,9 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mediaObjects, serverSecrets, type MediaObjectRow } from '@clipwire/schema/tables';
 import { eq, sql } from 'drizzle-orm';
+import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Database, DbOrTx } from '../db/client.js';
-import { placeholders, run } from '../db/prepared.js';
+import { driverValues, fieldPlaceholders, run } from '../db/prepared.js';
 
 const SECRET_NAME = 'media-url-signing-key';
 /** Providers fetch inputs within minutes of a submit; a day covers their retries and queues. */
@@ -31,16 +32,16 @@ export class MediaStore {
   }
 
   async put(db: DbOrTx, tenantId: string, bytes: Buffer, mime: string): Promise<string> {
-    const values = { tenantId, bytes, mime, sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    const fields = { tenantId, bytes, mime, sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
     const [row] = await run(
       db,
       'media-insert',
       (db) =>
         db
           .insert(mediaObjects)
-          .values(placeholders(values))
+          .values(fieldPlaceholders(Object.keys(fields)) as PgInsertValue<typeof mediaObjects>)
           .returning({ id: mediaObjects.id }),
-      values,
+      driverValues(mediaObjects, fields),
     );
     if (!row) throw new Error('media insert returned no row');
     return row.id;

@@ -7,10 +7,10 @@ import {
   type TaskStatus,
 } from '@clipwire/schema';
 import { taskEvents, tasks, tenants, type NewTaskRow, type TaskEventRow, type TaskRow, type TenantRow } from '@clipwire/schema/tables';
-import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, or, sql, type Column, type Placeholder, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Database, DbOrTx, Tx } from '../db/client.js';
-import { identityOf, prepared, run } from '../db/prepared.js';
+import { driverValues, fieldPlaceholders, identityOf, prepared, run } from '../db/prepared.js';
 
 const taskColumns = getTableColumns(tasks);
 const eventColumns = getTableColumns(taskEvents);
@@ -65,19 +65,18 @@ export async function insertTask(
   message = 'task created',
 ): Promise<TransitionResult> {
   return db.transaction(async (tx) => {
-    const row = await build(tx);
     // Prepared per set of fields given, like a transition.
-    const fields = (Object.keys(row) as (keyof NewTaskRow)[]).filter((name) => row[name] !== undefined).sort();
-    const values: Record<string, unknown> = { eventMessage: message };
-    for (const name of fields) values[name] = driverValue(taskColumns[name], row[name]);
+    const fields = Object.fromEntries(Object.entries(await build(tx)).filter(([, value]) => value !== undefined));
+    const names = Object.keys(fields).sort();
     const query = (tx: DbOrTx) => {
       const insert = tx
         .insert(tasks)
-        .values(Object.fromEntries(fields.map((name) => [name, sql`${sql.placeholder(name)}`])) as PgInsertValue<typeof tasks>)
+        .values(fieldPlaceholders(names) as PgInsertValue<typeof tasks>)
         .returning();
       return changeQuery(tx, insert.getSQL(), { status: sql`t.status`, source: 'API', message: sql.placeholder('eventMessage') }, jobs);
     };
-    const change = changeResult(await run(tx, `task-insert:${identityOf(jobs)}:${fields.join(',')}`, query, values));
+    const values = { eventMessage: message, ...driverValues(tasks, fields) };
+    const change = changeResult(await run(tx, `task-insert:${identityOf(jobs)}:${names.join(',')}`, query, values));
     if (!change) throw new Error('task insert returned no row');
     return change;
   });
@@ -109,12 +108,10 @@ export function transitionStatement(db: Database, t: Transition, jobs: ChangeJob
   const completedNow = terminal && fields.completedAt === undefined;
   const key = `transition:${identityOf(jobs)}:${t.to}:${names.join(',')}${completedNow ? ':completed-now' : ''}`;
   const query = prepared(db, key, (name) => {
-    const set: Record<string, SQL> = {};
-    for (const field of names) set[field] = sql`${sql.placeholder(field)}`;
     const update = db
       .update(tasks)
       .set({
-        ...set,
+        ...fieldPlaceholders(names),
         status: t.to,
         version: sql`${tasks.version} + 1`,
         updatedAt: sql`now()`,
@@ -125,14 +122,8 @@ export function transitionStatement(db: Database, t: Transition, jobs: ChangeJob
     const event = { status: t.to, source: sql.placeholder('eventSource'), message: sql.placeholder('eventMessage') };
     return changeQuery(db, update.getSQL(), event, jobs).prepare(name);
   });
-  const values: Record<string, unknown> = { taskId: t.taskId, eventSource: t.source, eventMessage: t.message ?? null };
-  for (const field of names) values[field] = driverValue(taskColumns[field as keyof typeof taskColumns], fields[field]);
+  const values = { taskId: t.taskId, eventSource: t.source, eventMessage: t.message ?? null, ...driverValues(tasks, fields) };
   return { query, values };
-}
-
-/** A value as the driver takes it for `column`, as drizzle binds it (a null stays SQL NULL). */
-function driverValue(column: Column, value: unknown): unknown {
-  return value === null ? null : column.mapToDriverValue(value);
 }
 
 /** The columns of a CTE that returns a table's rows, keyed as the table's. */
@@ -195,7 +186,7 @@ export async function patchTask(
 }
 
 export async function findTask(db: DbOrTx, tenantId: string, lookup: TaskLookup): Promise<TaskRow | null> {
-  const by = 'id' in lookup ? 'id' : 'externalTaskId';
+  const [by, match] = 'id' in lookup ? (['id', lookup.id] as const) : (['externalTaskId', lookup.externalTaskId] as const);
   const [task] = await run(
     db,
     `tenant-task-by-${by}`,
@@ -205,7 +196,7 @@ export async function findTask(db: DbOrTx, tenantId: string, lookup: TaskLookup)
         .from(tasks)
         .where(and(eq(tasks.tenantId, sql.placeholder('tenantId')), eq(tasks[by], sql.placeholder('match'))))
         .limit(1),
-    { tenantId, match: 'id' in lookup ? lookup.id : lookup.externalTaskId },
+    { tenantId, match },
   );
   return task ?? null;
 }

@@ -6,7 +6,7 @@ import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { generateSecret, sha256Hex, type Principal } from '../auth/api-keys.js';
 import { crashPoint } from '../crash.js';
 import type { Database } from '../db/client.js';
-import { run } from '../db/prepared.js';
+import { driverValues, fieldPlaceholders, run } from '../db/prepared.js';
 import { DuplicateExternalTaskIdError, ProviderRejectedError, ProviderUnavailableError } from '../errors.js';
 import type { JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
@@ -383,6 +383,7 @@ export class TaskService {
       // The first poll is planned here, before anything is sent, so that a task moved on by a
       // callback before our own update still gets polled if later callbacks are lost.
       const poll = this.firstPoll(this.adapter(task));
+      const marks = { callbackTokenHash: tokenHash, nextPollAt: poll.nextPollAt ?? null, pollDelayMs: poll.pollDelayMs ?? null };
       const marked = await run(
         tx,
         'task-admit',
@@ -390,15 +391,13 @@ export class TaskService {
           tx
             .update(tasks)
             .set({
-              callbackTokenHash: sql`${sql.placeholder('tokenHash')}`,
+              ...fieldPlaceholders(Object.keys(marks)),
               submitAttempts: sql`${tasks.submitAttempts} + 1`,
               submitStartedAt: sql`now()`,
-              nextPollAt: sql`${sql.placeholder('nextPollAt')}`,
-              pollDelayMs: sql`${sql.placeholder('pollDelayMs')}`,
             })
             .where(and(eq(tasks.id, sql.placeholder('taskId')), eq(tasks.status, 'PENDING'), isNull(tasks.submitStartedAt)))
             .returning({ id: tasks.id }),
-        { tokenHash, nextPollAt: poll.nextPollAt?.toISOString() ?? null, pollDelayMs: poll.pollDelayMs ?? null, taskId: task.id },
+        { taskId: task.id, ...driverValues(tasks, marks) },
       );
       return marked.length > 0 ? 'ok' : 'gone';
     });
