@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf, type DbOrTx } from '../../src/db/client.js';
 import { collect, CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
 
 /** Tenant A looks for tenant B's task through every door; each answers as for an id that does not exist. */
@@ -111,7 +112,6 @@ describe('row-level security (Postgres)', () => {
   });
 
   it('a failed tenant-scoped read rolls back: its error surfaces, and no connection keeps its tenant or role', async () => {
-    const rowsOf = (r: unknown) => (Array.isArray(r) ? r : (r as { rows: unknown[] }).rows) as Record<string, unknown>[];
     // More failures than the pool has connections, each after the scope was set.
     for (let i = 0; i < 12; i++) {
       await expect(
@@ -124,7 +124,9 @@ describe('row-level security (Postgres)', () => {
     const seen = await Promise.all(
       Array.from({ length: 12 }, () =>
         stack.app.db.db.transaction(async (tx) => {
-          const [row] = rowsOf(await tx.execute(sql`select current_user as role, coalesce(current_setting('clipwire.tenant_id', true), '') as tenant, pg_sleep(0.02)`));
+          const [row] = rowsOf<{ role: string; tenant: string }>(
+            await tx.execute(sql`select current_user as role, coalesce(current_setting('clipwire.tenant_id', true), '') as tenant, pg_sleep(0.02)`),
+          );
           return row!;
         }),
       ),
@@ -134,12 +136,11 @@ describe('row-level security (Postgres)', () => {
       expect(row.tenant).toBe('');
     }
     // And a scoped read still works after them.
-    const n = await stack.app.db.asTenant('00000000-0000-4000-8000-000000000001', async (db) => rowsOf(await db.execute(sql`select count(*)::int as n from tasks`))[0]!.n);
-    expect(n).toBe(stack.app.db.rowLevelSecurity ? 0 : await countAll());
+    const n = await stack.app.db.asTenant('00000000-0000-4000-8000-000000000001', async (db) => countTasks(db));
+    expect(n).toBe(stack.app.db.rowLevelSecurity ? 0 : await countTasks(stack.app.db.db));
   });
 });
 
-async function countAll(): Promise<number> {
-  const r = await stack.app.db.db.execute(sql`select count(*)::int as n from tasks`);
-  return ((Array.isArray(r) ? r : (r as { rows: unknown[] }).rows)[0] as { n: number }).n;
+async function countTasks(db: DbOrTx): Promise<number> {
+  return rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from tasks`))[0]!.n;
 }
