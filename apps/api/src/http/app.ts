@@ -20,6 +20,7 @@ import { isSandbox, type Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/client.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { armorPlugins } from '../graphql/armor.js';
+import { useRequestBodyLimit } from '../graphql/body-limit.js';
 import { SubscriptionDelivery, type Delivery } from '../graphql/ws-delivery.js';
 import { schema } from '../graphql/schema.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -53,6 +54,8 @@ export interface AppOptions {
   webhookScheduleMs?: number[];
   /** Circuit breaker settings (tests shorten the reset). */
   breaker?: ConstructorParameters<typeof ProviderHealth>[0];
+  /** The GraphQL endpoint's body limit (tests lower it). */
+  maxGraphQLBodyBytes?: number;
 }
 
 export interface App {
@@ -70,6 +73,7 @@ export interface App {
 }
 
 const GRAPHQL_PATH = '/graphql';
+/** The largest documented input is a 100 MB video; as base64 in JSON it is ~134 MB. */
 const MAX_GRAPHQL_BODY_BYTES = 140 * 1024 * 1024;
 /** Largest WebSocket frame accepted; a subscription document is far smaller. */
 const WS_MAX_PAYLOAD = 256 * 1024;
@@ -152,8 +156,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
-    // The largest documented input is a 100 MB video; as base64 in JSON it is ~134 MB.
-    maxRequestBodySize: MAX_GRAPHQL_BODY_BYTES,
+    // Checked by useRequestBodyLimit below instead (yoga's own check pipes every body through a stream).
+    maxRequestBodySize: false,
     graphiql: config.env === 'production' ? false : { subscriptionsProtocol: 'WS' },
     maskedErrors: true,
     batching: false,
@@ -163,6 +167,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       // multipart uploads and GETs must carry one of these headers.
       useCSRFPrevention({ requestHeaders: ['graphql-preflight', 'apollo-require-preflight', 'x-graphql-csrf'] }),
       useTenantScopedQueries(),
+      useRequestBodyLimit(options.maxGraphQLBodyBytes ?? MAX_GRAPHQL_BODY_BYTES),
       {
         onExecute: ({ args }) => ({
           onExecuteDone: ({ result }) => {

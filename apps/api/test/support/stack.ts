@@ -43,6 +43,7 @@ export async function startStack(
     engine?: AppOptions['engine'];
     webhookScheduleMs?: number[];
     breaker?: AppOptions['breaker'];
+    maxGraphQLBodyBytes?: number;
   } = {},
 ): Promise<Stack> {
   const database: TestDatabase = await createTestDatabase();
@@ -73,6 +74,7 @@ export async function startStack(
     engine: { retryBaseMs: 50, retryMaxMs: 400, noCallbackPollMs: 200, callbackGraceMs: 5000, maxPollDelayMs: 1000, ...opts.engine },
     ...(opts.webhookScheduleMs ? { webhookScheduleMs: opts.webhookScheduleMs } : {}),
     ...(opts.breaker ? { breaker: opts.breaker } : {}),
+    ...(opts.maxGraphQLBodyBytes ? { maxGraphQLBodyBytes: opts.maxGraphQLBodyBytes } : {}),
   });
   const url = await app.start();
   if (!app.sandboxApiKey) throw new Error('expected the sandbox tenant to be created on an empty database');
