@@ -32,6 +32,16 @@ export interface MediaRule {
 
 const KLING_IMAGE_TYPES = { 'image/jpeg': 'jpg', 'image/png': 'png' } as const;
 const KIE_IMAGE_TYPES = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' } as const;
+/** KIE's documented audio types; the digital-human API documents none and takes these and FLAC. */
+const KIE_AUDIO_TYPES = {
+  'audio/mpeg': 'mp3',
+  'audio/wav': 'wav',
+  'audio/x-wav': 'wav',
+  'audio/aac': 'aac',
+  'audio/x-m4a': 'm4a',
+  'audio/mp4': 'm4a',
+  'audio/ogg': 'ogg',
+} as const;
 
 export const RULES = {
   /** Kling avatar `image`: .jpg/.jpeg/.png, ≤ 10 MB, sides ≥ 300 px, aspect 1:2.5–2.5:1. */
@@ -63,15 +73,7 @@ export const RULES = {
   /** KIE infinitalk `audio_url`: mpeg/wav/x-wav/aac/mp4/ogg ≤ 10 MB (no duration rule documented). */
   kieAudio: {
     kind: 'audio',
-    types: {
-      'audio/mpeg': 'mp3',
-      'audio/wav': 'wav',
-      'audio/x-wav': 'wav',
-      'audio/aac': 'aac',
-      'audio/x-m4a': 'm4a',
-      'audio/mp4': 'm4a',
-      'audio/ogg': 'ogg',
-    },
+    types: KIE_AUDIO_TYPES,
     maxBytes: 10 * MB,
   },
   /**
@@ -80,16 +82,7 @@ export const RULES = {
    */
   digitalHumanVoiceAudio: {
     kind: 'audio',
-    types: {
-      'audio/mpeg': 'mp3',
-      'audio/wav': 'wav',
-      'audio/x-wav': 'wav',
-      'audio/aac': 'aac',
-      'audio/x-m4a': 'm4a',
-      'audio/mp4': 'm4a',
-      'audio/ogg': 'ogg',
-      'audio/flac': 'flac',
-    },
+    types: { ...KIE_AUDIO_TYPES, 'audio/flac': 'flac' },
     maxBytes: 100 * MB,
     minSeconds: 20,
   },
