@@ -1,5 +1,5 @@
 import { createSourceEventStream, execute, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { maskError } from 'graphql-yoga';
+import { isAsyncIterable, maskError } from 'graphql-yoga';
 import { WebSocket } from 'ws';
 
 /** Where a subscription's messages go: its socket and its graphql-ws id. */
@@ -121,8 +121,4 @@ export class SubscriptionDelivery {
 /** Errors the resolvers did not mean to show (anything but a GraphQLError) become "Unexpected error.", as over HTTP. */
 function defaultMask(error: GraphQLError): GraphQLError {
   return maskError(error, 'Unexpected error.', false) as GraphQLError;
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
