@@ -1,7 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator, type KlingSimTiming, type Simulator } from '@clipwire/providers/simulator';
@@ -12,6 +10,7 @@ import { request } from 'undici';
 import WebSocket from 'ws';
 import { SANDBOX_DIGITAL_HUMAN_API_KEY, SANDBOX_KIE_API_KEY, SANDBOX_KLING_API_KEY } from '../../src/config.js';
 import { createTestDatabase } from '../support/database.js';
+import { MainProcess } from '../support/main-process.js';
 
 /*
  * Support for the scale-out battery: Clipwire as real child processes (`node --import tsx
@@ -20,7 +19,6 @@ import { createTestDatabase } from '../support/database.js';
  * KLING_/KIE_/DIGITAL_HUMAN_BASE_URL, so main.ts starts none of its own).
  */
 
-export const API_DIR = join(import.meta.dirname, '..', '..');
 const DEFAULT_PG_SERVER = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 
@@ -105,101 +103,23 @@ export async function createClusterDatabase(): Promise<ClusterDatabase> {
   };
 }
 
-/** A free loopback port below the ephemeral range (see crash-support.ts for why). */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const server = createNetServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (!ok) continue;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
-  }
-  throw new Error('no free port found in 20000-31999');
-}
+export { freePort, type ChildExit } from '../support/main-process.js';
 
 export type Role = 'migrate' | 'api' | 'worker';
 
-export interface ChildExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-/** One Clipwire process. */
-export class ClipwireProcess {
-  readonly process: ChildProcess;
-  readonly exited: Promise<ChildExit>;
-  exit: ChildExit | undefined;
-  private output = '';
-
+/** One Clipwire process in one of a deployment's roles. */
+export class ClipwireProcess extends MainProcess {
   constructor(
-    readonly label: string,
+    label: string,
     readonly role: Role,
-    readonly url: string,
+    url: string,
     env: Record<string, string>,
   ) {
-    this.process = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: API_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString('utf8')).slice(-20_000);
-    };
-    this.process.stdout!.on('data', keep);
-    this.process.stderr!.on('data', keep);
-    this.exited = new Promise((resolve) => {
-      this.process.once('exit', (code, signal) => {
-        this.exit = { code, signal };
-        resolve(this.exit);
-      });
-    });
+    super(label, url, env);
   }
 
-  get alive(): boolean {
-    return this.exit === undefined;
-  }
-
-  logTail(chars = 4000): string {
-    return `--- ${this.label} (${this.role}, pid ${this.process.pid}) output tail ---\n${this.output.slice(-chars)}`;
-  }
-
-  /** Polls /readyz until 200; fails at once if the process exits first. */
-  async ready(timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (!this.alive) throw new Error(`${this.label} exited ${JSON.stringify(this.exit)} before it was ready\n${this.logTail()}`);
-      try {
-        const res = await request(`${this.url}/readyz`, { headersTimeout: 2000, bodyTimeout: 2000, reset: true });
-        await res.body.dump();
-        if (res.statusCode === 200) return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`${this.label} not ready within ${timeoutMs} ms\n${this.logTail()}`);
-      await sleep(100);
-    }
-  }
-
-  async waitExit(timeoutMs: number): Promise<ChildExit> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${this.label} did not exit within ${timeoutMs} ms\n${this.logTail()}`)), timeoutMs);
-    });
-    try {
-      return await Promise.race([this.exited, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    if (this.alive && this.process.pid !== undefined) process.kill(this.process.pid, signal);
-  }
-
-  async kill(): Promise<void> {
-    if (!this.alive) return;
-    this.signal('SIGKILL');
-    await this.exited;
+  protected override title(): string {
+    return `${this.label} (${this.role})`;
   }
 }
 

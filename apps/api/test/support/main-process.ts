@@ -1,0 +1,119 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+
+/**
+ * Clipwire as a real child process (`node --import tsx src/main.ts`), for the batteries that kill,
+ * restart or scale it: the crash battery (resilience/) and the scale-out battery (cluster/).
+ */
+
+export const API_DIR = join(import.meta.dirname, '..', '..');
+
+/**
+ * A free loopback port, kept by the caller across restarts so provider callbacks keep working.
+ * Taken below the kernel's ephemeral range (32768+), so that no outgoing connection can be given
+ * it as its local port while the API is down between two incarnations.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createNetServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!ok) continue;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
+  throw new Error('no free port found in 20000-31999');
+}
+
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** One incarnation of `node --import tsx src/main.ts`, with its output kept for failure messages. */
+export class MainProcess {
+  readonly process: ChildProcess;
+  readonly exited: Promise<ChildExit>;
+  exit: ChildExit | undefined;
+  private output = '';
+
+  constructor(
+    readonly label: string,
+    readonly url: string,
+    env: Record<string, string>,
+  ) {
+    this.process = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: API_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString('utf8')).slice(-200_000);
+    };
+    this.process.stdout!.on('data', keep);
+    this.process.stderr!.on('data', keep);
+    this.exited = new Promise((resolve) => {
+      this.process.once('exit', (code, signal) => {
+        this.exit = { code, signal };
+        resolve(this.exit);
+      });
+    });
+  }
+
+  get alive(): boolean {
+    return this.exit === undefined;
+  }
+
+  /** How failure messages name the child. */
+  protected title(): string {
+    return this.label;
+  }
+
+  /** The last lines the child printed, for failure messages. */
+  logTail(chars = 4000): string {
+    return `--- ${this.title()} (pid ${this.process.pid}) output tail ---\n${this.output.slice(-chars)}`;
+  }
+
+  /** Polls GET /readyz until it answers 200; fails at once if the child exits first. */
+  async ready(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.alive) throw new Error(`${this.title()} exited ${JSON.stringify(this.exit)} before it was ready\n${this.logTail()}`);
+      try {
+        const res = await request(`${this.url}/readyz`, { headersTimeout: 2000, bodyTimeout: 2000, reset: true });
+        await res.body.dump();
+        if (res.statusCode === 200) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`${this.title()} not ready within ${timeoutMs} ms\n${this.logTail()}`);
+      await sleep(50);
+    }
+  }
+
+  /** Waits for the exit, failing after timeoutMs (the child is left running for the caller to kill). */
+  async waitExit(timeoutMs: number): Promise<ChildExit> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${this.title()} did not exit within ${timeoutMs} ms\n${this.logTail()}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.alive && this.process.pid !== undefined) process.kill(this.process.pid, signal);
+  }
+
+  /** Cleanup fallback only. */
+  async kill(): Promise<void> {
+    if (!this.alive) return;
+    this.signal('SIGKILL');
+    await this.exited;
+  }
+}
