@@ -1,4 +1,4 @@
-import { bigint, index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import type { TaskEventSource, TaskStatus } from '../domain.js';
 import { tasks } from './tasks.js';
 import { tenants } from './tenants.js';
