@@ -46,6 +46,36 @@ describe('tasks connection', () => {
     expect(back.data!.tasks.pageInfo.hasPreviousPage).toBe(true);
   });
 
+  it('filters by lists of statuses, kinds and providers, in the page and in totalCount', async () => {
+    const { apiKey } = await stack.newTenant('filters');
+    const succeeded: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: `filter-${i}` } }, apiKey);
+      succeeded.unshift(res.data!.createAvatarVideo.id);
+    }
+    await stack.waitForAllFinal(apiKey);
+    const created = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: 'filter-canceled' } }, apiKey);
+    const canceledId = created.data!.createAvatarVideo.id;
+    const canceled = await stack.gql('mutation ($id: ID!) { cancelTask(id: $id) { status } }', { id: canceledId }, apiKey);
+    expect(canceled.data!.cancelTask.status).toBe('CANCELED');
+
+    const FILTERED = 'query ($filter: TaskFilter) { tasks(first: 50, filter: $filter) { totalCount edges { node { id status } } } }';
+    const page = async (filter: Record<string, string[]>) => {
+      const res = await stack.gql(FILTERED, { filter }, apiKey);
+      expect(res.errors).toBeUndefined();
+      const ids = res.data!.tasks.edges.map((e: any) => e.node.id);
+      expect(res.data!.tasks.totalCount).toBe(ids.length);
+      return ids;
+    };
+    expect(await page({ statuses: ['SUCCEEDED'] })).toEqual(succeeded);
+    expect(await page({ statuses: ['CANCELED'] })).toEqual([canceledId]);
+    expect(await page({ statuses: ['SUCCEEDED', 'CANCELED'] })).toEqual([canceledId, ...succeeded]);
+    expect(await page({ statuses: ['FAILED', 'PENDING', 'PROCESSING'] })).toEqual([]);
+    expect(await page({ statuses: ['CANCELED', 'FAILED'], kinds: ['AVATAR_VIDEO'], providers: ['KLING', 'KIE'] })).toEqual([canceledId]);
+    expect(await page({ providers: ['KIE', 'DIGITAL_HUMAN'] })).toEqual([]);
+    expect(await page({ kinds: ['VIDEO_SOUND'] })).toEqual([]);
+  });
+
   it('rejects a cursor it did not issue, naming the argument', async () => {
     const res = await stack.gql(PAGE, { first: 2, after: 'bm90LWEtY3Vyc29y' }, stack.apiKey);
     expect(res.errors?.[0]?.message).toMatch(/after/);
