@@ -1,4 +1,4 @@
-import { getTableName, sql, type Column, type SQL, type Table } from 'drizzle-orm';
+import { getTableName, sql, type Column, type Placeholder, type SQL, type Table } from 'drizzle-orm';
 import type { DbOrTx } from './client.js';
 
 /** Statements built so far, per driver (session class) and key. */
@@ -62,6 +62,16 @@ export function driverValues(table: Table, fields: Record<string, unknown>, suff
     values[`${name}${suffix}`] = value === null ? null : column.mapToDriverValue(value);
   }
   return values;
+}
+
+/** Placeholders for a list of `count` values (an IN list), named `name0`, `name1`…; bound with `listValues`. */
+export function listPlaceholders(name: string, count: number): Placeholder[] {
+  return Array.from({ length: count }, (_, i) => sql.placeholder(`${name}${i}`));
+}
+
+/** A list's values for `listPlaceholders`. */
+export function listValues(name: string, list: readonly unknown[]): Record<string, unknown> {
+  return Object.fromEntries(list.map((value, i) => [`${name}${i}`, value]));
 }
 
 /** A query that can be prepared (drizzle's select, insert, update, delete). */

@@ -4,7 +4,7 @@ import { jobs, type JobQueue as QueueName, type JobRow } from '@clipwire/schema/
 import { and, asc, eq, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Database, DbOrTx } from '../db/client.js';
-import { driverValues, fieldPlaceholders, run } from '../db/prepared.js';
+import { driverValues, fieldPlaceholders, listPlaceholders, listValues, run } from '../db/prepared.js';
 import type { Logger } from '../logger.js';
 
 export type { QueueName, JobRow };
@@ -86,8 +86,6 @@ export class JobQueue {
    * queues another run instead of being lost.
    */
   async claim(queues: readonly QueueName[], limit: number, leaseMs: number): Promise<JobRow[]> {
-    const values: Record<string, unknown> = { workerId: this.workerId, limit, leaseMs };
-    queues.forEach((queue, i) => (values[`queue${i}`] = queue));
     return run(
       this.db,
       `jobs-claim:${queues.length}`,
@@ -97,7 +95,7 @@ export class JobQueue {
           .from(jobs)
           .where(
             and(
-              inArray(jobs.queue, queues.map((_, i) => sql.placeholder(`queue${i}`))),
+              inArray(jobs.queue, listPlaceholders('queue', queues.length)),
               lte(jobs.runAt, sql`now()`),
               or(isNull(jobs.lockedUntil), lt(jobs.lockedUntil, sql`now()`)),
               or(isNull(jobs.groupKey), sql`not exists (select 1 from jobs e where e.group_key = ${jobs.groupKey} and e.id < ${jobs.id})`),
@@ -117,7 +115,7 @@ export class JobQueue {
           .where(inArray(jobs.id, due))
           .returning();
       },
-      values,
+      { workerId: this.workerId, limit, leaseMs, ...listValues('queue', queues) },
     );
   }
 

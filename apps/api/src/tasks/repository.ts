@@ -10,7 +10,7 @@ import { taskEvents, tasks, tenants, type NewTaskRow, type TaskEventRow, type Ta
 import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Database, DbOrTx, Tx } from '../db/client.js';
-import { driverValues, fieldPlaceholders, identityOf, prepared, run } from '../db/prepared.js';
+import { driverValues, fieldPlaceholders, identityOf, listPlaceholders, listValues, prepared, run } from '../db/prepared.js';
 
 const taskColumns = getTableColumns(tasks);
 const eventColumns = getTableColumns(taskEvents);
@@ -394,12 +394,10 @@ function filterShape(filter?: TaskFilter): { key: string; values: Record<string,
     { name: 'kind', column: tasks.kind, list: filter?.kinds ?? [] },
     { name: 'provider', column: tasks.provider, list: filter?.providers ?? [] },
   ].filter(({ list }) => list.length > 0);
-  const values: Record<string, unknown> = {};
-  for (const { name, list } of lists) list.forEach((value, i) => (values[`${name}${i}`] = value));
   return {
     key: lists.map(({ name, list }) => `${name}${list.length}`).join(','),
-    values,
-    conditions: () => lists.map(({ name, column, list }) => inArray(column, list.map((_, i) => sql.placeholder(`${name}${i}`)))),
+    values: Object.assign({}, ...lists.map(({ name, list }) => listValues(name, list))),
+    conditions: () => lists.map(({ name, column, list }) => inArray(column, listPlaceholders(name, list.length))),
   };
 }
 
