@@ -7,7 +7,7 @@ import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { drizzle as drizzlePostgres, PostgresJsSession, PostgresJsTransaction } from 'drizzle-orm/postgres-js';
+import { drizzle as drizzlePostgres, PostgresJsDatabase, PostgresJsSession } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 
@@ -26,9 +26,10 @@ export interface DatabaseHandle {
   migrationsApplied(): Promise<boolean>;
   ping(): Promise<void>;
   /**
-   * Runs `fn` as one tenant: on Postgres in a short transaction as the non-owner role clipwire_app
-   * with clipwire.tenant_id set, so row-level security hides every other tenant's rows. On PGlite
-   * (one superuser, where RLS cannot apply) it runs on the database directly.
+   * Runs `fn` as one tenant: on Postgres each of its statements runs in its own short transaction as
+   * the non-owner role clipwire_app with clipwire.tenant_id set, so row-level security hides every
+   * other tenant's rows (see tenantDatabase). On PGlite (one superuser, where RLS cannot apply) it
+   * runs on the database directly.
    */
   asTenant<T>(tenantId: string, fn: (db: DbOrTx) => Promise<T>): Promise<T>;
   /** Whether asTenant really runs under row-level security. */
@@ -51,7 +52,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     return {
       ...base,
       rowLevelSecurity: rls,
-      asTenant: rls ? (tenantId, fn) => tenantTransaction(client, base.db, tenantId, fn) : (_tenantId, fn) => fn(base.db),
+      asTenant: rls ? (tenantId, fn) => fn(tenantDatabase(client, base.db, tenantId)) : (_tenantId, fn) => fn(base.db),
       async listen(channel, onNotify) {
         const { unlisten } = await client.listen(channel, () => onNotify());
         return unlisten;
@@ -78,35 +79,62 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
 }
 
 /**
- * asTenant on Postgres: a transaction on a reserved connection, whose BEGIN, SET LOCAL of the tenant
- * and role (one statement: the role is a setting like any other) and fn's first statement go out in
- * one round trip (drizzle's `transaction` waits for BEGIN's answer first). They are issued before fn
- * can issue anything, and postgres.js runs a connection's statements in the order they were issued.
- * fn gets a drizzle transaction over that connection, made as drizzle's own `transaction` makes one,
- * without nested transactions (savepoints), which no tenant-scoped read uses.
+ * asTenant on Postgres: a database each of whose statements runs in its own transaction as the tenant,
+ * on a connection reserved for that statement: BEGIN, SET LOCAL of the tenant and role (one statement:
+ * the role is a setting like any other), the statement and COMMIT go out in one round trip, and the
+ * connection goes back to the pool once all four have answered. Should BEGIN or the settings fail, the
+ * statement fails with them (the transaction is aborted); should the statement fail, COMMIT ends the
+ * aborted transaction as a ROLLBACK. A read costs one round trip, an operation that reads nothing costs
+ * none, and no connection is held while resolvers run. The statements of one `fn` do not share a
+ * snapshot — under READ COMMITTED, which these transactions used when they spanned `fn`, they never did.
+ * Made as drizzle makes its databases, over a client that offers what drizzle's session calls (`unsafe`);
+ * no transactions inside (nothing tenant-scoped needs one).
  */
-async function tenantTransaction<T>(client: postgres.Sql, db: Database, tenantId: string, fn: (db: DbOrTx) => Promise<T>): Promise<T> {
+function tenantDatabase(client: postgres.Sql, db: Database, tenantId: string): Database {
   type SessionArgs = ConstructorParameters<typeof PostgresJsSession>;
+  const { dialect, schema, options } = db._.session as unknown as { dialect: SessionArgs[1]; schema: SessionArgs[2]; options: SessionArgs[3] };
+  const scoped = {
+    unsafe(text: string, params?: postgres.ParameterOrJSON<never>[], queryOptions?: postgres.UnsafeQueryOptions) {
+      let values = false;
+      let result: Promise<unknown> | undefined;
+      // What drizzle does with postgres.js's pending query: `.values()` (rows as arrays), then await it.
+      const pending = {
+        values() {
+          values = true;
+          return pending;
+        },
+        then<A, B>(onFulfilled?: (rows: unknown) => A | PromiseLike<A>, onRejected?: (error: unknown) => B | PromiseLike<B>) {
+          result ??= tenantStatement(client, tenantId, (connection) => {
+            const query = connection.unsafe(text, params, queryOptions);
+            return values ? query.values() : query;
+          });
+          return result.then(onFulfilled, onRejected);
+        },
+      };
+      return pending;
+    },
+    begin() {
+      throw new Error('a tenant-scoped database runs each statement in its own transaction: it has no transactions inside');
+    },
+  };
+  const session = new PostgresJsSession(scoped as unknown as SessionArgs[0], dialect, schema, options);
+  // (drizzle's types tie the relational schema to the client's generic; it is the database's own.)
+  return new PostgresJsDatabase(dialect, session, schema as never) as unknown as Database;
+}
+
+async function tenantStatement(client: postgres.Sql, tenantId: string, statement: (connection: postgres.ReservedSql) => { execute(): Promise<unknown> }): Promise<unknown> {
   const connection = await client.reserve();
   try {
-    const { dialect, schema, options } = db._.session as unknown as { dialect: SessionArgs[1]; schema: SessionArgs[2]; options: SessionArgs[3] };
-    const session = new PostgresJsSession(connection, dialect, schema, options);
-    // (Drizzle's types want a transaction's kind of client, postgres.js TransactionSql, for its savepoints.)
-    const tx = new PostgresJsTransaction(dialect, session as unknown as ConstructorParameters<typeof PostgresJsTransaction>[1], schema) as unknown as Tx;
-    const begun = Promise.all([
+    // Issued together, in this order (postgres.js runs a connection's statements in the order issued),
+    // and all settled before the connection goes back to the pool.
+    const [begun, scoped, ran, committed] = await Promise.allSettled([
       connection`begin`.execute(),
       connection`select set_config('clipwire.tenant_id', ${tenantId}, true), set_config('role', 'clipwire_app', true)`.execute(),
+      statement(connection).execute(),
+      connection`commit`.execute(),
     ]);
-    // Both settle before the connection goes back to the pool: should BEGIN or the settings fail, fn's
-    // statements fail with them (and none of fn's can run on the connection once someone else has it).
-    const [scoped, result] = await Promise.allSettled([begun, fn(tx)]);
-    if (scoped.status === 'rejected') throw scoped.reason;
-    if (result.status === 'rejected') throw result.reason;
-    await connection`commit`;
-    return result.value;
-  } catch (error) {
-    await connection`rollback`.catch(() => {});
-    throw error;
+    for (const step of [begun, scoped, ran, committed]) if (step.status === 'rejected') throw step.reason;
+    return (ran as PromiseFulfilledResult<unknown>).value;
   } finally {
     connection.release();
   }

@@ -215,9 +215,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
 
   /**
-   * Query operations run in one transaction as the caller's tenant, so on Postgres row-level
-   * security backs up every tenant filter in the resolvers. (Mutations go through the task engine,
-   * which scopes by tenant in its queries; subscriptions scope each read with ctx.asTenant.)
+   * Query operations read as the caller's tenant (each statement in its own tenant-scoped
+   * transaction, see asTenant), so on Postgres row-level security backs up every tenant filter in
+   * the resolvers. (Mutations go through the task engine, which scopes by tenant in its queries;
+   * subscriptions scope each read with ctx.asTenant.)
    */
   function useTenantScopedQueries(): Plugin {
     return {
