@@ -114,7 +114,7 @@ function tenantDatabase(client: postgres.Sql, db: Database, tenantId: string): D
       return pending;
     },
     begin() {
-      throw new Error('a tenant-scoped database runs each statement in its own transaction: it has no transactions inside');
+      return Promise.reject(new Error('a tenant-scoped database runs each statement in its own transaction: it has no transactions inside'));
     },
   };
   const session = new PostgresJsSession(scoped as unknown as SessionArgs[0], dialect, schema, options);

@@ -141,6 +141,25 @@ describe('row-level security (Postgres)', () => {
   });
 });
 
+describe('tenant-scoped reads (Postgres)', () => {
+  it('run each statement in its own transaction as the tenant, and have no transactions inside', async () => {
+    if (!process.env.DATABASE_URL) {
+      expect(stack.app.db.rowLevelSecurity).toBe(false); // PGlite: asTenant is the database itself (see above)
+      return;
+    }
+    const tenant = '00000000-0000-4000-8000-000000000002';
+    const read = (db: DbOrTx) =>
+      db.execute(sql`select current_user as role, current_setting('clipwire.tenant_id', true) as tenant, transaction_timestamp() as began, pg_sleep(0.01)`);
+    const [first, second] = await stack.app.db.asTenant(tenant, async (db) => [rowsOf<Scope>(await read(db))[0]!, rowsOf<Scope>(await read(db))[0]!]);
+    for (const row of [first!, second!]) expect({ role: row.role, tenant: row.tenant }).toEqual({ role: 'clipwire_app', tenant });
+    // Two transactions: the second began after the first had slept.
+    expect(new Date(second!.began).getTime()).toBeGreaterThan(new Date(first!.began).getTime());
+    await expect(stack.app.db.asTenant(tenant, (db) => db.transaction(async () => 1))).rejects.toThrow(/its own transaction/);
+  });
+});
+
+type Scope = { role: string; tenant: string; began: string };
+
 async function countTasks(db: DbOrTx): Promise<number> {
   return rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from tasks`))[0]!.n;
 }
