@@ -7,11 +7,12 @@ import { Agent, request } from 'node:http';
 import { startSimulator } from '../../packages/providers/src/simulator/index.js';
 import { SANDBOX_DIGITAL_HUMAN_API_KEY, SANDBOX_KIE_API_KEY, SANDBOX_KLING_API_KEY } from '../../apps/api/src/config.js';
 import { serve } from './lib/ipc.js';
-import { seededId } from './lib/common.js';
+import { KLING_WEBHOOK_SECRET, seededId } from './lib/common.js';
 
 const sim = await startSimulator({
   host: '127.0.0.1',
-  kling: { apiKey: SANDBOX_KLING_API_KEY, timing: { processingAfterMs: 0, succeedAfterMs: 24 * 3600_000 }, fetchInputs: false },
+  // Signed as the API expects (it runs with KLING_WEBHOOK_SECRET): S4's creates' callbacks are applied, not refused.
+  kling: { apiKey: SANDBOX_KLING_API_KEY, timing: { processingAfterMs: 0, succeedAfterMs: 24 * 3600_000 }, fetchInputs: false, webhookSecret: KLING_WEBHOOK_SECRET },
   kie: { apiKey: SANDBOX_KIE_API_KEY },
   digitalHuman: { apiKey: SANDBOX_DIGITAL_HUMAN_API_KEY },
 });

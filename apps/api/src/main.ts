@@ -33,8 +33,9 @@ async function main(): Promise<void> {
     simulator = await startSimulator({
       host: '127.0.0.1',
       port: config.simulator.port,
-      kling: { apiKey: SANDBOX_KLING_API_KEY, timing },
-      kie: { apiKey: SANDBOX_KIE_API_KEY },
+      // Callbacks signed as the providers sign them once signing is turned on, when it is configured here.
+      kling: { apiKey: SANDBOX_KLING_API_KEY, timing, ...(config.klingWebhookSecret ? { webhookSecret: config.klingWebhookSecret } : {}) },
+      kie: { apiKey: SANDBOX_KIE_API_KEY, ...(config.kie.webhookHmacKey ? { hmacKey: config.kie.webhookHmacKey } : {}) },
       digitalHuman: { apiKey: SANDBOX_DIGITAL_HUMAN_API_KEY },
     });
     log.info({ url: simulator.url }, 'provider sandbox simulator listening');

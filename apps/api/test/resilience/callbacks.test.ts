@@ -386,3 +386,33 @@ describe('Kling callbacks signed with KLING_WEBHOOK_SECRET (Standard Webhooks)',
     expect(await observable(stack, uuid)).toEqual(stored);
   });
 });
+
+describe('Kling callbacks from a simulator that signs them (sandbox with KLING_WEBHOOK_SECRET)', () => {
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  let stack: Stack;
+  beforeAll(async () => {
+    // As `pnpm start` runs the sandbox when KLING_WEBHOOK_SECRET is set; no poll for 20 s.
+    stack = await startStack({ env: { ...NO_API_RATE_LIMIT, KLING_WEBHOOK_SECRET: secret }, kling: { webhookSecret: secret }, engine: { callbackGraceMs: 20_000 } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('every callback carries a valid Standard Webhooks signature over its body, and each is applied from its body', async () => {
+    const { id, uuid } = await createTask(stack, { provider: 'KLING' });
+    const final = await stack.waitForFinal(id, TASK_FIELDS, 10_000);
+    expect(final.status).toBe('SUCCEEDED');
+    expect(final.events.edges.map((e: any) => [e.node.status, e.node.source]).slice(-2)).toEqual([
+      ['PROCESSING', 'CALLBACK'],
+      ['SUCCEEDED', 'CALLBACK'],
+    ]);
+    // Applied from the signed bodies: the create was the one request to Kling, nothing was read back.
+    expect(stack.sim.kling.requestCount()).toBe(1);
+    const sent = klingCallbacksOf(stack, uuid);
+    expect(sent.map((c) => [(c.body as any).task_status, c.status])).toEqual([
+      ['submitted', 200],
+      ['processing', 200],
+      ['succeed', 200],
+    ]);
+    const verifier = new Webhook(secret);
+    for (const c of sent) expect(() => verifier.verify(JSON.stringify(c.body), c.headers)).not.toThrow();
+  });
+});

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { errors as joseErrors, jwtVerify } from 'jose';
+import { Webhook } from 'standardwebhooks';
 import { CallbackSender, type SentCallback } from './callbacks.js';
 import {
   HttpFaultState,
@@ -66,6 +67,12 @@ export interface KlingSimOptions {
    * answer 2xx. Default true; false skips the downloads (inputs count as fetched).
    */
   fetchInputs?: boolean;
+  /**
+   * Kling's opt-in callback signing (Standard Webhooks, `whsec_…`): when set, every callback carries
+   * webhook-id, webhook-timestamp and webhook-signature over its body. Default: unsigned, as Kling's
+   * callbacks are until signing is turned on in its console.
+   */
+  webhookSecret?: string;
 }
 
 export interface KlingSimCreateError {
@@ -204,6 +211,7 @@ export function mountKling(
 
   const timers = new Timers();
   const faults = new HttpFaultState();
+  const signer = opts.webhookSecret !== undefined ? new Webhook(opts.webhookSecret) : null;
   const callbacks = new CallbackSender(timers, seededRandom(opts.seed ?? 1), opts.reorderHoldMs !== undefined ? { reorderHoldMs: opts.reorderHoldMs } : {});
   const tasks: SimTask[] = [];
   const byTaskId: Record<KlingSimCapability, Map<string, SimTask>> = { avatar: new Map(), video_to_audio: new Map() };
@@ -298,7 +306,8 @@ export function mountKling(
 
   /** Kling POSTs a snapshot of the task to callback_url on every status change. */
   function emitCallback(t: SimTask, body: Record<string, unknown> = serialize(t)): void {
-    if (t.callbackUrl) callbacks.send(t.taskId, t.callbackUrl, body);
+    if (!t.callbackUrl) return;
+    callbacks.send(t.taskId, t.callbackUrl, body, signer ? signCallback(signer, body) : {});
   }
 
   function transition(t: SimTask, status: SimStatus, msg: string): void {
@@ -599,4 +608,11 @@ export function mountKling(
       await callbacks.stop();
     },
   };
+}
+
+/** Standard Webhooks headers for one callback (the sender posts `JSON.stringify(body)`, the string signed here). */
+function signCallback(signer: Webhook, body: unknown): Record<string, string> {
+  const id = `msg_${randomUUID()}`;
+  const at = new Date();
+  return { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signer.sign(id, at, JSON.stringify(body)) };
 }
