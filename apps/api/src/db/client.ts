@@ -125,16 +125,19 @@ function tenantDatabase(client: postgres.Sql, db: Database, tenantId: string): D
 async function tenantStatement(client: postgres.Sql, tenantId: string, statement: (connection: postgres.ReservedSql) => { execute(): Promise<unknown> }): Promise<unknown> {
   const connection = await client.reserve();
   try {
-    // Issued together, in this order (postgres.js runs a connection's statements in the order issued),
-    // and all settled before the connection goes back to the pool.
-    const [begun, scoped, ran, committed] = await Promise.allSettled([
-      connection`begin`.execute(),
-      connection`select set_config('clipwire.tenant_id', ${tenantId}, true), set_config('role', 'clipwire_app', true)`.execute(),
-      statement(connection).execute(),
-      connection`commit`.execute(),
-    ]);
-    for (const step of [begun, scoped, ran, committed]) if (step.status === 'rejected') throw step.reason;
-    return (ran as PromiseFulfilledResult<unknown>).value;
+    // Built first (postgres.js sends a query when it is executed, not when it is made), so that nothing
+    // can throw between BEGIN going out and COMMIT; then issued together, in this order (a connection
+    // runs its statements in the order issued), and all settled before the connection goes back.
+    const steps = [
+      connection`begin`,
+      connection`select set_config('clipwire.tenant_id', ${tenantId}, true), set_config('role', 'clipwire_app', true)`,
+      statement(connection),
+      connection`commit`,
+    ];
+    const settled = await Promise.allSettled(steps.map((step) => step.execute()));
+    const failed = settled.find((step) => step.status === 'rejected');
+    if (failed) throw failed.reason;
+    return (settled[2] as PromiseFulfilledResult<unknown>).value;
   } finally {
     connection.release();
   }
