@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import { klingCallbackHeaders } from '../../../packages/providers/src/kling/signature.js';
 
 /** The deterministic task id the seeding SQL gives row `i` of a batch: md5(prefix || i) as a uuid. */
 export function seededId(prefix: string, i: number): string {
@@ -54,9 +55,7 @@ const klingSigner = new Webhook(KLING_WEBHOOK_SECRET);
 
 /** Standard Webhooks headers for a Kling callback body, signed now. */
 export function klingSignatureHeaders(body: string): Record<string, string> {
-  const id = `msg_${randomBytes(8).toString('hex')}`;
-  const at = new Date();
-  return { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': klingSigner.sign(id, at, body) };
+  return klingCallbackHeaders(klingSigner, body);
 }
 
 /** Headers for a POST: Kling callbacks are signed, anything else goes as it is. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { signKieCallback } from '@clipwire/providers/kie';
+import { klingCallbackHeaders } from '@clipwire/providers/kling';
 import type { SentCallback } from '@clipwire/providers/simulator';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -354,10 +355,7 @@ describe('Kling callbacks signed with KLING_WEBHOOK_SECRET (Standard Webhooks)',
     const before = await observable(stack, uuid);
     expect(before.status).toBe('SUBMITTED');
 
-    const sign = (s: string, payload: string, at = new Date()) => {
-      const msgId = `msg_${randomBytes(8).toString('hex')}`;
-      return { 'webhook-id': msgId, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(s).sign(msgId, at, payload) };
-    };
+    const sign = (s: string, payload: string, at = new Date()) => klingCallbackHeaders(new Webhook(s), payload, at);
     const other = JSON.stringify({ ...(unsigned[2]!.body as object), task_status_msg: 'tampered' });
     const answers = {
       unsigned: await post(url, body),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { Webhook } from 'standardwebhooks';
+import { klingCallbackHeaders } from '../kling/signature.js';
 import { CallbackSender, type SentCallback } from './callbacks.js';
 import {
   HttpFaultState,
@@ -307,7 +308,8 @@ export function mountKling(
   /** Kling POSTs a snapshot of the task to callback_url on every status change. */
   function emitCallback(t: SimTask, body: Record<string, unknown> = serialize(t)): void {
     if (!t.callbackUrl) return;
-    callbacks.send(t.taskId, t.callbackUrl, body, signer ? signCallback(signer, body) : {});
+    // The sender posts JSON.stringify(body): the string signed here.
+    callbacks.send(t.taskId, t.callbackUrl, body, signer ? klingCallbackHeaders(signer, JSON.stringify(body)) : {});
   }
 
   function transition(t: SimTask, status: SimStatus, msg: string): void {
@@ -608,11 +610,4 @@ export function mountKling(
       await callbacks.stop();
     },
   };
-}
-
-/** Standard Webhooks headers for one callback (the sender posts `JSON.stringify(body)`, the string signed here). */
-function signCallback(signer: Webhook, body: unknown): Record<string, string> {
-  const id = `msg_${randomUUID()}`;
-  const at = new Date();
-  return { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signer.sign(id, at, JSON.stringify(body)) };
 }
