@@ -303,3 +303,55 @@ describe('lost create responses (PROVIDER_TIMEOUT_MS=500, 30 s of simulated late
     expect(stack.sim.kling.createsFor(uuid)).toBe(1); // the trial create; the failed ones never reached the handler
   }, 30_000);
 });
+
+describe('a Kling create that lands after Clipwire decided to resend it (PROVIDER_TIMEOUT_MS=500: 6 s grace)', () => {
+  let stack: Stack;
+  let proxy: RecordingProxy;
+  beforeAll(async () => {
+    proxy = await startRecordingProxy();
+    stack = await startStack({ env: { ...NO_API_RATE_LIMIT, PROVIDER_TIMEOUT_MS: '500', KLING_BASE_URL: proxy.url } });
+    proxy.setTarget(stack.sim.url);
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await proxy?.stop();
+  });
+
+  it('the resend is refused as a duplicate, the late task is adopted, and Kling holds one task', async () => {
+    const grace = 2 * 500 + 5000; // app.ts: unconfirmedGraceMs = 2 × PROVIDER_TIMEOUT_MS + 5 s
+    // The first create of a task is held on the way (Clipwire times out, looks the task up and finds
+    // nothing); it lands when the resend arrives, just before the resend itself.
+    const heldFirst = new Map<string, () => void>();
+    proxy.setGate((r) => {
+      if (r.method !== 'POST' || r.path !== KLING_AVATAR_PATH) return undefined;
+      const earlier = klingCreatesOf(proxy, r.body?.external_task_id).filter((c) => c !== r);
+      if (earlier.length === 0) return new Promise<void>((release) => heldFirst.set(r.body.external_task_id, release));
+      heldFirst.get(r.body.external_task_id)?.();
+      return eventually(async () => earlier[0]!.status !== undefined, 5000, 'the late create to land').then(() => {});
+    });
+    try {
+      const before = stack.sim.kling.createCount();
+      const { id, uuid } = await createTask(stack, kling());
+      const final = await stack.waitForFinal(id, TASK_FIELDS, 20_000);
+      expect(final.status).toBe('SUCCEEDED');
+
+      const creates = klingCreatesOf(proxy, uuid);
+      // The first reached Kling late and made the task; the resend, decided once the grace was over,
+      // was refused as a duplicate and created nothing.
+      expect(creates.map((c) => [c.status, c.response?.code === 0 ? 'ok' : c.response?.message])).toEqual([
+        [200, 'ok'],
+        [400, expect.stringMatching(/external_task_id already exists/)],
+      ]);
+      expect(creates[1]!.at - creates[0]!.at).toBeGreaterThanOrEqual(grace - 100);
+      expect(stack.sim.kling.createCount() - before).toBe(1);
+      // In between, Clipwire looked the task up rather than resend at once.
+      const lookups = proxy.log.filter((r) => r.method === 'GET' && r.path.endsWith(`/${uuid}`) && r.at < creates[1]!.at);
+      expect(lookups.length).toBeGreaterThanOrEqual(2);
+      // Adopted from Kling's answer to a lookup (source POLL), not from the refused resend.
+      expect(final.events.edges[1].node).toMatchObject({ status: 'SUBMITTED', source: 'POLL' });
+      expect(final.providerTaskId).toBe(creates[0]!.response.data.task_id);
+    } finally {
+      proxy.setGate(null);
+    }
+  }, 30_000);
+});

@@ -36,6 +36,12 @@ export interface RecordingProxy {
   readonly log: ProxiedRequest[];
   /** Requests of one kind, in arrival order. */
   creates(path: string, since?: number): ProxiedRequest[];
+  /**
+   * Called with each request once its body is in; the request is forwarded when the promise it
+   * returns settles (at once for undefined). A request held here reaches the provider late, even
+   * after Clipwire gave up waiting for it, as a request stuck on the network would.
+   */
+  setGate(gate: ((r: ProxiedRequest) => Promise<void> | undefined) | null): void;
   stop(): Promise<void>;
 }
 
@@ -56,6 +62,7 @@ function parse(text: string): any {
  */
 export async function startRecordingProxy(): Promise<RecordingProxy> {
   let target = '';
+  let gate: ((r: ProxiedRequest) => Promise<void> | undefined) | null = null;
   const log: ProxiedRequest[] = [];
   let seq = 0;
   const server = createServer((req, res) => {
@@ -68,7 +75,8 @@ export async function startRecordingProxy(): Promise<RecordingProxy> {
       log.push(entry);
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k) && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      request(`${target}${entry.path}`, { method: entry.method as 'GET', headers, body: raw.length > 0 ? raw : null })
+      Promise.resolve(gate?.(entry))
+        .then(() => request(`${target}${entry.path}`, { method: entry.method as 'GET', headers, body: raw.length > 0 ? raw : null }))
         .then(async (up) => {
           const body = Buffer.from(await up.body.arrayBuffer());
           entry.status = up.statusCode;
@@ -101,6 +109,9 @@ export async function startRecordingProxy(): Promise<RecordingProxy> {
     log,
     creates(path, since = 0) {
       return log.filter((r) => r.method === 'POST' && r.path === path && r.at >= since);
+    },
+    setGate(g) {
+      gate = g;
     },
     async stop() {
       server.closeAllConnections();
