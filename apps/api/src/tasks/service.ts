@@ -190,6 +190,7 @@ export class TaskService {
       if (waited < engine.unconfirmedGraceMs) {
         return { retryInMs: engine.unconfirmedGraceMs - waited, error: 'earlier create not found yet; waiting before resending' };
       }
+      log.info({ waitedMs: waited, attempts: task.submitAttempts }, 'earlier create not found upstream after the grace period: sending it again');
       await this.clearAttempt(task.id);
     }
 
@@ -216,7 +217,11 @@ export class TaskService {
         return { retryInMs: 1000, error: error.message };
       }
       await this.clearAttempt(task.id);
-      if (isDuplicateCreate(error) && adapter.findsUnconfirmedCreates && (await this.adoptUpstream(task, adapter))) return done;
+      if (isDuplicateCreate(error) && adapter.findsUnconfirmedCreates) {
+        // A create we did not know of is upstream after all: a second create went out for this task.
+        log.warn({ code: error.code, attempts: task.submitAttempts + 1 }, 'create refused as a duplicate of one already upstream; adopting that one');
+        if (await this.adoptUpstream(task, adapter)) return done;
+      }
       const attempts = task.submitAttempts + 1;
       if (error.retryable && attempts < engine.submitAttempts) {
         const delay = backoff(attempts, engine.retryBaseMs, engine.retryMaxMs, error.retryAfterMs);

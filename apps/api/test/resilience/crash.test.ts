@@ -160,7 +160,8 @@ async function startApi(env: Environment, crashAt?: CrashPoint): Promise<ApiChil
     PORT: String(env.port),
     HOST: '127.0.0.1',
     PUBLIC_BASE_URL: env.url,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    // info: a failure's output tail then shows the engine's recovery steps (resends, adoptions).
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
     CLIPWIRE_DATA_DIR: env.dataDir,
     // A base URL per provider in sandbox mode: main.ts starts no simulator of its own.
     KLING_BASE_URL: env.sim.url,
