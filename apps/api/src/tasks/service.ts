@@ -217,12 +217,12 @@ export class TaskService {
         return { retryInMs: 1000, error: error.message };
       }
       await this.clearAttempt(task.id);
+      const attempts = task.submitAttempts + 1;
       if (isDuplicateCreate(error) && adapter.findsUnconfirmedCreates) {
         // A create we did not know of is upstream after all: a second create went out for this task.
-        log.warn({ code: error.code, attempts: task.submitAttempts + 1 }, 'create refused as a duplicate of one already upstream; adopting that one');
+        log.warn({ code: error.code, attempts }, 'create refused as a duplicate of one already upstream; adopting that one');
         if (await this.adoptUpstream(task, adapter)) return done;
       }
-      const attempts = task.submitAttempts + 1;
       if (error.retryable && attempts < engine.submitAttempts) {
         const delay = backoff(attempts, engine.retryBaseMs, engine.retryMaxMs, error.retryAfterMs);
         log.info({ code: error.code, kind: error.kind, attempts, delayMs: Math.round(delay) }, 'submission will be retried');
