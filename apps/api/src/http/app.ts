@@ -7,7 +7,7 @@ import { DigitalHumanClient } from '@clipwire/providers/digital-human';
 import { KieClient } from '@clipwire/providers/kie';
 import { KlingClient } from '@clipwire/providers/kling';
 import { webRoot } from '@clipwire/web';
-import { getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { execute, getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
@@ -163,6 +163,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     batching: false,
     plugins: [
       ...armorPlugins(config.env === 'production'),
+      useGraphQLJsExecute(),
       // A cross-site form or GET cannot be a GraphQL request: JSON bodies preflight by themselves;
       // multipart uploads and GETs must carry one of these headers.
       useCSRFPrevention({ requestHeaders: ['graphql-preflight', 'apollo-require-preflight', 'x-graphql-csrf'] }),
@@ -514,4 +515,15 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+/**
+ * Queries and mutations execute on graphql-js's `execute`, as subscription events already do in
+ * SubscriptionDelivery, instead of yoga's default @graphql-tools/executor: the same result for the
+ * operations this schema has (no @defer/@stream), with fewer promise wrappers per field. Measured on
+ * S5 over PostgreSQL, alternating both engines on one machine state: 0.27–0.30 → 0.31–0.33 of the raw
+ * SELECT's throughput.
+ */
+function useGraphQLJsExecute(): Plugin {
+  return { onExecute: ({ setExecuteFn }) => setExecuteFn(execute) };
 }
