@@ -109,19 +109,21 @@ async function drain(ctx: Ctx, timeoutMs = 120_000): Promise<{ ms: number; left:
   }
 }
 
-async function profiled(ctx: Ctx, name: string, phase: () => Promise<unknown>): Promise<string> {
+/** Runs `phase` under the server's CPU profiler and writes the profile and its summary; returns what the phase returned. */
+async function profiled<T>(ctx: Ctx, name: string, phase: () => Promise<T>): Promise<T> {
   mkdirSync(join(benchDir, 'profiles'), { recursive: true });
   const file = join(benchDir, 'profiles', `${name}-${ctx.db}.cpuprofile`);
   await ctx.server.call('profileStart');
+  let result: T;
   try {
-    await phase();
+    result = await phase();
   } finally {
     await ctx.server.call('profileStop', { file });
   }
   const top = topFrames(file);
   writeFileSync(file.replace(/\.cpuprofile$/, '.top.txt'), top);
   console.log(`  profile of the server during ${name} (${ctx.db}): ${file}\n${top.replace(/^/gm, '    ')}`);
-  return file;
+  return result;
 }
 
 /** Self time by function and by package, from a .cpuprofile. */
@@ -202,7 +204,8 @@ async function s2(ctx: Ctx): Promise<Result> {
   const { tenantId, apiKey } = await ctx.server.call('newTenant', { name: `s2-${RUN}` });
   const per: Record<number, { api: number[]; raw: number[]; upd: number; lost: number; dup: number; rawLost: number; sendRate: number }> = {};
   let round = 0;
-  const apiRound = async (rate: number) => {
+  /** One round of 1000 callbacks at `rate`; with `profileAs`, only the sending and delivery run under the profiler (not the seeding and subscribing). */
+  const apiRound = async (rate: number, profileAs?: string) => {
     const prefix = `s2a${RUN}-${round++}-`;
     const cbs = await callbackTasks(ctx, tenantId, prefix, 1000);
     const keys = cbs.map((c) => taskGlobalId(c.taskId));
@@ -210,7 +213,8 @@ async function s2(ctx: Ctx): Promise<Result> {
     const sub = await ctx.ws.call('subscribe', { query: TASK_UPDATED, perKeyVariable: 'id', waitFirstMs: 30_000 });
     if (!sub.ready) throw new Error(`S2: ${sub.notReady} subscriptions never sent their first state (errors ${sub.errors})`);
     const posts = cbs.map((c, i) => ({ key: keys[i]!, url: ctx.api + c.path, body: c.body })).sort(() => Math.random() - 0.5);
-    const r = await ctx.ws.call('openLoop', { posts, rate, settleMs: 20_000 });
+    const send = () => ctx.ws.call('openLoop', { posts, rate, settleMs: 20_000 });
+    const r = profileAs ? await profiled(ctx, profileAs, send) : await send();
     await ctx.ws.call('closeAll');
     await drain(ctx);
     return r;
@@ -252,7 +256,7 @@ async function s2(ctx: Ctx): Promise<Result> {
   const lost = v.reduce((s, x) => s + x.a.lost, 0);
   const dup = v.reduce((s, x) => s + x.a.dup, 0);
   const pass = v.every((x) => x.ratio <= 2) && lost === 0 && dup === 0;
-  if (!pass && PROFILE) await profiled(ctx, 'S2', () => apiRound(1000));
+  if (!pass && PROFILE) await apiRound(1000, 'S2');
   return {
     id: 'S2',
     db: ctx.db,
