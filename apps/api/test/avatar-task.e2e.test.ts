@@ -3,14 +3,22 @@ import { sql } from 'drizzle-orm';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/db/client.js';
+import { KLING_AVATAR_PATH, startRecordingProxy, type RecordingProxy } from './resilience/resilience-support.js';
 import { uuidOf } from './support/ids.js';
 import { collect, CREATE_AVATAR, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
+let proxy: RecordingProxy;
 beforeAll(async () => {
-  stack = await startStack({ kling: { timing: { processingAfterMs: 600, succeedAfterMs: 1300 } } });
+  // Kling is reached through a proxy that can hold a request on the way.
+  proxy = await startRecordingProxy();
+  stack = await startStack({ kling: { timing: { processingAfterMs: 600, succeedAfterMs: 1300 } }, env: { KLING_BASE_URL: proxy.url } });
+  proxy.setTarget(stack.sim.url);
 });
-afterAll(() => stack?.stop());
+afterAll(async () => {
+  await stack?.stop();
+  await proxy?.stop();
+});
 
 const TASK_UPDATED = /* GraphQL */ `
   subscription Watch($id: ID!) {
@@ -20,15 +28,25 @@ const TASK_UPDATED = /* GraphQL */ `
 
 describe('an avatar task from mutation to live subscription', () => {
   it('streams PENDING → SUBMITTED → PROCESSING → SUCCEEDED with a playable video, then is found by list and by externalTaskId', async () => {
-    // Hold Kling's create answer a moment so that the subscription sees the task while still PENDING.
-    stack.sim.kling.setCreateLatencyMs(500);
-    const created = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, prompt: 'smile', externalTaskId: 'e2e-1' } });
-    expect(created.status).toBe(200);
-    const task = created.data!.createAvatarVideo;
-    expect(task).toMatchObject({ __typename: 'Task', status: 'PENDING', externalTaskId: 'e2e-1' });
+    // Kling's create is held on the way until the subscriber has seen the task PENDING (however long
+    // subscribing takes on a loaded machine).
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    proxy.setGate((r) => (r.method === 'POST' && r.path === KLING_AVATAR_PATH ? held : undefined));
+    let task: { id: string };
+    let updates: { data?: { taskUpdated: any } | null }[];
+    try {
+      const created = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, prompt: 'smile', externalTaskId: 'e2e-1' } });
+      expect(created.status).toBe(200);
+      task = created.data!.createAvatarVideo;
+      expect(task).toMatchObject({ __typename: 'Task', status: 'PENDING', externalTaskId: 'e2e-1' });
 
-    const client = stack.ws();
-    const updates = await collect(client.iterate<{ taskUpdated: any }>({ query: TASK_UPDATED, variables: { id: task.id } }));
+      const client = stack.ws();
+      updates = await collect(releasingAfterFirst(client.iterate<{ taskUpdated: any }>({ query: TASK_UPDATED, variables: { id: task.id } }), release));
+    } finally {
+      release();
+      proxy.setGate(null);
+    }
     const statuses = updates.map((u) => u.data!.taskUpdated.status);
     expect(statuses).toEqual(['PENDING', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED']);
 
@@ -72,7 +90,6 @@ describe('an avatar task from mutation to live subscription', () => {
   });
 
   it('subscribing to a task that is already final yields its state once and completes', async () => {
-    stack.sim.kling.setCreateLatencyMs(0);
     const created = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: 'e2e-final' } });
     const id = created.data!.createAvatarVideo.id;
     const first = await collect(stack.ws().iterate<{ taskUpdated: any }>({ query: TASK_UPDATED, variables: { id } }));
@@ -96,3 +113,15 @@ describe('an avatar task from mutation to live subscription', () => {
     expect(await ready.body.json()).toEqual({ status: 'ready', database: process.env.DATABASE_URL ? 'postgres' : 'pglite' });
   });
 });
+
+/** Passes every value through; calls `onFirst` once the first has been taken. */
+async function* releasingAfterFirst<T>(values: AsyncIterable<T>, onFirst: () => void): AsyncGenerator<T> {
+  let first = true;
+  for await (const value of values) {
+    yield value;
+    if (first) {
+      first = false;
+      onFirst();
+    }
+  }
+}
