@@ -3,8 +3,8 @@ import { sql } from 'drizzle-orm';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../src/db/client.js';
-import { KLING_AVATAR_PATH, startRecordingProxy, type RecordingProxy } from './resilience/resilience-support.js';
 import { uuidOf } from './support/ids.js';
+import { KLING_AVATAR_PATH, startRecordingProxy, type RecordingProxy } from './support/proxy.js';
 import { collect, CREATE_AVATAR, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;

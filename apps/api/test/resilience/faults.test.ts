@@ -2,20 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidOf } from '../support/ids.js';
 import { SANDBOX_KLING_API_KEY } from '../../src/config.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
-import {
-  eventStatuses,
-  KIE_CREATE_PATH,
-  KLING_AVATAR_PATH,
-  PROVIDERS,
-  sampleMax,
-  simGet,
-  sleep,
-  startRecordingProxy,
-  TASK_FIELDS,
-  type ProxiedRequest,
-  type RecordingProxy,
-  NO_API_RATE_LIMIT,
-} from './resilience-support.js';
+import { KIE_CREATE_PATH, KLING_AVATAR_PATH, startRecordingProxy, type ProxiedRequest, type RecordingProxy } from '../support/proxy.js';
+import { eventStatuses, PROVIDERS, sampleMax, simGet, sleep, TASK_FIELDS, NO_API_RATE_LIMIT } from './resilience-support.js';
 
 /*
  * Provider faults: 429 with Retry-After, Kling 1303 / 1102, 5xx bursts and the circuit breaker,

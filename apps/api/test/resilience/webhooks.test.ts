@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidOf } from '../support/ids.js';
 import { SANDBOX_KLING_API_KEY } from '../../src/config.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
+import { KLING_AVATAR_PATH } from '../support/proxy.js';
 import {
   eventStatuses,
-  KLING_AVATAR_PATH,
   simGet,
   sleep,
   snapshot,
