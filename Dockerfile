@@ -5,4 +5,7 @@ COPY . .
 RUN pnpm install --frozen-lockfile && pnpm --filter @clipwire/web build
 ENV NODE_ENV=production PORT=4000 HOST=0.0.0.0
 EXPOSE 4000
-CMD ["pnpm", "--filter", "@clipwire/api", "start"]
+WORKDIR /app/apps/api
+# The app itself is PID 1 (not pnpm, which exited on SIGTERM and left the app to be SIGKILLed), so
+# `docker stop` reaches it and it drains: the command the graceful-shutdown test runs.
+CMD ["node", "--import", "tsx", "src/main.ts"]

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config.js';
+import { API_DIR, MAIN_ARGS } from '../support/main-process.js';
 
 /*
  * docker-compose.yml and deploy/nginx.conf, checked as files (no Docker engine needed): the
@@ -139,6 +140,17 @@ describe('docker-compose.yml: a scaled-out Clipwire', () => {
     for (const name of [...byRole('api'), ...byRole('worker')]) {
       const test = [services[name]!.healthcheck!.test].flat().join(' ');
       expect(test, name).toContain(`http://127.0.0.1:${effectiveEnv(services[name]!).PORT}/readyz`);
+    }
+  });
+
+  it('runs the app as PID 1 with the command the graceful-shutdown test runs (no pnpm in between to swallow SIGTERM)', () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const last = (instruction: string) => [...dockerfile.matchAll(new RegExp(`^${instruction}\\s+(.+)$`, 'gm'))].at(-1)?.[1];
+    expect(JSON.parse(last('CMD')!)).toEqual(['node', ...MAIN_ARGS]);
+    expect(join(ROOT, last('WORKDIR')!.replace(/^\/app\/?/, ''))).toBe(API_DIR);
+    for (const [name, service] of [...clipwireServices, ['simulator', services.simulator!] as const]) {
+      const command = [service.command ?? []].flat();
+      if (command.length > 0) expect(command[0], name).toBe('node');
     }
   });
 

@@ -10,6 +10,8 @@ import { request } from 'undici';
  */
 
 export const API_DIR = join(import.meta.dirname, '..', '..');
+/** `node` and these arguments, in API_DIR: the production command (the Dockerfile's CMD, checked by compose.test.ts). */
+export const MAIN_ARGS = ['--import', 'tsx', 'src/main.ts'];
 
 /**
  * A free loopback port, kept by the caller across restarts so provider callbacks keep working.
@@ -48,7 +50,7 @@ export class MainProcess {
     readonly url: string,
     env: Record<string, string>,
   ) {
-    this.process = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: API_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process = spawn(process.execPath, MAIN_ARGS, { cwd: API_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString('utf8')).slice(-200_000);
     };
