@@ -49,6 +49,9 @@ const envSchema = z
       .string()
       .regex(/^(https?:\/\/[^\s,/]+)(,https?:\/\/[^\s,/]+)*$/, 'must be a comma-separated list of origins such as http://10.0.0.5:8080')
       .optional(),
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     SIMULATOR_PORT: z.coerce.number().int().min(0).max(65535).default(4010),
     SIMULATOR_TIMING_MS: z
       .string()
@@ -116,6 +119,11 @@ export interface Config {
   /** Private origins partners' webhooks may be delivered to (by default only public addresses). */
   webhookAllowOrigins: string[];
   simulator: { port: number; processingAfterMs: number; succeedAfterMs: number };
+  /**
+   * Prometheus metrics: on `port` (bound to `host`) when set, else at /metrics on the API's port;
+   * with a token, a scrape must send it as a bearer token; without one, only loopback may scrape.
+   */
+  metrics: { token: string | undefined; port: number | undefined; host: string };
 }
 
 export const SANDBOX_KLING_API_KEY = 'sandbox-kling-key';
@@ -190,6 +198,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     rateLimit: { perSecond: e.API_RATE_LIMIT_PER_SECOND, burst: e.API_RATE_LIMIT_BURST },
     webhookAllowOrigins: e.WEBHOOK_ALLOW_ORIGINS?.split(',') ?? [],
     simulator: { port: e.SIMULATOR_PORT, processingAfterMs, succeedAfterMs },
+    metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT, host: e.METRICS_HOST },
   };
 }
 

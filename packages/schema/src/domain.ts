@@ -64,3 +64,10 @@ export interface TaskErrorInfo {
 export interface TaskCostInfo {
   units: string | null;
 }
+
+/** Ids of tasks, keys and media are UUIDs: anything else is unknown, never sent to a ::uuid cast. */
+export const UUID_PATTERN = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const UUID = new RegExp(`^${UUID_PATTERN}$`, 'i');
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

@@ -50,13 +50,25 @@ export async function createTenant(db: DbOrTx, name: string): Promise<string> {
   return row.id;
 }
 
-/** Accepts `Bearer <key>` or the bare key (graphql-ws clients often send the bare key). */
-export function parseAuthorization(value: unknown): string | null {
-  if (typeof value !== 'string') return null;
-  const match = /^\s*(?:Bearer\s+)?(\S+)\s*$/i.exec(value);
-  const key = match?.[1];
-  if (!key || !key.startsWith(API_KEY_PREFIX) || key.length > 128) return null;
-  return key;
+/** The one accepted form of credentials, quoted in every refusal. */
+export const EXPECTED_AUTHORIZATION = `Authorization: Bearer ${API_KEY_PREFIX}…`;
+
+/** Why credentials were refused: said to the client, without revealing whether a key exists. */
+export type AuthFailure = 'missing' | 'malformed' | 'invalid';
+
+export const AUTH_FAILURE_MESSAGES: Record<AuthFailure, string> = {
+  missing: `missing API key: send ${EXPECTED_AUTHORIZATION}`,
+  malformed: `malformed credentials: send ${EXPECTED_AUTHORIZATION}`,
+  invalid: 'invalid or revoked API key',
+};
+
+/** Exactly `Bearer <key>` (the scheme is case-insensitive, as HTTP's are); anything else is malformed. */
+export function parseAuthorization(value: unknown): { key: string } | { failure: 'missing' | 'malformed' } {
+  if (value === undefined || value === null || value === '') return { failure: 'missing' };
+  if (typeof value !== 'string') return { failure: 'malformed' };
+  const key = /^Bearer ([A-Za-z0-9_-]{1,128})$/i.exec(value)?.[1];
+  if (!key || !key.startsWith(API_KEY_PREFIX)) return { failure: 'malformed' };
+  return { key };
 }
 
 /**
@@ -70,9 +82,14 @@ export class ApiKeyAuthenticator {
 
   constructor(private readonly db: DbOrTx) {}
 
-  async authenticate(authorization: unknown): Promise<Principal | null> {
-    const key = parseAuthorization(authorization);
-    if (!key) return null;
+  async authenticate(authorization: unknown): Promise<Principal | { failure: AuthFailure }> {
+    const parsed = parseAuthorization(authorization);
+    if ('failure' in parsed) return parsed;
+    const principal = await this.lookup(parsed.key);
+    return principal ?? { failure: 'invalid' };
+  }
+
+  private async lookup(key: string): Promise<Principal | null> {
     const hash = sha256Hex(key);
     const now = Date.now();
     const cached = this.cache.get(hash);

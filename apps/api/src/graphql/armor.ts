@@ -1,16 +1,17 @@
-import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
 /**
  * Limits every operation must pass before any resolver runs. They are envelop parse/validate
  * plugins, so they apply over HTTP (yoga) and over WebSocket (our onSubscribe parses and validates
- * through the same envelop).
+ * through the same envelop). In production, introspection is refused by a validation rule, on both
+ * transports (yoga's useDisableIntrospection keys on the HTTP request, which a WebSocket operation
+ * does not have); suggestions are hidden by the error policy (client-errors.ts).
  */
 export const LIMITS = { depth: 6, aliases: 15, tokens: 2000, directives: 20, cost: 5000 } as const;
 
@@ -22,6 +23,6 @@ export function armorPlugins(production: boolean): Plugin[] {
     maxDirectivesPlugin({ n: LIMITS.directives }),
     costLimitPlugin({ maxCost: LIMITS.cost, objectCost: 2, scalarCost: 1, depthCostFactor: 1.5, ignoreIntrospection: true }),
   ] as Plugin[];
-  if (production) plugins.push(blockFieldSuggestionsPlugin() as Plugin, useDisableIntrospection());
+  if (production) plugins.push({ onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) });
   return plugins;
 }

@@ -2,6 +2,7 @@ import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { GraphQLContext } from './context.js';
+import TextInputsPlugin from './text-inputs.js';
 
 /** Plugins and scalars only; every type lives in its own file under types/. */
 export const builder = new SchemaBuilder<{
@@ -13,7 +14,7 @@ export const builder = new SchemaBuilder<{
   };
   DefaultInputFieldRequiredness: false;
 }>({
-  plugins: [RelayPlugin],
+  plugins: [RelayPlugin, TextInputsPlugin],
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',

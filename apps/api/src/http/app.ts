@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { DigitalHumanClient } from '@clipwire/providers/digital-human';
 import { KieClient } from '@clipwire/providers/kie';
 import { KlingClient } from '@clipwire/providers/kling';
+import { UUID_PATTERN } from '@clipwire/schema';
 import { webRoot } from '@clipwire/web';
 import { execute, getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -13,14 +14,16 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { Dispatcher } from 'undici';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ApiKeyAuthenticator, revokedKeyIds, type Principal } from '../auth/api-keys.js';
+import { ApiKeyAuthenticator, AUTH_FAILURE_MESSAGES, revokedKeyIds, type AuthFailure, type Principal } from '../auth/api-keys.js';
 import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { bootstrapSandboxTenant, SANDBOX_KEY_FILE } from '../auth/bootstrap.js';
 import { isSandbox, type Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/client.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { armorPlugins } from '../graphql/armor.js';
-import { useRequestBodyLimit } from '../graphql/body-limit.js';
+import { useRequestBodyLimit, type BodyLimits } from '../graphql/body-limit.js';
+import { clientErrorPolicy } from '../graphql/client-errors.js';
+import { checkVariables, useInputLimits } from '../graphql/input-limits.js';
 import { SubscriptionDelivery, type Delivery } from '../graphql/ws-delivery.js';
 import { schema } from '../graphql/schema.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -40,6 +43,7 @@ import { ProviderHealth } from '../providers/health.js';
 import { DEFAULT_ENGINE, MAX_CALLBACK_BYTES, TaskService, type EngineSettings } from '../tasks/service.js';
 import { WEBHOOK_RETRY_SCHEDULE_MS, WebhookService } from '../webhooks/service.js';
 import { BodyTooLargeError, readBody } from './body.js';
+import { MB } from '../media/limits.js';
 import { serveStatic } from './static.js';
 
 export interface AppOptions {
@@ -54,7 +58,7 @@ export interface AppOptions {
   webhookScheduleMs?: number[];
   /** Circuit breaker settings (tests shorten the reset). */
   breaker?: ConstructorParameters<typeof ProviderHealth>[0];
-  /** The GraphQL endpoint's body limit (tests lower it). */
+  /** The GraphQL endpoint's body limit, JSON and multipart alike (tests lower it). */
   maxGraphQLBodyBytes?: number;
 }
 
@@ -69,12 +73,30 @@ export interface App {
   sandboxApiKey: string | null;
   start(): Promise<string>;
   url(): string;
+  /** Where metrics are scraped when METRICS_PORT is set (after start), else undefined. */
+  metricsUrl(): string | undefined;
   stop(): Promise<void>;
 }
 
 const GRAPHQL_PATH = '/graphql';
-/** The largest documented input is a 100 MB video; as base64 in JSON it is ~134 MB. */
-const MAX_GRAPHQL_BODY_BYTES = 140 * 1024 * 1024;
+const MEDIA_PATH = new RegExp(`^/media/(${UUID_PATTERN})$`);
+/**
+ * The GraphQL endpoint's body limits, sized to the largest legitimate request of each kind:
+ * - JSON: an image and an audio inline as base64 at KIE's 10 MB maxima (2 × 13.4 MiB) and the rest
+ *   of the request; larger media (videos up to 100 MB) go as a URL or a multipart upload. A create
+ *   holds fewer than a hundred JSON values: 10,000 leaves room and bounds what JSON.parse may cost.
+ * - multipart: one file at the largest documented maximum (a 100 MB video) and the rest; each file
+ *   up to 101 MiB, so that the media checks, not the parser, say which field is over its limit.
+ */
+export const GRAPHQL_BODY_LIMITS: BodyLimits = {
+  jsonBytes: 32 * MB,
+  jsonValues: 10_000,
+  jsonDepth: 32,
+  multipartBytes: 110 * MB,
+  fileBytes: 101 * MB,
+  fieldBytes: 1 * MB,
+  files: 4,
+};
 /** Largest WebSocket frame accepted; a subscription document is far smaller. */
 const WS_MAX_PAYLOAD = 256 * 1024;
 
@@ -152,23 +174,48 @@ export async function buildApp(options: AppOptions): Promise<App> {
     metrics.graphqlOperations.inc({ type: 'subscription', name: op?.name?.value ?? 'anonymous', outcome: 'ok' });
   }
 
-  const yoga = createYoga<{ req?: IncomingMessage; res?: ServerResponse; wsPrincipal?: Principal }, GraphQLContext>({
+  const errors = clientErrorPolicy({
+    production: config.env === 'production',
+    onMasked: (err) => log.error({ err }, 'graphql error'),
+  });
+  const bodyLimits: BodyLimits = options.maxGraphQLBodyBytes
+    ? { ...GRAPHQL_BODY_LIMITS, jsonBytes: options.maxGraphQLBodyBytes, multipartBytes: options.maxGraphQLBodyBytes }
+    : GRAPHQL_BODY_LIMITS;
+
+  /** Who is calling, and whether they may now: a principal, or the refusal to send. */
+  async function admit(authorization: unknown): Promise<{ principal: Principal } | { refusal: GraphQLError }> {
+    const outcome = await authenticator.authenticate(authorization);
+    if ('failure' in outcome) return { refusal: unauthenticated(outcome.failure) };
+    const waitMs = await rateLimiter.take(outcome.apiKeyId);
+    if (waitMs !== null) {
+      return {
+        refusal: new GraphQLError('too many requests for this API key', {
+          extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: { 'retry-after': String(Math.ceil(waitMs / 1000)) } } },
+        }),
+      };
+    }
+    return { principal: outcome };
+  }
+
+  const yoga = createYoga<{ req?: IncomingMessage; res?: ServerResponse; principal?: Principal }, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     // Checked by useRequestBodyLimit below instead (yoga's own check pipes every body through a stream).
     maxRequestBodySize: false,
     graphiql: config.env === 'production' ? false : { subscriptionsProtocol: 'WS' },
-    maskedErrors: true,
+    maskedErrors: errors.maskedErrors,
     batching: false,
     plugins: [
+      useInputLimits(),
       ...armorPlugins(config.env === 'production'),
+      errors.plugin,
       useGraphQLJsExecute(),
       // A cross-site form or GET cannot be a GraphQL request: JSON bodies preflight by themselves;
       // multipart uploads and GETs must carry one of these headers.
       useCSRFPrevention({ requestHeaders: ['graphql-preflight', 'apollo-require-preflight', 'x-graphql-csrf'] }),
       useTenantScopedQueries(),
-      useRequestBodyLimit(options.maxGraphQLBodyBytes ?? MAX_GRAPHQL_BODY_BYTES),
+      useRequestBodyLimit(bodyLimits),
       {
         onExecute: ({ args }) => ({
           onExecuteDone: ({ result }) => {
@@ -186,18 +233,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
       warn: (...args) => log.warn(args.map(String).join(' ')),
       error: (...args) => log.error({ err: args[0] }, 'graphql error'),
     },
+    // POST requests (and WebSocket operations) are admitted before their body is read; a GET here.
     context: async (initial): Promise<GraphQLContext> => {
-      const principal = initial.wsPrincipal ?? (await authenticator.authenticate(initial.request?.headers.get('authorization')));
+      let principal = initial.principal;
       if (!principal) {
-        throw new GraphQLError('missing or invalid API key', {
-          extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
-        });
-      }
-      const waitMs = await rateLimiter.take(principal.apiKeyId);
-      if (waitMs !== null) {
-        throw new GraphQLError('too many requests for this API key', {
-          extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: { 'retry-after': String(Math.ceil(waitMs / 1000)) } } },
-        });
+        const admission = await admit(initial.request?.headers.get('authorization') ?? undefined);
+        if ('refusal' in admission) throw admission.refusal;
+        principal = admission.principal;
       }
       return {
         db: db.db,
@@ -255,13 +297,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
         log.debug({ requestId, method, route: routeName, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
       }
     });
-    if (path === '/metrics' && method === 'GET') {
-      await refreshGauges();
-      res.writeHead(200, { 'content-type': metrics.registry.contentType });
-      res.end(await metrics.registry.metrics());
-      return;
+    if (path === '/metrics' && method === 'GET' && config.metrics.port === undefined) return serveMetrics(req, res);
+    if (path === GRAPHQL_PATH) {
+      if (method !== 'POST') return yoga.handle(req, res, { req, res });
+      // Credentials and the rate limit are checked before a byte of the body is read or parsed.
+      const admission = await admit(req.headers.authorization);
+      if ('refusal' in admission) return sendGraphQLError(res, admission.refusal);
+      return yoga.handle(req, res, { req, res, principal: admission.principal });
     }
-    if (path === GRAPHQL_PATH) return yoga.handle(req, res, { req, res });
     const callback = /^\/callbacks\/([a-z-]+)\/([^/]+)$/.exec(path);
     if (callback) {
       if (method !== 'POST') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'POST' });
@@ -275,7 +318,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       const outcome = await tasks.handleCallback(callback[1]!, callback[2]!, body, req.headers);
       return sendJson(res, outcome.status, { message: outcome.message });
     }
-    const mediaPath = /^\/media\/([0-9a-f-]{36})$/.exec(path);
+    const mediaPath = MEDIA_PATH.exec(path);
     if (mediaPath && (method === 'GET' || method === 'HEAD')) return serveMedia(mediaPath[1]!, req, res, method);
     if (path === '/console/config.json') return sendJson(res, 200, await consoleConfig(req));
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
@@ -292,6 +335,33 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if ((method === 'GET' || method === 'HEAD') && (await serveStatic(webRoot, path, res, method))) return;
     sendJson(res, 404, { error: 'not found' });
   }
+
+  /**
+   * Prometheus scrapes. With METRICS_TOKEN, only a bearer of the token; without, only this machine
+   * (the public port must not tell strangers how many tasks and jobs there are).
+   */
+  async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const token = config.metrics.token;
+    const allowed = token ? bearerMatches(req.headers.authorization, token) : isLoopback(req.socket.remoteAddress);
+    if (!allowed) {
+      return sendJson(res, token ? 401 : 403, { error: token ? 'send Authorization: Bearer <METRICS_TOKEN>' : 'metrics are served to loopback only' },
+        token ? { 'www-authenticate': 'Bearer' } : {});
+    }
+    await refreshGauges();
+    res.writeHead(200, { 'content-type': metrics.registry.contentType });
+    res.end(await metrics.registry.metrics());
+  }
+  const metricsServer =
+    config.metrics.port === undefined
+      ? undefined
+      : createServer((req, res) => {
+          const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+          const reply = path === '/metrics' && req.method === 'GET' ? serveMetrics(req, res) : Promise.resolve(sendJson(res, 404, { error: 'not found' }));
+          reply.catch((err: unknown) => {
+            log.error({ err }, 'metrics scrape failed');
+            if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+          });
+        });
 
   /** Gauges read from the database at scrape time: every process reports the shared totals. */
   async function refreshGauges(): Promise<void> {
@@ -333,7 +403,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   }
 
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: WS_MAX_PAYLOAD });
-  const delivery = new SubscriptionDelivery();
+  const delivery = new SubscriptionDelivery(errors.mask);
   const wsOperations = new WeakMap<ExecutionArgs, { execute: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult; delivery: Delivery }>();
   type WsExtra = { principal?: Principal; socket: WebSocket };
   /** Open authenticated sockets, so that a revoked key's sockets can be closed. */
@@ -343,7 +413,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
       connectionInitWaitTimeout: 3000, // no connection_init in time: closed with 4408
       onConnect: async (ctx) => {
         const principal = await authenticator.authenticate(ctx.connectionParams?.authorization);
-        if (!principal) return false; // graphql-ws closes with 4403 Forbidden
+        if ('failure' in principal) {
+          // Closed here with the reason; graphql-ws's own close (4403 "Forbidden") then finds it closing.
+          ctx.extra.socket.close(4403, AUTH_FAILURE_MESSAGES[principal.failure]);
+          return false;
+        }
         ctx.extra.principal = principal;
         sockets.set(ctx.extra.socket, principal);
         metrics.openSockets.inc();
@@ -361,8 +435,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
       onSubscribe: async (ctx, id, payload) => {
         const principal = ctx.extra.principal;
         if (!principal) return [new GraphQLError('not authenticated')];
+        const tooBig = checkVariables(payload.variables);
+        if (tooBig) return [tooBig];
         try {
-          const enveloped = yoga.getEnveloped({ wsPrincipal: principal, params: payload });
+          const enveloped = yoga.getEnveloped({ principal, params: payload });
           // The same envelop as HTTP: parse (token limit) and validate (depth, aliases, cost…).
           // graphql-ws skips validation when onSubscribe returns execution args, so it is done here.
           const document = enveloped.parse(payload.query);
@@ -390,6 +466,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
         countSubscription(args);
         return delivery.subscribe(args, wsOperations.get(args)!.delivery);
       },
+      // What graphql-ws itself sends (results of queries, mutations and refused subscriptions; errors)
+      // passes the same error policy as HTTP.
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map((e) => errors.mask(e).toJSON()) } : undefined,
+      onError: (_ctx, _id, _payload, errs) => errs.map((e) => errors.mask(e).toJSON()),
     },
     wss,
   );
@@ -417,11 +498,21 @@ export async function buildApp(options: AppOptions): Promise<App> {
     webhooks,
     sandboxApiKey,
     url,
+    metricsUrl() {
+      const address = metricsServer?.address() as AddressInfo | null | undefined;
+      return address ? `http://${config.metrics.host}:${address.port}/metrics` : undefined;
+    },
     async start() {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
       });
+      if (metricsServer) {
+        await new Promise<void>((resolve, reject) => {
+          metricsServer.once('error', reject);
+          metricsServer.listen(config.metrics.port, config.metrics.host, () => resolve());
+        });
+      }
       const { port } = server.address() as AddressInfo;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       listeningUrl = `http://${host}:${port}`;
@@ -442,6 +533,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     },
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       clearInterval(pollTimer);
       clearInterval(revocationSweep);
       if (config.role !== 'api') await Promise.all(workers.map((w) => w.stop())); // finish the jobs in hand, release the rest
@@ -509,6 +602,25 @@ function routeLabel(path: string): string {
 
 function isLoopback(address: string | undefined): boolean {
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+}
+
+/** Refused credentials: 401 with the expected form, in GraphQL's error shape. */
+function unauthenticated(failure: AuthFailure): GraphQLError {
+  return new GraphQLError(AUTH_FAILURE_MESSAGES[failure], {
+    extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
+  });
+}
+
+/** A request refused before GraphQL ran, answered as yoga answers one (status and headers from the error). */
+function sendGraphQLError(res: ServerResponse, error: GraphQLError): void {
+  const http = (error.extensions.http ?? {}) as { status?: number; headers?: Record<string, string> };
+  const { http: _http, ...extensions } = error.extensions;
+  sendJson(res, http.status ?? 400, { errors: [{ message: error.message, extensions }] }, http.headers ?? {});
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return header !== undefined && timingSafeEqual(digest(header), digest(`Bearer ${token}`));
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -123,7 +123,12 @@ function listTypes(types: Readonly<Record<string, string>>): string {
   return labels.length <= 1 ? (labels[0] ?? '') : `${labels.slice(0, -1).join(', ')} or ${labels.at(-1)}`;
 }
 
-/** Checks a probe against a rule. Type first: when the type is wrong nothing else is reported. */
+/**
+ * Checks a probe against a rule. Type first: when the type is wrong nothing else is reported. Then
+ * size, then integrity: a truncated or corrupt file (probe.intact === false) is reported as such and
+ * its dimensions and duration are not judged — they were read from a damaged file (a WAV cut in half
+ * "lasts" half as long) and the file is refused anyway.
+ */
 export function checkMedia(rule: MediaRule, probe: MediaProbe, path: string[]): MediaIssue[] {
   const field = fieldName(path);
   const issue = (message: string): MediaIssue => ({ path: [...path], message });
@@ -137,6 +142,12 @@ export function checkMedia(rule: MediaRule, probe: MediaProbe, path: string[]): 
     issues.push(
       issue(`${field} must be at most ${formatBytes(rule.maxBytes)} (got ${formatOver(probe.sizeBytes, rule.maxBytes)})`),
     );
+  }
+
+  if (probe.intact === false) {
+    const why = probe.corruption !== undefined ? ` (${probe.corruption})` : '';
+    issues.push(issue(`${field}: the file is truncated or corrupt${why}`));
+    return issues;
   }
 
   if (rule.minSidePx !== undefined || rule.maxAspect !== undefined) {

@@ -14,10 +14,16 @@
  *   an AUDIO track and Kling's video-to-audio input usually has none. `mvhd` is authoritative, so a
  *   prefix suffices when `moov` comes first ("faststart"); otherwise the whole file is needed.
  *   music-metadata is the fallback (fragmented files).
+ * - integrity (`intact`, `corruption`): integrity.ts walks the container of a complete file (every
+ *   PNG chunk to IEND, JPEG segments and scans to EOI, RIFF sizes, MP4 boxes and sample tables, MP3 /
+ *   AAC frames, Ogg pages, FLAC metadata and frames). A file cut after its header reads the same
+ *   type, dimensions and often duration as the whole file, so only this tells them apart — and it
+ *   needs the WHOLE file, images included.
  */
 import { fileTypeFromBuffer } from 'file-type';
 import { imageSize } from 'image-size';
 import { parseBuffer } from 'music-metadata';
+import { checkIntegrity, checkIsoBmffPrefix } from './integrity.js';
 
 export type MediaKind = 'image' | 'audio' | 'video' | 'unknown';
 
@@ -35,34 +41,48 @@ export interface MediaProbe {
   durationSeconds?: number;
   /** Whether the probed bytes were the whole file. */
   complete: boolean;
+  /**
+   * Whether the file is whole and undamaged (see integrity.ts). Set for complete files of every type
+   * with a walker (PNG, JPEG, WebP, GIF, MP4/MOV/M4A, WAV, MP3, AAC, Ogg, FLAC); absent when not
+   * checked. For a prefix it is only ever `false`: when an MP4/MOV's boxes seen in the prefix already
+   * declare more bytes than the file's total size.
+   */
+  intact?: boolean;
+  /** Why `intact` is false, e.g. "the PNG ends before its IEND chunk". */
+  corruption?: string;
 }
 
-/** Bytes that suffice for the type and image dimensions. */
+/** Bytes that suffice for the type and image dimensions (not for integrity). */
 export const PROBE_PREFIX_BYTES = 64 * 1024;
 
 /**
- * How many leading bytes a probe needs for `kind`: a prefix for images, the whole file
- * (`Infinity`) for audio and video. For video a prefix MAY suffice (faststart MP4/MOV) —
- * fetch PROBE_PREFIX_BYTES first and check `needsWholeFile(probe)`. For an unknown kind, the prefix
- * is enough to know that the type is unsupported.
+ * How many leading bytes a probe needs for `kind`: the whole file (`Infinity`) for images (integrity
+ * needs every chunk), audio and video. For video a prefix MAY suffice (faststart MP4/MOV: duration
+ * and frame size from `moov`, consistency of the box sizes with the total size) — fetch
+ * PROBE_PREFIX_BYTES first and check `needsWholeFile(probe)`. For an unknown kind, the prefix is
+ * enough to know that the type is unsupported.
  */
 export function neededBytes(kind: MediaKind): number {
   switch (kind) {
-    case 'image':
     case 'unknown':
       return PROBE_PREFIX_BYTES;
+    case 'image':
     case 'audio':
     case 'video':
       return Number.POSITIVE_INFINITY;
   }
 }
 
-/** True when a probe of a prefix lacks facts the whole file would give. */
+/**
+ * True when a probe of a prefix lacks facts the whole file would give and the checks need: image
+ * integrity, audio duration, video duration (a faststart video's prefix is enough; its integrity is
+ * then only checked for consistency with the total size).
+ */
 export function needsWholeFile(probe: MediaProbe): boolean {
   if (probe.complete) return false;
   switch (probe.kind) {
     case 'image':
-      return probe.width === undefined;
+      return true;
     case 'audio':
     case 'video':
       return probe.durationSeconds === undefined;
@@ -78,13 +98,34 @@ function kindOf(mime: string): MediaKind {
   return 'unknown';
 }
 
-export async function probeMedia(bytes: Buffer | Uint8Array, opts: { totalSize?: number } = {}): Promise<MediaProbe> {
+export interface ProbeOptions {
+  /** Size of the whole file when `bytes` may be a prefix of it (Content-Range, an upload's length). */
+  totalSize?: number;
+  /**
+   * Whether `bytes` is the whole file. Default: `bytes.length >= totalSize` (true without totalSize).
+   * Pass `false` for a prefix of a file whose total size is unknown.
+   */
+  complete?: boolean;
+}
+
+export async function probeMedia(bytes: Buffer | Uint8Array, opts: ProbeOptions = {}): Promise<MediaProbe> {
   const sizeBytes = opts.totalSize ?? bytes.length;
-  const complete = bytes.length >= sizeBytes;
+  const complete = opts.complete ?? bytes.length >= sizeBytes;
   const type = await fileTypeFromBuffer(bytes);
   const mime = type?.mime ?? 'application/octet-stream';
   const kind = type ? kindOf(type.mime) : 'unknown';
-  const probe: MediaProbe = { kind, mime, ext: type?.ext ?? 'bin', sizeBytes, complete };
+  const ext = type?.ext ?? 'bin';
+  const probe: MediaProbe = { kind, mime, ext, sizeBytes, complete };
+
+  const integrity = complete
+    ? checkIntegrity(bytes, mime, ext)
+    : opts.totalSize !== undefined
+      ? checkIsoBmffPrefix(bytes, opts.totalSize, mime, ext)
+      : undefined;
+  if (integrity) {
+    probe.intact = integrity.intact;
+    if (integrity.corruption !== undefined) probe.corruption = integrity.corruption;
+  }
 
   if (kind === 'image') {
     try {

@@ -1,4 +1,5 @@
 import {
+  UUID_PATTERN,
   isTerminalStatus,
   statusesBefore,
   type Provider,
@@ -319,9 +320,13 @@ export function encodeTaskCursor(task: Pick<TaskRow, 'createdAt' | 'id'>): strin
   return Buffer.from(`${task.createdAt.getTime()}:${task.id}`).toString('base64url');
 }
 
+// Milliseconds up to 13 digits (the year 2286) and a well-formed UUID: anything else would reach
+// PostgreSQL's ::timestamptz / ::uuid casts and fail there instead of here.
+const TASK_CURSOR = new RegExp(`^(\\d{1,13}):(${UUID_PATTERN})$`);
+
 export function decodeTaskCursor(cursor: string): TaskCursor | null {
   const raw = Buffer.from(cursor, 'base64url').toString();
-  const match = /^(\d{1,15}):([0-9a-f-]{36})$/.exec(raw);
+  const match = TASK_CURSOR.exec(raw);
   if (!match) return null;
   return { createdAt: new Date(Number(match[1])), id: match[2]! };
 }

@@ -15,6 +15,7 @@ import { CircuitOpenError, type ProviderHealth } from '../providers/health.js';
 import { CALLBACK_SLUGS, providerForSlug, type AdapterRegistry } from '../providers/registry.js';
 import { neverReachedProvider, type CallbackReading, type ProviderReport, type SubmitContext, type TaskAdapter } from '../providers/types.js';
 import type { ClipwirePubSub } from '../pubsub.js';
+import { storable } from '../text.js';
 import type { WebhookService } from '../webhooks/service.js';
 import type { TaskDraft } from './intake.js';
 import {
@@ -469,8 +470,9 @@ export class TaskService {
     await this.apply({ taskId: task.id, to: 'FAILED', source: 'SYSTEM', message, patch: { error: { code, message, providerCode } } });
   }
 
+  /** Every status change goes through here; providers' text in it is made storable first. */
   private async apply(t: Transition): Promise<TaskRow | null> {
-    const result = await transitionTask(this.deps.db, t, this.deps.webhooks.changeJobs);
+    const result = await transitionTask(this.deps.db, storable(t), this.deps.webhooks.changeJobs);
     if (!result) return null;
     this.publish(result.task, result.event.id);
     if (result.queuedJobs) this.deps.jobs.nudge(['webhook']);

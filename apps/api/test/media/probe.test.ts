@@ -13,6 +13,7 @@ describe('probeMedia on real files', () => {
       width: 512,
       height: 640,
       complete: true,
+      intact: true,
     });
   });
 
@@ -81,7 +82,7 @@ describe('probeMedia on real files', () => {
 });
 
 describe('probing a prefix', () => {
-  it('gets image dimensions from the first bytes, with the total size from totalSize', async () => {
+  it('gets image dimensions from the first bytes, with the total size from totalSize; integrity needs the whole file', async () => {
     const whole = fixture('portrait-512x640.png');
     const prefix = whole.subarray(0, 1024);
     const p = await probeMedia(prefix, { totalSize: whole.length });
@@ -94,7 +95,7 @@ describe('probing a prefix', () => {
       height: 640,
       complete: false,
     });
-    expect(needsWholeFile(p)).toBe(false);
+    expect(needsWholeFile(p)).toBe(true);
   });
 
   it('gets JPEG dimensions from a 4 KiB prefix', async () => {
@@ -122,8 +123,17 @@ describe('probing a prefix', () => {
     expect(needsWholeFile(pl)).toBe(true);
   });
 
-  it('neededBytes: a prefix for images, the whole file for audio and video', () => {
-    expect(neededBytes('image')).toBe(PROBE_PREFIX_BYTES);
+  it('treats bytes as a prefix when told so, even without a total size (a cut body of unknown length)', async () => {
+    const whole = fixture('tone-3s.wav');
+    const p = await probeMedia(whole.subarray(0, 4096), { complete: false });
+    expect(p).toMatchObject({ kind: 'audio', sizeBytes: 4096, complete: false });
+    expect(p.durationSeconds).toBeUndefined();
+    expect(p.intact).toBeUndefined();
+    expect(needsWholeFile(p)).toBe(true);
+  });
+
+  it('neededBytes: the whole file for images (integrity), audio and video; a prefix for unknown types', () => {
+    expect(neededBytes('image')).toBe(Number.POSITIVE_INFINITY);
     expect(neededBytes('unknown')).toBe(PROBE_PREFIX_BYTES);
     expect(neededBytes('audio')).toBe(Number.POSITIVE_INFINITY);
     expect(neededBytes('video')).toBe(Number.POSITIVE_INFINITY);

@@ -383,6 +383,17 @@ describe('Kling callbacks signed with KLING_WEBHOOK_SECRET (Standard Webhooks)',
     await sleep(200);
     expect(await observable(stack, uuid)).toEqual(stored);
   });
+
+  it('a signed callback whose text the database cannot store (NUL, lone surrogates) is applied with U+FFFD in its place', async () => {
+    const { id, uuid } = await createTask(stack, { provider: 'KLING' });
+    const succeed = await eventually(async () => klingCallbacksOf(stack, uuid).find((c) => (c.body as any).task_status === 'succeed'), 5000, 'the succeed callback');
+    const body = JSON.stringify({ ...(succeed.body as object), task_status_msg: 'done\u0000 \ud800 \udc00 ok' });
+    expect(await post(succeed.url, body, klingCallbackHeaders(new Webhook(secret), body, new Date()))).toBe(200);
+    const final = await stack.waitForFinal(id, 'statusMessage events { edges { node { status message } } }', 5000);
+    expect(final.status).toBe('SUCCEEDED');
+    expect(final.statusMessage).toBe('done\ufffd \ufffd \ufffd ok');
+    expect(final.events.edges.at(-1).node).toEqual({ status: 'SUCCEEDED', message: 'done\ufffd \ufffd \ufffd ok' });
+  });
 });
 
 describe('Kling callbacks from a simulator that signs them (sandbox with KLING_WEBHOOK_SECRET)', () => {

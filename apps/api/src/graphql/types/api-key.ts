@@ -2,6 +2,7 @@ import { tenants } from '@clipwire/schema/tables';
 import { eq } from 'drizzle-orm';
 import { GraphQLError } from 'graphql';
 import { createApiKey, createTenant, listApiKeys, revokeApiKey } from '../../auth/api-keys.js';
+import { isUuid } from '@clipwire/schema';
 import { isUniqueViolation } from '../../tasks/repository.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
@@ -77,7 +78,7 @@ builder.mutationField('revokeApiKey', (t) =>
     description: 'Revokes a key: refused within seconds on every path, and its open WebSockets are closed. Null for an unknown id.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
-      if (!/^[0-9a-f-]{36}$/i.test(String(id))) return null;
+      if (!isUuid(String(id))) return null;
       const row = await revokeApiKey(ctx.db, String(id), ctx.principal.scope === 'admin' ? null : ctx.principal.tenantId);
       if (!row) return null;
       return (await listApiKeys(ctx.db, null)).find((r) => r.id === row.id) ?? null;

@@ -1,5 +1,6 @@
 import { builder } from '../builder.js';
-import { isUuid, TaskType } from './task.js';
+import { isUuid } from '@clipwire/schema';
+import { TaskType } from './task.js';
 
 builder.mutationField('cancelTask', (t) =>
   t.field({

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { latestTenantEventId } from '../../tasks/repository.js';
 import { builder } from '../builder.js';
-import { TaskFilterInput } from './task.js';
+import { normalizeFilter, TaskFilterInput } from './task.js';
 import { TaskEventType } from './task-event.js';
 
 
@@ -16,7 +16,7 @@ builder.subscriptionField('taskEvents', (t) =>
     },
     subscribe: (_root, args, ctx) => {
       const after = args.after == null ? 0 : parseCursor(args.after);
-      return ctx.feeds.subscribe(ctx.principal.tenantId, after, args.filter ?? undefined);
+      return ctx.feeds.subscribe(ctx.principal.tenantId, after, normalizeFilter(args.filter));
     },
     resolve: (event) => event,
   }),

@@ -4,7 +4,8 @@ import { Repeater } from 'graphql-yoga';
 import { findTask } from '../../tasks/repository.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
-import { isUuid, TaskType } from './task.js';
+import { isUuid } from '@clipwire/schema';
+import { TaskType } from './task.js';
 
 builder.subscriptionField('taskUpdated', (t) =>
   t.field({

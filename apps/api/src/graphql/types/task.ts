@@ -1,3 +1,4 @@
+import { isUuid } from '@clipwire/schema';
 import type { TaskRow } from '@clipwire/schema/tables';
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
@@ -10,7 +11,9 @@ import {
   listTasks,
   countTasks,
   type TaskCursor,
+  type TaskFilter,
 } from '../../tasks/repository.js';
+import { INPUT_LIMITS } from '../input-limits.js';
 import { builder } from '../builder.js';
 import { ProviderEnum, TaskKindEnum, TaskStatusEnum } from './enums.js';
 import { AudioOutputType, TaskCostType, TaskErrorType, VideoOutputType } from './outputs.js';
@@ -64,12 +67,20 @@ export const TaskType = builder.node(TaskRef, {
 });
 
 export const TaskFilterInput = builder.inputType('TaskFilter', {
+  description: `Each list holds at most ${INPUT_LIMITS.listLength} values; repeated values count once.`,
   fields: (t) => ({
     statuses: t.field({ type: [TaskStatusEnum] }),
     kinds: t.field({ type: [TaskKindEnum] }),
     providers: t.field({ type: [ProviderEnum] }),
   }),
 });
+
+/** A filter as the repository takes it: each list without repeats (at most one entry per enum value). */
+export function normalizeFilter(filter: TaskFilter | null | undefined): TaskFilter | undefined {
+  if (!filter) return undefined;
+  const distinct = <T>(list: T[] | null | undefined) => (list ? [...new Set(list)] : list);
+  return { statuses: distinct(filter.statuses), kinds: distinct(filter.kinds), providers: distinct(filter.providers) };
+}
 
 builder.queryField('task', (t) =>
   t.field({
@@ -104,11 +115,11 @@ builder.queryField('tasks', (t) =>
             before: page.before === undefined ? undefined : parseTaskCursor(page.before, 'before'),
             limit: page.limit,
             inverted: page.inverted,
-            filter: args.filter ?? undefined,
+            filter: normalizeFilter(args.filter),
           }),
       );
       // Counted only when asked for.
-      return Object.assign(connection, { count: () => countTasks(ctx.db, ctx.principal.tenantId, args.filter ?? undefined) });
+      return Object.assign(connection, { count: () => countTasks(ctx.db, ctx.principal.tenantId, normalizeFilter(args.filter)) });
     },
   }, {
     fields: (t) => ({
@@ -129,9 +140,4 @@ function parseTaskCursor(cursor: string, arg: string): TaskCursor {
 function parseEventCursor(cursor: string): number {
   if (!/^\d{1,15}$/.test(cursor)) throw new GraphQLError('invalid event cursor', { extensions: { code: 'BAD_USER_INPUT' } });
   return Number(cursor);
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
 }
