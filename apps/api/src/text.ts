@@ -4,8 +4,8 @@
  * (messages, URLs in reports and callbacks) is stored with U+FFFD in their place, so that a
  * provider's odd byte cannot stop a task from moving.
  */
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const UNSTORABLE = new RegExp(`\\u0000|${UNPAIRED_SURROGATE.source}`, 'g');
 
 /** Why a string cannot be stored, or null. */
 export function textProblem(value: string): string | null {

@@ -68,7 +68,7 @@ function withFormDataLimits(request: Request, limits: BodyLimits): Request {
  * outside a string starts a value. Strings are skipped byte by byte (escapes included).
  */
 export class JsonShape {
-  values = 1;
+  private values = 1;
   private depth = 0;
   private inString = false;
   private escaped = false;

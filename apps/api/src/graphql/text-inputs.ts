@@ -1,16 +1,16 @@
-import SchemaBuilder, { BasePlugin, type PothosOutputFieldConfig, type SchemaTypes } from '@pothos/core';
-import { getNamedType, GraphQLError, isUnionType, type GraphQLFieldResolver, type GraphQLResolveInfo } from 'graphql';
-import type { FieldIssue } from '../errors.js';
-import { textProblem } from '../text.js';
-import { isBlobLike } from '@clipwire/schema';
-
-/**
+/*
  * Text the database cannot store (see text.ts) is refused at the boundary, for every string argument
  * of every field. Without this, such a string reached an INSERT and came back as "Unexpected error.".
  *
  * A field whose result can be a ValidationError (the create mutations) answers one; any other field
  * answers a BAD_USER_INPUT error. Either way the issue names the field and nothing runs.
  */
+import SchemaBuilder, { BasePlugin, type PothosOutputFieldConfig, type SchemaTypes } from '@pothos/core';
+import { getNamedType, GraphQLError, isUnionType, type GraphQLFieldResolver, type GraphQLResolveInfo } from 'graphql';
+import type { FieldIssue } from '../errors.js';
+import { textProblem } from '../text.js';
+import { isBlobLike } from '@clipwire/schema';
+
 /** The first string in `value` (args, input objects, lists) that cannot be stored. */
 export function findTextIssue(value: unknown, path: string[]): FieldIssue | null {
   if (typeof value === 'string') {
@@ -26,6 +26,7 @@ export function findTextIssue(value: unknown, path: string[]): FieldIssue | null
   return null;
 }
 
+/** A ValidationError result where the field's type has one (the create mutations), else a thrown BAD_USER_INPUT. */
 function refusal(issue: FieldIssue, info: GraphQLResolveInfo): unknown {
   const message = `${issue.path.join('.')}: ${issue.message}`;
   const type = getNamedType(info.returnType);
@@ -54,8 +55,7 @@ export class TextInputsPlugin<Types extends SchemaTypes> extends BasePlugin<Type
     if (!subscribe || Object.keys(fieldConfig.args).length === 0) return subscribe;
     return (parent, args, context, info) => {
       const issue = findTextIssue(args, []);
-      if (issue) throw new GraphQLError(`${issue.path.join('.')}: ${issue.message}`, { extensions: { code: 'BAD_USER_INPUT', issues: [issue] } });
-      return subscribe(parent, args, context, info);
+      return issue ? refusal(issue, info) : subscribe(parent, args, context, info);
     };
   }
 }

@@ -18,6 +18,7 @@
  * ("the PNG ends before its IEND chunk"), or `undefined` when it cannot tell (free-format MP3).
  */
 import { crc32 } from 'node:zlib';
+import { boxes, ISO_BMFF_MIMES, readBoxHeader } from './iso-bmff.js';
 
 export interface Integrity {
   intact: boolean;
@@ -28,7 +29,6 @@ export interface Integrity {
 const OK: Integrity = { intact: true };
 const bad = (corruption: string): Integrity => ({ intact: false, corruption });
 
-const ISO_BMFF_MIMES = new Set(['video/mp4', 'video/quicktime', 'audio/x-m4a', 'audio/mp4', 'video/x-m4v']);
 
 /**
  * Checks the whole file `b` of type `mime`/`ext` (as file-type reported them). `undefined` for types
@@ -272,31 +272,8 @@ function printable(type: string): string {
   return /^[\x20-\x7e]{4}$/.test(type) ? type : 'unnamed';
 }
 
-/** Size 0 = "to the end of the file"; null when a 64-bit size is cut off. */
-function readBoxHeader(b: Buffer, pos: number, to: number): { size: number; header: number; type: string } | null {
-  const size = b.readUInt32BE(pos);
-  const type = b.toString('latin1', pos + 4, pos + 8);
-  if (size !== 1) return { size, header: 8, type };
-  if (pos + 16 > to) return null;
-  const big = b.readBigUInt64BE(pos + 8);
-  return { size: big > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(big), header: 16, type };
-}
-
-/** Child boxes of [from, to), each clipped to `to`; stops at a damaged header. */
-function* children(b: Buffer, from: number, to: number): Generator<{ type: string; start: number; end: number }> {
-  let pos = from;
-  while (pos + 8 <= to) {
-    const head = readBoxHeader(b, pos, to);
-    if (head === null) return;
-    const size = head.size === 0 ? to - pos : head.size;
-    if (size < head.header) return;
-    yield { type: head.type, start: pos + head.header, end: Math.min(pos + size, to) };
-    pos += size;
-  }
-}
-
 function child(b: Buffer, from: number, to: number, type: string): { start: number; end: number } | undefined {
-  for (const c of children(b, from, to)) if (c.type === type) return c;
+  for (const c of boxes(b, from, to)) if (c.type === type) return c;
   return undefined;
 }
 
@@ -307,7 +284,7 @@ function child(b: Buffer, from: number, to: number, type: string): { start: numb
  */
 function sampleDataEnd(b: Buffer, moovStart: number, moovEnd: number): number | 'damaged' {
   let max = 0;
-  for (const trak of children(b, moovStart, moovEnd)) {
+  for (const trak of boxes(b, moovStart, moovEnd)) {
     if (trak.type !== 'trak') continue;
     const mdia = child(b, trak.start, trak.end, 'mdia');
     const minf = mdia && child(b, mdia.start, mdia.end, 'minf');
@@ -318,7 +295,7 @@ function sampleDataEnd(b: Buffer, moovStart: number, moovEnd: number): number | 
     let fixedSize = 0;
     let sizes: Buffer | undefined;
     let sampleCount = 0;
-    for (const box of children(b, stbl.start, stbl.end)) {
+    for (const box of boxes(b, stbl.start, stbl.end)) {
       if (box.type !== 'stco' && box.type !== 'co64' && box.type !== 'stsc' && box.type !== 'stsz') continue;
       const p = box.start + 8; // version/flags + entry count
       if (box.end < p) return 'damaged';

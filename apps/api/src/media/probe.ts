@@ -24,6 +24,7 @@ import { fileTypeFromBuffer } from 'file-type';
 import { imageSize } from 'image-size';
 import { parseBuffer } from 'music-metadata';
 import { checkIntegrity, checkIsoBmffPrefix } from './integrity.js';
+import { boxes, ISO_BMFF_MIMES } from './iso-bmff.js';
 
 export type MediaKind = 'image' | 'audio' | 'video' | 'unknown';
 
@@ -141,7 +142,7 @@ export async function probeMedia(bytes: Buffer | Uint8Array, opts: ProbeOptions 
   }
 
   if (kind === 'audio' || kind === 'video') {
-    if (isIsoBmff(mime)) {
+    if (ISO_BMFF_MIMES.has(mime)) {
       const movie = readIsoBmffMovie(bytes);
       if (movie.durationSeconds !== undefined) probe.durationSeconds = movie.durationSeconds;
       if (kind === 'video' && movie.width !== undefined && movie.height !== undefined) {
@@ -170,44 +171,8 @@ export async function probeMedia(bytes: Buffer | Uint8Array, opts: ProbeOptions 
 // Minimal ISO base media file format reader (mp4, mov, m4a): moov/mvhd and moov/trak/tkhd only.
 // ---------------------------------------------------------------------------------------------
 
-const ISO_BMFF_MIMES = new Set(['video/mp4', 'video/quicktime', 'audio/x-m4a', 'audio/mp4', 'video/x-m4v']);
-
-function isIsoBmff(mime: string): boolean {
-  return ISO_BMFF_MIMES.has(mime);
-}
-
-interface Box {
-  type: string;
-  /** Payload start and end (end clipped to the buffer when the box is cut off). */
-  start: number;
-  end: number;
-  truncated: boolean;
-}
-
-function* boxes(buf: Uint8Array, from: number, to: number): Generator<Box> {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let pos = from;
-  while (pos + 8 <= to) {
-    let size = view.getUint32(pos);
-    const type = String.fromCharCode(buf[pos + 4]!, buf[pos + 5]!, buf[pos + 6]!, buf[pos + 7]!);
-    let header = 8;
-    if (size === 1) {
-      if (pos + 16 > to) return;
-      const big = view.getBigUint64(pos + 8);
-      if (big > BigInt(Number.MAX_SAFE_INTEGER)) return;
-      size = Number(big);
-      header = 16;
-    } else if (size === 0) {
-      size = to - pos;
-    }
-    if (size < header) return; // corrupt
-    const end = pos + size;
-    yield { type, start: pos + header, end: Math.min(end, to), truncated: end > to };
-    pos = end;
-  }
-}
-
-function readIsoBmffMovie(buf: Uint8Array): { durationSeconds?: number; width?: number; height?: number } {
+function readIsoBmffMovie(bytes: Uint8Array): { durationSeconds?: number; width?: number; height?: number } {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const out: { durationSeconds?: number; width?: number; height?: number } = {};
   for (const top of boxes(buf, 0, buf.length)) {
