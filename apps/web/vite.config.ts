@@ -1,4 +1,4 @@
-import { defineConfig } from 'vite';
+import { defaultClientConditions, defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 
 // `vite` (dev) proxies the API; `vite build` writes dist/, which the API serves at `/`.
@@ -6,6 +6,8 @@ const api = process.env.CLIPWIRE_API_URL ?? 'http://127.0.0.1:4000';
 
 export default defineConfig({
   plugins: [react()],
+  // The workspace packages' TypeScript sources (their `source` export condition), not their dist/.
+  resolve: { conditions: ['source', ...defaultClientConditions] },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

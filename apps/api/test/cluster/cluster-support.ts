@@ -13,8 +13,8 @@ import { createTestDatabase } from '../support/database.js';
 import { MainProcess } from '../support/main-process.js';
 
 /*
- * Support for the scale-out battery: Clipwire as real child processes (`node --import tsx
- * src/main.ts`) in the roles of a deployment (migrate, api, worker) sharing one Postgres database
+ * Support for the scale-out battery: Clipwire as real child processes (`node dist/main.js`,
+ * the compiled build) in the roles of a deployment (migrate, api, worker) sharing one Postgres database
  * and one Redis, with the provider simulator in the test process (every process gets its URL as
  * KLING_/KIE_/DIGITAL_HUMAN_BASE_URL, so main.ts starts none of its own).
  */

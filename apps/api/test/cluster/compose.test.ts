@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -148,10 +148,13 @@ describe('docker-compose.yml: a scaled-out Clipwire', () => {
     const last = (instruction: string) => [...dockerfile.matchAll(new RegExp(`^${instruction}\\s+(.+)$`, 'gm'))].at(-1)?.[1];
     expect(JSON.parse(last('CMD')!)).toEqual(['node', ...MAIN_ARGS]);
     expect(join(ROOT, last('WORKDIR')!.replace(/^\/app\/?/, ''))).toBe(API_DIR);
-    for (const [name, service] of [...clipwireServices, ['simulator', services.simulator!] as const]) {
-      const command = [service.command ?? []].flat();
-      if (command.length > 0) expect(command[0], name).toBe('node');
+    for (const [name, service] of clipwireServices) {
+      if (service.command !== undefined) expect([service.command].flat(), name).toEqual(['node', ...MAIN_ARGS]);
     }
+    // The simulator runs from the same image, compiled too.
+    const simulator = [services.simulator!.command ?? []].flat();
+    expect(simulator[0]).toBe('node');
+    expect(existsSync(join(ROOT, simulator[1]!.replace(/^\/app\//, '')))).toBe(true);
   });
 
   it('uses only environment variables Clipwire knows (CONFIG_VARIABLES), in x-clipwire and in every service override', () => {

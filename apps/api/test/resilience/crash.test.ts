@@ -27,7 +27,7 @@ import {
 } from './crash-support.js';
 
 /*
- * Crash resilience. The API runs as a real child process (node --import tsx src/main.ts) and kills
+ * Crash resilience. The API runs as a real child process (node dist/main.js) and kills
  * itself with SIGKILL at a fail point (CLIPWIRE_CRASH_AT, src/crash.ts) while tasks are in flight;
  * it is restarted on the same port and data without the fail point. The provider simulator and the
  * webhook receiver live in this process, so they outlive every incarnation of the API and count
@@ -637,7 +637,7 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
   );
 
   it(
-    'graceful shutdown — SIGTERM stops taking work, finishes the in-flight submission, releases every job, closes sockets with 1001 and exits 0; the task completes after a restart',
+    'graceful shutdown of the production command (node dist/main.js, the Dockerfile CMD) — SIGTERM stops taking work, finishes the in-flight submission, releases every job, closes sockets with 1001 and exits 0; the task completes after a restart',
     () =>
       atMostTwo(async () => {
         const env = await newEnvironment('graceful');

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { assertCompiled } from '../support/main-process.js';
 
 const run = promisify(execFile);
 const apiDir = new URL('../..', import.meta.url).pathname;
@@ -15,6 +16,7 @@ let database: TestDatabase;
 let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
+  assertCompiled();
   database = await createTestDatabase();
   env = { ...process.env, CLIPWIRE_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...(database.url ? { DATABASE_URL: database.url } : { DATABASE_URL: '' }) };
 });
@@ -24,7 +26,7 @@ afterAll(async () => {
 });
 
 function clipwire(...args: string[]) {
-  return run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: apiDir, env });
+  return run(process.execPath, ['dist/cli.js', ...args], { cwd: apiDir, env });
 }
 
 describe('pnpm clipwire keys', () => {

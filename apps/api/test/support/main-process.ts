@@ -1,17 +1,48 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 
 /**
- * Clipwire as a real child process (`node --import tsx src/main.ts`), for the batteries that kill,
+ * Clipwire as a real child process (`node dist/main.js`, the compiled build), for the batteries that kill,
  * restart or scale it: the crash battery (resilience/) and the scale-out battery (cluster/).
  */
 
 export const API_DIR = join(import.meta.dirname, '..', '..');
 /** `node` and these arguments, in API_DIR: the production command (the Dockerfile's CMD, checked by compose.test.ts). */
-export const MAIN_ARGS = ['--import', 'tsx', 'src/main.ts'];
+export const MAIN_ARGS = ['dist/main.js'];
+
+const ROOT = join(API_DIR, '..', '..');
+let compiledChecked = false;
+
+/**
+ * The child processes run the compiled build; a dist/ older than its sources would test stale code, so
+ * this stops the test and says how to rebuild (`pnpm test` builds first). Checked once per test file.
+ */
+export function assertCompiled(): void {
+  if (compiledChecked) return;
+  const newest = (dir: string, ext: string) => {
+    let latest = 0;
+    for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+      if (entry.isFile() && entry.name.endsWith(ext)) latest = Math.max(latest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+    }
+    return latest;
+  };
+  for (const pkg of ['packages/schema', 'packages/providers', 'apps/api']) {
+    let built = 0;
+    try {
+      built = newest(join(ROOT, pkg, 'dist'), '.js');
+    } catch {
+      // no dist/ at all
+    }
+    if (built < newest(join(ROOT, pkg, 'src'), '.ts')) {
+      throw new Error(`${pkg}/dist is missing or older than ${pkg}/src: run \`pnpm build\` (pnpm test does it)`);
+    }
+  }
+  compiledChecked = true;
+}
 
 /**
  * A free loopback port, kept by the caller across restarts so provider callbacks keep working.
@@ -38,7 +69,7 @@ export interface ChildExit {
   signal: NodeJS.Signals | null;
 }
 
-/** One incarnation of `node --import tsx src/main.ts`, with its output kept for failure messages. */
+/** One incarnation of `node dist/main.js`, with its output kept for failure messages. */
 export class MainProcess {
   readonly process: ChildProcess;
   readonly exited: Promise<ChildExit>;
@@ -50,6 +81,7 @@ export class MainProcess {
     readonly url: string,
     env: Record<string, string>,
   ) {
+    assertCompiled();
     this.process = spawn(process.execPath, MAIN_ARGS, { cwd: API_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString('utf8')).slice(-200_000);
