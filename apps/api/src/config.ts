@@ -34,7 +34,7 @@ const envSchema = z
     KLING_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be a whsec_… secret').optional(),
     KLING_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(10),
     KIE_CREATES_PER_10S: z.coerce.number().int().min(1).max(10_000).default(20),
-    POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+    POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
     TASK_DEADLINE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(120),
     KLING_DEADLINE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).optional(),
     KIE_DEADLINE_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).optional(),

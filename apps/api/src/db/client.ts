@@ -35,7 +35,7 @@ export interface DatabaseHandle {
   /** Whether asTenant really runs under row-level security. */
   rowLevelSecurity: boolean;
   /** Postgres LISTEN (other processes' NOTIFY); absent on PGlite, where there are no other processes. */
-  listen?(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
+  listen?(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -54,7 +54,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
       rowLevelSecurity: rls,
       asTenant: rls ? (tenantId, fn) => fn(tenantDatabase(client, base.db, tenantId)) : (_tenantId, fn) => fn(base.db),
       async listen(channel, onNotify) {
-        const { unlisten } = await client.listen(channel, () => onNotify());
+        const { unlisten } = await client.listen(channel, (payload) => onNotify(payload));
         return unlisten;
       },
     };

@@ -23,6 +23,6 @@ export interface GraphQLContext {
   health: ProviderHealth;
   webhooks: WebhookService;
   /** For the create mutations; the tenant's default webhook URL is added per request. */
-  intake: Omit<IntakeEnv, 'defaultWebhookUrl'>;
+  intake: IntakeEnv;
   log: Logger;
 }

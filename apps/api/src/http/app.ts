@@ -160,12 +160,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
   // Two pools: refreshes (callbacks, polls) mostly wait on a provider round trip and come in
   // bursts, so they get their own, larger pool and never queue behind submissions or webhooks.
-  const handlers = { submit: (j: JobRow) => tasks.submitJob(j), refresh: (j: JobRow) => tasks.refreshJob(j), webhook: (j: JobRow) => webhooks.deliverJob(j) };
+  const handlers = {
+    submit: (j: JobRow, claim?: unknown) => tasks.submitJob(j, claim),
+    refresh: (j: JobRow) => tasks.refreshJob(j),
+    webhook: (j: JobRow) => webhooks.deliverJob(j),
+  };
+  // A submission's claim also takes its slot, commits its attempt and reads its media: one transaction.
+  const pool = { idleMs: config.poll.intervalMs, leaseMs: config.worker.leaseMs, steps: { submit: tasks.claimSubmit } };
   const workers = [
-    new Worker(jobs, handlers, { queues: ['submit', 'webhook'], concurrency: config.worker.concurrency, pollMs: 500, leaseMs: config.worker.leaseMs }, log),
-    new Worker(jobs, handlers, { queues: ['refresh'], concurrency: config.worker.concurrency * 4, pollMs: 500, leaseMs: config.worker.leaseMs }, log),
+    new Worker(jobs, handlers, { ...pool, queues: ['submit', 'webhook'], concurrency: config.worker.concurrency }, log),
+    new Worker(jobs, handlers, { ...pool, queues: ['refresh'], concurrency: config.worker.concurrency * 4 }, log),
   ];
-  let pollTimer: NodeJS.Timeout | undefined;
   let unlisten: (() => Promise<void>) | undefined;
 
   /** Subscriptions started, over SSE (the envelop) or WebSocket (SubscriptionDelivery). */
@@ -521,9 +526,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
         if (db.driver === 'pglite') await jobs.releaseAll();
         await tasks.pollRunningTasksNow();
         for (const worker of workers) worker.start();
-        pollTimer = setInterval(() => void tasks.pollOnce().catch((err: unknown) => log.error({ err }, 'poll failed')), config.poll.intervalMs);
-        pollTimer.unref();
-        unlisten = await db.listen?.(JOBS_CHANNEL, () => jobs.nudge());
+        tasks.startPolling(config.poll.intervalMs);
+        unlisten = await db.listen?.(JOBS_CHANNEL, (payload) => jobs.onNotify(payload));
       }
       log.info(
         { url: listeningUrl, database: db.driver, providers: adapters.list().map((a) => `${a.provider}:${a.kind}:${a.mode}`) },
@@ -535,7 +539,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       metricsServer?.close();
       metricsServer?.closeAllConnections();
-      clearInterval(pollTimer);
+      tasks.stopPolling();
       clearInterval(revocationSweep);
       if (config.role !== 'api') await Promise.all(workers.map((w) => w.stop())); // finish the jobs in hand, release the rest
       await unlisten?.();

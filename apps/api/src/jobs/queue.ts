@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { jobs, type JobQueue as QueueName, type JobRow } from '@clipwire/schema/tables';
+import { JOB_QUEUES, jobs, type JobQueue as QueueName, type JobRow } from '@clipwire/schema/tables';
 import { and, asc, eq, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { PgInsertValue } from 'drizzle-orm/pg-core';
-import type { Database, DbOrTx } from '../db/client.js';
+import type { Database, DbOrTx, Tx } from '../db/client.js';
 import { driverValues, fieldPlaceholders, listPlaceholders, listValues, run } from '../db/prepared.js';
 import type { Logger } from '../logger.js';
 
@@ -19,11 +19,35 @@ export interface NewJob {
   runAt?: Date;
 }
 
+/** Not leased, or its lease ran out. */
+const free = () => or(isNull(jobs.lockedUntil), lt(jobs.lockedUntil, sql`now()`));
+/** Not waiting behind an earlier job of its group. */
+const notBehindItsGroup = () =>
+  or(isNull(jobs.groupKey), sql`not exists (select 1 from jobs e where e.group_key = ${jobs.groupKey} and e.id < ${jobs.id})`);
+
 /** The NOTIFY channel that wakes other processes' workers when jobs are queued. */
 export const JOBS_CHANNEL = 'clipwire_jobs';
 
-export type JobOutcome = { done: true } | { retryInMs: number; error: string };
-export type JobHandler = (job: JobRow) => Promise<JobOutcome>;
+/**
+ * How a job ended: done (the worker deletes it), done with the job already deleted by the handler in
+ * the transaction of its own change (`completeIn`), or to be run again later.
+ */
+export type JobOutcome = { done: true; completed?: true } | { retryInMs: number; error: string };
+/** Runs a claimed job; `context` is what the queue's ClaimStep prepared for it, if it has one. */
+export type JobHandler = (job: JobRow, context?: unknown) => Promise<JobOutcome>;
+/**
+ * Work done on a claimed job inside the claim's own transaction (reading what the job needs, taking a
+ * slot): either an outcome settled right there (the job is finished or put back in the same commit),
+ * or a context handed to the handler.
+ */
+export type ClaimStep = (tx: Tx, job: JobRow) => Promise<{ settle: JobOutcome } | { context: unknown }>;
+
+/** What one claim returns: the jobs to run, whether it took all it asked for, and else when the next job falls due (null: none queued). */
+export interface Claim {
+  jobs: { job: JobRow; context?: unknown }[];
+  full: boolean;
+  nextDueAt: Date | null;
+}
 
 /**
  * A Postgres job table used with FOR UPDATE SKIP LOCKED. Chosen over pg-boss because a job must
@@ -53,7 +77,7 @@ export class JobQueue {
           .insert(jobs)
           .values(rows.map((row, i) => fieldPlaceholders(Object.keys(row), i) as PgInsertValue<typeof jobs>))
           .onConflictDoNothing({ target: jobs.dedupeKey })
-          .returning({ queued: this.queuedSql() }),
+          .returning({ queued: this.queuedSql(sql`${jobs.queue}`) }),
       Object.assign({}, ...rows.map((row, i) => driverValues(jobs, row, i))),
     );
   }
@@ -67,12 +91,25 @@ export class JobQueue {
   insertSelect(queue: QueueName, spec: { payload: SQL; groupKey: SQL | null; from: SQL }): SQL {
     return sql`insert into ${jobs} (queue, payload, group_key)
       select ${queue}, ${spec.payload}, ${spec.groupKey} from ${spec.from}
-      returning ${this.queuedSql()} as queued`;
+      returning ${this.queuedSql(sql`${jobs.queue}`)} as queued`;
   }
 
-  /** `true` per job written, notifying the other processes' workers (NOTIFY is sent at commit, once per transaction). */
-  private queuedSql(): SQL<boolean> {
-    return this.notify ? sql<boolean>`pg_notify(${JOBS_CHANNEL}, '') is not null` : sql<boolean>`true`;
+  /**
+   * `true` per job written, notifying the other processes' workers of its queue (NOTIFY is sent at
+   * commit, once per distinct payload and transaction). The payload names this process, whose own
+   * workers are nudged directly (see `onNotify`).
+   */
+  private queuedSql(queue: SQL): SQL<boolean> {
+    return this.notify ? sql<boolean>`pg_notify(${JOBS_CHANNEL}, ${`${this.workerId}:`} || ${queue}) is not null` : sql<boolean>`true`;
+  }
+
+  /** A NOTIFY on JOBS_CHANNEL: wakes this process's workers of that queue, unless this process sent it. */
+  onNotify(payload: string): void {
+    const at = payload.lastIndexOf(':');
+    if (at < 0) return this.nudge();
+    if (payload.slice(0, at) === this.workerId) return;
+    const queue = payload.slice(at + 1);
+    this.nudge((JOB_QUEUES as readonly string[]).includes(queue) ? [queue as QueueName] : undefined);
   }
 
   /** Wakes this process's workers of these queues (all when none are named) now instead of at their next poll. */
@@ -81,42 +118,71 @@ export class JobQueue {
   }
 
   /**
-   * Claims up to `limit` due jobs under a lease. A group's later jobs wait while an earlier one is
-   * unfinished. The dedupe key is released on claim, so a notification arriving while the job runs
-   * queues another run instead of being lost.
+   * Claims up to `limit` due jobs under a lease, in one transaction with each job's ClaimStep (so that a
+   * submission's claim, its slot and its attempt commit together), and, when fewer than `limit` were
+   * due, reads when the next one falls due (the worker sleeps until then instead of polling). A group's
+   * later jobs wait while an earlier one is unfinished. The dedupe key is released on claim, so a
+   * notification arriving while the job runs queues another run instead of being lost.
    */
-  async claim(queues: readonly QueueName[], limit: number, leaseMs: number): Promise<JobRow[]> {
-    return run(
-      this.db,
-      `jobs-claim:${queues.length}`,
-      (db) => {
-        const due = db
-          .select({ id: jobs.id })
+  async claim(queues: readonly QueueName[], limit: number, leaseMs: number, steps: Partial<Record<QueueName, ClaimStep>> = {}): Promise<Claim> {
+    return this.db.transaction(async (tx) => {
+      const claimed = await run(
+        tx,
+        `jobs-claim:${queues.length}`,
+        (db) =>
+          db
+            .update(jobs)
+            .set({
+              lockedBy: sql`${sql.placeholder('workerId')}`,
+              lockedUntil: sql`now() + ${sql.placeholder('leaseMs')} * interval '1 millisecond'`,
+              attempts: sql`${jobs.attempts} + 1`,
+              dedupeKey: null,
+            })
+            .where(
+              inArray(
+                jobs.id,
+                db
+                  .select({ id: jobs.id })
+                  .from(jobs)
+                  .where(and(inArray(jobs.queue, listPlaceholders('queue', queues.length)), lte(jobs.runAt, sql`now()`), free(), notBehindItsGroup()))
+                  .orderBy(asc(jobs.runAt), asc(jobs.id))
+                  .limit(sql.placeholder('limit'))
+                  .for('update', { skipLocked: true }),
+              ),
+            )
+            .returning(),
+        { workerId: this.workerId, limit, leaseMs, ...listValues('queue', queues) },
+      );
+      const ready: Claim['jobs'] = [];
+      for (const job of claimed) {
+        const step = steps[job.queue];
+        if (!step) {
+          ready.push({ job });
+          continue;
+        }
+        const prepared = await step(tx, job);
+        if ('context' in prepared) ready.push({ job, context: prepared.context });
+        else if ('done' in prepared.settle) await this.completeIn(tx, job);
+        else await this.retryIn(tx, job, prepared.settle.retryInMs, prepared.settle.error);
+      }
+      const full = claimed.length === limit;
+      return { jobs: ready, full, nextDueAt: full ? null : await this.nextDue(tx, queues) };
+    });
+  }
+
+  /** When the next job of these queues can be claimed: its run time, or the end of a lease another worker holds. */
+  private async nextDue(tx: Tx, queues: readonly QueueName[]): Promise<Date | null> {
+    const [row] = await run(
+      tx,
+      `jobs-next-due:${queues.length}`,
+      (db) =>
+        db
+          .select({ at: sql<string | null>`min(greatest(${jobs.runAt}, coalesce(${jobs.lockedUntil}, ${jobs.runAt})))` })
           .from(jobs)
-          .where(
-            and(
-              inArray(jobs.queue, listPlaceholders('queue', queues.length)),
-              lte(jobs.runAt, sql`now()`),
-              or(isNull(jobs.lockedUntil), lt(jobs.lockedUntil, sql`now()`)),
-              or(isNull(jobs.groupKey), sql`not exists (select 1 from jobs e where e.group_key = ${jobs.groupKey} and e.id < ${jobs.id})`),
-            ),
-          )
-          .orderBy(asc(jobs.runAt), asc(jobs.id))
-          .limit(sql.placeholder('limit'))
-          .for('update', { skipLocked: true });
-        return db
-          .update(jobs)
-          .set({
-            lockedBy: sql`${sql.placeholder('workerId')}`,
-            lockedUntil: sql`now() + ${sql.placeholder('leaseMs')} * interval '1 millisecond'`,
-            attempts: sql`${jobs.attempts} + 1`,
-            dedupeKey: null,
-          })
-          .where(inArray(jobs.id, due))
-          .returning();
-      },
-      { workerId: this.workerId, limit, leaseMs, ...listValues('queue', queues) },
+          .where(and(inArray(jobs.queue, listPlaceholders('queue', queues.length)), notBehindItsGroup())),
+      listValues('queue', queues),
     );
+    return row?.at ? new Date(row.at) : null;
   }
 
   async extend(job: JobRow, leaseMs: number): Promise<void> {
@@ -127,8 +193,13 @@ export class JobQueue {
   }
 
   async complete(job: JobRow): Promise<void> {
+    await this.completeIn(this.db, job);
+  }
+
+  /** Deletes a finished job inside the caller's transaction (the change it made, and its end, commit together). */
+  async completeIn(tx: DbOrTx, job: JobRow): Promise<void> {
     await run(
-      this.db,
+      tx,
       'jobs-complete',
       (db) => db.delete(jobs).where(and(eq(jobs.id, sql.placeholder('id')), eq(jobs.lockedBy, sql.placeholder('workerId')))),
       { id: job.id, workerId: this.workerId },
@@ -136,7 +207,11 @@ export class JobQueue {
   }
 
   async retry(job: JobRow, delayMs: number, error: string): Promise<void> {
-    await this.db
+    await this.retryIn(this.db, job, delayMs, error);
+  }
+
+  private async retryIn(tx: DbOrTx, job: JobRow, delayMs: number, error: string): Promise<void> {
+    await tx
       .update(jobs)
       .set({
         runAt: sql`now() + ${Math.round(delayMs)} * interval '1 millisecond'`,
@@ -183,18 +258,30 @@ export class JobQueue {
 export interface WorkerOptions {
   queues: readonly QueueName[];
   concurrency: number;
-  pollMs: number;
+  /** The longest a worker sleeps between claims when it knows of nothing due (other processes' work, expired leases). */
+  idleMs: number;
   leaseMs: number;
+  /** Work done inside the claim's transaction, per queue. */
+  steps?: Partial<Record<QueueName, ClaimStep>>;
 }
 
-/** Runs claimed jobs with bounded concurrency; a job is held under a lease that is extended while it runs. */
+/**
+ * Runs claimed jobs with bounded concurrency; a job is held under a lease that is extended while it
+ * runs. A worker claims when it is told jobs were queued (a nudge in this process, a NOTIFY from
+ * another), when a claim filled every free slot (there may be more), when a job of a group ends (the
+ * next may run), and when the next job it knows of falls due; otherwise it sleeps, at most `idleMs`.
+ * A claim that finds nothing is not repeated after every job.
+ */
 export class Worker {
   private running = 0;
   private readonly inflight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  private wakeAt = Number.POSITIVE_INFINITY;
   private stopped = true;
   private claiming = false;
   private again = false;
+  /** Work may be waiting for a free slot: claim when a job ends. */
+  private wanted = false;
   private readonly onNudge = (queues?: readonly QueueName[]) => {
     if (!queues || queues.some((q) => this.opts.queues.includes(q))) void this.tick();
   };
@@ -209,18 +296,28 @@ export class Worker {
   start(): void {
     this.stopped = false;
     this.queue.events.on('nudge', this.onNudge);
-    this.timer = setInterval(() => void this.tick(), this.opts.pollMs);
-    this.timer.unref();
     void this.tick();
   }
 
   /** Stops claiming, waits for the jobs in hand, and releases anything still held. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.queue.events.off('nudge', this.onNudge);
     await Promise.allSettled([...this.inflight]);
     await this.queue.release();
+  }
+
+  /** Claims again at `at` (epoch ms) unless an earlier wake is planned. */
+  private wakeUpAt(at: number): void {
+    if (this.stopped || at >= this.wakeAt) return;
+    clearTimeout(this.timer);
+    this.wakeAt = at;
+    this.timer = setTimeout(() => {
+      this.wakeAt = Number.POSITIVE_INFINITY;
+      void this.tick();
+    }, Math.max(0, at - Date.now()));
+    this.timer.unref();
   }
 
   private async tick(): Promise<void> {
@@ -230,41 +327,60 @@ export class Worker {
       return;
     }
     this.claiming = true;
+    let sleepUntil = Date.now() + this.opts.idleMs;
     try {
       do {
         this.again = false;
         const free = this.opts.concurrency - this.running;
-        if (free <= 0) break;
-        const claimed = await this.queue.claim(this.opts.queues, free, this.opts.leaseMs);
-        for (const job of claimed) this.run(job);
-        if (claimed.length === free) this.again = true;
+        if (free <= 0) {
+          this.wanted = true;
+          break;
+        }
+        const claim = await this.queue.claim(this.opts.queues, free, this.opts.leaseMs, this.opts.steps);
+        for (const { job, context } of claim.jobs) this.run(job, context);
+        // Every free slot was filled: there may be more.
+        if (claim.full) this.again = true;
+        // Due now but not claimable (another worker's claim holds it for an instant): soon, not at once.
+        else if (claim.nextDueAt) sleepUntil = Math.min(sleepUntil, Math.max(claim.nextDueAt.getTime(), Date.now() + 50));
       } while (this.again && !this.stopped);
     } catch (error) {
       this.log.error({ err: error }, 'claiming jobs failed');
+      sleepUntil = Math.min(sleepUntil, Date.now() + 1000);
     } finally {
       this.claiming = false;
     }
+    this.wakeUpAt(sleepUntil);
   }
 
-  private run(job: JobRow): void {
+  private run(job: JobRow, context: unknown): void {
     this.running++;
     const heartbeat = setInterval(() => void this.queue.extend(job, this.opts.leaseMs).catch(() => {}), this.opts.leaseMs / 3);
     const p = (async () => {
       const handler = this.handlers[job.queue];
       try {
-        const outcome = handler ? await handler(job) : { retryInMs: 60_000, error: `no handler for ${job.queue}` };
-        if ('done' in outcome) await this.queue.complete(job);
-        else await this.queue.retry(job, outcome.retryInMs, outcome.error);
+        const outcome = handler ? await handler(job, context) : { retryInMs: 60_000, error: `no handler for ${job.queue}` };
+        if ('retryInMs' in outcome) {
+          await this.queue.retry(job, outcome.retryInMs, outcome.error);
+          this.wakeUpAt(Date.now() + outcome.retryInMs);
+        } else if (!outcome.completed) {
+          await this.queue.complete(job);
+        }
       } catch (error) {
         this.log.error({ err: error, jobId: job.id, queue: job.queue }, 'job failed');
-        await this.queue.retry(job, Math.min(60_000, 1000 * 2 ** job.attempts), String(error)).catch(() => {});
+        const delay = Math.min(60_000, 1000 * 2 ** job.attempts);
+        await this.queue.retry(job, delay, String(error)).catch(() => {});
+        this.wakeUpAt(Date.now() + delay);
       } finally {
         clearInterval(heartbeat);
         this.running--;
       }
     })().finally(() => {
       this.inflight.delete(p);
-      void this.tick();
+      // The next job of its group can run now; work that found every slot taken can be claimed.
+      if (this.wanted || job.groupKey !== null) {
+        this.wanted = false;
+        void this.tick();
+      }
     });
     this.inflight.add(p);
   }

@@ -1,9 +1,9 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mediaObjects, serverSecrets, type MediaObjectRow } from '@clipwire/schema/tables';
-import { eq, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Database, DbOrTx } from '../db/client.js';
-import { driverValues, fieldPlaceholders, run } from '../db/prepared.js';
+import { driverValues, fieldPlaceholders, listPlaceholders, listValues, run } from '../db/prepared.js';
 
 const SECRET_NAME = 'media-url-signing-key';
 /** Providers fetch inputs within minutes of a submit; a day covers their retries and queues. */
@@ -50,6 +50,18 @@ export class MediaStore {
   async get(id: string): Promise<MediaObjectRow | null> {
     const [row] = await run(this.db, 'media-by-id', (db) => db.select().from(mediaObjects).where(eq(mediaObjects.id, sql.placeholder('id'))).limit(1), { id });
     return row ?? null;
+  }
+
+  /** Several media objects in one statement (on the database or inside a transaction), by id. */
+  async getMany(db: DbOrTx, ids: readonly string[]): Promise<Map<string, MediaObjectRow>> {
+    if (ids.length === 0) return new Map();
+    const rows = await run(
+      db,
+      `media-by-ids:${ids.length}`,
+      (db) => db.select().from(mediaObjects).where(inArray(mediaObjects.id, listPlaceholders('id', ids.length))),
+      listValues('id', ids),
+    );
+    return new Map(rows.map((row) => [row.id, row]));
   }
 
   signedPath(id: string, nowMs = Date.now(), ttlSeconds = MEDIA_URL_TTL_SECONDS): string {

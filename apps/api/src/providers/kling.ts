@@ -78,6 +78,7 @@ export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE'
     mode,
     callbacks: true,
     findsUnconfirmedCreates: true,
+    inlinesMedia: true,
     async submit(task, ctx) {
       const r = task.providerRequest as unknown as KlingAvatarRequest;
       const audio = r.sound ? { soundFile: await klingMedia(r.sound, ctx) } : { audioId: r.audioId! };

@@ -47,13 +47,14 @@ export interface IntakeEnv {
   fetchTimeoutMs: number;
   /** Checks a webhook URL; returns why it is refused, or null. */
   checkWebhookUrl(url: string): string | null;
-  /** The tenant's default webhook URL, for tasks that name none. */
-  defaultWebhookUrl: string | null;
 }
 
-/** The task's webhook URL (its own, else the tenant's default), refused early when it can never be delivered to. */
+/**
+ * The task's own webhook URL, refused early when it can never be delivered to; null when it names none
+ * (the task then takes the tenant's default, read by the insert itself).
+ */
 function checkWebhookUrl(url: string | undefined, env: IntakeEnv): string | null {
-  if (url === undefined) return env.defaultWebhookUrl;
+  if (url === undefined) return null;
   const problem = env.checkWebhookUrl(url);
   if (problem) throw new ValidationError([{ path: ['input', 'webhookUrl'], message: `webhookUrl ${problem}` }]);
   return url;

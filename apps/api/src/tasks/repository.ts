@@ -67,17 +67,22 @@ export async function insertTask(
 ): Promise<TransitionResult> {
   return db.transaction(async (tx) => {
     // Prepared per set of fields given, like a transition.
-    const fields = Object.fromEntries(Object.entries(await build(tx)).filter(([, value]) => value !== undefined));
+    const fields = Object.fromEntries(Object.entries(await build(tx)).filter(([, value]) => value !== undefined && value !== null));
     const names = Object.keys(fields).sort();
+    // A task that names no webhook URL takes its tenant's default, read by the insert itself.
+    const inherit = fields.webhookUrl === undefined;
     const query = (tx: DbOrTx) => {
       const insert = tx
         .insert(tasks)
-        .values(fieldPlaceholders(names) as PgInsertValue<typeof tasks>)
+        .values({
+          ...fieldPlaceholders(names),
+          ...(inherit ? { webhookUrl: sql`(select ${tenants.webhookUrl} from ${tenants} where ${tenants.id} = ${sql.placeholder('tenantId')})` } : {}),
+        } as PgInsertValue<typeof tasks>)
         .returning();
       return changeQuery(tx, insert.getSQL(), { status: sql`t.status`, source: 'API', message: sql.placeholder('eventMessage') }, jobs);
     };
     const values = { eventMessage: message, ...driverValues(tasks, fields) };
-    const change = changeResult(await run(tx, `task-insert:${identityOf(jobs)}:${names.join(',')}`, query, values));
+    const change = changeResult(await run(tx, `task-insert:${identityOf(jobs)}:${names.join(',')}${inherit ? ':inherit-webhook' : ''}`, query, values));
     if (!change) throw new Error('task insert returned no row');
     return change;
   });
@@ -89,7 +94,7 @@ export async function insertTask(
  * (On Postgres a concurrent twin blocks on the row lock, then re-checks the WHERE and finds
  * nothing to do.) One statement: the change, its event and its jobs commit together.
  */
-export async function transitionTask(db: Database, t: Transition, jobs: ChangeJobs): Promise<TransitionResult | null> {
+export async function transitionTask(db: DbOrTx, t: Transition, jobs: ChangeJobs): Promise<TransitionResult | null> {
   const { query, values } = transitionStatement(db, t, jobs);
   return changeResult(await query.execute(values));
 }
@@ -99,7 +104,7 @@ export async function transitionTask(db: Database, t: Transition, jobs: ChangeJo
  * target status, which fields the change sets) and prepared; the values bind the task, the fields and
  * the event. (The benchmarks run its SQL on the raw driver as their baseline.)
  */
-export function transitionStatement(db: Database, t: Transition, jobs: ChangeJobs) {
+export function transitionStatement(db: DbOrTx, t: Transition, jobs: ChangeJobs) {
   const terminal = isTerminalStatus(t.to);
   const fields: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(t.patch ?? {})) if (value !== undefined) fields[name] = value;
@@ -260,13 +265,49 @@ export async function claimDuePolls(db: DbOrTx, limit: number, maxDelayMs: numbe
     .returning();
 }
 
-/** Tasks not final although created before `before`: past their deadline. */
-export async function findOverdueTasks(db: DbOrTx, provider: Provider, before: Date, limit: number): Promise<TaskRow[]> {
-  return db
-    .select()
-    .from(tasks)
-    .where(and(eq(tasks.provider, provider), inArray(tasks.status, ['PENDING', 'SUBMITTED', 'PROCESSING']), lt(tasks.createdAt, before)))
-    .limit(limit);
+/** Tasks not final although created before their provider's deadline: past it. */
+export async function findOverdueTasks(db: DbOrTx, deadlineMs: Record<Provider, number>, limit: number): Promise<TaskRow[]> {
+  const providers = Object.keys(deadlineMs) as Provider[];
+  return run(
+    db,
+    `tasks-overdue:${providers.join(',')}`,
+    (db) =>
+      db
+        .select()
+        .from(tasks)
+        .where(
+          and(
+            inArray(tasks.status, ['PENDING', 'SUBMITTED', 'PROCESSING']),
+            or(...providers.map((p) => and(eq(tasks.provider, p), sql`${tasks.createdAt} < now() - ${sql.placeholder(`deadline${p}`)} * interval '1 millisecond'`))),
+          ),
+        )
+        .limit(sql.placeholder('limit')),
+    { limit, ...Object.fromEntries(providers.map((p) => [`deadline${p}`, deadlineMs[p]])) },
+  );
+}
+
+/** When the poller next has work: the earliest planned poll of a running task, or the earliest deadline of one not final. */
+export async function nextPollDue(db: DbOrTx, deadlineMs: Record<Provider, number>): Promise<Date | null> {
+  const providers = Object.keys(deadlineMs) as Provider[];
+  const deadline = sql.join(
+    providers.map((p) => sql`when ${p} then ${sql.placeholder(`deadline${p}`)}::bigint`),
+    sql` `,
+  );
+  const [row] = await run(
+    db,
+    `tasks-next-poll:${providers.join(',')}`,
+    (db) =>
+      db
+        .select({
+          at: sql<string | null>`least(
+            (select min(${tasks.nextPollAt}) from ${tasks} where ${tasks.status} in ('SUBMITTED', 'PROCESSING')),
+            (select min(${tasks.createdAt} + (case ${tasks.provider} ${deadline} end) * interval '1 millisecond')
+               from ${tasks} where ${tasks.status} in ('PENDING', 'SUBMITTED', 'PROCESSING')))`,
+        })
+        .from(sql`(select 1) as one`),
+    Object.fromEntries(providers.map((p) => [`deadline${p}`, deadlineMs[p]])),
+  );
+  return row?.at ? new Date(row.at) : null;
 }
 
 export async function countTasksByStatus(db: DbOrTx): Promise<{ status: string; provider: string; n: number }[]> {

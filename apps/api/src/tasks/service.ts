@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderError } from '@clipwire/providers';
 import { isTerminalStatus, statusesBefore, type Provider, type TaskEventSource, type TaskStatus } from '@clipwire/schema';
-import { tasks, type JobRow, type TaskRow } from '@clipwire/schema/tables';
+import { tasks, type JobRow, type MediaObjectRow, type TaskRow } from '@clipwire/schema/tables';
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { generateSecret, sha256Hex, type Principal } from '../auth/api-keys.js';
 import { crashPoint } from '../crash.js';
-import type { Database } from '../db/client.js';
+import type { Database, Tx } from '../db/client.js';
 import { driverValues, fieldPlaceholders, run } from '../db/prepared.js';
 import { DuplicateExternalTaskIdError, ProviderRejectedError, ProviderUnavailableError } from '../errors.js';
-import type { JobOutcome, JobQueue } from '../jobs/queue.js';
+import type { ClaimStep, JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
 import type { MediaStore } from '../media/store.js';
 import { CircuitOpenError, type ProviderHealth } from '../providers/health.js';
@@ -24,6 +24,7 @@ import {
   countSubmitsSince,
   findOverdueTasks,
   findTask,
+  nextPollDue,
   findTaskById,
   findTaskByCallbackTokenHash,
   insertTask,
@@ -88,6 +89,20 @@ export interface TaskServiceDeps {
 
 export type CallbackOutcome = { status: 200 | 400 | 404; message: string };
 
+/**
+ * What the submission job's claim prepared: the task as the claim left it and, when the claim committed
+ * an attempt, that attempt's callback token and the stored media the provider takes inline.
+ */
+export interface SubmitClaim {
+  task: TaskRow;
+  attempt: SubmitAttempt | null;
+}
+
+interface SubmitAttempt {
+  token: string;
+  media: Map<string, MediaObjectRow>;
+}
+
 export const MAX_CALLBACK_BYTES = 64 * 1024;
 
 const TO_STATUS: Record<ProviderReport['status'], TaskStatus | null> = {
@@ -99,6 +114,8 @@ const TO_STATUS: Record<ProviderReport['status'], TaskStatus | null> = {
 };
 
 const done: JobOutcome = { done: true };
+/** The job was deleted in the transaction of the change that ended it. */
+const completed: JobOutcome = { done: true, completed: true };
 const RATE_WINDOW_MARGIN_MS = 250;
 const RECENT_ROWS = 4096;
 
@@ -115,6 +132,12 @@ export class TaskService {
    */
   private readonly accountRefusals = new Map<Provider, { code: string; message: string; until: number }>();
   private readonly recentRows = new Map<string, TaskRow>();
+  /** Callback token hash → task id, for the rows in recentRows. */
+  private readonly recentTokens = new Map<string, string>();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private pollAt = Number.POSITIVE_INFINITY;
+  private pollIntervalMs = 0;
+  private polling = false;
 
   constructor(private readonly deps: TaskServiceDeps) {}
 
@@ -161,49 +184,78 @@ export class TaskService {
   }
 
   /**
+   * The submission job's ClaimStep, inside the claim's transaction: reads the task and, when it is to
+   * be sent now, takes its slot, commits the attempt (with a fresh callback token's hash) and reads the
+   * media the provider takes inline. Claiming a submission is one transaction.
+   */
+  readonly claimSubmit: ClaimStep = async (tx, job) => {
+    const task = await findTaskById(tx, String(job.payload.taskId));
+    if (!task || task.status !== 'PENDING' || !task.providerRequest) return { settle: done };
+    const adapter = this.deps.adapters.get(task.provider, task.kind);
+    // An earlier attempt's outcome is unknown, or the provider is not configured here: the job decides.
+    if (task.submitStartedAt !== null || !adapter) return { context: { task, attempt: null } satisfies SubmitClaim };
+    const token = generateSecret(32);
+    const admitted = await this.admit(tx, task, sha256Hex(token));
+    if (admitted === 'gone') return { settle: done };
+    if (admitted === 'busy') return { settle: busy(task.provider) };
+    const media = adapter.inlinesMedia ? await this.deps.media.getMany(tx, mediaIdsOf(admitted.providerRequest)) : new Map<string, MediaObjectRow>();
+    return { context: { task: admitted, attempt: { token, media } } satisfies SubmitClaim };
+  };
+
+  /**
    * The submission job. At most one create per task reaches the provider: the attempt is
    * committed (with a fresh callback token's hash) before the request goes out, so after a crash
-   * or a timeout the next run knows a create may be upstream and looks for it first.
+   * or a timeout the next run knows a create may be upstream and looks for it first. Its answer,
+   * the job's end and the jobs the change calls for commit together.
    */
-  async submitJob(job: JobRow): Promise<JobOutcome> {
-    const taskId = String(job.payload.taskId);
-    const task = await findTaskById(this.deps.db, taskId);
+  async submitJob(job: JobRow, context?: unknown): Promise<JobOutcome> {
+    const claim = context as SubmitClaim | undefined;
+    let task = claim?.task ?? (await findTaskById(this.deps.db, String(job.payload.taskId)));
     if (!task || task.status !== 'PENDING' || !task.providerRequest) return done;
     const adapter = this.adapter(task);
-    const log = this.deps.log.child({ taskId, provider: task.provider });
+    const log = this.deps.log.child({ taskId: task.id, provider: task.provider });
     const { engine } = this.deps;
 
-    if (task.submitStartedAt !== null) {
-      // The previous attempt's outcome is unknown (its process died, or the request timed out).
-      if (!adapter.findsUnconfirmedCreates) {
-        await this.fail(task, 'SUBMISSION_UNCONFIRMED', null,
-          `${task.provider} may or may not have accepted the task; it was not sent again so that it cannot run (and be paid for) twice`);
-        return done;
+    let attempt = claim?.attempt ?? null;
+    if (!attempt) {
+      if (task.submitStartedAt !== null) {
+        // The previous attempt's outcome is unknown (its process died, or the request timed out).
+        if (!adapter.findsUnconfirmedCreates) {
+          await this.fail(task, 'SUBMISSION_UNCONFIRMED', null,
+            `${task.provider} may or may not have accepted the task; it was not sent again so that it cannot run (and be paid for) twice`);
+          return done;
+        }
+        try {
+          if (await this.adoptUpstream(task, adapter)) return done;
+        } catch (error) {
+          return this.retryLater(job, error, engine.retryBaseMs);
+        }
+        // "Not found" proves nothing while the earlier request may still be on its way: resend only
+        // once it can no longer land (the provider would otherwise see two creates).
+        const waited = Date.now() - task.submitStartedAt.getTime();
+        if (waited < engine.unconfirmedGraceMs) {
+          return { retryInMs: engine.unconfirmedGraceMs - waited, error: 'earlier create not found yet; waiting before resending' };
+        }
+        log.info({ waitedMs: waited, attempts: task.submitAttempts }, 'earlier create not found upstream after the grace period: sending it again');
+        await this.clearAttempt(task.id);
       }
-      try {
-        if (await this.adoptUpstream(task, adapter)) return done;
-      } catch (error) {
-        return this.retryLater(job, error, engine.retryBaseMs);
-      }
-      // "Not found" proves nothing while the earlier request may still be on its way: resend only
-      // once it can no longer land (the provider would otherwise see two creates).
-      const waited = Date.now() - task.submitStartedAt.getTime();
-      if (waited < engine.unconfirmedGraceMs) {
-        return { retryInMs: engine.unconfirmedGraceMs - waited, error: 'earlier create not found yet; waiting before resending' };
-      }
-      log.info({ waitedMs: waited, attempts: task.submitAttempts }, 'earlier create not found upstream after the grace period: sending it again');
-      await this.clearAttempt(task.id);
+      const token = generateSecret(32);
+      const pending = task;
+      const admitted = await this.deps.db.transaction((tx) => this.admit(tx, pending, sha256Hex(token)));
+      if (admitted === 'gone') return done;
+      if (admitted === 'busy') return busy(task.provider);
+      task = admitted;
+      attempt = { token, media: new Map() };
     }
-
-    const token = generateSecret(32);
-    const admitted = await this.admit(task, sha256Hex(token));
-    if (admitted === 'gone') return done;
-    if (admitted === 'busy') return { retryInMs: 500 + Math.random() * 1000, error: `${task.provider} at its limit` };
     crashPoint('submit:after-attempt-committed');
+    this.remember(task); // its callback token is known here from now on
+    if (task.nextPollAt) this.planPoll(task.nextPollAt.getTime());
 
     let report: ProviderReport;
     try {
-      report = await this.deps.health.call(task.provider, () => adapter.submit(task, this.submitContext(task, adapter, token)));
+      const ctx = this.submitContext(task, adapter, attempt);
+      const sending = task;
+      report = await this.deps.health.call(task.provider, () => adapter.submit(sending, ctx));
     } catch (error) {
       if (error instanceof CircuitOpenError) {
         // Nothing was sent: the attempt does not count against the task.
@@ -218,7 +270,7 @@ export class TaskService {
         return { retryInMs: 1000, error: error.message };
       }
       await this.clearAttempt(task.id);
-      const attempts = task.submitAttempts + 1;
+      const attempts = task.submitAttempts;
       if (isDuplicateCreate(error) && adapter.findsUnconfirmedCreates) {
         // A create we did not know of is upstream after all: a second create went out for this task.
         log.warn({ code: error.code, attempts }, 'create refused as a duplicate of one already upstream; adopting that one');
@@ -238,8 +290,9 @@ export class TaskService {
     }
     crashPoint('submit:after-upstream-accepted');
     this.accountRefusals.delete(task.provider);
-    await this.applyReport(task, report, 'API', { submittedAt: new Date(), ...this.firstPoll(adapter) });
-    return done;
+    // The answer ("submitted"), the job's end and the jobs the change calls for: one transaction.
+    await this.applyReport(task, report, 'API', { submittedAt: new Date(), ...this.firstPoll(adapter) }, job);
+    return completed;
   }
 
   /** The refresh job: a callback (or the poller) says the task may have moved; read the provider's API. */
@@ -283,7 +336,10 @@ export class TaskService {
   ): Promise<CallbackOutcome> {
     const provider = providerForSlug(slug);
     if (!provider || !/^[A-Za-z0-9_-]{20,100}$/.test(token)) return { status: 404, message: 'unknown callback' };
-    const task = await findTaskByCallbackTokenHash(this.deps.db, sha256Hex(token));
+    const hash = sha256Hex(token);
+    // The row this process last wrote, when it has it (the process that submitted a task usually does):
+    // a status only moves forward, so an older row than the database's only makes a replay cost a statement.
+    const task = this.recentByToken(hash) ?? (await findTaskByCallbackTokenHash(this.deps.db, hash));
     if (!task || task.provider !== provider) return { status: 404, message: 'unknown callback' };
     const adapter = this.adapter(task);
     if (!adapter.readCallback) return { status: 404, message: 'unknown callback' };
@@ -295,7 +351,10 @@ export class TaskService {
     }
     if (!reading.about) return { status: 400, message: 'callback is not about this task' };
     if (isTerminalStatus(task.status)) return { status: 200, message: 'already final' };
-    // A PENDING task's create has not been answered yet: the refresh job waits for it.
+    // A PENDING task's create has not been answered yet. That the provider accepted it is what the
+    // answer itself will say (and, should it never come, the next attempt looks the task up); any later
+    // news is read by the refresh job, which waits for the answer.
+    if (task.status === 'PENDING' && reading.report?.status === 'QUEUED') return { status: 200, message: 'nothing new' };
     if (reading.report && reading.report.status !== 'UNKNOWN' && task.status !== 'PENDING') {
       const applied = await this.applyReport(task, reading.report, 'CALLBACK');
       return { status: 200, message: applied ? 'applied' : 'nothing new' };
@@ -311,23 +370,68 @@ export class TaskService {
   }
 
   /**
-   * One round of reconciliation: running tasks whose next poll is due get a refresh job (each
-   * claimed by one process), and tasks past their provider's deadline end FAILED.
+   * One round of reconciliation, in one transaction: running tasks whose next poll is due get a refresh
+   * job (each claimed by one process), tasks past their provider's deadline are found (and then end
+   * FAILED), and the time of the next due poll or deadline is read. Returns that time (epoch ms), or
+   * null when no task is running.
    */
-  async pollOnce(): Promise<void> {
-    const due = await claimDuePolls(this.deps.db, 200, this.deps.engine.maxPollDelayMs);
-    if (due.length > 0) {
-      await this.deps.jobs.enqueue(
-        this.deps.db,
-        ...due.map((t) => ({ queue: 'refresh' as const, payload: { taskId: t.id, source: 'POLL' }, dedupeKey: `refresh:${t.id}` })),
-      );
-      this.deps.jobs.nudge(['refresh']);
-    }
-    for (const [provider, deadlineMs] of Object.entries(this.deps.engine.deadlineMs) as [Provider, number][]) {
-      for (const task of await findOverdueTasks(this.deps.db, provider, new Date(Date.now() - deadlineMs), 100)) {
-        await this.fail(task, 'DEADLINE_EXCEEDED', null, `not finished within ${Math.round(deadlineMs / 60_000)} minutes of its creation`);
+  async pollOnce(): Promise<number | null> {
+    const { engine } = this.deps;
+    const round = await this.deps.db.transaction(async (tx) => {
+      const due = await claimDuePolls(tx, 200, engine.maxPollDelayMs);
+      if (due.length > 0) {
+        await this.deps.jobs.enqueue(
+          tx,
+          ...due.map((t) => ({ queue: 'refresh' as const, payload: { taskId: t.id, source: 'POLL' }, dedupeKey: `refresh:${t.id}` })),
+        );
       }
+      const overdue = await findOverdueTasks(tx, engine.deadlineMs, 100);
+      const next = due.length === 200 || overdue.length === 100 ? new Date() : await nextPollDue(tx, engine.deadlineMs);
+      return { due, overdue, next };
+    });
+    if (round.due.length > 0) this.deps.jobs.nudge(['refresh']);
+    for (const task of round.overdue) {
+      const deadlineMs = engine.deadlineMs[task.provider];
+      await this.fail(task, 'DEADLINE_EXCEEDED', null, `not finished within ${Math.round(deadlineMs / 60_000)} minutes of its creation`);
     }
+    return round.overdue.length > 0 ? Date.now() : (round.next?.getTime() ?? null);
+  }
+
+  /**
+   * Runs pollOnce when the next poll or deadline falls due, and at least every `intervalMs` (polls
+   * planned by other processes, which cannot tell this one); a poll this process plans sooner wakes it.
+   * Nothing is queried while nothing is due.
+   */
+  startPolling(intervalMs: number): void {
+    this.pollIntervalMs = intervalMs;
+    this.polling = true;
+    this.planPoll(Date.now());
+  }
+
+  stopPolling(): void {
+    this.polling = false;
+    clearTimeout(this.pollTimer);
+  }
+
+  /** Polls at `at` (epoch ms) unless an earlier round is planned. */
+  private planPoll(at: number): void {
+    if (!this.polling || at >= this.pollAt) return;
+    clearTimeout(this.pollTimer);
+    this.pollAt = at;
+    this.pollTimer = setTimeout(() => {
+      this.pollAt = Number.POSITIVE_INFINITY;
+      void this.pollOnce()
+        .catch((err: unknown) => {
+          this.deps.log.error({ err }, 'poll failed');
+          return Date.now() + 1000;
+        })
+        .then((next) => {
+          const latest = Date.now() + this.pollIntervalMs;
+          // A due time already past (a claim by another process holds it): soon, not at once.
+          this.planPoll(next === null ? latest : Math.min(latest, Math.max(next, Date.now() + 50)));
+        });
+    }, Math.max(0, at - Date.now()));
+    this.pollTimer.unref();
   }
 
   /**
@@ -373,40 +477,41 @@ export class TaskService {
   }
 
   /**
-   * Takes a slot under the provider's limit and commits the attempt, serialized per provider by an
-   * advisory lock so that concurrent workers, in any process, never exceed the limit together.
+   * Inside the caller's transaction: takes a slot under the provider's limits and marks the attempt
+   * (its callback token's hash, the first poll). Where the provider has a limit, concurrent workers in
+   * any process are serialized by an advisory lock so that they never exceed it together; where it has
+   * none, no lock is taken and nothing is counted. Returns the task as marked.
    */
-  private async admit(task: TaskRow, tokenHash: string): Promise<'ok' | 'busy' | 'gone'> {
-    const { concurrency, rate } = this.deps.engine;
-    return this.deps.db.transaction(async (tx) => {
+  private async admit(tx: Tx, task: TaskRow, tokenHash: string): Promise<TaskRow | 'busy' | 'gone'> {
+    const slots = this.deps.engine.concurrency[task.provider];
+    const window = this.deps.engine.rate[task.provider];
+    if (slots !== undefined || window !== undefined) {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`clipwire:submit:${task.provider}`}))`);
-      const slots = concurrency[task.provider];
       if (slots !== undefined && (await countInFlight(tx, task.provider)) >= slots) return 'busy';
-      const window = rate[task.provider];
       // A little margin: our window starts before the request reaches the provider.
       const since = new Date(Date.now() - (window?.windowMs ?? 0) - RATE_WINDOW_MARGIN_MS);
       if (window && (await countSubmitsSince(tx, task.provider, since)) >= window.creates) return 'busy';
-      // The first poll is planned here, before anything is sent, so that a task moved on by a
-      // callback before our own update still gets polled if later callbacks are lost.
-      const poll = this.firstPoll(this.adapter(task));
-      const marks = { callbackTokenHash: tokenHash, nextPollAt: poll.nextPollAt ?? null, pollDelayMs: poll.pollDelayMs ?? null };
-      const marked = await run(
-        tx,
-        'task-admit',
-        (tx) =>
-          tx
-            .update(tasks)
-            .set({
-              ...fieldPlaceholders(Object.keys(marks)),
-              submitAttempts: sql`${tasks.submitAttempts} + 1`,
-              submitStartedAt: sql`now()`,
-            })
-            .where(and(eq(tasks.id, sql.placeholder('taskId')), eq(tasks.status, 'PENDING'), isNull(tasks.submitStartedAt)))
-            .returning({ id: tasks.id }),
-        { taskId: task.id, ...driverValues(tasks, marks) },
-      );
-      return marked.length > 0 ? 'ok' : 'gone';
-    });
+    }
+    // The first poll is planned here, before anything is sent, so that a task moved on by a
+    // callback before our own update still gets polled if later callbacks are lost.
+    const poll = this.firstPoll(this.adapter(task));
+    const marks = { callbackTokenHash: tokenHash, nextPollAt: poll.nextPollAt ?? null, pollDelayMs: poll.pollDelayMs ?? null };
+    const [marked] = await run(
+      tx,
+      'task-admit',
+      (tx) =>
+        tx
+          .update(tasks)
+          .set({
+            ...fieldPlaceholders(Object.keys(marks)),
+            submitAttempts: sql`${tasks.submitAttempts} + 1`,
+            submitStartedAt: sql`now()`,
+          })
+          .where(and(eq(tasks.id, sql.placeholder('taskId')), eq(tasks.status, 'PENDING'), isNull(tasks.submitStartedAt)))
+          .returning(),
+      { taskId: task.id, ...driverValues(tasks, marks) },
+    );
+    return marked ?? 'gone';
   }
 
   /** The attempt got a definite answer (or never left): nothing of it is upstream. */
@@ -422,13 +527,13 @@ export class TaskService {
     return { retryInMs: backoff(job.attempts, baseMs, this.deps.engine.retryMaxMs, retryAfter), error: String(error) };
   }
 
-  private submitContext(task: TaskRow, adapter: TaskAdapter, token: string): SubmitContext {
+  private submitContext(task: TaskRow, adapter: TaskAdapter, attempt: SubmitAttempt): SubmitContext {
     const base = this.deps.publicBaseUrl();
     return {
-      callbackUrl: adapter.callbacks ? `${base}/callbacks/${CALLBACK_SLUGS[task.provider]}/${token}` : null,
+      callbackUrl: adapter.callbacks ? `${base}/callbacks/${CALLBACK_SLUGS[task.provider]}/${attempt.token}` : null,
       mediaUrl: async (id) => `${base}${this.deps.media.signedPath(id)}`,
       mediaBase64: async (id) => {
-        const media = await this.deps.media.get(id);
+        const media = attempt.media.get(id) ?? (await this.deps.media.get(id));
         if (!media) throw new Error(`stored media ${id} of task ${task.id} is missing`);
         return media.bytes.toString('base64');
       },
@@ -441,15 +546,29 @@ export class TaskService {
     return adapter;
   }
 
-  private async applyReport(task: Pick<TaskRow, 'id' | 'provider' | 'providerTaskId' | 'status'>, report: ProviderReport, source: TaskEventSource, extra: TaskPatch = {}) {
+  /**
+   * Applies a provider's report as a transition. `job`, when given, ends with it: deleted in the
+   * transition's transaction (or on its own when the report changes nothing).
+   */
+  private async applyReport(
+    task: Pick<TaskRow, 'id' | 'provider' | 'providerTaskId' | 'status'>,
+    report: ProviderReport,
+    source: TaskEventSource,
+    extra: TaskPatch = {},
+    job?: JobRow,
+  ) {
     const to = TO_STATUS[report.status];
     if (!to) {
       this.deps.log.warn({ taskId: task.id, rawStatus: report.rawStatus }, 'the provider reported a status we do not know; the task stays as it is');
+      if (job) await this.deps.jobs.complete(job);
       return null;
     }
     // A report no step past the status we read (a replay, a poll with nothing new) would update nothing:
     // skip the statement. The row may have moved on since it was read, never back.
-    if (!statusesBefore(to).includes(task.status)) return null;
+    if (!statusesBefore(to).includes(task.status)) {
+      if (job) await this.deps.jobs.complete(job);
+      return null;
+    }
     const patch: TaskPatch = {
       ...extra,
       providerTaskId: report.providerTaskId ?? task.providerTaskId,
@@ -463,7 +582,7 @@ export class TaskService {
           }
         : {}),
     };
-    return this.apply({ taskId: task.id, to, source, message: report.message ?? defaultMessage(to, task.provider), patch });
+    return this.apply({ taskId: task.id, to, source, message: report.message ?? defaultMessage(to, task.provider), patch }, job);
   }
 
   private async fail(task: TaskRow, code: string, providerCode: string | null, message: string): Promise<void> {
@@ -471,8 +590,16 @@ export class TaskService {
   }
 
   /** Every status change goes through here; providers' text in it is made storable first. */
-  private async apply(t: Transition): Promise<TaskRow | null> {
-    const result = await transitionTask(this.deps.db, storable(t), this.deps.webhooks.changeJobs);
+  private async apply(t: Transition, job?: JobRow): Promise<TaskRow | null> {
+    const change = storable(t);
+    const { changeJobs } = this.deps.webhooks;
+    const result = job
+      ? await this.deps.db.transaction(async (tx) => {
+          const changed = await transitionTask(tx, change, changeJobs);
+          await this.deps.jobs.completeIn(tx, job);
+          return changed;
+        })
+      : await transitionTask(this.deps.db, change, changeJobs);
     if (!result) return null;
     this.publish(result.task, result.event.id);
     if (result.queuedJobs) this.deps.jobs.nudge(['webhook']);
@@ -495,11 +622,29 @@ export class TaskService {
     return row?.version === version ? row : undefined;
   }
 
-  private publish(task: TaskRow, eventId: number): void {
-    // Oldest first out, a few thousand kept: enough for subscribers to catch up with a burst.
-    this.recentRows.delete(task.id);
+  /** Keeps the row this process last wrote: oldest out first, a few thousand kept (enough for subscribers to catch up with a burst). */
+  private remember(task: TaskRow): void {
+    this.forget(task.id);
     this.recentRows.set(task.id, task);
-    if (this.recentRows.size > RECENT_ROWS) this.recentRows.delete(this.recentRows.keys().next().value!);
+    if (task.callbackTokenHash) this.recentTokens.set(task.callbackTokenHash, task.id);
+    if (this.recentRows.size > RECENT_ROWS) this.forget(this.recentRows.keys().next().value!);
+  }
+
+  private forget(taskId: string): void {
+    const row = this.recentRows.get(taskId);
+    if (row?.callbackTokenHash) this.recentTokens.delete(row.callbackTokenHash);
+    this.recentRows.delete(taskId);
+  }
+
+  /** The latest row this process wrote for the task whose callback token has this hash, if it has it. */
+  private recentByToken(hash: string): TaskRow | null {
+    const id = this.recentTokens.get(hash);
+    const row = id === undefined ? undefined : this.recentRows.get(id);
+    return row?.callbackTokenHash === hash ? row : null;
+  }
+
+  private publish(task: TaskRow, eventId: number): void {
+    this.remember(task);
     this.deps.pubsub.publish('task:updated', task.id, { taskId: task.id, version: task.version });
     this.deps.pubsub.publish('tenant:events', task.tenantId, { eventId });
   }
@@ -542,3 +687,22 @@ function resolveUploads(request: Record<string, unknown>, mediaIds: string[]): R
   return walk(request) as Record<string, unknown>;
 }
 
+/** The outcome of a submission that found its provider at its limit: try again shortly. */
+function busy(provider: Provider): JobOutcome {
+  return { retryInMs: 500 + Math.random() * 1000, error: `${provider} at its limit` };
+}
+
+/** The stored media a provider request refers to (`{ mediaId }` anywhere in it). */
+function mediaIdsOf(request: unknown): string[] {
+  const ids = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.mediaId === 'string' && Object.keys(o).length === 1) ids.add(o.mediaId);
+      else Object.values(o).forEach(walk);
+    }
+  };
+  walk(request);
+  return [...ids];
+}

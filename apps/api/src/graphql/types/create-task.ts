@@ -1,7 +1,6 @@
 import type { TaskRow } from '@clipwire/schema/tables';
 import { DuplicateExternalTaskIdError, ProviderRejectedError, ProviderUnavailableError, ValidationError } from '../../errors.js';
-import { intakeAvatarVideo, intakeVideoSound, type IntakeEnv } from '../../tasks/intake.js';
-import { findTenant } from '../../tasks/repository.js';
+import { intakeAvatarVideo, intakeVideoSound } from '../../tasks/intake.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { CreateAvatarVideoInput } from './create-avatar-video-input.js';
@@ -17,10 +16,6 @@ export const CreateTaskResult = builder.unionType('CreateTaskResult', {
   resolveType: (value) => ('__typename' in value ? value.__typename : 'Task'),
 });
 
-async function intakeEnv(ctx: GraphQLContext): Promise<IntakeEnv> {
-  const tenant = await findTenant(ctx.db, ctx.principal.tenantId);
-  return { ...ctx.intake, defaultWebhookUrl: tenant?.webhookUrl ?? null };
-}
 
 /** Expected failures become typed results; anything else stays a (masked) error. */
 async function createTask(ctx: GraphQLContext, intake: () => ReturnType<typeof intakeAvatarVideo>): Promise<CreateResult> {
@@ -47,7 +42,7 @@ builder.mutationField('createAvatarVideo', (t) =>
     description:
       'Portrait + speech → talking video, on KLING (default), KIE or DIGITAL_HUMAN. Every documented limit is checked first; the task is committed PENDING and then submitted.',
     args: { input: t.arg({ type: CreateAvatarVideoInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => createTask(ctx, async () => intakeAvatarVideo(input, await intakeEnv(ctx))),
+    resolve: async (_root, { input }, ctx) => createTask(ctx, () => intakeAvatarVideo(input, ctx.intake)),
   }),
 );
 
@@ -56,6 +51,6 @@ builder.mutationField('createVideoSound', (t) =>
     type: CreateTaskResult,
     description: 'Video → generated sound effects and background music (Kling video-to-audio).',
     args: { input: t.arg({ type: CreateVideoSoundInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => createTask(ctx, async () => intakeVideoSound(input, await intakeEnv(ctx))),
+    resolve: async (_root, { input }, ctx) => createTask(ctx, () => intakeVideoSound(input, ctx.intake)),
   }),
 );
