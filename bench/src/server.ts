@@ -3,17 +3,18 @@
  * baselines, which run here too so that they get the same core and the same database handle
  * (embedded PGlite exists only inside this process). Controlled over IPC by run.ts.
  */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { fillPlaceholders, sql } from '../../apps/api/node_modules/drizzle-orm/index.js';
+import { fillPlaceholders, sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { createApiKey, createTenant } from '../../apps/api/src/auth/api-keys.js';
-import { loadConfig } from '../../apps/api/src/config.js';
-import { buildApp } from '../../apps/api/src/http/app.js';
-import { transitionStatement } from '../../apps/api/src/tasks/repository.js';
+import { createApiKey, createTenant } from '@clipwire/api/auth/api-keys';
+import { loadConfig } from '@clipwire/api/config';
+import { buildApp } from '@clipwire/api/http/app';
+import { transitionStatement } from '@clipwire/api/tasks/repository';
 import { serve } from './lib/ipc.js';
-import { KLING_WEBHOOK_SECRET, summarize, sleep } from './lib/common.js';
+import { KLING_WEBHOOK_SECRET, seededId, seededToken, summarize, sleep } from './lib/common.js';
 
 const dbUrl = process.env.BENCH_DATABASE_URL || undefined;
 const config = loadConfig({
@@ -36,16 +37,47 @@ const url = await app.start();
 const db = app.db.db as any;
 const driver = app.db.driver;
 
-/** Raw driver access for the baselines: the PGlite instance itself, or a postgres.js pool as large as the product's (10). */
+/**
+ * Raw driver access for the baselines: the PGlite instance itself, or a postgres.js pool as large as
+ * the product's (10). On Postgres every baseline statement is a named prepared statement
+ * (`unsafe(text, params, { prepare: true })`, prepared once per connection, as the product's are) and
+ * is warmed on every connection before it is timed. PGlite's `query` has no statement cache (it parses
+ * each time; the product's statements on PGlite do too).
+ */
 const rawPg = dbUrl ? postgres(dbUrl, { max: 10, onnotice: () => {} }) : null;
-const pglite = dbUrl ? null : (db.$client as { query: Function });
+/** S4's reader of pg_stat_database, on the admin database (Postgres only). */
+let statsPg: ReturnType<typeof postgres> | null = null;
+const pglite = dbUrl ? null : (db.$client as { query: Function; transaction: Function });
+/** Statements the bench itself ran on the bench database (each is one committed transaction): S4 subtracts them from xact_commit. */
+let benchStatements = 0;
 
-async function rawQuery(text: string, params: unknown[] = []): Promise<any[]> {
-  if (rawPg) return (await rawPg.unsafe(text, params as any[])) as any[];
+type Q = (text: string, params?: unknown[]) => Promise<any[]>;
+
+const rawQuery: Q = async (text, params = []) => {
+  benchStatements++;
+  if (rawPg) return (await rawPg.unsafe(text, params as any[], { prepare: true })) as any[];
   return ((await pglite!.query(text, params)) as { rows: any[] }).rows;
+};
+
+/** One transaction on the raw driver; `q` runs prepared statements in it. */
+async function rawTx<T>(fn: (q: Q) => Promise<T>): Promise<T> {
+  if (rawPg) return (await rawPg.begin((tx) => fn(async (text, params = []) => (await tx.unsafe(text, params as any[], { prepare: true })) as any[]))) as T;
+  return (await pglite!.transaction((tx: { query: Function }) => fn(async (text, params = []) => ((await tx.query(text, params)) as { rows: any[] }).rows))) as T;
 }
 
-const eld = monitorEventLoopDelay({ resolution: 10 });
+/** Warm-up: `op` from `concurrency` loops for `ms` (every pool connection gets the statements prepared, the JIT warms up). */
+async function warmUp(op: () => Promise<unknown>, concurrency: number, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  await Promise.all(
+    Array.from({ length: Math.max(concurrency, 12) }, async () => {
+      while (performance.now() < deadline) await op();
+    }),
+  );
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+const eld = monitorEventLoopDelay({ resolution: 1 });
 eld.enable();
 let profiler: Session | null = null;
 
@@ -69,9 +101,72 @@ async function rawTransition(id: string): Promise<boolean> {
   return (await rawQuery(transition.sql, params)).length > 0;
 }
 
+/** The product's callback lookup (findTaskByCallbackTokenHash): what a replayed callback costs it once its signature checks. */
+const TOKEN_LOOKUP = 'select id, tenant_id, provider, kind, status, provider_task_id from tasks where callback_token_hash = $1 limit 1';
+
+// ------------------------------------------------------------------ S4's raw replay of a create
+/*
+ * The create's own minimum statements, on the product's tables with the columns the product writes
+ * (TaskService.create / insertTask / JobQueue.enqueue / MediaStore.put, then submitJob's admit and
+ * its SUBMITTED transition):
+ *   transaction 1: [inline: insert each media object] + insert the submission job + insert the task
+ *     and its event (with the tenant feed's lock, as changeQuery takes it) — one statement;
+ *   transaction 2: claim the job (UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED), the
+ *     product's claim), read the task's request [inline: and its media bytes] — what a submitter
+ *     must read to send it —, then the task SUBMITTED (attempt, callback token, first poll, provider
+ *     id), its event and the job's deletion — one statement.
+ * No provider is called: the product's side includes its HTTP round trip to the simulator.
+ * The jobs go to a queue of their own ('bench_submit') that the product's workers do not claim.
+ */
+const BENCH_QUEUE = 'bench_submit';
+const FEED_LOCK = `cross join lateral (select pg_advisory_xact_lock(hashtext('clipwire:feed:' || t.tenant_id::text))) feed_lock`;
+const S4 = {
+  media: 'insert into media_objects (tenant_id, sha256, mime, size_bytes, bytes) values ($1, $2, $3, $4, $5) returning id',
+  // The product notifies other processes' workers on Postgres only (JobQueue's notify flag).
+  job: `insert into jobs (queue, payload, dedupe_key, group_key, run_at) values ($1, $2::jsonb, $3, null, now())
+    on conflict (dedupe_key) do nothing returning ${dbUrl ? `pg_notify('clipwire_bench_jobs', '') is not null` : 'true'} as queued`,
+  task: `with t as (
+      insert into tasks (id, tenant_id, kind, provider, model, status, status_message, external_task_id, input, provider_request, webhook_url)
+      values ($1, $2, $3, $4, $5, 'PENDING', 'waiting to be submitted', null, $6::jsonb, $7::jsonb, null) returning *),
+    e as (insert into task_events (task_id, tenant_id, status, source, message)
+      select t.id, t.tenant_id, t.status, 'API', 'task created' from t ${FEED_LOCK} returning *)
+    select t.*, e.id as event_id from t cross join e`,
+  claim: `update jobs set locked_by = $1, locked_until = now() + $2 * interval '1 millisecond', attempts = attempts + 1, dedupe_key = null
+    where id in (select id from jobs where queue = $3 and run_at <= now() and (locked_until is null or locked_until < now())
+      and (group_key is null or not exists (select 1 from jobs e where e.group_key = jobs.group_key and e.id < jobs.id))
+      order by run_at, id limit 1 for update skip locked)
+    returning *`,
+  read: 'select * from tasks where id = $1 limit 1',
+  mediaRead: (n: number) => `select id, bytes from media_objects where id in (${Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ')})`,
+  submitted: `with t as (
+      update tasks set status = 'SUBMITTED', version = version + 1, updated_at = now(), status_message = $2, provider_task_id = $3,
+        provider_updated_at = now(), progress = null, submitted_at = now(), next_poll_at = now() + interval '30 seconds', poll_delay_ms = 30000,
+        callback_token_hash = $4, submit_attempts = submit_attempts + 1, submit_started_at = now()
+      where id = $1 and status = 'PENDING' returning *),
+    e as (insert into task_events (task_id, tenant_id, status, source, message)
+      select t.id, t.tenant_id, 'SUBMITTED', 'API', $2 from t ${FEED_LOCK} returning id),
+    d as (delete from jobs where id = $5 returning id)
+    select t.*, e.id as event_id, (select count(*) from d)::int as deleted from t cross join e`,
+};
+
+/** The media ids a stored provider request refers to ({ mediaId } anywhere in it). */
+function mediaIdsOf(v: unknown, out: string[] = []): string[] {
+  if (Array.isArray(v)) v.forEach((x) => mediaIdsOf(x, out));
+  else if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (typeof o.mediaId === 'string') out.push(o.mediaId);
+    else Object.values(o).forEach((x) => mediaIdsOf(x, out));
+  }
+  return out;
+}
+
 serve(
   {
-    info: () => ({ url, driver, sandboxApiKey: app.sandboxApiKey, pid: process.pid, rls: app.db.rowLevelSecurity }),
+    info: () => ({ url, driver, sandboxApiKey: app.sandboxApiKey, pid: process.pid, rls: app.db.rowLevelSecurity, workerConcurrency: config.worker.concurrency }),
+    /** The ids of a tenant's tasks: one statement. */
+    async taskIds({ tenantId }: { tenantId: string }) {
+      return (await rawQuery('select id from tasks where tenant_id = $1', [tenantId])).map((r) => r.id as string);
+    },
     async newTenant({ name }: { name: string }) {
       const tenantId = await createTenant(app.db.db, name);
       const { key } = await createApiKey(app.db.db, tenantId, `${name} bench key`);
@@ -119,39 +214,101 @@ serve(
       const created = new Date(row.created_at);
       return { cursor: Buffer.from(`${created.getTime()}:${row.id}`).toString('base64url'), id: row.id, createdAt: created.toISOString() };
     },
+    /** Tasks of a tenant by status, and the last submitted_at (epoch ms): one statement. */
+    async taskCounts({ tenantId }: { tenantId: string }) {
+      const rows = await rawQuery(
+        `select status, count(*)::int as n, (extract(epoch from max(submitted_at)) * 1000)::float8 as last_submitted_ms from tasks where tenant_id = $1 group by status`,
+        [tenantId],
+      );
+      return {
+        byStatus: Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>,
+        total: rows.reduce((s, r) => s + r.n, 0),
+        lastSubmittedMs: Math.max(0, ...rows.map((r) => Number(r.last_submitted_ms ?? 0))),
+      };
+    },
+    /** Jobs of the product's queues still in the table: one statement. */
+    async jobCount() {
+      const [row] = await rawQuery(`select count(*)::int as n from jobs where queue in ('submit', 'refresh', 'webhook')`);
+      return row.n as number;
+    },
     /**
-     * S1 baseline: transitionTask's statements for fresh seeded rows, `replay` of the operations
-     * repeating an id already moved (a no-op UPDATE), `concurrency` loops, bounded by count and time.
+     * The bench database's committed transactions so far (pg_stat_database.xact_commit, after
+     * pg_stat_clear_snapshot()), with how many statements the bench itself had run on that database
+     * before this reading. On Postgres it is read over a connection to the admin database (so the
+     * reading commits nothing in the bench database); on PGlite, whose only connection is the product's,
+     * the reading's two statements are counted among the bench's own.
      */
-    async rawTransitions(a: { tenantId: string; ids: string[]; replay: number; concurrency: number; durationMs: number }) {
+    async xacts() {
+      const before = benchStatements;
+      let commits: number;
+      if (rawPg) {
+        statsPg ??= postgres(process.env.BENCH_ADMIN_URL!, { max: 1, onnotice: () => {} });
+        await statsPg.unsafe('select pg_stat_clear_snapshot()');
+        const [row] = await statsPg.unsafe('select xact_commit::float8 as c from pg_stat_database where datname = $1', [new URL(dbUrl!).pathname.slice(1)]);
+        commits = Number(row!.c);
+      } else {
+        await rawQuery('select pg_stat_clear_snapshot()');
+        const [row] = await rawQuery('select xact_commit::float8 as c from pg_stat_database where datname = current_database()');
+        commits = Number(row.c);
+      }
+      return { commits, benchStatements: before, at: Date.now() };
+    },
+    /** Takes a tenant's running tasks off the poll schedule once a scenario is done with them, so that their first poll does not land in a later scenario. */
+    async retireTasks({ tenantId }: { tenantId: string }) {
+      await rawQuery(`update tasks set next_poll_at = null where tenant_id = $1 and next_poll_at is not null`, [tenantId]);
+      return null;
+    },
+    /**
+     * S1 baseline, seeded rows `prefix` 0…n-1 (with callback tokens): a fresh operation is
+     * transitionTask's statement (prepared) for the next row; `replay` of the operations repeat a row
+     * already moved and cost what a replay costs the product once its signature checks — its
+     * token lookup, one indexed SELECT by callback_token_hash (prepared), and nothing else.
+     * `concurrency` loops, bounded by count and time, after a warm-up of both statements on rows that
+     * do not exist.
+     */
+    async rawTransitions(a: { prefix: string; n: number; replay: number; concurrency: number; durationMs: number; warmMs: number }) {
+      await warmUp(async () => {
+        await rawTransition(randomUUID());
+        await rawQuery(TOKEN_LOOKUP, [sha256(randomUUID())]);
+      }, a.concurrency, a.warmMs);
       let next = 0;
-      const done: string[] = [];
+      const done: number[] = [];
       let ops = 0;
       let moved = 0;
+      let replays = 0;
+      let badReplays = 0;
       const lat: number[] = [];
+      const cpu0 = process.cpuUsage();
       const deadline = performance.now() + a.durationMs;
       const started = performance.now();
       await Promise.all(
         Array.from({ length: a.concurrency }, async () => {
           while (performance.now() < deadline) {
             const replay = done.length > 0 && Math.random() < a.replay;
-            let id: string;
-            if (replay) id = done[Math.floor(Math.random() * done.length)]!;
-            else if (next < a.ids.length) id = a.ids[next++]!;
-            else break;
             const t0 = performance.now();
-            if (await rawTransition(id)) moved++;
+            if (replay) {
+              const i = done[Math.floor(Math.random() * done.length)]!;
+              const [row] = await rawQuery(TOKEN_LOOKUP, [sha256(seededToken(a.prefix, i))]);
+              if (row?.status !== 'PROCESSING') badReplays++;
+              replays++;
+            } else {
+              if (next >= a.n) break;
+              const i = next++;
+              if (await rawTransition(seededId(a.prefix, i))) moved++;
+              done.push(i);
+            }
             lat.push(performance.now() - t0);
-            if (!replay) done.push(id);
             ops++;
           }
         }),
       );
       const seconds = (performance.now() - started) / 1000;
-      return { opsPerSec: ops / seconds, ops, moved, seconds, latency: summarize(lat) };
+      const cpu = process.cpuUsage(cpu0);
+      return { cpuMs: (cpu.user + cpu.system) / 1000, movedPerSec: moved / seconds, opsPerSec: ops / seconds, ops, moved, fresh: done.length, replays, badReplays, ranOut: next >= a.n, seconds, latency: summarize(lat) };
     },
-    /** S2 baseline part: one transition UPDATE, open loop at `rate`/s, its latency. */
+    /** S2 baseline part: transitionTask's statement (prepared, warmed), open loop at `rate`/s, its latency. */
     async rawUpdateLatency(a: { tenantId: string; ids: string[]; rate: number }) {
+      await warmUp(() => rawTransition(randomUUID()), 12, 500);
       const lat: number[] = [];
       const start = performance.now();
       const inflight: Promise<void>[] = [];
@@ -168,6 +325,110 @@ serve(
       }
       await Promise.all(inflight);
       return summarize(lat);
+    },
+    /**
+     * S4 baseline: the create's minimum statements (see S4 above) on the raw driver for tenant
+     * `tenantId`, modelled on a task the product created for `templateTenantId` (its kind, model,
+     * input, request and media). `concurrency` loops create for `durationMs` (each: transaction 1),
+     * `workers` loops (the product's submit worker concurrency) claim and submit (transaction 2), woken
+     * when a create commits, until every task created is SUBMITTED. Warmed on a throwaway tenant first.
+     */
+    async rawCreates(a: { tenantId: string; warmTenantId: string; templateTenantId: string; concurrency: number; workers: number; durationMs: number; warmMs: number }) {
+      const [tpl] = await rawQuery('select kind, provider, model, input, provider_request from tasks where tenant_id = $1 order by created_at limit 1', [a.templateTenantId]);
+      if (!tpl) throw new Error('S4: no product task to model the raw replay on');
+      const request = typeof tpl.provider_request === 'string' ? JSON.parse(tpl.provider_request) : tpl.provider_request;
+      const input = typeof tpl.input === 'string' ? tpl.input : JSON.stringify(tpl.input);
+      const requestText = JSON.stringify(request);
+      const mediaIds = mediaIdsOf(request);
+      const media: { id: string; sha256: string; mime: string; size: number; bytes: Buffer }[] = [];
+      for (const id of mediaIds) {
+        const [m] = await rawQuery('select id, sha256, mime, size_bytes, bytes from media_objects where id = $1', [id]);
+        media.push({ id: m.id, sha256: m.sha256, mime: m.mime, size: m.size_bytes, bytes: Buffer.from(m.bytes) });
+      }
+      const workerId = `bench-${randomBytes(4).toString('hex')}`;
+      const run = async (tenantId: string, durationMs: number) => {
+        let created = 0;
+        let submitted = 0;
+        let creating = true;
+        let lastAt = 0;
+        let waiters: (() => void)[] = [];
+        const signal = () => {
+          const w = waiters;
+          waiters = [];
+          for (const f of w) f();
+        };
+        const createOne = () =>
+          rawTx(async (q) => {
+            const id = randomUUID();
+            let text = requestText;
+            for (const m of media) {
+              const [row] = await q(S4.media, [tenantId, m.sha256, m.mime, m.size, m.bytes]);
+              text = text.replaceAll(m.id, row.id);
+            }
+            await q(S4.job, [BENCH_QUEUE, JSON.stringify({ taskId: id }), `submit:${id}`]);
+            await q(S4.task, [id, tenantId, tpl.kind, tpl.provider, tpl.model, input, text]);
+          });
+        const submitOne = () =>
+          rawTx(async (q) => {
+            const [job] = await q(S4.claim, [workerId, 120_000, BENCH_QUEUE]);
+            if (!job) return false;
+            const payload = typeof job.payload === 'string' ? JSON.parse(job.payload) : job.payload;
+            const [task] = await q(S4.read, [payload.taskId]);
+            const ids = mediaIdsOf(typeof task.provider_request === 'string' ? JSON.parse(task.provider_request) : task.provider_request);
+            if (ids.length > 0) {
+              const rows = await q(S4.mediaRead(ids.length), ids);
+              if (rows.length !== ids.length) throw new Error('S4 raw replay: media missing');
+            }
+            const [done] = await q(S4.submitted, [task.id, `accepted by ${task.provider}`, `bench-${task.id.slice(0, 8)}`, sha256(randomBytes(32).toString('base64url')), job.id]);
+            if (!done) throw new Error('S4 raw replay: the task was not PENDING');
+            return true;
+          });
+        const started = performance.now();
+        const deadline = started + durationMs;
+        const creators = Promise.all(
+          Array.from({ length: a.concurrency }, async () => {
+            while (performance.now() < deadline) {
+              await createOne();
+              created++;
+              signal();
+            }
+          }),
+        ).finally(() => {
+          creating = false;
+          signal();
+        });
+        const hardDeadline = deadline + 300_000;
+        const workers = Promise.all(
+          Array.from({ length: a.workers }, async () => {
+            while (performance.now() < hardDeadline) {
+              if (await submitOne()) {
+                submitted++;
+                lastAt = performance.now();
+                signal();
+                continue;
+              }
+              if (!creating && submitted >= created) return;
+              // Nothing to claim: wait for the next create (or submission) to commit, or 50 ms.
+              await new Promise<void>((r) => {
+                const t = setTimeout(r, 50);
+                waiters.push(() => {
+                  clearTimeout(t);
+                  r();
+                });
+              });
+            }
+          }),
+        );
+        await Promise.all([creators, workers]);
+        const createSeconds = (deadline - started) / 1000;
+        const seconds = (lastAt - started) / 1000;
+        return { created, submitted, seconds, createSeconds, perSec: submitted / seconds };
+      };
+      await run(a.warmTenantId, a.warmMs);
+      const cpu0 = process.cpuUsage();
+      const r = await run(a.tenantId, a.durationMs);
+      const cpu = process.cpuUsage(cpu0);
+      return { ...r, cpuMs: (cpu.user + cpu.system) / 1000, media: media.length, bodyBytes: media.reduce((s, m) => s + m.size, 0) };
     },
     /** S5 baseline: listTasks' keyset SELECT (the same row comparison) on the raw driver, closed loop at `concurrency`. */
     async rawKeyset(a: { tenantId: string; cursor: { id: string; createdAt: string } | null; concurrency: number; durationMs: number; limit: number }) {
@@ -240,6 +501,7 @@ serve(
   async () => {
     await app.stop().catch(() => {});
     await rawPg?.end({ timeout: 5 });
+    await statsPg?.end({ timeout: 5 });
   },
 );
 process.send?.({ id: 0, result: 'ready' });

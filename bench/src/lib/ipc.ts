@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
 
 /** A child process (optionally pinned to a core) that answers `call(cmd, args)` over the Node IPC channel. */
 export interface Peer {
@@ -84,8 +85,24 @@ export function spawnPeer(script: string, opts: { core?: number; env?: Record<st
   return peer;
 }
 
-/** The child side: dispatch IPC requests to handlers; 'stop' runs `onStop` and exits. */
+/** CPU time of a process so far, in milliseconds (user + system), and when it was read (epoch ms). */
+export interface CpuReading {
+  ms: number;
+  at: number;
+}
+
+export function cpuNow(): CpuReading {
+  const c = process.cpuUsage();
+  return { ms: (c.user + c.system) / 1000, at: performance.timeOrigin + performance.now() };
+}
+
+/**
+ * The child side: dispatch IPC requests to handlers; 'stop' runs `onStop` and exits. Every child also
+ * answers 'cpu' (its own process.cpuUsage, as a CpuReading), so that run.ts can put the CPU each
+ * process spent beside what it measured.
+ */
 export function serve(handlers: Record<string, (args: any) => unknown>, onStop: () => Promise<void> = async () => {}): void {
+  handlers = { cpu: cpuNow, ...handlers };
   process.on('message', async (m: any) => {
     if (m.cmd === 'stop') {
       try {

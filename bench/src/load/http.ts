@@ -82,6 +82,7 @@ async function cannon(a: CannonArgs) {
             } as any,
           ];
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   const result = await autocannon({
     url: a.url,
     connections: a.connections,
@@ -92,8 +93,11 @@ async function cannon(a: CannonArgs) {
     timeout: 30,
   } as any);
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   return {
     okPerSec: ok / seconds,
+    /** This load generator's own CPU over the run (ms), to show it was not the bottleneck. */
+    loadCpuMs: (cpu.user + cpu.system) / 1000,
     ok,
     bad,
     badSample,
@@ -130,6 +134,7 @@ serve(
       let bad = 0;
       let badSample = '';
       const started = performance.now();
+      const cpu0 = process.cpuUsage();
       const deadline = started + a.durationMs;
       await Promise.all(
         Array.from({ length: a.concurrency }, async () => {
@@ -144,7 +149,8 @@ serve(
           }
         }),
       );
-      return { latency: summarize(lat), perSec: lat.length / ((performance.now() - started) / 1000), bad, badSample };
+      const cpu = process.cpuUsage(cpu0);
+      return { latency: summarize(lat), perSec: lat.length / ((performance.now() - started) / 1000), bad, badSample, loadCpuMs: (cpu.user + cpu.system) / 1000 };
     },
   },
   async () => {

@@ -1,7 +1,12 @@
 /**
  * Subscriber load: a lean graphql-transport-ws client on `ws` (no graphql-ws client library), or
- * the raw baseline protocol, for thousands of sockets in one process. Also the open-loop callback
- * sender of S2, so that send and receive times come from one clock.
+ * the raw baseline protocol, for thousands of sockets per process (run.ts starts two of these and
+ * spreads the sockets over them). Also the open-loop callback sender of S2, so that send and receive
+ * times come from one clock.
+ *
+ * Every wait is counted incrementally as messages arrive (how many sockets have what they await), so
+ * a message costs O(1) here whatever the number of sockets; times that cross processes (S3: the
+ * burst is posted by one loader, delivered to both) are epoch milliseconds (timeOrigin + now()).
  */
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -12,29 +17,54 @@ import { callbackHeaders, sleep, summarize } from '../lib/common.js';
 interface Conn {
   ws: WebSocket;
   key: string;
-  /** S2: when the awaited push arrived (ms), and how many such pushes. */
+  /** S2: whether this socket's push is awaited, when it arrived (epoch ms), and how many such pushes. */
+  awaited: boolean;
   gotAt: number | null;
   got: number;
-  /** S3: messages in the current burst, and every cursor seen (duplicates). */
+  /** S3: events in the current burst, and the last cursor seen (cursors only grow: anything else is a duplicate or out of order). */
   burst: number;
-  cursors: Set<string>;
+  lastCursor: number;
   errors: number;
   first: boolean;
 }
 
+const now = () => performance.timeOrigin + performance.now();
+
 let conns: Conn[] = [];
-let sendAt = new Map<string, number>();
+/** Sockets still waiting for their first message after `subscribe`. */
+let firstPending = 0;
+/** S2: awaited sockets that have their push. */
+let gotCount = 0;
+/** S3: the burst's expected events per socket, sockets that have them all, and when the last one did. */
+let expectN = 0;
+let reached = 0;
+let reachedAt = 0;
+/** Events whose cursor was not above the socket's previous one (duplicated or out of order). */
 let dupCursors = 0;
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-let onAnyMessage: (() => void) | null = null;
+/** The pending wait's check, run when a counter it depends on moves. */
+let wake: (() => void) | null = null;
+
+const CURSOR = /"cursor":"(\d+)"/;
 
 function onMessage(c: Conn, raw: WebSocket.RawData): void {
   const text = String(raw);
+  // The fan-out's messages (thousands per burst): the cursor is all that is needed, no JSON.parse.
+  const at = text.indexOf('"taskEvents":{');
+  if (at >= 0 && !text.includes('"errors"')) {
+    const m = CURSOR.exec(text.slice(at));
+    if (m) return onEvent(c, Number(m[1]));
+  }
   const m = JSON.parse(text);
-  if (m.type === 'ping') return c.ws.send('{"type":"pong"}');
+  if (m.type === 'ping') return void c.ws.send('{"type":"pong"}');
   if (m.type === 'error' || (m.type === 'next' && m.payload?.errors)) {
     c.errors++;
     if (c.errors <= 1 && conns.indexOf(c) < 3) process.stderr.write(`subscription error: ${text.slice(0, 300)}\n`);
+    if (c.first) {
+      c.first = false;
+      firstPending--;
+      wake?.();
+    }
     return;
   }
   if (m.type !== 'next') return;
@@ -42,25 +72,49 @@ function onMessage(c: Conn, raw: WebSocket.RawData): void {
   if (data.taskUpdated) {
     if (c.first) {
       c.first = false;
+      firstPending--;
+      wake?.();
       if (data.taskUpdated.status !== 'PROCESSING') return; // the current state, sent first
     }
     if (data.taskUpdated.status === 'PROCESSING') {
       c.got++;
-      c.gotAt ??= performance.now();
+      if (c.got === 1) {
+        c.gotAt = now();
+        if (c.awaited) {
+          gotCount++;
+          wake?.();
+        }
+      }
     }
   } else if (data.taskEvents) {
-    const cursor = String(data.taskEvents.cursor);
-    if (c.cursors.has(cursor)) dupCursors++;
-    else c.cursors.add(cursor);
-    c.burst++;
+    onEvent(c, Number(data.taskEvents.cursor));
   }
-  onAnyMessage?.();
+}
+
+function onEvent(c: Conn, cursor: number): void {
+  if (c.first) {
+    c.first = false;
+    firstPending--;
+  }
+  if (!(cursor > c.lastCursor)) {
+    dupCursors++;
+    return;
+  }
+  c.lastCursor = cursor;
+  c.burst++;
+  if (c.burst === expectN) {
+    reached++;
+    if (reached === conns.length) {
+      reachedAt = now();
+      wake?.();
+    }
+  }
 }
 
 function open(url: string, protocol: string | undefined, key: string, init: string | null): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, protocol ? [protocol] : [], { perMessageDeflate: false });
-    const c: Conn = { ws, key, gotAt: null, got: 0, burst: 0, cursors: new Set(), errors: 0, first: true };
+    const c: Conn = { ws, key, awaited: false, gotAt: null, got: 0, burst: 0, lastCursor: -1, errors: 0, first: true };
     const timer = setTimeout(() => reject(new Error('connect timeout')), 20_000);
     ws.once('error', (e) => {
       clearTimeout(timer);
@@ -88,25 +142,19 @@ function postOnce(url: string, body: string): Promise<number> {
   });
 }
 
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  if (check()) return true;
+/** Resolves true once `check` holds (it is O(1): re-run whenever a counter moves), false after `timeoutMs`. */
+function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  if (check()) return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
-      onAnyMessage = null;
+      wake = null;
       resolve(check());
     }, timeoutMs);
-    let pending = false;
-    onAnyMessage = () => {
-      if (pending) return;
-      pending = true;
-      setImmediate(() => {
-        pending = false;
-        if (check()) {
-          clearTimeout(timer);
-          onAnyMessage = null;
-          resolve(true);
-        }
-      });
+    wake = () => {
+      if (!check()) return;
+      clearTimeout(timer);
+      wake = null;
+      resolve(true);
     };
   });
 }
@@ -132,6 +180,7 @@ serve(
         }),
       );
       conns.push(...opened);
+      firstPending += opened.length;
       return { n: conns.length, ms: performance.now() - started };
     },
     /** One subscription per socket: `variables(key)` = { id: key } for taskUpdated, or none. Waits for first messages if asked. */
@@ -141,41 +190,46 @@ serve(
         c.ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: a.query, variables } }));
       }
       if (a.waitFirstMs) {
-        const ok = await waitFor(() => conns.every((c) => !c.first || c.errors > 0), a.waitFirstMs);
+        const ok = await waitUntil(() => firstPending <= 0, a.waitFirstMs);
         return { ready: ok, notReady: conns.filter((c) => c.first).length, errors: conns.reduce((s, c) => s + c.errors, 0) };
       }
       return { ready: true };
     },
     /**
      * S2: POSTs `posts` (one per socket key) open-loop at `rate`/s; latency = push received − POST sent.
-     * Each key must be pushed exactly once: fewer is lost, more is duplicated.
+     * Each key must be pushed exactly once: fewer is lost, more is duplicated. Also the carried rate:
+     * pushes delivered ÷ (last delivery − first POST).
      */
     async openLoop(a: { posts: { key: string; url: string; body: string }[]; rate: number; settleMs: number }) {
+      const byKey = new Map(conns.map((c) => [c.key, c]));
       for (const c of conns) {
         c.gotAt = null;
         c.got = 0;
+        c.awaited = false;
       }
-      sendAt = new Map();
-      const byKey = new Map(conns.map((c) => [c.key, c]));
+      const targets = a.posts.map((p) => byKey.get(p.key)).filter((c): c is Conn => c !== undefined);
+      for (const c of targets) c.awaited = true;
+      gotCount = 0;
+      const sendAt = new Map<string, number>();
       const statuses = new Map<number, number>();
-      const start = performance.now();
+      const start = now();
       const inflight: Promise<void>[] = [];
       for (let i = 0; i < a.posts.length; i++) {
         const p = a.posts[i]!;
         const due = start + (i * 1000) / a.rate;
-        const wait = due - performance.now();
+        const wait = due - now();
         if (wait > 1) await sleep(wait);
-        sendAt.set(p.key, performance.now());
+        sendAt.set(p.key, now());
         inflight.push(postOnce(p.url, p.body).then((s) => void statuses.set(s, (statuses.get(s) ?? 0) + 1)));
       }
-      const sendSeconds = (performance.now() - start) / 1000;
+      const sendSeconds = (now() - start) / 1000;
       await Promise.all(inflight);
-      const targets = a.posts.map((p) => byKey.get(p.key)!).filter(Boolean);
-      await waitFor(() => targets.every((c) => c.got > 0), a.settleMs);
-      await sleep(300); // let duplicates show up
+      await waitUntil(() => gotCount >= targets.length, a.settleMs);
+      await sleep(300); // a window for duplicates to show up (there is no condition to wait for)
       const lat: number[] = [];
       let lost = 0;
       let dup = 0;
+      let last = start;
       for (const p of a.posts) {
         const c = byKey.get(p.key);
         if (!c || c.gotAt === null) {
@@ -184,46 +238,52 @@ serve(
         }
         if (c.got > 1) dup += c.got - 1;
         lat.push(c.gotAt - sendAt.get(p.key)!);
+        last = Math.max(last, c.gotAt);
       }
-      return { lat, latency: summarize(lat), lost, dup, sendRate: a.posts.length / sendSeconds, statuses: Object.fromEntries(statuses) };
+      const carriedPerSec = lat.length / ((last - start) / 1000 || 1);
+      return { lat, latency: summarize(lat), lost, dup, sendRate: a.posts.length / sendSeconds, carriedPerSec, statuses: Object.fromEntries(statuses) };
     },
-    /**
-     * S3: triggers one burst (callback POSTs to the API, or one POST to the raw server) and waits
-     * until every socket has `expect` more messages. Returns the time from trigger to last delivery.
-     */
-    async burst(a: { posts: { url: string; body: string }[]; expect: number; timeoutMs: number }) {
+    /** S3, before a burst: every socket of this loader is to receive `expect` more events. */
+    arm(a: { expect: number }) {
       for (const c of conns) c.burst = 0;
-      const dupBefore = dupCursors;
-      const t0 = performance.now();
-      let last = t0;
+      expectN = a.expect;
+      reached = 0;
+      reachedAt = 0;
+      return { n: conns.length, dupBase: dupCursors };
+    },
+    /** S3: sends a burst's POSTs (callbacks to the API, or one POST to the raw server); returns when they went out (epoch ms). */
+    async post(a: { posts: { url: string; body: string }[] }) {
+      const t0 = now();
       const statuses = await Promise.all(a.posts.map((p) => postOnce(p.url, p.body)));
-      const done = await waitFor(() => {
-        const ok = conns.every((c) => c.burst >= a.expect);
-        if (ok) last = performance.now();
-        return ok;
-      }, a.timeoutMs);
-      if (!done) last = performance.now();
-      const delivered = conns.reduce((s, c) => s + Math.min(c.burst, a.expect), 0);
-      const extra = conns.reduce((s, c) => s + Math.max(0, c.burst - a.expect), 0);
-      return {
-        ms: last - t0,
-        delivered,
-        expected: conns.length * a.expect,
-        dup: dupCursors - dupBefore + extra,
-        complete: done,
-        badStatus: statuses.filter((s) => s !== 200).length,
-      };
+      return { t0, badStatus: statuses.filter((s) => s !== 200).length };
+    },
+    /** S3, after a burst was posted: waits (bounded) until every socket here has the armed number of events. */
+    async settle(a: { timeoutMs: number; dupBase: number }) {
+      const complete = await waitUntil(() => reached >= conns.length, a.timeoutMs);
+      const delivered = conns.reduce((s, c) => s + Math.min(c.burst, expectN), 0);
+      const extra = conns.reduce((s, c) => s + Math.max(0, c.burst - expectN), 0);
+      return { lastAt: complete ? reachedAt || now() : now(), delivered, expected: conns.length * expectN, dup: dupCursors - a.dupBase + extra, complete };
     },
     counts: () => ({ conns: conns.length, open: conns.filter((c) => c.ws.readyState === WebSocket.OPEN).length, errors: conns.reduce((s, c) => s + c.errors, 0) }),
     async closeAll() {
-      const closing = conns.map((c) => new Promise<void>((r) => {
-        if (c.ws.readyState === WebSocket.CLOSED) return r();
-        c.ws.once('close', () => r());
-        c.ws.close();
-        setTimeout(() => { c.ws.terminate(); r(); }, 3000).unref();
-      }));
+      const closing = conns.map(
+        (c) =>
+          new Promise<void>((r) => {
+            if (c.ws.readyState === WebSocket.CLOSED) return r();
+            c.ws.once('close', () => r());
+            c.ws.close();
+            setTimeout(() => {
+              c.ws.terminate();
+              r();
+            }, 3000).unref();
+          }),
+      );
       await Promise.all(closing);
       conns = [];
+      firstPending = 0;
+      gotCount = 0;
+      reached = 0;
+      expectN = 0;
       dupCursors = 0;
     },
   },
