@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import * as tables from '@clipwire/schema/tables';
 import { migrationsFolder } from '@clipwire/schema/migrations-folder';
 import { sql } from 'drizzle-orm';
@@ -10,6 +10,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres, PostgresJsDatabase, PostgresJsSession } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { PgliteWorkerClient } from './pglite-client.js';
 
 export type Schema = typeof tables;
 /** The code above the driver sees only this type, whichever driver runs underneath. */
@@ -64,9 +65,16 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
   if (!memory) mkdirSync(target.dataDir, { recursive: true });
   const unlock = memory ? () => {} : lockDataDir(target.dataDir);
   try {
-    const client = await PGlite.create(memory ? target.dataDir : join(target.dataDir, 'pglite'));
-    const db = drizzlePglite(client, { schema: tables });
-    await migratePglite(db, { migrationsFolder });
+    // PGlite runs in a worker thread (see pglite-client.ts): its statements run beside the event loop,
+    // not on it. Drizzle drives it as it drives PGlite, through the client's PGlite-shaped API.
+    const client = await PgliteWorkerClient.start(memory ? target.dataDir : join(target.dataDir, 'pglite'));
+    const db = drizzlePglite(client as unknown as PGlite, { schema: tables });
+    try {
+      await migratePglite(db, { migrationsFolder });
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw error;
+    }
     const base = handle(db as unknown as Database, 'pglite', async () => {
       await client.close();
       unlock();

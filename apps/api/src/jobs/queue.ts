@@ -274,6 +274,8 @@ export interface WorkerOptions {
  */
 export class Worker {
   private running = 0;
+  /** The ids of the jobs running here: one whose lease ran out while it ran (a stalled process) can come back in a claim. */
+  private readonly runningIds = new Set<number>();
   private readonly inflight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
@@ -337,7 +339,8 @@ export class Worker {
           break;
         }
         const claim = await this.queue.claim(this.opts.queues, free, this.opts.leaseMs, this.opts.steps);
-        for (const { job, context } of claim.jobs) this.run(job, context);
+        // A job of ours whose lease ran out while it ran is claimed again (its lease renewed), not run twice.
+        for (const { job, context } of claim.jobs) if (!this.runningIds.has(job.id)) this.run(job, context);
         // Every free slot was filled: there may be more.
         if (claim.full) this.again = true;
         // Due now but not claimable (another worker's claim holds it for an instant): soon, not at once.
@@ -354,6 +357,7 @@ export class Worker {
 
   private run(job: JobRow, context: unknown): void {
     this.running++;
+    this.runningIds.add(job.id);
     const heartbeat = setInterval(() => void this.queue.extend(job, this.opts.leaseMs).catch(() => {}), this.opts.leaseMs / 3);
     const p = (async () => {
       const handler = this.handlers[job.queue];
@@ -373,6 +377,7 @@ export class Worker {
       } finally {
         clearInterval(heartbeat);
         this.running--;
+        this.runningIds.delete(job.id);
       }
     })().finally(() => {
       this.inflight.delete(p);
