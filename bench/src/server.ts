@@ -214,15 +214,20 @@ serve(
       const created = new Date(row.created_at);
       return { cursor: Buffer.from(`${created.getTime()}:${row.id}`).toString('base64url'), id: row.id, createdAt: created.toISOString() };
     },
-    /** Tasks of a tenant by status, and the last submitted_at (epoch ms): one statement. */
+    /**
+     * Tasks of a tenant by status, how many were submitted (whatever their status since: a poll may have
+     * moved the first ones on), and the last submitted_at (epoch ms): one statement.
+     */
     async taskCounts({ tenantId }: { tenantId: string }) {
       const rows = await rawQuery(
-        `select status, count(*)::int as n, (extract(epoch from max(submitted_at)) * 1000)::float8 as last_submitted_ms from tasks where tenant_id = $1 group by status`,
+        `select status, count(*)::int as n, count(submitted_at)::int as submitted, (extract(epoch from max(submitted_at)) * 1000)::float8 as last_submitted_ms
+           from tasks where tenant_id = $1 group by status`,
         [tenantId],
       );
       return {
         byStatus: Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>,
         total: rows.reduce((s, r) => s + r.n, 0),
+        submitted: rows.reduce((s, r) => s + r.submitted, 0),
         lastSubmittedMs: Math.max(0, ...rows.map((r) => Number(r.last_submitted_ms ?? 0))),
       };
     },
@@ -334,7 +339,11 @@ serve(
      * when a create commits, until every task created is SUBMITTED. Warmed on a throwaway tenant first.
      */
     async rawCreates(a: { tenantId: string; warmTenantId: string; templateTenantId: string; concurrency: number; workers: number; durationMs: number; warmMs: number }) {
-      const [tpl] = await rawQuery('select kind, provider, model, input, provider_request from tasks where tenant_id = $1 order by created_at limit 1', [a.templateTenantId]);
+      // A task still holding its request (a finished task's is cleared), so the replay stores and reads the same media.
+      const [tpl] = await rawQuery(
+        'select kind, provider, model, input, provider_request from tasks where tenant_id = $1 and provider_request is not null order by created_at limit 1',
+        [a.templateTenantId],
+      );
       if (!tpl) throw new Error('S4: no product task to model the raw replay on');
       const request = typeof tpl.provider_request === 'string' ? JSON.parse(tpl.provider_request) : tpl.provider_request;
       const input = typeof tpl.input === 'string' ? tpl.input : JSON.stringify(tpl.input);
