@@ -6,6 +6,7 @@ import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Database, DbOrTx, Tx } from '../db/client.js';
 import { driverValues, fieldPlaceholders, listPlaceholders, listValues, run } from '../db/prepared.js';
 import type { Logger } from '../logger.js';
+import { nextWake, WakeTimer } from './wake-timer.js';
 
 export type { QueueName, JobRow };
 
@@ -277,8 +278,7 @@ export class Worker {
   /** The ids of the jobs running here: one whose lease ran out while it ran (a stalled process) can come back in a claim. */
   private readonly runningIds = new Set<number>();
   private readonly inflight = new Set<Promise<void>>();
-  private timer: NodeJS.Timeout | undefined;
-  private wakeAt = Number.POSITIVE_INFINITY;
+  private readonly wake = new WakeTimer(() => void this.tick());
   private stopped = true;
   private claiming = false;
   private again = false;
@@ -304,7 +304,7 @@ export class Worker {
   /** Stops claiming, waits for the jobs in hand, and releases anything still held. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.wake.cancel();
     this.queue.events.off('nudge', this.onNudge);
     await Promise.allSettled([...this.inflight]);
     await this.queue.release();
@@ -312,14 +312,7 @@ export class Worker {
 
   /** Claims again at `at` (epoch ms) unless an earlier wake is planned. */
   private wakeUpAt(at: number): void {
-    if (this.stopped || at >= this.wakeAt) return;
-    clearTimeout(this.timer);
-    this.wakeAt = at;
-    this.timer = setTimeout(() => {
-      this.wakeAt = Number.POSITIVE_INFINITY;
-      void this.tick();
-    }, Math.max(0, at - Date.now()));
-    this.timer.unref();
+    if (!this.stopped) this.wake.at(at);
   }
 
   private async tick(): Promise<void> {
@@ -329,7 +322,7 @@ export class Worker {
       return;
     }
     this.claiming = true;
-    let sleepUntil = Date.now() + this.opts.idleMs;
+    let nextDue: number | null = null;
     try {
       do {
         this.again = false;
@@ -343,16 +336,15 @@ export class Worker {
         for (const { job, context } of claim.jobs) if (!this.runningIds.has(job.id)) this.run(job, context);
         // Every free slot was filled: there may be more.
         if (claim.full) this.again = true;
-        // Due now but not claimable (another worker's claim holds it for an instant): soon, not at once.
-        else if (claim.nextDueAt) sleepUntil = Math.min(sleepUntil, Math.max(claim.nextDueAt.getTime(), Date.now() + 50));
+        else if (claim.nextDueAt) nextDue = Math.min(nextDue ?? Number.POSITIVE_INFINITY, claim.nextDueAt.getTime());
       } while (this.again && !this.stopped);
     } catch (error) {
       this.log.error({ err: error }, 'claiming jobs failed');
-      sleepUntil = Math.min(sleepUntil, Date.now() + 1000);
+      nextDue = Date.now() + 1000;
     } finally {
       this.claiming = false;
     }
-    this.wakeUpAt(sleepUntil);
+    this.wakeUpAt(nextWake(nextDue, this.opts.idleMs));
   }
 
   private run(job: JobRow, context: unknown): void {

@@ -15,6 +15,7 @@ import { CircuitOpenError, type ProviderHealth } from '../providers/health.js';
 import { CALLBACK_SLUGS, providerForSlug, type AdapterRegistry } from '../providers/registry.js';
 import { neverReachedProvider, type CallbackReading, type ProviderReport, type SubmitContext, type TaskAdapter } from '../providers/types.js';
 import type { ClipwirePubSub } from '../pubsub.js';
+import { nextWake, WakeTimer } from '../jobs/wake-timer.js';
 import { storable } from '../text.js';
 import type { WebhookService } from '../webhooks/service.js';
 import type { TaskDraft } from './intake.js';
@@ -134,8 +135,7 @@ export class TaskService {
   private readonly recentRows = new Map<string, TaskRow>();
   /** Callback token hash → task id, for the rows in recentRows. */
   private readonly recentTokens = new Map<string, string>();
-  private pollTimer: NodeJS.Timeout | undefined;
-  private pollAt = Number.POSITIVE_INFINITY;
+  private readonly pollWake = new WakeTimer(() => void this.pollRound());
   private pollIntervalMs = 0;
   private polling = false;
 
@@ -194,13 +194,23 @@ export class TaskService {
     const adapter = this.deps.adapters.get(task.provider, task.kind);
     // An earlier attempt's outcome is unknown, or the provider is not configured here: the job decides.
     if (task.submitStartedAt !== null || !adapter) return { context: { task, attempt: null } satisfies SubmitClaim };
+    const started = await this.startAttempt(tx, task, adapter);
+    return 'task' in started ? { context: started } : { settle: started };
+  };
+
+  /**
+   * Inside the caller's transaction: admits the task (see `admit`) with a fresh callback token and
+   * reads the media the provider takes inline; or the outcome for the job when the task is gone or
+   * its provider at its limit.
+   */
+  private async startAttempt(tx: Tx, task: TaskRow, adapter: TaskAdapter): Promise<{ task: TaskRow; attempt: SubmitAttempt } | JobOutcome> {
     const token = generateSecret(32);
     const admitted = await this.admit(tx, task, sha256Hex(token));
-    if (admitted === 'gone') return { settle: done };
-    if (admitted === 'busy') return { settle: busy(task.provider) };
+    if (admitted === 'gone') return done;
+    if (admitted === 'busy') return busy(task.provider);
     const media = adapter.inlinesMedia ? await this.deps.media.getMany(tx, mediaIdsOf(admitted.providerRequest)) : new Map<string, MediaObjectRow>();
-    return { context: { task: admitted, attempt: { token, media } } satisfies SubmitClaim };
-  };
+    return { task: admitted, attempt: { token, media } };
+  }
 
   /**
    * The submission job. At most one create per task reaches the provider: the attempt is
@@ -239,13 +249,10 @@ export class TaskService {
         log.info({ waitedMs: waited, attempts: task.submitAttempts }, 'earlier create not found upstream after the grace period: sending it again');
         await this.clearAttempt(task.id);
       }
-      const token = generateSecret(32);
       const pending = task;
-      const admitted = await this.deps.db.transaction((tx) => this.admit(tx, pending, sha256Hex(token)));
-      if (admitted === 'gone') return done;
-      if (admitted === 'busy') return busy(task.provider);
-      task = admitted;
-      attempt = { token, media: new Map() };
+      const started = await this.deps.db.transaction((tx) => this.startAttempt(tx, pending, adapter));
+      if (!('task' in started)) return started;
+      ({ task, attempt } = started);
     }
     crashPoint('submit:after-attempt-committed');
     this.remember(task); // its callback token is known here from now on
@@ -386,7 +393,8 @@ export class TaskService {
         );
       }
       const overdue = await findOverdueTasks(tx, engine.deadlineMs, 100);
-      const next = due.length === 200 || overdue.length === 100 ? new Date() : await nextPollDue(tx, engine.deadlineMs);
+      // A full batch of due polls, or overdue tasks (failed below): another round at once.
+      const next = due.length === 200 || overdue.length > 0 ? new Date() : await nextPollDue(tx, engine.deadlineMs);
       return { due, overdue, next };
     });
     if (round.due.length > 0) this.deps.jobs.nudge(['refresh']);
@@ -394,7 +402,7 @@ export class TaskService {
       const deadlineMs = engine.deadlineMs[task.provider];
       await this.fail(task, 'DEADLINE_EXCEEDED', null, `not finished within ${Math.round(deadlineMs / 60_000)} minutes of its creation`);
     }
-    return round.overdue.length > 0 ? Date.now() : (round.next?.getTime() ?? null);
+    return round.next?.getTime() ?? null;
   }
 
   /**
@@ -410,28 +418,23 @@ export class TaskService {
 
   stopPolling(): void {
     this.polling = false;
-    clearTimeout(this.pollTimer);
+    this.pollWake.cancel();
   }
 
   /** Polls at `at` (epoch ms) unless an earlier round is planned. */
   private planPoll(at: number): void {
-    if (!this.polling || at >= this.pollAt) return;
-    clearTimeout(this.pollTimer);
-    this.pollAt = at;
-    this.pollTimer = setTimeout(() => {
-      this.pollAt = Number.POSITIVE_INFINITY;
-      void this.pollOnce()
-        .catch((err: unknown) => {
-          this.deps.log.error({ err }, 'poll failed');
-          return Date.now() + 1000;
-        })
-        .then((next) => {
-          const latest = Date.now() + this.pollIntervalMs;
-          // A due time already past (a claim by another process holds it): soon, not at once.
-          this.planPoll(next === null ? latest : Math.min(latest, Math.max(next, Date.now() + 50)));
-        });
-    }, Math.max(0, at - Date.now()));
-    this.pollTimer.unref();
+    if (this.polling) this.pollWake.at(at);
+  }
+
+  private async pollRound(): Promise<void> {
+    let next: number | null;
+    try {
+      next = await this.pollOnce();
+    } catch (err) {
+      this.deps.log.error({ err }, 'poll failed');
+      next = Date.now() + 1000;
+    }
+    this.planPoll(nextWake(next, this.pollIntervalMs));
   }
 
   /**
