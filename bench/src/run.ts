@@ -456,22 +456,17 @@ async function s3(ctx: Ctx): Promise<Result> {
 }
 
 // ---------------------------------------------------------------- S4 create → SUBMITTED, and what a task costs the database
-const CREATE_AVATAR = `mutation Create($input: CreateAvatarVideoInput!) {
-  createAvatarVideo(input: $input) {
+/** A create mutation and the fields of its answer (the union's members the bench tells apart). */
+const createMutation = (field: string, inputType: string) => `mutation Create($input: ${inputType}!) {
+  ${field}(input: $input) {
     __typename
     ... on Task { id status externalTaskId }
     ... on ValidationError { message issues { path message } }
     ... on DuplicateExternalTaskId { message externalTaskId }
   }
 }`;
-const CREATE_SOUND = `mutation Create($input: CreateVideoSoundInput!) {
-  createVideoSound(input: $input) {
-    __typename
-    ... on Task { id status externalTaskId }
-    ... on ValidationError { message issues { path message } }
-    ... on DuplicateExternalTaskId { message externalTaskId }
-  }
-}`;
+const CREATE_AVATAR = createMutation('createAvatarVideo', 'CreateAvatarVideoInput');
+const CREATE_SOUND = createMutation('createVideoSound', 'CreateVideoSoundInput');
 
 type Media = 'url' | 'inline';
 
