@@ -23,7 +23,7 @@ describe('tenant feed fan-out', () => {
         { next: (v) => received[i]!.push(Number(v.data!.taskEvents.cursor)), error: () => {}, complete: () => {} },
       );
     }
-    await new Promise((r) => setTimeout(r, 500)); // all subscribed and caught up
+    await eventually(async () => (stack.app.feeds.subscriberCount === SUBSCRIBERS ? true : null), 10_000, 'all subscribed');
     const readsBefore = { ...stack.app.feeds.reads };
     const deliveryBefore = { ...stack.app.delivery.counts };
 
@@ -54,6 +54,7 @@ describe('tenant feed fan-out', () => {
   it('subscriptions that differ (selection, variables) are executed apart and each gets its own shape', async () => {
     const client = stack.ws();
     const latest = (await stack.gql('{ latestTaskEventCursor }')).data!.latestTaskEventCursor as string | null;
+    const subscribedBefore = stack.app.feeds.subscriberCount;
     const a: unknown[] = [];
     const b: unknown[] = [];
     const c: unknown[] = [];
@@ -61,7 +62,7 @@ describe('tenant feed fan-out', () => {
     client.subscribe({ query: 'subscription ($after: String) { taskEvents(after: $after) { status } }', variables: { after: latest } }, sink(a));
     client.subscribe({ query: 'subscription ($after: String) { taskEvents(after: $after) { cursor status } }', variables: { after: latest } }, sink(b));
     client.subscribe({ query: 'subscription ($after: String) { taskEvents(after: $after, filter: { statuses: [SUCCEEDED] }) { status } }', variables: { after: latest } }, sink(c));
-    await new Promise((r) => setTimeout(r, 300));
+    await eventually(async () => (stack.app.feeds.subscriberCount === subscribedBefore + 3 ? true : null), 10_000, 'the three subscribed');
     const id = (await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT } })).data!.createAvatarVideo.id;
     // Three or four events (PROCESSING is skipped when Kling finishes before the refresh reads it): as many as the task has.
     const final = await stack.waitForFinal(id, 'events { edges { node { status } } }');

@@ -41,6 +41,13 @@ export class TenantFeeds {
   /** Database reads made by the shared readers and by lagging subscribers (for tests and metrics). */
   readonly reads = { shared: 0, catchUp: 0 };
 
+  /** Subscribers attached to a feed (listening and caught up to the feed's start): for tests and metrics. */
+  get subscriberCount(): number {
+    let n = 0;
+    for (const feed of this.feeds.values()) n += feed.subscribers.size;
+    return n;
+  }
+
   constructor(
     private readonly pubsub: ClipwirePubSub,
     private readonly readAs: ReadAs,
