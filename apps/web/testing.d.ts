@@ -14,4 +14,6 @@ export interface ChromiumSession {
 }
 
 /** Starts headless Chromium with a fresh profile; throws a clear message when Chromium is missing. */
-export declare function launchChromium(options?: { viewport?: { width: number; height: number } }): Promise<ChromiumSession>;
+export declare function launchChromium(options?: {
+  viewport?: { width: number; height: number };
+}): Promise<ChromiumSession>;

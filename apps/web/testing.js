@@ -12,7 +12,9 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 /** Throws unless `vite build` has produced the console the API serves. */
 export function assertConsoleBuilt() {
   if (!existsSync(join(webRoot, 'index.html'))) {
-    throw new Error(`The web console is not built (${join(webRoot, 'index.html')} is missing): run \`pnpm --filter @clipwire/web build\` (the root \`pnpm test\` does).`);
+    throw new Error(
+      `The web console is not built (${join(webRoot, 'index.html')} is missing): run \`pnpm --filter @clipwire/web build\` (the root \`pnpm test\` does).`,
+    );
   }
 }
 
@@ -28,7 +30,14 @@ export async function launchChromium(options = {}) {
     const context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM_PATH,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--autoplay-policy=no-user-gesture-required'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
       viewport: options.viewport ?? { width: 1280, height: 800 },
       deviceScaleFactor: 1,
       reducedMotion: 'reduce',

@@ -53,12 +53,9 @@ wss.on('connection', (ws) => {
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const { port } = server.address() as AddressInfo;
 
-serve(
-  { info: () => ({ url: `http://127.0.0.1:${port}`, pid: process.pid, sockets: all.size }) },
-  async () => {
-    for (const ws of all) ws.terminate();
-    wss.close();
-    server.close();
-  },
-);
+serve({ info: () => ({ url: `http://127.0.0.1:${port}`, pid: process.pid, sockets: all.size }) }, async () => {
+  for (const ws of all) ws.terminate();
+  wss.close();
+  server.close();
+});
 process.send?.({ id: 0, result: 'ready' });

@@ -20,7 +20,12 @@ import { klingCallbackBody, seededId, seededToken, sleep, summarize, taskGlobalI
 const benchDir = join(import.meta.dirname, '..');
 const argv = process.argv.slice(2).filter((a) => a !== '--');
 const flag = (name: string) => argv.includes(`--${name}`);
-const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=').slice(1).join('=');
+const opt = (name: string) =>
+  argv
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.split('=')
+    .slice(1)
+    .join('=');
 const QUICK = flag('quick');
 const PROFILE = !flag('no-profile');
 const PG_URL = opt('pg-url') ?? process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -78,7 +83,8 @@ interface Result {
   notes: string;
 }
 
-const fmt = (n: number) => (!Number.isFinite(n) ? String(n) : Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2));
+const fmt = (n: number) =>
+  !Number.isFinite(n) ? String(n) : Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2);
 const subsOf = (r: Result): Sub[] => r.more ?? (r.second ? [r.second] : []);
 const passes = (r: Result) => r.pass && subsOf(r).every((s) => s.pass ?? true);
 const pct = (part: number, whole: number) => `${fmt((100 * part) / (whole || 1))}%`;
@@ -127,7 +133,13 @@ const cpuSpent = (a: CpuReading, b: CpuReading) => ({ ms: b.ms - a.ms, share: (b
  * task (external_task_id = our id), 'processing': only needed when the API reads Kling back; the
  * bench's callbacks are signed, so the API applies them from their body and nothing reads Kling.
  */
-async function callbackTasks(ctx: Ctx, tenantId: string, prefix: string, n: number, { twins = false } = {}): Promise<Callback[]> {
+async function callbackTasks(
+  ctx: Ctx,
+  tenantId: string,
+  prefix: string,
+  n: number,
+  { twins = false } = {},
+): Promise<Callback[]> {
   await ctx.server.call('seedTasks', { tenantId, prefix, from: 0, to: n - 1, status: 'SUBMITTED', tokens: true });
   const klingIds: string[] = twins
     ? await ctx.sim.call('createKling', { prefix, from: 0, to: n - 1 })
@@ -150,7 +162,12 @@ async function drain(ctx: Ctx, timeoutMs = 120_000): Promise<{ ms: number; left:
 }
 
 /** Polls `check` every `everyMs` until it returns a value (not undefined) or `timeoutMs` passes (then throws `what`). */
-async function until<T>(what: string, timeoutMs: number, everyMs: number, check: () => Promise<T | undefined>): Promise<T> {
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  everyMs: number,
+  check: () => Promise<T | undefined>,
+): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -179,21 +196,39 @@ async function profiled<T>(ctx: Ctx, name: string, phase: () => Promise<T>): Pro
 
 /** Self time by function and by package, from a .cpuprofile. */
 function topFrames(file: string, n = 25): string {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: { callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number }[] };
+  const p = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: { callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number }[];
+  };
   const total = p.nodes.reduce((s, x) => s + (x.hitCount ?? 0), 0) || 1;
   const byFn = new Map<string, number>();
   const byPkg = new Map<string, number>();
   for (const x of p.nodes) {
     const { functionName, url, lineNumber } = x.callFrame;
-    const short = url.replace(/^file:\/\//, '').replace(/.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '').replace(/.*\/work\/main\//, '');
+    const short = url
+      .replace(/^file:\/\//, '')
+      .replace(/.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '')
+      .replace(/.*\/work\/main\//, '');
     const key = `${functionName || '(anonymous)'} ${short ? `${short}:${lineNumber + 1}` : ''}`;
     byFn.set(key, (byFn.get(key) ?? 0) + x.hitCount);
-    const pkg = url.startsWith('wasm://') ? '@electric-sql/pglite (wasm)' : /node_modules\/\.pnpm\/[^/]+\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? (url.includes('/work/main/') ? url.replace(/.*\/work\/main\/((?:apps|packages|bench)\/[^/]+).*/, '$1') : url ? 'node:internal' : functionName);
+    const pkg = url.startsWith('wasm://')
+      ? '@electric-sql/pglite (wasm)'
+      : (/node_modules\/\.pnpm\/[^/]+\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ??
+        (url.includes('/work/main/')
+          ? url.replace(/.*\/work\/main\/((?:apps|packages|bench)\/[^/]+).*/, '$1')
+          : url
+            ? 'node:internal'
+            : functionName));
     byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + x.hitCount);
   }
   const pct = (v: number) => `${((100 * v) / total).toFixed(1).padStart(5)}%`;
-  const fns = [...byFn].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${pct(v)}  ${k}`);
-  const pkgs = [...byPkg].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, v]) => `${pct(v)}  ${k}`);
+  const fns = [...byFn]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => `${pct(v)}  ${k}`);
+  const pkgs = [...byPkg]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .map(([k, v]) => `${pct(v)}  ${k}`);
   return `self time by function:\n${fns.join('\n')}\nself time by package:\n${pkgs.join('\n')}\n`;
 }
 
@@ -204,12 +239,31 @@ async function s1(ctx: Ctx): Promise<Result> {
   // they run out, the run is mostly replays, and the line says so and fails.
   const need = D.s1Seconds * 4000;
   const rawPrefix = `s1r${RUN}-`;
-  await ctx.server.call('seedTasks', { tenantId, prefix: rawPrefix, from: 0, to: need - 1, status: 'SUBMITTED', tokens: true });
-  const raw = await ctx.server.call('rawTransitions', { prefix: rawPrefix, n: need, replay: 0.3, concurrency: D.s1Conns, durationMs: D.s1Seconds * 1000, warmMs: D.warmMs });
+  await ctx.server.call('seedTasks', {
+    tenantId,
+    prefix: rawPrefix,
+    from: 0,
+    to: need - 1,
+    status: 'SUBMITTED',
+    tokens: true,
+  });
+  const raw = await ctx.server.call('rawTransitions', {
+    prefix: rawPrefix,
+    n: need,
+    replay: 0.3,
+    concurrency: D.s1Conns,
+    durationMs: D.s1Seconds * 1000,
+    warmMs: D.warmMs,
+  });
 
   // The product warms up too (its statements prepared on its connections, the JIT warm), on tasks of its own.
   const warm = await callbackTasks(ctx, tenantId, `s1w${RUN}-`, Math.ceil((D.warmMs / 1000) * 3000));
-  await ctx.http.call('cannon', { url: ctx.api, connections: D.s1Conns, durationS: D.warmMs / 1000, spec: { kind: 'callbacks', fresh: warm.map(({ path, body }) => ({ path, body })), replay: 0.3 } });
+  await ctx.http.call('cannon', {
+    url: ctx.api,
+    connections: D.s1Conns,
+    durationS: D.warmMs / 1000,
+    spec: { kind: 'callbacks', fresh: warm.map(({ path, body }) => ({ path, body })), replay: 0.3 },
+  });
   await drain(ctx);
   const cbs = await callbackTasks(ctx, tenantId, `s1a${RUN}-`, need);
   const before = await ctx.server.call('taskCounts', { tenantId });
@@ -229,11 +283,23 @@ async function s1(ctx: Ctx): Promise<Result> {
   const ratio = movedPerSec / raw.movedPerSec;
   const ranOut = api.fresh >= need;
   // Every answered fresh callback moved its task; one cut off by the end of the run may have too.
-  const pass = ratio >= 0.6 && !ranOut && !raw.ranOut && raw.badReplays === 0 && api.bad === 0 && moved >= api.freshAnswered && moved <= api.fresh;
+  const pass =
+    ratio >= 0.6 &&
+    !ranOut &&
+    !raw.ranOut &&
+    raw.badReplays === 0 &&
+    api.bad === 0 &&
+    moved >= api.freshAnswered &&
+    moved <= api.fresh;
   if (!pass && PROFILE) {
     const more = await callbackTasks(ctx, tenantId, `s1p${RUN}-`, D.profileSeconds * 3000);
     await profiled(ctx, 'S1', async () => {
-      await ctx.http.call('cannon', { url: ctx.api, connections: D.s1Conns, durationS: D.profileSeconds, spec: { kind: 'callbacks', fresh: more.map(({ path, body }) => ({ path, body })), replay: 0.3 } });
+      await ctx.http.call('cannon', {
+        url: ctx.api,
+        connections: D.s1Conns,
+        durationS: D.profileSeconds,
+        spec: { kind: 'callbacks', fresh: more.map(({ path, body }) => ({ path, body })), replay: 0.3 },
+      });
       await drain(ctx);
     });
   }
@@ -260,7 +326,18 @@ const TASK_UPDATED = 'subscription ($id: ID!) { taskUpdated(id: $id) { id status
 
 async function s2(ctx: Ctx): Promise<Result> {
   const { tenantId, apiKey } = await ctx.server.call('newTenant', { name: `s2-${RUN}` });
-  type Acc = { api: number[]; raw: number[]; upd: number; lost: number; dup: number; rawLost: number; sendRate: number; carried: number[]; rawCarried: number[]; loadShare: number };
+  type Acc = {
+    api: number[];
+    raw: number[];
+    upd: number;
+    lost: number;
+    dup: number;
+    rawLost: number;
+    sendRate: number;
+    carried: number[];
+    rawCarried: number[];
+    loadShare: number;
+  };
   const per: Record<number, Acc> = {};
   let round = 0;
   /** One round of 1000 callbacks at `rate`; with `profileAs`, only the sending and delivery run under the profiler (not the seeding and subscribing). */
@@ -270,8 +347,11 @@ async function s2(ctx: Ctx): Promise<Result> {
     const keys = cbs.map((c) => taskGlobalId(c.taskId));
     await ctx.ws.call('connect', { url: ctx.api, mode: 'gql', keys, apiKey });
     const sub = await ctx.ws.call('subscribe', { query: TASK_UPDATED, perKeyVariable: 'id', waitFirstMs: 30_000 });
-    if (!sub.ready) throw new Error(`S2: ${sub.notReady} subscriptions never sent their first state (errors ${sub.errors})`);
-    const posts = cbs.map((c, i) => ({ key: keys[i]!, url: ctx.api + c.path, body: c.body })).sort(() => Math.random() - 0.5);
+    if (!sub.ready)
+      throw new Error(`S2: ${sub.notReady} subscriptions never sent their first state (errors ${sub.errors})`);
+    const posts = cbs
+      .map((c, i) => ({ key: keys[i]!, url: ctx.api + c.path, body: c.body }))
+      .sort(() => Math.random() - 0.5);
     const send = () => ctx.ws.call('openLoop', { posts, rate, settleMs: 20_000 });
     const c0: CpuReading = await ctx.ws.call('cpu');
     const r = profileAs ? await profiled(ctx, profileAs, send) : await send();
@@ -283,12 +363,27 @@ async function s2(ctx: Ctx): Promise<Result> {
   };
   for (const rate of [100, 1000]) {
     const rounds = D.s2Rounds[rate]!;
-    const acc: Acc = (per[rate] = { api: [], raw: [], upd: NaN, lost: 0, dup: 0, rawLost: 0, sendRate: 0, carried: [], rawCarried: [], loadShare: 0 });
+    const acc: Acc = (per[rate] = {
+      api: [],
+      raw: [],
+      upd: NaN,
+      lost: 0,
+      dup: 0,
+      rawLost: 0,
+      sendRate: 0,
+      carried: [],
+      rawCarried: [],
+      loadShare: 0,
+    });
     // Baseline 1: bare POST → ws push, same sockets, same open-loop sender.
     for (let k = 0; k < rounds; k++) {
       const keys = Array.from({ length: 1000 }, (_, i) => `k${rate}-${k}-${i}`);
       await ctx.ws.call('connect', { url: ctx.raw, mode: 'raw', keys });
-      const r = await ctx.ws.call('openLoop', { posts: keys.map((key) => ({ key, url: `${ctx.raw}/push/${key}`, body: '{}' })), rate, settleMs: 10_000 });
+      const r = await ctx.ws.call('openLoop', {
+        posts: keys.map((key) => ({ key, url: `${ctx.raw}/push/${key}`, body: '{}' })),
+        rate,
+        settleMs: 10_000,
+      });
       acc.raw.push(...r.lat);
       acc.rawLost += r.lost + r.dup;
       acc.rawCarried.push(r.carriedPerSec);
@@ -297,8 +392,19 @@ async function s2(ctx: Ctx): Promise<Result> {
     if (rate === 100) {
       // Baseline 2 (latency only): transitionTask's statement, prepared and warmed, at the same rate on the raw driver.
       const updPrefix = `s2u${RUN}-`;
-      await ctx.server.call('seedTasks', { tenantId, prefix: updPrefix, from: 0, to: 999, status: 'SUBMITTED', tokens: false });
-      const upd = await ctx.server.call('rawUpdateLatency', { tenantId, ids: Array.from({ length: 1000 }, (_, i) => seededId(updPrefix, i)), rate });
+      await ctx.server.call('seedTasks', {
+        tenantId,
+        prefix: updPrefix,
+        from: 0,
+        to: 999,
+        status: 'SUBMITTED',
+        tokens: false,
+      });
+      const upd = await ctx.server.call('rawUpdateLatency', {
+        tenantId,
+        ids: Array.from({ length: 1000 }, (_, i) => seededId(updPrefix, i)),
+        rate,
+      });
       acc.upd = upd.p99;
     }
     for (let k = 0; k < rounds; k++) {
@@ -347,7 +453,10 @@ const TASK_EVENTS = 'subscription { taskEvents { cursor status message occurredA
 /** Splits `keys` over the subscriber load generators (round robin). */
 const spread = <T>(ctx: Ctx, keys: T[]) => ctx.wss.map((_, j) => keys.filter((_, i) => i % ctx.wss.length === j));
 
-async function connectAll(ctx: Ctx, a: { url: string; mode: 'gql' | 'raw'; keys: string[]; apiKey?: string }): Promise<{ ms: number }> {
+async function connectAll(
+  ctx: Ctx,
+  a: { url: string; mode: 'gql' | 'raw'; keys: string[]; apiKey?: string },
+): Promise<{ ms: number }> {
   const t0 = performance.now();
   const parts = spread(ctx, a.keys);
   await Promise.all(ctx.wss.map((w, j) => w.call('connect', { ...a, keys: parts[j] })));
@@ -445,7 +554,14 @@ async function s3(ctx: Ctx): Promise<Result> {
     ratio,
     target: '≥0.5',
     pass,
-    more: [{ metric: 'server_cpu_us_per_delivery', value: us(apiCpu, delivered), baseline: us(rawServerCpu, rawDelivered), ratio: us(apiCpu, delivered) / us(rawServerCpu, rawDelivered) }],
+    more: [
+      {
+        metric: 'server_cpu_us_per_delivery',
+        value: us(apiCpu, delivered),
+        baseline: us(rawServerCpu, rawDelivered),
+        ratio: us(apiCpu, delivered) / us(rawServerCpu, rawDelivered),
+      },
+    ],
     notes:
       `${N} taskEvents subscribers on one tenant over ${ctx.wss.length} load processes, ${D.s3Bursts} bursts of ${B} callbacks→events; delivered ${delivered}/${expected}, duplicated or out of order ${dup}, ${incomplete} bursts timed out; ` +
       `API ${fmt(apiMs / D.s3Bursts)} ms/burst (incl. callback→event) vs raw broadcast ${fmt(rawMs / D.s3Bursts)} ms/burst; ` +
@@ -478,7 +594,11 @@ type Media = 'url' | 'inline';
  * so the URL case is Kling's video-to-audio.)
  */
 function createBody(ctx: Ctx, media: Media): string {
-  if (media === 'url') return JSON.stringify({ query: CREATE_SOUND, variables: { input: { video: { url: `${ctx.simUrl}/media/kling/video-with-sound-sample.mp4` } } } });
+  if (media === 'url')
+    return JSON.stringify({
+      query: CREATE_SOUND,
+      variables: { input: { video: { url: `${ctx.simUrl}/media/kling/video-with-sound-sample.mp4` } } },
+    });
   const fixtures = join(benchDir, '..', 'packages', 'providers', 'media', 'fixtures');
   const input = {
     image: { base64: readFileSync(join(fixtures, 'portrait-512x640.png')).toString('base64') },
@@ -500,7 +620,9 @@ const createSpec = (apiKey: string, body: string) => ({
 const allSubmitted = (ctx: Ctx, tenantId: string, timeoutMs: number) =>
   until(`S4: tasks of ${tenantId} still PENDING`, timeoutMs, 100, async () => {
     const c = await ctx.server.call('taskCounts', { tenantId });
-    return (c.byStatus.PENDING ?? 0) === 0 ? (c as { byStatus: Record<string, number>; total: number; submitted: number; lastSubmittedMs: number }) : undefined;
+    return (c.byStatus.PENDING ?? 0) === 0
+      ? (c as { byStatus: Record<string, number>; total: number; submitted: number; lastSubmittedMs: number })
+      : undefined;
   });
 
 /**
@@ -512,13 +634,23 @@ const allSubmitted = (ctx: Ctx, tenantId: string, timeoutMs: number) =>
 async function sustained(ctx: Ctx, media: Media) {
   const body = createBody(ctx, media);
   const warmT = await ctx.server.call('newTenant', { name: `s4w${media}-${RUN}` });
-  await ctx.http.call('cannon', { url: ctx.api, connections: D.s4Conns, durationS: D.warmMs / 1000, spec: createSpec(warmT.apiKey, body) });
+  await ctx.http.call('cannon', {
+    url: ctx.api,
+    connections: D.s4Conns,
+    durationS: D.warmMs / 1000,
+    spec: createSpec(warmT.apiKey, body),
+  });
   await allSubmitted(ctx, warmT.tenantId, 300_000);
   const { tenantId, apiKey } = await ctx.server.call('newTenant', { name: `s4${media}-${RUN}` });
   const peers = [ctx.server, ctx.sim, ctx.http];
   const c0 = await cpuAll(peers);
   const t0 = Date.now();
-  const api = await ctx.http.call('cannon', { url: ctx.api, connections: D.s4Conns, durationS: D.s4Seconds, spec: createSpec(apiKey, body) });
+  const api = await ctx.http.call('cannon', {
+    url: ctx.api,
+    connections: D.s4Conns,
+    durationS: D.s4Seconds,
+    spec: createSpec(apiKey, body),
+  });
   const createdAt = Date.now();
   const counts = await allSubmitted(ctx, tenantId, 300_000);
   const c1 = await cpuAll(peers);
@@ -528,7 +660,15 @@ async function sustained(ctx: Ctx, media: Media) {
   const rawWarmT = await ctx.server.call('newTenant', { name: `s4${media}rw-${RUN}` });
   const raw = await ctx.server.call(
     'rawCreates',
-    { tenantId: rawT.tenantId, warmTenantId: rawWarmT.tenantId, templateTenantId: tenantId, concurrency: D.s4Conns, workers: ctx.workerConcurrency, durationMs: D.s4Seconds * 1000, warmMs: D.warmMs },
+    {
+      tenantId: rawT.tenantId,
+      warmTenantId: rawWarmT.tenantId,
+      templateTenantId: tenantId,
+      concurrency: D.s4Conns,
+      workers: ctx.workerConcurrency,
+      durationMs: D.s4Seconds * 1000,
+      warmMs: D.warmMs,
+    },
     900_000,
   );
   for (const t of [warmT, { tenantId }, rawT, rawWarmT]) await ctx.server.call('retireTasks', { tenantId: t.tenantId });
@@ -555,7 +695,12 @@ async function sustained(ctx: Ctx, media: Media) {
 async function profileCreates(ctx: Ctx, media: Media): Promise<void> {
   const p = await ctx.server.call('newTenant', { name: `s4${media}p-${RUN}` });
   await profiled(ctx, `S4-${media}`, async () => {
-    await ctx.http.call('cannon', { url: ctx.api, connections: D.s4Conns, durationS: D.profileSeconds, spec: createSpec(p.apiKey, createBody(ctx, media)) });
+    await ctx.http.call('cannon', {
+      url: ctx.api,
+      connections: D.s4Conns,
+      durationS: D.profileSeconds,
+      spec: createSpec(p.apiKey, createBody(ctx, media)),
+    });
     await allSubmitted(ctx, p.tenantId, 300_000);
   });
   await ctx.server.call('retireTasks', { tenantId: p.tenantId });
@@ -591,16 +736,29 @@ async function transactions(ctx: Ctx) {
 
   const n = D.s4XactTasks;
   const c0: CpuReading = await ctx.server.call('cpu');
-  const created = await ctx.http.call('cannon', { url: ctx.api, connections: D.s4XactConns, durationS: 600, amount: n, spec: createSpec(apiKey, createBody(ctx, 'inline')) });
+  const created = await ctx.http.call('cannon', {
+    url: ctx.api,
+    connections: D.s4XactConns,
+    durationS: 600,
+    amount: n,
+    spec: createSpec(apiKey, createBody(ctx, 'inline')),
+  });
   if (created.ok !== n) throw new Error(`S4: ${created.ok}/${n} creates answered a Task (${created.badSample})`);
   await allSubmitted(ctx, tenantId, 300_000);
   const ids: string[] = await ctx.server.call('taskIds', { tenantId });
-  const cb = await ctx.sim.call('klingCallbacks', { externalIds: ids, capability: 'avatar', concurrency: D.s4XactConns, timeoutMs: 60_000 });
+  const cb = await ctx.sim.call('klingCallbacks', {
+    externalIds: ids,
+    capability: 'avatar',
+    concurrency: D.s4XactConns,
+    timeoutMs: 60_000,
+  });
   const done = await until('S4: tasks not SUCCEEDED after their callbacks', 60_000, 100, async () => {
     const c = await ctx.server.call('taskCounts', { tenantId });
     return (c.byStatus.SUCCEEDED ?? 0) === n ? c : undefined;
   });
-  await until('S4: jobs left after the tasks succeeded', 60_000, 100, async () => ((await ctx.server.call('jobCount')) === 0 ? true : undefined));
+  await until('S4: jobs left after the tasks succeeded', 60_000, 100, async () =>
+    (await ctx.server.call('jobCount')) === 0 ? true : undefined,
+  );
   const c1: CpuReading = await ctx.server.call('cpu');
   const d = await settled(settleMs);
   const total = own(b, d);
@@ -646,7 +804,14 @@ async function s4(ctx: Ctx): Promise<Result> {
       target: '≥0.5',
       pass,
       more: [
-        { metric: 'inline_submitted_per_s', value: inline.perSec, baseline: inline.rawPerSec, ratio: inline.ratio, target: '≥0.5', pass: inlinePass },
+        {
+          metric: 'inline_submitted_per_s',
+          value: inline.perSec,
+          baseline: inline.rawPerSec,
+          ratio: inline.ratio,
+          target: '≥0.5',
+          pass: inlinePass,
+        },
         { metric: 'transactions_per_task', value: x.perTask, target: '≤5', pass: x.perTask <= 5 },
         { metric: 'idle_transactions_per_s', value: x.idlePerSec, target: '≤1', pass: x.idlePerSec <= 1 },
         { metric: 'api_cpu_ms_per_create', value: inline.apiCpuMsPerCreate, baseline: inline.rawCpuMsPerCreate },
@@ -662,35 +827,69 @@ async function s4(ctx: Ctx): Promise<Result> {
         `idle rate over ${D.s4IdleSeconds}s of this instance with nothing to do; API CPU ${fmt(x.apiCpuMsPerTask)} ms per task create→SUCCEEDED`,
     };
   } finally {
-    await ctx.sim.call('klingMode', { callbacks: true, timing: { processingAfterMs: 0, succeedAfterMs: 24 * 3600_000 } });
+    await ctx.sim.call('klingMode', {
+      callbacks: true,
+      timing: { processingAfterMs: 0, succeedAfterMs: 24 * 3600_000 },
+    });
   }
 }
 
 // ---------------------------------------------------------------- S5 pagination
-const TASKS_PAGE = 'query ($after: String) { tasks(first: 20, after: $after) { edges { cursor node { id status createdAt } } pageInfo { hasNextPage endCursor } } }';
+const TASKS_PAGE =
+  'query ($after: String) { tasks(first: 20, after: $after) { edges { cursor node { id status createdAt } } pageInfo { hasNextPage endCursor } } }';
 
 async function s5(ctx: Ctx): Promise<Result> {
   const rows = ctx.db === 'postgres' ? 1_000_000 : 200_000;
   const { tenantId, apiKey } = await ctx.server.call('newTenant', { name: `s5-${RUN}` });
-  const seeded = await ctx.server.call('seedTasks', { tenantId, prefix: `s5${RUN}-`, from: 1, to: rows, status: 'SUCCEEDED', tokens: false, chunk: 100_000 }, 1_800_000);
+  const seeded = await ctx.server.call(
+    'seedTasks',
+    { tenantId, prefix: `s5${RUN}-`, from: 1, to: rows, status: 'SUCCEEDED', tokens: false, chunk: 100_000 },
+    1_800_000,
+  );
   const cur = await ctx.server.call('cursorAt', { tenantId, offset: 20 * 9999 - 1 });
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` };
   const p1 = JSON.stringify({ query: TASKS_PAGE, variables: { after: null } });
   const p10k = JSON.stringify({ query: TASKS_PAGE, variables: { after: cur.cursor } });
   ctx.s5 = { tenantId, apiKey, bodies: [p1, p10k] };
-  const lat = (body: string) => ctx.http.call('latency', { url: `${ctx.api}/graphql`, headers, body, concurrency: 4, durationMs: D.s5Ms, expect: '"edges"' });
+  const lat = (body: string) =>
+    ctx.http.call('latency', {
+      url: `${ctx.api}/graphql`,
+      headers,
+      body,
+      concurrency: 4,
+      durationMs: D.s5Ms,
+      expect: '"edges"',
+    });
   await lat(p1); // warm-up
   const l1 = await lat(p1);
   const l10k = await lat(p10k);
-  const api = await ctx.http.call('cannon', { url: ctx.api, connections: D.s5Conns, durationS: D.s5Ms / 1000, spec: { kind: 'fixed', method: 'POST', path: '/graphql', headers, body: p10k, expect: '"edges":[{' } });
+  const api = await ctx.http.call('cannon', {
+    url: ctx.api,
+    connections: D.s5Conns,
+    durationS: D.s5Ms / 1000,
+    spec: { kind: 'fixed', method: 'POST', path: '/graphql', headers, body: p10k, expect: '"edges":[{' },
+  });
   // graphql-relay asks listTasks for first+1 rows to know hasNextPage: the raw query fetches 21 too.
-  const raw = await ctx.server.call('rawKeyset', { tenantId, cursor: { id: cur.id, createdAt: cur.createdAt }, concurrency: D.s5Conns, durationMs: D.s5Ms, limit: 21 });
+  const raw = await ctx.server.call('rawKeyset', {
+    tenantId,
+    cursor: { id: cur.id, createdAt: cur.createdAt },
+    concurrency: D.s5Conns,
+    durationMs: D.s5Ms,
+    limit: 21,
+  });
   const r1 = l10k.latency.p99 / l1.latency.p99;
   const r2 = api.okPerSec / raw.opsPerSec;
   const pass1 = r1 <= 1.2 && l1.bad === 0 && l10k.bad === 0;
   const pass2 = r2 >= 0.4 && api.bad === 0;
   if (!(pass1 && pass2) && PROFILE) {
-    await profiled(ctx, 'S5', () => ctx.http.call('cannon', { url: ctx.api, connections: D.s5Conns, durationS: D.profileSeconds, spec: { kind: 'fixed', method: 'POST', path: '/graphql', headers, body: p10k } }));
+    await profiled(ctx, 'S5', () =>
+      ctx.http.call('cannon', {
+        url: ctx.api,
+        connections: D.s5Conns,
+        durationS: D.profileSeconds,
+        spec: { kind: 'fixed', method: 'POST', path: '/graphql', headers, body: p10k },
+      }),
+    );
   }
   return {
     id: 'S5',
@@ -701,7 +900,16 @@ async function s5(ctx: Ctx): Promise<Result> {
     ratio: r1,
     target: '≤1.2',
     pass: pass1,
-    more: [{ metric: 'page10000_req_per_s', value: api.okPerSec, baseline: raw.opsPerSec, ratio: r2, target: '≥0.4', pass: pass2 }],
+    more: [
+      {
+        metric: 'page10000_req_per_s',
+        value: api.okPerSec,
+        baseline: raw.opsPerSec,
+        ratio: r2,
+        target: '≥0.4',
+        pass: pass2,
+      },
+    ],
     notes:
       `${rows} rows seeded by generate_series in ${fmt(seeded.ms / 1000)}s; first: 20; p99 over ${l1.latency.n}/${l10k.latency.n} requests at 4 conns (p50 ${fmt(l1.latency.p50)}/${fmt(l10k.latency.p50)} ms); ` +
       `throughput ${D.s5Conns} conns (load generator CPU ${pct(api.loadCpuMs, api.seconds * 1000)} of a core) vs the same keyset SELECT … LIMIT 21 on the raw driver (${prepared(ctx)}, warmed; p99 ${fmt(raw.latency.p99)} ms); errors ${api.bad + l1.bad + l10k.bad}${api.badSample || l1.badSample ? ` (${api.badSample || l1.badSample})` : ''}`,
@@ -717,9 +925,22 @@ async function s6(ctx: Ctx): Promise<Result> {
   if (!ctx.s5) {
     // S5 did not run: a smaller pagination tenant of its own.
     const t = await ctx.server.call('newTenant', { name: `s6p-${RUN}` });
-    await ctx.server.call('seedTasks', { tenantId: t.tenantId, prefix: `s6p${RUN}-`, from: 1, to: 50_000, status: 'SUCCEEDED', tokens: false });
+    await ctx.server.call('seedTasks', {
+      tenantId: t.tenantId,
+      prefix: `s6p${RUN}-`,
+      from: 1,
+      to: 50_000,
+      status: 'SUCCEEDED',
+      tokens: false,
+    });
     const cur = await ctx.server.call('cursorAt', { tenantId: t.tenantId, offset: 20 * 1999 - 1 });
-    ctx.s5 = { ...t, bodies: [JSON.stringify({ query: TASKS_PAGE, variables: { after: null } }), JSON.stringify({ query: TASKS_PAGE, variables: { after: cur.cursor } })] };
+    ctx.s5 = {
+      ...t,
+      bodies: [
+        JSON.stringify({ query: TASKS_PAGE, variables: { after: null } }),
+        JSON.stringify({ query: TASKS_PAGE, variables: { after: cur.cursor } }),
+      ],
+    };
   }
   const cbs = await callbackTasks(ctx, tenantId, `s6a${RUN}-`, Math.ceil(rate * soak * 0.75));
   const keys = Array.from({ length: 5000 }, (_, i) => `i${i}`);
@@ -750,8 +971,28 @@ async function s6(ctx: Ctx): Promise<Result> {
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${s5ctx.apiKey}` };
   const load0 = await cpuAll([ctx.http, ...ctx.wss]);
   const [cb, pages] = await Promise.all([
-    ctx.http.call('cannon', { url: ctx.api, connections: 8, durationS: soak, overallRate: rate, spec: { kind: 'callbacks', fresh: cbs.map(({ path, body }) => ({ path, body })), replay: 0.3 } }, (soak + 120) * 1000),
-    ctx.http.call('cannon', { url: ctx.api, connections: 8, durationS: soak, overallRate: rate, spec: { kind: 'pages', headers, bodies: s5ctx.bodies, expect: '"edges"' } }, (soak + 120) * 1000),
+    ctx.http.call(
+      'cannon',
+      {
+        url: ctx.api,
+        connections: 8,
+        durationS: soak,
+        overallRate: rate,
+        spec: { kind: 'callbacks', fresh: cbs.map(({ path, body }) => ({ path, body })), replay: 0.3 },
+      },
+      (soak + 120) * 1000,
+    ),
+    ctx.http.call(
+      'cannon',
+      {
+        url: ctx.api,
+        connections: 8,
+        durationS: soak,
+        overallRate: rate,
+        spec: { kind: 'pages', headers, bodies: s5ctx.bodies, expect: '"edges"' },
+      },
+      (soak + 120) * 1000,
+    ),
   ]);
   const load1 = await cpuAll([ctx.http, ...ctx.wss]);
   const soakStats = await ctx.server.call('stats', {});
@@ -767,7 +1008,9 @@ async function s6(ctx: Ctx): Promise<Result> {
   const slopeOf = (points: { t: number; v: number }[]) => {
     const mx = points.reduce((a, s) => a + s.t, 0) / points.length;
     const my = points.reduce((a, s) => a + s.v, 0) / points.length;
-    return points.reduce((a, s) => a + (s.t - mx) * (s.v - my), 0) / (points.reduce((a, s) => a + (s.t - mx) ** 2, 0) || 1);
+    return (
+      points.reduce((a, s) => a + (s.t - mx) * (s.v - my), 0) / (points.reduce((a, s) => a + (s.t - mx) ** 2, 0) || 1)
+    );
   };
   const tail = after(retained);
   const heapSlope = slopeOf(tail.map((s) => ({ t: s.t, v: s.heap })));
@@ -843,7 +1086,12 @@ async function runDb(db: string): Promise<Result[]> {
     const server = spawnPeer(src('server.ts'), {
       core: 0,
       name: 'api',
-      env: { BENCH_SIM_URL: simInfo.url, BENCH_DATABASE_URL: dbUrl ?? '', BENCH_ADMIN_URL: PG_URL, NODE_ENV: 'production' },
+      env: {
+        BENCH_SIM_URL: simInfo.url,
+        BENCH_DATABASE_URL: dbUrl ?? '',
+        BENCH_ADMIN_URL: PG_URL,
+        NODE_ENV: 'production',
+      },
       nodeArgs: ['--max-old-space-size=4096', '--expose-gc'],
     });
     const raw = spawnPeer(src('raw-server.ts'), { core: 0, name: 'raw-server' });
@@ -854,8 +1102,22 @@ async function runDb(db: string): Promise<Result[]> {
     await Promise.all([server.ready, raw.ready, http.ready, ...wss.map((w) => w.ready)]);
     const info = await server.call('info');
     const rawInfo = await raw.call('info');
-    console.log(`# ${db}: API ${info.url} (pid ${info.pid}, ${info.driver}${info.rls ? ', row-level security' : ''}), simulator ${simInfo.url}, raw baseline ${rawInfo.url}`);
-    const ctx: Ctx = { db, api: info.url, raw: rawInfo.url, simUrl: simInfo.url, workerConcurrency: info.workerConcurrency, server, rawServer: raw, sim, http, ws: wss[0]!, wss };
+    console.log(
+      `# ${db}: API ${info.url} (pid ${info.pid}, ${info.driver}${info.rls ? ', row-level security' : ''}), simulator ${simInfo.url}, raw baseline ${rawInfo.url}`,
+    );
+    const ctx: Ctx = {
+      db,
+      api: info.url,
+      raw: rawInfo.url,
+      simUrl: simInfo.url,
+      workerConcurrency: info.workerConcurrency,
+      server,
+      rawServer: raw,
+      sim,
+      http,
+      ws: wss[0]!,
+      wss,
+    };
     for (const [id, fn] of SCENARIOS) {
       if (ONLY && !ONLY.includes(id)) continue;
       const t0 = performance.now();
@@ -864,7 +1126,17 @@ async function runDb(db: string): Promise<Result[]> {
         results.push(r);
         console.log(`${line(r)}  (${fmt((performance.now() - t0) / 1000)}s)`);
       } catch (error) {
-        const r: Result = { id, db, metric: 'error', value: NaN, baseline: NaN, ratio: NaN, target: '-', pass: false, notes: `ERROR ${error instanceof Error ? error.message.split('\n')[0] : String(error)}` };
+        const r: Result = {
+          id,
+          db,
+          metric: 'error',
+          value: NaN,
+          baseline: NaN,
+          ratio: NaN,
+          target: '-',
+          pass: false,
+          notes: `ERROR ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+        };
         results.push(r);
         console.log(line(r));
         await Promise.all(ctx.wss.map((w) => w.call('closeAll').catch(() => {})));
@@ -878,12 +1150,15 @@ async function runDb(db: string): Promise<Result[]> {
 }
 
 function machine(): string {
-  const model = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  const model =
+    /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
   const nproc = execSync('nproc').toString().trim();
   const mem = `${Math.round(Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) / 1048576)} GiB`;
   let pg = '';
   try {
-    pg = execSync(`psql "${PG_URL}" -Atc "show server_version"`, { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    pg = execSync(`psql "${PG_URL}" -Atc "show server_version"`, { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     pg = 'n/a';
   }
@@ -894,7 +1169,12 @@ async function main(): Promise<void> {
   const fromJson = opt('from-json');
   if (fromJson) {
     // Re-render RESULTS.md from a saved run.
-    const saved = JSON.parse(readFileSync(fromJson, 'utf8')) as { started: string; quick: boolean; machine: string; results: Result[] };
+    const saved = JSON.parse(readFileSync(fromJson, 'utf8')) as {
+      started: string;
+      quick: boolean;
+      machine: string;
+      results: Result[];
+    };
     const dbs = [...new Set(saved.results.map((r) => r.db))];
     return render(saved.results, new Date(saved.started), saved.machine, saved.quick, dbs);
   }
@@ -904,12 +1184,17 @@ async function main(): Promise<void> {
   const all: Result[] = [];
   for (const db of DBS) all.push(...(await runDb(db)));
   const minutes = (Date.now() - started.getTime()) / 60_000;
-  console.log(`# done in ${minutes.toFixed(1)} min: ${all.filter(passes).length} PASS, ${all.filter((r) => !passes(r)).length} FAIL`);
+  console.log(
+    `# done in ${minutes.toFixed(1)} min: ${all.filter(passes).length} PASS, ${all.filter((r) => !passes(r)).length} FAIL`,
+  );
   // A partial run (--only) prints its lines and writes nothing: it never replaces a complete run's results.
   if (ONLY) return;
   mkdirSync(join(benchDir, 'results'), { recursive: true });
   const stamp = started.toISOString().replace(/[:.]/g, '-');
-  writeFileSync(join(benchDir, 'results', `${stamp}${QUICK ? '-quick' : ''}.json`), JSON.stringify({ started, quick: QUICK, machine: host, results: all }, null, 2));
+  writeFileSync(
+    join(benchDir, 'results', `${stamp}${QUICK ? '-quick' : ''}.json`),
+    JSON.stringify({ started, quick: QUICK, machine: host, results: all }, null, 2),
+  );
   render(all, started, host, QUICK, DBS);
 }
 

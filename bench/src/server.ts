@@ -45,9 +45,13 @@ const driver = app.db.driver;
  * each time; the product's statements on PGlite do too).
  */
 const rawPg = dbUrl ? postgres(dbUrl, { max: 10, onnotice: () => {} }) : null;
+type RawPglite = {
+  query(text: string, params?: unknown[]): Promise<{ rows: any[] }>;
+  transaction<T>(fn: (tx: RawPglite) => Promise<T>): Promise<T>;
+};
 /** S4's reader of pg_stat_database, on the admin database (Postgres only). */
 let statsPg: ReturnType<typeof postgres> | null = null;
-const pglite = dbUrl ? null : (db.$client as { query: Function; transaction: Function });
+const pglite = dbUrl ? null : (db.$client as unknown as RawPglite);
 /** Statements the bench itself ran on the bench database (each is one committed transaction): S4 subtracts them from xact_commit. */
 let benchStatements = 0;
 
@@ -61,8 +65,13 @@ const rawQuery: Q = async (text, params = []) => {
 
 /** One transaction on the raw driver; `q` runs prepared statements in it. */
 async function rawTx<T>(fn: (q: Q) => Promise<T>): Promise<T> {
-  if (rawPg) return (await rawPg.begin((tx) => fn(async (text, params = []) => (await tx.unsafe(text, params as any[], { prepare: true })) as any[]))) as T;
-  return (await pglite!.transaction((tx: { query: Function }) => fn(async (text, params = []) => ((await tx.query(text, params)) as { rows: any[] }).rows))) as T;
+  if (rawPg)
+    return (await rawPg.begin((tx) =>
+      fn(async (text, params = []) => (await tx.unsafe(text, params as any[], { prepare: true })) as any[]),
+    )) as T;
+  return (await pglite!.transaction((tx: RawPglite) =>
+    fn(async (text, params = []) => ((await tx.query(text, params)) as { rows: any[] }).rows),
+  )) as T;
 }
 
 /** Warm-up: `op` from `concurrency` loops for `ms` (every pool connection gets the statements prepared, the JIT warms up). */
@@ -89,10 +98,19 @@ let profiler: Session | null = null;
 const SAMPLE_ID = '00000000-0000-4000-8000-000000000000';
 const sample = transitionStatement(
   app.db.db,
-  { taskId: SAMPLE_ID, to: 'PROCESSING', source: 'CALLBACK', message: 'KLING is generating', patch: { providerTaskId: null, providerUpdatedAt: new Date(), progress: null } },
+  {
+    taskId: SAMPLE_ID,
+    to: 'PROCESSING',
+    source: 'CALLBACK',
+    message: 'KLING is generating',
+    patch: { providerTaskId: null, providerUpdatedAt: new Date(), progress: null },
+  },
   app.webhooks.changeJobs,
 );
-const transition = { sql: sample.query.getQuery().sql, params: fillPlaceholders(sample.query.getQuery().params, sample.values) };
+const transition = {
+  sql: sample.query.getQuery().sql,
+  params: fillPlaceholders(sample.query.getQuery().params, sample.values),
+};
 const transitionIdParam = transition.params.indexOf(SAMPLE_ID);
 if (transitionIdParam < 0) throw new Error('the transition statement has no task id parameter');
 
@@ -102,7 +120,8 @@ async function rawTransition(id: string): Promise<boolean> {
 }
 
 /** The product's callback lookup (findTaskByCallbackTokenHash): what a replayed callback costs it once its signature checks. */
-const TOKEN_LOOKUP = 'select id, tenant_id, provider, kind, status, provider_task_id from tasks where callback_token_hash = $1 limit 1';
+const TOKEN_LOOKUP =
+  'select id, tenant_id, provider, kind, status, provider_task_id from tasks where callback_token_hash = $1 limit 1';
 
 // ------------------------------------------------------------------ S4's raw replay of a create
 /*
@@ -121,7 +140,8 @@ const TOKEN_LOOKUP = 'select id, tenant_id, provider, kind, status, provider_tas
 const BENCH_QUEUE = 'bench_submit';
 const FEED_LOCK = `cross join lateral (select pg_advisory_xact_lock(hashtext('clipwire:feed:' || t.tenant_id::text))) feed_lock`;
 const S4 = {
-  media: 'insert into media_objects (tenant_id, sha256, mime, size_bytes, bytes) values ($1, $2, $3, $4, $5) returning id',
+  media:
+    'insert into media_objects (tenant_id, sha256, mime, size_bytes, bytes) values ($1, $2, $3, $4, $5) returning id',
   // The product notifies other processes' workers on Postgres only (JobQueue's notify flag).
   job: `insert into jobs (queue, payload, dedupe_key, group_key, run_at) values ($1, $2::jsonb, $3, null, now())
     on conflict (dedupe_key) do nothing returning ${dbUrl ? `pg_notify('clipwire_bench_jobs', '') is not null` : 'true'} as queued`,
@@ -137,7 +157,8 @@ const S4 = {
       order by run_at, id limit 1 for update skip locked)
     returning *`,
   read: 'select * from tasks where id = $1 limit 1',
-  mediaRead: (n: number) => `select id, bytes from media_objects where id in (${Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ')})`,
+  mediaRead: (n: number) =>
+    `select id, bytes from media_objects where id in (${Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ')})`,
   submitted: `with t as (
       update tasks set status = 'SUBMITTED', version = version + 1, updated_at = now(), status_message = $2, provider_task_id = $3,
         provider_updated_at = now(), progress = null, submitted_at = now(), next_poll_at = now() + interval '30 seconds', poll_delay_ms = 30000,
@@ -162,7 +183,14 @@ function mediaIdsOf(v: unknown, out: string[] = []): string[] {
 
 serve(
   {
-    info: () => ({ url, driver, sandboxApiKey: app.sandboxApiKey, pid: process.pid, rls: app.db.rowLevelSecurity, workerConcurrency: config.worker.concurrency }),
+    info: () => ({
+      url,
+      driver,
+      sandboxApiKey: app.sandboxApiKey,
+      pid: process.pid,
+      rls: app.db.rowLevelSecurity,
+      workerConcurrency: config.worker.concurrency,
+    }),
     /** The ids of a tenant's tasks: one statement. */
     async taskIds({ tenantId }: { tenantId: string }) {
       return (await rawQuery('select id from tasks where tenant_id = $1', [tenantId])).map((r) => r.id as string);
@@ -176,7 +204,15 @@ serve(
      * generate_series straight into tasks: ids md5(prefix||i)::uuid, callback tokens prefix||'tok'||i
      * (padded, stored as sha256 hex) and created_at one millisecond apart, newest first.
      */
-    async seedTasks(a: { tenantId: string; prefix: string; from: number; to: number; status: string; tokens: boolean; chunk?: number }) {
+    async seedTasks(a: {
+      tenantId: string;
+      prefix: string;
+      from: number;
+      to: number;
+      status: string;
+      tokens: boolean;
+      chunk?: number;
+    }) {
       const started = performance.now();
       const chunk = a.chunk ?? 50_000;
       const terminal = ['SUCCEEDED', 'FAILED', 'CANCELED'].includes(a.status);
@@ -200,8 +236,14 @@ serve(
     },
     async counts({ tenantId }: { tenantId?: string } = {}) {
       const jobs = await rawQuery(`select queue, count(*)::int as n from jobs group by queue`);
-      const tasks = tenantId ? await rawQuery(`select status, count(*)::int as n from tasks where tenant_id = $1 group by status`, [tenantId]) : [];
-      const events = tenantId ? await rawQuery(`select count(*)::int as n from task_events where tenant_id = $1`, [tenantId]) : [];
+      const tasks = tenantId
+        ? await rawQuery(`select status, count(*)::int as n from tasks where tenant_id = $1 group by status`, [
+            tenantId,
+          ])
+        : [];
+      const events = tenantId
+        ? await rawQuery(`select count(*)::int as n from task_events where tenant_id = $1`, [tenantId])
+        : [];
       return {
         jobs: Object.fromEntries(jobs.map((r) => [r.queue, r.n])),
         tasks: Object.fromEntries(tasks.map((r) => [r.status, r.n])),
@@ -210,9 +252,16 @@ serve(
     },
     /** Keyset cursor of the row at `offset` in the newest-first order (the `after` of the next page). */
     async cursorAt({ tenantId, offset }: { tenantId: string; offset: number }) {
-      const [row] = await rawQuery(`select id, created_at from tasks where tenant_id = $1 order by created_at desc, id desc offset $2 limit 1`, [tenantId, offset]);
+      const [row] = await rawQuery(
+        `select id, created_at from tasks where tenant_id = $1 order by created_at desc, id desc offset $2 limit 1`,
+        [tenantId, offset],
+      );
       const created = new Date(row.created_at);
-      return { cursor: Buffer.from(`${created.getTime()}:${row.id}`).toString('base64url'), id: row.id, createdAt: created.toISOString() };
+      return {
+        cursor: Buffer.from(`${created.getTime()}:${row.id}`).toString('base64url'),
+        id: row.id,
+        createdAt: created.toISOString(),
+      };
     },
     /**
      * Tasks of a tenant by status, how many were submitted (whatever their status since: a poll may have
@@ -233,7 +282,9 @@ serve(
     },
     /** Jobs of the product's queues still in the table: one statement. */
     async jobCount() {
-      const [row] = await rawQuery(`select count(*)::int as n from jobs where queue in ('submit', 'refresh', 'webhook')`);
+      const [row] = await rawQuery(
+        `select count(*)::int as n from jobs where queue in ('submit', 'refresh', 'webhook')`,
+      );
       return row.n as number;
     },
     /**
@@ -249,18 +300,24 @@ serve(
       if (rawPg) {
         statsPg ??= postgres(process.env.BENCH_ADMIN_URL!, { max: 1, onnotice: () => {} });
         await statsPg.unsafe('select pg_stat_clear_snapshot()');
-        const [row] = await statsPg.unsafe('select xact_commit::float8 as c from pg_stat_database where datname = $1', [new URL(dbUrl!).pathname.slice(1)]);
+        const [row] = await statsPg.unsafe('select xact_commit::float8 as c from pg_stat_database where datname = $1', [
+          new URL(dbUrl!).pathname.slice(1),
+        ]);
         commits = Number(row!.c);
       } else {
         await rawQuery('select pg_stat_clear_snapshot()');
-        const [row] = await rawQuery('select xact_commit::float8 as c from pg_stat_database where datname = current_database()');
+        const [row] = await rawQuery(
+          'select xact_commit::float8 as c from pg_stat_database where datname = current_database()',
+        );
         commits = Number(row.c);
       }
       return { commits, benchStatements: before, at: Date.now() };
     },
     /** Takes a tenant's running tasks off the poll schedule once a scenario is done with them, so that their first poll does not land in a later scenario. */
     async retireTasks({ tenantId }: { tenantId: string }) {
-      await rawQuery(`update tasks set next_poll_at = null where tenant_id = $1 and next_poll_at is not null`, [tenantId]);
+      await rawQuery(`update tasks set next_poll_at = null where tenant_id = $1 and next_poll_at is not null`, [
+        tenantId,
+      ]);
       return null;
     },
     /**
@@ -271,11 +328,22 @@ serve(
      * `concurrency` loops, bounded by count and time, after a warm-up of both statements on rows that
      * do not exist.
      */
-    async rawTransitions(a: { prefix: string; n: number; replay: number; concurrency: number; durationMs: number; warmMs: number }) {
-      await warmUp(async () => {
-        await rawTransition(randomUUID());
-        await rawQuery(TOKEN_LOOKUP, [sha256(randomUUID())]);
-      }, a.concurrency, a.warmMs);
+    async rawTransitions(a: {
+      prefix: string;
+      n: number;
+      replay: number;
+      concurrency: number;
+      durationMs: number;
+      warmMs: number;
+    }) {
+      await warmUp(
+        async () => {
+          await rawTransition(randomUUID());
+          await rawQuery(TOKEN_LOOKUP, [sha256(randomUUID())]);
+        },
+        a.concurrency,
+        a.warmMs,
+      );
       let next = 0;
       const done: number[] = [];
       let ops = 0;
@@ -309,7 +377,19 @@ serve(
       );
       const seconds = (performance.now() - started) / 1000;
       const cpu = process.cpuUsage(cpu0);
-      return { cpuMs: (cpu.user + cpu.system) / 1000, movedPerSec: moved / seconds, opsPerSec: ops / seconds, ops, moved, fresh: done.length, replays, badReplays, ranOut: next >= a.n, seconds, latency: summarize(lat) };
+      return {
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        movedPerSec: moved / seconds,
+        opsPerSec: ops / seconds,
+        ops,
+        moved,
+        fresh: done.length,
+        replays,
+        badReplays,
+        ranOut: next >= a.n,
+        seconds,
+        latency: summarize(lat),
+      };
     },
     /** S2 baseline part: transitionTask's statement (prepared, warmed), open loop at `rate`/s, its latency. */
     async rawUpdateLatency(a: { tenantId: string; ids: string[]; rate: number }) {
@@ -338,14 +418,23 @@ serve(
      * `workers` loops (the product's submit worker concurrency) claim and submit (transaction 2), woken
      * when a create commits, until every task created is SUBMITTED. Warmed on a throwaway tenant first.
      */
-    async rawCreates(a: { tenantId: string; warmTenantId: string; templateTenantId: string; concurrency: number; workers: number; durationMs: number; warmMs: number }) {
+    async rawCreates(a: {
+      tenantId: string;
+      warmTenantId: string;
+      templateTenantId: string;
+      concurrency: number;
+      workers: number;
+      durationMs: number;
+      warmMs: number;
+    }) {
       // A task still holding its request (a finished task's is cleared), so the replay stores and reads the same media.
       const [tpl] = await rawQuery(
         'select kind, provider, model, input, provider_request from tasks where tenant_id = $1 and provider_request is not null order by created_at limit 1',
         [a.templateTenantId],
       );
       if (!tpl) throw new Error('S4: no product task to model the raw replay on');
-      const request = typeof tpl.provider_request === 'string' ? JSON.parse(tpl.provider_request) : tpl.provider_request;
+      const request =
+        typeof tpl.provider_request === 'string' ? JSON.parse(tpl.provider_request) : tpl.provider_request;
       const input = typeof tpl.input === 'string' ? tpl.input : JSON.stringify(tpl.input);
       const requestText = JSON.stringify(request);
       const mediaIds = mediaIdsOf(request);
@@ -383,12 +472,20 @@ serve(
             if (!job) return false;
             const payload = typeof job.payload === 'string' ? JSON.parse(job.payload) : job.payload;
             const [task] = await q(S4.read, [payload.taskId]);
-            const ids = mediaIdsOf(typeof task.provider_request === 'string' ? JSON.parse(task.provider_request) : task.provider_request);
+            const ids = mediaIdsOf(
+              typeof task.provider_request === 'string' ? JSON.parse(task.provider_request) : task.provider_request,
+            );
             if (ids.length > 0) {
               const rows = await q(S4.mediaRead(ids.length), ids);
               if (rows.length !== ids.length) throw new Error('S4 raw replay: media missing');
             }
-            const [done] = await q(S4.submitted, [task.id, `accepted by ${task.provider}`, `bench-${task.id.slice(0, 8)}`, sha256(randomBytes(32).toString('base64url')), job.id]);
+            const [done] = await q(S4.submitted, [
+              task.id,
+              `accepted by ${task.provider}`,
+              `bench-${task.id.slice(0, 8)}`,
+              sha256(randomBytes(32).toString('base64url')),
+              job.id,
+            ]);
             if (!done) throw new Error('S4 raw replay: the task was not PENDING');
             return true;
           });
@@ -437,14 +534,27 @@ serve(
       const cpu0 = process.cpuUsage();
       const r = await run(a.tenantId, a.durationMs);
       const cpu = process.cpuUsage(cpu0);
-      return { ...r, cpuMs: (cpu.user + cpu.system) / 1000, media: media.length, bodyBytes: media.reduce((s, m) => s + m.size, 0) };
+      return {
+        ...r,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        media: media.length,
+        bodyBytes: media.reduce((s, m) => s + m.size, 0),
+      };
     },
     /** S5 baseline: listTasks' keyset SELECT (the same row comparison) on the raw driver, closed loop at `concurrency`. */
-    async rawKeyset(a: { tenantId: string; cursor: { id: string; createdAt: string } | null; concurrency: number; durationMs: number; limit: number }) {
+    async rawKeyset(a: {
+      tenantId: string;
+      cursor: { id: string; createdAt: string } | null;
+      concurrency: number;
+      durationMs: number;
+      limit: number;
+    }) {
       const q = a.cursor
         ? `select * from tasks where tenant_id = $1 and (created_at, id) < ($2::timestamptz, $3::uuid) order by created_at desc, id desc limit $4`
         : `select * from tasks where tenant_id = $1 order by created_at desc, id desc limit $2`;
-      const params = a.cursor ? [a.tenantId, new Date(a.cursor.createdAt), a.cursor.id, a.limit] : [a.tenantId, a.limit];
+      const params = a.cursor
+        ? [a.tenantId, new Date(a.cursor.createdAt), a.cursor.id, a.limit]
+        : [a.tenantId, a.limit];
       const loop = async (durationMs: number) => {
         let ops = 0;
         const lat: number[] = [];

@@ -14,7 +14,12 @@ import { KLING_WEBHOOK_SECRET, klingSignatureHeaders, seededId } from './lib/com
 const sim = await startSimulator({
   host: '127.0.0.1',
   // Signed as the API expects (it runs with KLING_WEBHOOK_SECRET): S4's creates' callbacks are applied, not refused.
-  kling: { apiKey: SANDBOX_KLING_API_KEY, timing: { processingAfterMs: 0, succeedAfterMs: 24 * 3600_000 }, fetchInputs: false, webhookSecret: KLING_WEBHOOK_SECRET },
+  kling: {
+    apiKey: SANDBOX_KLING_API_KEY,
+    timing: { processingAfterMs: 0, succeedAfterMs: 24 * 3600_000 },
+    fetchInputs: false,
+    webhookSecret: KLING_WEBHOOK_SECRET,
+  },
   kie: { apiKey: SANDBOX_KIE_API_KEY },
   digitalHuman: { apiKey: SANDBOX_DIGITAL_HUMAN_API_KEY },
 });
@@ -25,7 +30,15 @@ function post(path: string, body: unknown, method = 'POST'): Promise<any> {
   return new Promise((resolve, reject) => {
     const req = request(
       `${sim.url}${path}`,
-      { method, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), authorization: `Bearer ${SANDBOX_KLING_API_KEY}` } },
+      {
+        method,
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(data),
+          authorization: `Bearer ${SANDBOX_KLING_API_KEY}`,
+        },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c) => chunks.push(c));
@@ -47,11 +60,19 @@ const callbackAgent = new Agent({ keepAlive: true, maxSockets: 64 });
 /** POSTs a callback; resolves to "<status> <body>" (the API answers {"message": …}). */
 function send(url: string, body: string, headers: Record<string, string>): Promise<string> {
   return new Promise((resolve) => {
-    const req = request(url, { method: 'POST', agent: callbackAgent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve(`${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 120)}`));
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent: callbackAgent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve(`${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 120)}`));
+      },
+    );
     req.on('error', (e) => resolve(`error ${e.message}`));
     req.end(body);
   });
@@ -68,7 +89,11 @@ serve(
         Array.from({ length: 32 }, async () => {
           while (next <= to) {
             const i = next++;
-            const r = await post('/v1/videos/avatar/image2video', { image: 'aGVsbG8=', audio_id: 'bench-audio', external_task_id: seededId(prefix, i) });
+            const r = await post('/v1/videos/avatar/image2video', {
+              image: 'aGVsbG8=',
+              audio_id: 'bench-audio',
+              external_task_id: seededId(prefix, i),
+            });
             if (r.code !== 0) throw new Error(`simulator create failed: ${JSON.stringify(r)}`);
             out[i - from] = r.data.task_id;
           }
@@ -93,7 +118,12 @@ serve(
      * create, signed like the simulator's own, one task after another per sender. Returns the API's
      * answers by status and message.
      */
-    async klingCallbacks(a: { externalIds: string[]; capability: 'avatar' | 'video_to_audio'; concurrency: number; timeoutMs: number }) {
+    async klingCallbacks(a: {
+      externalIds: string[];
+      capability: 'avatar' | 'video_to_audio';
+      concurrency: number;
+      timeoutMs: number;
+    }) {
       const path = a.capability === 'avatar' ? '/v1/videos/avatar/image2video' : '/v1/audio/video-to-audio';
       const answers: Record<string, number> = {};
       const deadline = Date.now() + a.timeoutMs;
@@ -111,7 +141,8 @@ serve(
               if (r.code !== 0) throw new Error(`simulator get failed: ${JSON.stringify(r)}`);
               snap = r.data;
               if (snap.task_status === 'succeed') break;
-              if (Date.now() > deadline) throw new Error(`Kling task ${id} is ${String(snap.task_status)}, not succeed`);
+              if (Date.now() > deadline)
+                throw new Error(`Kling task ${id} is ${String(snap.task_status)}, not succeed`);
               await new Promise((r) => setTimeout(r, 20));
             }
             const { task_result: _r, final_unit_deduction: _f, ...rest } = snap;

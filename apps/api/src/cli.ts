@@ -17,7 +17,12 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { tenant: { type: 'string' }, name: { type: 'string' }, admin: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: {
+      tenant: { type: 'string' },
+      name: { type: 'string' },
+      admin: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
   });
   const [group, command, id] = positionals;
   if (values.help || group !== 'keys' || !command) {
@@ -34,7 +39,9 @@ async function main(argv: string[]): Promise<number> {
         const [existing] = await db.select().from(tenants).where(eq(tenants.name, values.tenant));
         const tenantId = existing?.id ?? (await createTenant(db, values.tenant));
         const key = await createApiKey(db, tenantId, values.name ?? 'cli', values.admin ? 'admin' : 'tenant');
-        process.stdout.write(`tenant ${values.tenant}${existing ? '' : ' (created)'}\nkey id ${key.id}\n\n  ${key.key}\n\nShown once: Clipwire keeps only its SHA-256.\n`);
+        process.stdout.write(
+          `tenant ${values.tenant}${existing ? '' : ' (created)'}\nkey id ${key.id}\n\n  ${key.key}\n\nShown once: Clipwire keeps only its SHA-256.\n`,
+        );
         return 0;
       }
       case 'list': {
@@ -46,7 +53,9 @@ async function main(argv: string[]): Promise<number> {
         }
         for (const k of await listApiKeys(db, tenantId)) {
           const state = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active';
-          process.stdout.write(`${k.id}  ${k.tenant.padEnd(16)} ${k.prefix}…  ${k.scope.padEnd(6)} ${k.name.padEnd(20)} ${state}\n`);
+          process.stdout.write(
+            `${k.id}  ${k.tenant.padEnd(16)} ${k.prefix}…  ${k.scope.padEnd(6)} ${k.name.padEnd(20)} ${state}\n`,
+          );
         }
         return 0;
       }

@@ -42,7 +42,9 @@ describe('API keys', () => {
     const rows = await stack.app.db.db.select().from(apiKeys);
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) expect(row.keyHash).toMatch(/^[0-9a-f]{64}$/);
-    const dump = rowsOf<{ t: string }>(await stack.app.db.db.execute(sql`select row_to_json(k)::text as t from api_keys k`));
+    const dump = rowsOf<{ t: string }>(
+      await stack.app.db.db.execute(sql`select row_to_json(k)::text as t from api_keys k`),
+    );
     expect(dump.map((r) => r.t).join('\n')).not.toContain(stack.apiKey);
     expect(stack.apiKey).toMatch(/^cw_sk_[A-Za-z0-9_-]{43}$/); // 256 random bits
   });
@@ -50,7 +52,10 @@ describe('API keys', () => {
   it('refuses a revoked key within seconds', async () => {
     const { apiKey } = await stack.newTenant('revoked-soon');
     expect((await stack.gql('{ tasks(first: 1) { edges { cursor } } }', {}, apiKey)).status).toBe(200);
-    const [row] = await stack.app.db.db.select().from(apiKeys).where(eq(apiKeys.prefix, apiKey.slice(0, 12)));
+    const [row] = await stack.app.db.db
+      .select()
+      .from(apiKeys)
+      .where(eq(apiKeys.prefix, apiKey.slice(0, 12)));
     await stack.app.db.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, row!.id));
     await new Promise((r) => setTimeout(r, 2100));
     expect((await stack.gql('{ tasks(first: 1) { edges { cursor } } }', {}, apiKey)).status).toBe(401);
@@ -72,14 +77,20 @@ describe('tenants', () => {
     const list = await stack.gql('{ tasks(first: 50) { edges { node { id } } } }', {}, other.apiKey);
     expect(list.data!.tasks.edges).toEqual([]);
     const watched = await collect(
-      stack.ws(other.apiKey).iterate({ query: 'subscription ($id: ID!) { taskUpdated(id: $id) { id status } }', variables: { id } }),
+      stack
+        .ws(other.apiKey)
+        .iterate({ query: 'subscription ($id: ID!) { taskUpdated(id: $id) { id status } }', variables: { id } }),
       5000,
     );
     expect(watched).toEqual([]);
 
     // The owner still sees it, and B may reuse A's externalTaskId.
     expect((await stack.gql('query ($id: ID!) { task(id: $id) { id } }', { id })).data).toEqual({ task: { id } });
-    const reuse = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: 'tenant-a-task' } }, other.apiKey);
+    const reuse = await stack.gql(
+      CREATE_AVATAR,
+      { input: { ...SAMPLE_INPUT, externalTaskId: 'tenant-a-task' } },
+      other.apiKey,
+    );
     expect(reuse.data!.createAvatarVideo.__typename).toBe('Task');
   });
 });

@@ -12,7 +12,10 @@ let proxy: RecordingProxy;
 beforeAll(async () => {
   // Kling is reached through a proxy that can hold a request on the way.
   proxy = await startRecordingProxy();
-  stack = await startStack({ kling: { timing: { processingAfterMs: 600, succeedAfterMs: 1300 } }, env: { KLING_BASE_URL: proxy.url } });
+  stack = await startStack({
+    kling: { timing: { processingAfterMs: 600, succeedAfterMs: 1300 } },
+    env: { KLING_BASE_URL: proxy.url },
+  });
   proxy.setTarget(stack.sim.url);
 });
 afterAll(async () => {
@@ -36,13 +39,20 @@ describe('an avatar task from mutation to live subscription', () => {
     let task: { id: string };
     let updates: { data?: { taskUpdated: any } | null }[];
     try {
-      const created = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, prompt: 'smile', externalTaskId: 'e2e-1' } });
+      const created = await stack.gql(CREATE_AVATAR, {
+        input: { ...SAMPLE_INPUT, prompt: 'smile', externalTaskId: 'e2e-1' },
+      });
       expect(created.status).toBe(200);
       task = created.data!.createAvatarVideo;
       expect(task).toMatchObject({ __typename: 'Task', status: 'PENDING', externalTaskId: 'e2e-1' });
 
       const client = stack.ws();
-      updates = await collect(releasingAfterFirst(client.iterate<{ taskUpdated: any }>({ query: TASK_UPDATED, variables: { id: task.id } }), release));
+      updates = await collect(
+        releasingAfterFirst(
+          client.iterate<{ taskUpdated: any }>({ query: TASK_UPDATED, variables: { id: task.id } }),
+          release,
+        ),
+      );
     } finally {
       release();
       proxy.setGate(null);
@@ -84,9 +94,17 @@ describe('an avatar task from mutation to live subscription', () => {
     const byExternal = await stack.gql(`{ task(externalTaskId: "e2e-1") { id status videos { url } } }`);
     expect(byExternal.data!.task).toEqual({ id: task.id, status: 'SUCCEEDED', videos: [{ url: final.videos[0].url }] });
 
-    const byId = await stack.gql(`query ($id: ID!) { task(id: $id) { externalTaskId events { edges { node { status source } } } } }`, { id: task.id });
+    const byId = await stack.gql(
+      `query ($id: ID!) { task(id: $id) { externalTaskId events { edges { node { status source } } } } }`,
+      { id: task.id },
+    );
     expect(byId.data!.task.externalTaskId).toBe('e2e-1');
-    expect(byId.data!.task.events.edges.map((e: any) => e.node.status)).toEqual(['PENDING', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED']);
+    expect(byId.data!.task.events.edges.map((e: any) => e.node.status)).toEqual([
+      'PENDING',
+      'SUBMITTED',
+      'PROCESSING',
+      'SUCCEEDED',
+    ]);
   });
 
   it('subscribing to a task that is already final yields its state once and completes', async () => {
@@ -94,7 +112,10 @@ describe('an avatar task from mutation to live subscription', () => {
     const id = created.data!.createAvatarVideo.id;
     const first = await collect(stack.ws().iterate<{ taskUpdated: any }>({ query: TASK_UPDATED, variables: { id } }));
     expect(first.at(-1)!.data!.taskUpdated.status).toBe('SUCCEEDED');
-    const again = await collect(stack.ws().iterate<{ taskUpdated: any }>({ query: TASK_UPDATED, variables: { id } }), 3000);
+    const again = await collect(
+      stack.ws().iterate<{ taskUpdated: any }>({ query: TASK_UPDATED, variables: { id } }),
+      3000,
+    );
     expect(again.map((u) => u.data!.taskUpdated.status)).toEqual(['SUCCEEDED']);
   });
 
@@ -110,7 +131,10 @@ describe('an avatar task from mutation to live subscription', () => {
     expect(health.statusCode).toBe(200);
     const ready = await request(`${stack.url}/readyz`);
     expect(ready.statusCode).toBe(200);
-    expect(await ready.body.json()).toEqual({ status: 'ready', database: process.env.DATABASE_URL ? 'postgres' : 'pglite' });
+    expect(await ready.body.json()).toEqual({
+      status: 'ready',
+      database: process.env.DATABASE_URL ? 'postgres' : 'pglite',
+    });
   });
 });
 

@@ -14,10 +14,14 @@ afterAll(() => stack?.stop());
 async function createTask(externalTaskId: string): Promise<string> {
   const res = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId } });
   expect(res.data?.createAvatarVideo.__typename).toBe('Task');
-  const row = await eventually(async () => {
-    const [t] = await stack.app.db.db.select().from(tasks).where(eq(tasks.externalTaskId, externalTaskId));
-    return t && t.status !== 'PENDING' ? t : null;
-  }, 10_000, 'submission');
+  const row = await eventually(
+    async () => {
+      const [t] = await stack.app.db.db.select().from(tasks).where(eq(tasks.externalTaskId, externalTaskId));
+      return t && t.status !== 'PENDING' ? t : null;
+    },
+    10_000,
+    'submission',
+  );
   return row.id;
 }
 
@@ -52,11 +56,21 @@ describe('Kling callbacks', () => {
   it('every callback replayed five times, concurrently and shuffled, leaves exactly one event per transition', async () => {
     const id = await createTask('cb-replay');
     await eventually(async () => (await snapshot(id)).task?.status === 'SUCCEEDED', 10_000, 'success');
-    const sent = await eventually(async () => (callbacksFor(id).length === 3 ? callbacksFor(id) : null), 5000, 'three callbacks');
-    expect(sent.map((c) => (c.body as { task_status: string }).task_status)).toEqual(['submitted', 'processing', 'succeed']);
+    const sent = await eventually(
+      async () => (callbacksFor(id).length === 3 ? callbacksFor(id) : null),
+      5000,
+      'three callbacks',
+    );
+    expect(sent.map((c) => (c.body as { task_status: string }).task_status)).toEqual([
+      'submitted',
+      'processing',
+      'succeed',
+    ]);
 
     const replays = shuffle(sent.flatMap((c) => Array.from({ length: 5 }, () => c)));
-    const answers = await Promise.all(replays.map((c) => post(c.url, JSON.stringify(c.body)).then((r) => r.statusCode)));
+    const answers = await Promise.all(
+      replays.map((c) => post(c.url, JSON.stringify(c.body)).then((r) => r.statusCode)),
+    );
     expect(answers.every((s) => s === 200)).toBe(true);
 
     const { task, events } = await snapshot(id);
@@ -76,15 +90,25 @@ describe('Kling callbacks', () => {
 
       // A late 'processing' callback arrives first, then a stale 'submitted' one.
       const body = (status: string) =>
-        JSON.stringify({ task_id: before.task!.providerTaskId, task_status: status, task_info: { external_task_id: id }, created_at: Date.now(), updated_at: Date.now() });
+        JSON.stringify({
+          task_id: before.task!.providerTaskId,
+          task_status: status,
+          task_info: { external_task_id: id },
+          created_at: Date.now(),
+          updated_at: Date.now(),
+        });
       expect((await post(`${stack.url}/callbacks/kling/${token}`, body('processing'))).statusCode).toBe(200);
       expect((await post(`${stack.url}/callbacks/kling/${token}`, body('submitted'))).statusCode).toBe(200);
 
       // Both are acknowledged at once; the job that follows reads Kling's API, not the stale bodies.
-      const after = await eventually(async () => {
-        const s = await snapshot(id);
-        return s.task!.status === 'SUCCEEDED' ? s : null;
-      }, 5000, 'the refresh job');
+      const after = await eventually(
+        async () => {
+          const s = await snapshot(id);
+          return s.task!.status === 'SUCCEEDED' ? s : null;
+        },
+        5000,
+        'the refresh job',
+      );
       expect(after.events.map((e) => e.status)).toEqual(['PENDING', 'SUBMITTED', 'SUCCEEDED']);
       expect(after.events.at(-1)!.source).toBe('CALLBACK');
     } finally {
@@ -100,7 +124,11 @@ describe('Kling callbacks', () => {
       const before = await snapshot(id);
       const token = tokenOf(before.task!.callbackTokenHash, id);
       await new Promise((r) => setTimeout(r, 800));
-      const good = JSON.stringify({ task_id: before.task!.providerTaskId, task_status: 'succeed', task_info: { external_task_id: id } });
+      const good = JSON.stringify({
+        task_id: before.task!.providerTaskId,
+        task_status: 'succeed',
+        task_info: { external_task_id: id },
+      });
 
       const wrongToken = await post(`${stack.url}/callbacks/kling/${'x'.repeat(43)}`, good);
       expect(wrongToken.statusCode).toBe(404);
@@ -108,9 +136,17 @@ describe('Kling callbacks', () => {
       expect(garbageToken.statusCode).toBe(404);
       const malformed = await post(`${stack.url}/callbacks/kling/${token}`, '{"task_id": 12, ');
       expect(malformed.statusCode).toBe(400);
-      const otherTask = JSON.stringify({ task_id: 'someone-else', task_status: 'succeed', task_info: { external_task_id: other } });
+      const otherTask = JSON.stringify({
+        task_id: 'someone-else',
+        task_status: 'succeed',
+        task_info: { external_task_id: other },
+      });
       expect((await post(`${stack.url}/callbacks/kling/${token}`, otherTask)).statusCode).toBe(400);
-      const huge = JSON.stringify({ task_id: before.task!.providerTaskId, task_status: 'succeed', pad: 'x'.repeat(70 * 1024) });
+      const huge = JSON.stringify({
+        task_id: before.task!.providerTaskId,
+        task_status: 'succeed',
+        pad: 'x'.repeat(70 * 1024),
+      });
       expect((await post(`${stack.url}/callbacks/kling/${token}`, huge)).statusCode).toBe(413);
       const unknownProvider = await post(`${stack.url}/callbacks/nobody/${token}`, good);
       expect(unknownProvider.statusCode).toBe(404);
@@ -139,6 +175,7 @@ function tokenOf(hash: string | null, taskId: string): string {
   const url = stack.sim.kling.lastCreateBody(taskId)?.callback_url;
   if (typeof url !== 'string') throw new Error('the simulator saw no callback_url for this task');
   const token = url.split('/').at(-1)!;
-  if (createHash('sha256').update(token).digest('hex') !== hash) throw new Error('token does not match the stored hash');
+  if (createHash('sha256').update(token).digest('hex') !== hash)
+    throw new Error('token does not match the stored hash');
   return token;
 }

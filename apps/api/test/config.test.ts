@@ -6,14 +6,25 @@ describe('configuration', () => {
   it('defaults to sandbox Kling, PGlite in .data and port 4000 with an empty environment', () => {
     const config = loadConfig({});
     expect(config.port).toBe(4000);
-    expect(config.database).toEqual({ kind: 'pglite', dataDir: fileURLToPath(new URL('../../../.data', import.meta.url)) });
+    expect(config.database).toEqual({
+      kind: 'pglite',
+      dataDir: fileURLToPath(new URL('../../../.data', import.meta.url)),
+    });
     expect(config.kling.mode).toBe('SANDBOX');
   });
 
   it('switches to Postgres with DATABASE_URL and to live Kling with credentials', () => {
-    const config = loadConfig({ DATABASE_URL: 'postgres://u@h:5432/d', KLING_ACCESS_KEY: 'ak', KLING_SECRET_KEY: 'sk' });
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://u@h:5432/d',
+      KLING_ACCESS_KEY: 'ak',
+      KLING_SECRET_KEY: 'sk',
+    });
     expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://u@h:5432/d' });
-    expect(config.kling).toMatchObject({ mode: 'LIVE', baseUrl: 'https://api-singapore.klingai.com', auth: { accessKey: 'ak', secretKey: 'sk' } });
+    expect(config.kling).toMatchObject({
+      mode: 'LIVE',
+      baseUrl: 'https://api-singapore.klingai.com',
+      auth: { accessKey: 'ak', secretKey: 'sk' },
+    });
   });
 
   it('reports every problem at once', () => {

@@ -51,14 +51,28 @@ describe('web console', () => {
       return await fn();
     } catch (error) {
       const pages = await Promise.all(
-        browser.context.pages().map(async (p) => `${p.url()}\n${(await p.locator('body').innerText().catch(() => '?')).slice(0, 1500)}`),
+        browser.context.pages().map(
+          async (p) =>
+            `${p.url()}\n${(
+              await p
+                .locator('body')
+                // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator, not a DOM node
+                .innerText()
+                .catch(() => '?')
+            ).slice(0, 1500)}`,
+        ),
       );
-      throw new Error(`step "${name}" failed: ${(error as Error).message}\nconsole errors: ${JSON.stringify(consoleErrors)}\npages:\n${pages.join('\n---\n')}`, { cause: error });
+      throw new Error(
+        `step "${name}" failed: ${(error as Error).message}\nconsole errors: ${JSON.stringify(consoleErrors)}\npages:\n${pages.join('\n---\n')}`,
+        { cause: error },
+      );
     }
   }
 
-  const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
-  const taskCount = async () => (await stack.gql('{ tasks(first: 10) { edges { node { id } } } }')).data!.tasks.edges.length as number;
+  const shot = (page: Page, name: string, fullPage = false) =>
+    page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
+  const taskCount = async () =>
+    (await stack.gql('{ tasks(first: 10) { edges { node { id } } } }')).data!.tasks.edges.length as number;
 
   it('signs in, creates a Kling task from uploads, follows it live in two tabs and plays the video', async () => {
     browser.context.setDefaultTimeout(15_000);
@@ -95,7 +109,9 @@ describe('web console', () => {
       await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'no reload'));
       await page.getByRole('button', { name: 'Create task' }).click();
       await page.getByRole('heading', { level: 1, name: 'Tasks' }).waitFor();
-      const created = await stack.gql<{ task: { id: string; input: Record<string, any> } }>('{ task(externalTaskId: "console-e2e-1") { id input } }');
+      const created = await stack.gql<{ task: { id: string; input: Record<string, any> } }>(
+        '{ task(externalTaskId: "console-e2e-1") { id input } }',
+      );
       expect(created.data!.task.input.image.file).toMatchObject({ size: 43133, type: 'image/png' });
       return created.data!.task.id;
     });
@@ -109,7 +125,9 @@ describe('web console', () => {
       await row(second).waitFor();
       expect(RUNNING).toContain(await row(second).getAttribute('data-status'));
       await Promise.all(
-        [page, second].map((p) => p.locator(`tr[data-task-id="${taskId}"][data-status="SUCCEEDED"]`).waitFor({ timeout: 20_000 })),
+        [page, second].map((p) =>
+          p.locator(`tr[data-task-id="${taskId}"][data-status="SUCCEEDED"]`).waitFor({ timeout: 20_000 }),
+        ),
       );
       expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('no reload');
       await shot(page, 'tasks');
@@ -132,7 +150,9 @@ describe('web console', () => {
         if (v.readyState < 1) {
           await new Promise((resolve, reject) => {
             v.addEventListener('loadedmetadata', resolve, { once: true });
-            v.addEventListener('error', () => reject(new Error(`video error ${v.error?.code}: ${v.error?.message}`)), { once: true });
+            v.addEventListener('error', () => reject(new Error(`video error ${v.error?.code}: ${v.error?.message}`)), {
+              once: true,
+            });
           });
         }
         await v.play();

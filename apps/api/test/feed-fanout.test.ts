@@ -23,22 +23,33 @@ describe('tenant feed fan-out', () => {
         { next: (v) => received[i]!.push(Number(v.data!.taskEvents.cursor)), error: () => {}, complete: () => {} },
       );
     }
-    await eventually(async () => (stack.app.feeds.subscriberCount === SUBSCRIBERS ? true : null), 10_000, 'all subscribed');
+    await eventually(
+      async () => (stack.app.feeds.subscriberCount === SUBSCRIBERS ? true : null),
+      10_000,
+      'all subscribed',
+    );
     const readsBefore = { ...stack.app.feeds.reads };
     const deliveryBefore = { ...stack.app.delivery.counts };
 
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT } })).data!.createAvatarVideo.id);
+    for (let i = 0; i < 5; i++)
+      ids.push((await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT } })).data!.createAvatarVideo.id);
     for (const id of ids) await stack.waitForFinal(id, 'id');
-    const events = await eventually(async () => {
-      const all: number[] = [];
-      for (const id of ids) {
-        const res = await stack.gql('query ($id: ID!) { task(id: $id) { events { edges { node { cursor } } } } }', { id });
-        all.push(...res.data!.task.events.edges.map((x: { node: { cursor: string } }) => Number(x.node.cursor)));
-      }
-      all.sort((a, b) => a - b);
-      return received.every((r) => r.length >= all.length) ? all : null;
-    }, 10_000, 'every subscriber to receive every event');
+    const events = await eventually(
+      async () => {
+        const all: number[] = [];
+        for (const id of ids) {
+          const res = await stack.gql('query ($id: ID!) { task(id: $id) { events { edges { node { cursor } } } } }', {
+            id,
+          });
+          all.push(...res.data!.task.events.edges.map((x: { node: { cursor: string } }) => Number(x.node.cursor)));
+        }
+        all.sort((a, b) => a - b);
+        return received.every((r) => r.length >= all.length) ? all : null;
+      },
+      10_000,
+      'every subscriber to receive every event',
+    );
 
     for (const r of received) expect(r).toEqual(events);
     const shared = stack.app.feeds.reads.shared - readsBefore.shared;
@@ -58,11 +69,35 @@ describe('tenant feed fan-out', () => {
     const a: unknown[] = [];
     const b: unknown[] = [];
     const c: unknown[] = [];
-    const sink = (into: unknown[]) => ({ next: (v: { data?: unknown }) => void into.push(v.data), error: () => {}, complete: () => {} });
-    client.subscribe({ query: 'subscription ($after: String) { taskEvents(after: $after) { status } }', variables: { after: latest } }, sink(a));
-    client.subscribe({ query: 'subscription ($after: String) { taskEvents(after: $after) { cursor status } }', variables: { after: latest } }, sink(b));
-    client.subscribe({ query: 'subscription ($after: String) { taskEvents(after: $after, filter: { statuses: [SUCCEEDED] }) { status } }', variables: { after: latest } }, sink(c));
-    await eventually(async () => (stack.app.feeds.subscriberCount === subscribedBefore + 3 ? true : null), 10_000, 'the three subscribed');
+    const sink = (into: unknown[]) => ({
+      next: (v: { data?: unknown }) => void into.push(v.data),
+      error: () => {},
+      complete: () => {},
+    });
+    client.subscribe(
+      { query: 'subscription ($after: String) { taskEvents(after: $after) { status } }', variables: { after: latest } },
+      sink(a),
+    );
+    client.subscribe(
+      {
+        query: 'subscription ($after: String) { taskEvents(after: $after) { cursor status } }',
+        variables: { after: latest },
+      },
+      sink(b),
+    );
+    client.subscribe(
+      {
+        query:
+          'subscription ($after: String) { taskEvents(after: $after, filter: { statuses: [SUCCEEDED] }) { status } }',
+        variables: { after: latest },
+      },
+      sink(c),
+    );
+    await eventually(
+      async () => (stack.app.feeds.subscriberCount === subscribedBefore + 3 ? true : null),
+      10_000,
+      'the three subscribed',
+    );
     const id = (await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT } })).data!.createAvatarVideo.id;
     // Three or four events (PROCESSING is skipped when Kling finishes before the refresh reads it): as many as the task has.
     const final = await stack.waitForFinal(id, 'events { edges { node { status } } }');

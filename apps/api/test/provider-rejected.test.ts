@@ -7,7 +7,10 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.stop());
 
-const CREATE = CREATE_AVATAR.replace('... on DuplicateExternalTaskId', '... on ProviderRejected { provider providerCode message } ... on DuplicateExternalTaskId');
+const CREATE = CREATE_AVATAR.replace(
+  '... on DuplicateExternalTaskId',
+  '... on ProviderRejected { provider providerCode message } ... on DuplicateExternalTaskId',
+);
 
 describe('account-level refusals', () => {
   it('after Kling refuses a task for the account (1102), new Kling tasks get ProviderRejected at once while other providers still work', async () => {
@@ -18,7 +21,11 @@ describe('account-level refusals', () => {
 
     const before = stack.sim.kling.createCount();
     const second = await stack.gql(CREATE, { input: { ...SAMPLE_INPUT, externalTaskId: 'after-1102' } });
-    expect(second.data!.createAvatarVideo).toMatchObject({ __typename: 'ProviderRejected', provider: 'KLING', providerCode: '1102' });
+    expect(second.data!.createAvatarVideo).toMatchObject({
+      __typename: 'ProviderRejected',
+      provider: 'KLING',
+      providerCode: '1102',
+    });
     const found = await stack.gql('{ task(externalTaskId: "after-1102") { id } }');
     expect(found.data!.task).toBeNull();
     expect(stack.sim.kling.createCount()).toBe(before);

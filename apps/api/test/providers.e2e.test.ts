@@ -18,7 +18,8 @@ const CREATE_SOUND = /* GraphQL */ `
   }
 `;
 
-const OUTPUTS = 'provider kind model error { code message providerCode } videos { url watermarkUrl durationSeconds } audios { mp3Url wavUrl mp3DurationSeconds wavDurationSeconds } events { edges { node { status source } } }';
+const OUTPUTS =
+  'provider kind model error { code message providerCode } videos { url watermarkUrl durationSeconds } audios { mp3Url wavUrl mp3DurationSeconds wavDurationSeconds } events { edges { node { status source } } }';
 
 const b64 = (name: string) => ({ base64: fixture(name).toString('base64') });
 
@@ -44,7 +45,12 @@ describe('every provider and capability through GraphQL', () => {
     const task = created.data!.createAvatarVideo;
     expect(task.__typename).toBe('Task');
     const final = await stack.waitForFinal(task.id, OUTPUTS);
-    expect(final).toMatchObject({ status: 'SUCCEEDED', provider: 'KIE', model: 'infinitalk/from-audio-720p', error: null });
+    expect(final).toMatchObject({
+      status: 'SUCCEEDED',
+      provider: 'KIE',
+      model: 'infinitalk/from-audio-720p',
+      error: null,
+    });
     expect(await playable(final.videos[0].url, 'video/mp4')).toBeGreaterThan(1);
 
     // KIE downloaded both inputs from our signed /media links, and called back on our route.
@@ -60,8 +66,14 @@ describe('every provider and capability through GraphQL', () => {
   it('DIGITAL_HUMAN: the three body forms reach SUCCEEDED by polling alone (the reseller has no callbacks)', async () => {
     const forms = [
       { image: b64('portrait-512x640.png'), audio: b64('speech-3s.mp3'), digitalHuman: { noWatermark: true } },
-      { image: b64('portrait-512x640.png'), digitalHuman: { cloneVoice: { audio: b64('tone-22s.mp3'), language: 'en', text: 'Hello there' } } },
-      { video: b64('clip-4s.mp4'), digitalHuman: { stockVoice: { voiceEngineId: 'engine-1', audioId: 'voice-7', language: 'cn', text: '你好' } } },
+      {
+        image: b64('portrait-512x640.png'),
+        digitalHuman: { cloneVoice: { audio: b64('tone-22s.mp3'), language: 'en', text: 'Hello there' } },
+      },
+      {
+        video: b64('clip-4s.mp4'),
+        digitalHuman: { stockVoice: { voiceEngineId: 'engine-1', audioId: 'voice-7', language: 'cn', text: '你好' } },
+      },
     ];
     const models = [];
     for (const form of forms) {
@@ -96,7 +108,11 @@ describe('every provider and capability through GraphQL', () => {
     );
     for (const created of [byUrl, uploaded]) {
       const task = created.data!.createVideoSound;
-      expect(task, JSON.stringify(created)).toMatchObject({ __typename: 'Task', kind: 'VIDEO_SOUND', provider: 'KLING' });
+      expect(task, JSON.stringify(created)).toMatchObject({
+        __typename: 'Task',
+        kind: 'VIDEO_SOUND',
+        provider: 'KLING',
+      });
       const final = await stack.waitForFinal(task.id, OUTPUTS);
       expect(final.status).toBe('SUCCEEDED');
       const [audio] = final.audios;
@@ -126,9 +142,21 @@ describe('every provider and capability through GraphQL', () => {
   it('lists every provider with its mode, capabilities and whether it calls back', async () => {
     const res = await stack.gql('{ providers { provider configured mode capabilities callbacks } }');
     expect(res.data!.providers).toEqual([
-      { provider: 'KLING', configured: true, mode: 'SANDBOX', capabilities: ['AVATAR_VIDEO', 'VIDEO_SOUND'], callbacks: true },
+      {
+        provider: 'KLING',
+        configured: true,
+        mode: 'SANDBOX',
+        capabilities: ['AVATAR_VIDEO', 'VIDEO_SOUND'],
+        callbacks: true,
+      },
       { provider: 'KIE', configured: true, mode: 'SANDBOX', capabilities: ['AVATAR_VIDEO'], callbacks: true },
-      { provider: 'DIGITAL_HUMAN', configured: true, mode: 'SANDBOX', capabilities: ['AVATAR_VIDEO'], callbacks: false },
+      {
+        provider: 'DIGITAL_HUMAN',
+        configured: true,
+        mode: 'SANDBOX',
+        capabilities: ['AVATAR_VIDEO'],
+        callbacks: false,
+      },
     ]);
   });
 });

@@ -54,12 +54,21 @@ describe('tasks connection', () => {
       succeeded.unshift(res.data!.createAvatarVideo.id);
     }
     await stack.waitForAllFinal(apiKey);
-    const created = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: 'filter-canceled' } }, apiKey);
+    const created = await stack.gql(
+      CREATE_AVATAR,
+      { input: { ...SAMPLE_INPUT, externalTaskId: 'filter-canceled' } },
+      apiKey,
+    );
     const canceledId = created.data!.createAvatarVideo.id;
-    const canceled = await stack.gql('mutation ($id: ID!) { cancelTask(id: $id) { status } }', { id: canceledId }, apiKey);
+    const canceled = await stack.gql(
+      'mutation ($id: ID!) { cancelTask(id: $id) { status } }',
+      { id: canceledId },
+      apiKey,
+    );
     expect(canceled.data!.cancelTask.status).toBe('CANCELED');
 
-    const FILTERED = 'query ($filter: TaskFilter) { tasks(first: 50, filter: $filter) { totalCount edges { node { id status } } } }';
+    const FILTERED =
+      'query ($filter: TaskFilter) { tasks(first: 50, filter: $filter) { totalCount edges { node { id status } } } }';
     const page = async (filter: Record<string, string[]>) => {
       const res = await stack.gql(FILTERED, { filter }, apiKey);
       expect(res.errors).toBeUndefined();
@@ -71,7 +80,9 @@ describe('tasks connection', () => {
     expect(await page({ statuses: ['CANCELED'] })).toEqual([canceledId]);
     expect(await page({ statuses: ['SUCCEEDED', 'CANCELED'] })).toEqual([canceledId, ...succeeded]);
     expect(await page({ statuses: ['FAILED', 'PENDING', 'PROCESSING'] })).toEqual([]);
-    expect(await page({ statuses: ['CANCELED', 'FAILED'], kinds: ['AVATAR_VIDEO'], providers: ['KLING', 'KIE'] })).toEqual([canceledId]);
+    expect(
+      await page({ statuses: ['CANCELED', 'FAILED'], kinds: ['AVATAR_VIDEO'], providers: ['KLING', 'KIE'] }),
+    ).toEqual([canceledId]);
     expect(await page({ providers: ['KIE', 'DIGITAL_HUMAN'] })).toEqual([]);
     expect(await page({ kinds: ['VIDEO_SOUND'] })).toEqual([]);
   });
@@ -83,7 +94,10 @@ describe('tasks connection', () => {
 
   it('refuses a duplicate externalTaskId in the same tenant with a typed error and creates nothing', async () => {
     const res = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: 'page-0' } }, stack.apiKey);
-    expect(res.data!.createAvatarVideo).toMatchObject({ __typename: 'DuplicateExternalTaskId', externalTaskId: 'page-0' });
+    expect(res.data!.createAvatarVideo).toMatchObject({
+      __typename: 'DuplicateExternalTaskId',
+      externalTaskId: 'page-0',
+    });
     const all = await stack.gql(PAGE, { first: 50 }, stack.apiKey);
     expect(all.data!.tasks.edges).toHaveLength(7);
   });
@@ -108,7 +122,9 @@ describe('tasks connection', () => {
     const result = res.data!.createAvatarVideo;
     expect(result.__typename).toBe('ValidationError');
     const paths = result.issues.map((i: any) => i.path.join('.'));
-    expect(paths).toEqual(expect.arrayContaining(['input.image.base64', 'input.audio', 'input.prompt', 'input.externalTaskId']));
+    expect(paths).toEqual(
+      expect.arrayContaining(['input.image.base64', 'input.audio', 'input.prompt', 'input.externalTaskId']),
+    );
     expect(result.issues.find((i: any) => i.path.join('.') === 'input.prompt').message).toMatch(/2500/);
     await new Promise((r) => setTimeout(r, 200));
     expect(stack.sim.kling.createCount()).toBe(before);

@@ -2,7 +2,14 @@ import { useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import { Provider as UrqlProvider } from 'urql';
 import { createApiClient } from './api';
 import { href, parseRoute, useHash } from './router';
-import { fetchConsoleConfig, loadApiKey, SessionContext, storeApiKey, type ConsoleConfig, type Session } from './session';
+import {
+  fetchConsoleConfig,
+  loadApiKey,
+  SessionContext,
+  storeApiKey,
+  type ConsoleConfig,
+  type Session,
+} from './session';
 import { SignIn } from './pages/SignIn';
 import { TasksPage } from './pages/Tasks';
 import { TaskPage } from './pages/TaskDetail';
@@ -38,10 +45,16 @@ export function App() {
     return () => window.removeEventListener('storage', onStorage);
   }, []);
 
-  const api = useMemo(() => (apiKey ? createApiClient(apiKey, () => signOut('Your API key was not accepted. Sign in again.')) : null), [apiKey, signOut]);
+  const api = useMemo(
+    () => (apiKey ? createApiClient(apiKey, () => signOut('Your API key was not accepted. Sign in again.')) : null),
+    [apiKey, signOut],
+  );
   useEffect(() => () => api?.dispose(), [api]);
 
-  const session = useMemo<Session | null>(() => (apiKey ? { apiKey, mode: config?.mode ?? null, signOut } : null), [apiKey, config, signOut]);
+  const session = useMemo<Session | null>(
+    () => (apiKey ? { apiKey, mode: config?.mode ?? null, signOut } : null),
+    [apiKey, config, signOut],
+  );
 
   if (!api || !session) {
     return (
@@ -76,15 +89,29 @@ function Shell() {
   );
   return (
     <>
-      <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+      {/* biome-ignore lint/a11y/useValidAnchor: a skip link keeps its #main href (works without script); the handler only moves focus */}
+      <a
+        className="skip-link"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header className="topbar">
         <a className="brand" href={href.tasks()}>
-          <span className="brand-mark" aria-hidden="true">◆</span> Clipwire
+          <span className="brand-mark" aria-hidden="true">
+            ◆
+          </span>{' '}
+          Clipwire
         </a>
         {session?.mode ? (
-          <span className={`mode mode-${session.mode.toLowerCase()}`} title={session.mode === 'SANDBOX' ? 'Providers are simulated' : 'Real providers'}>
+          <span
+            className={`mode mode-${session.mode.toLowerCase()}`}
+            title={session.mode === 'SANDBOX' ? 'Providers are simulated' : 'Real providers'}
+          >
             {session.mode === 'SANDBOX' ? 'Sandbox' : 'Live'}
           </span>
         ) : null}

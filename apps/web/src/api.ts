@@ -63,7 +63,9 @@ export function createApiClient(apiKey: string, onUnauthorized: () => void): Api
 }
 
 function isCloseEvent(value: unknown): value is CloseEvent {
-  return typeof value === 'object' && value !== null && 'code' in value && typeof (value as CloseEvent).code === 'number';
+  return (
+    typeof value === 'object' && value !== null && 'code' in value && typeof (value as CloseEvent).code === 'number'
+  );
 }
 
 export interface GraphQLResponse<R> {

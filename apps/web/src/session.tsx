@@ -31,7 +31,10 @@ export async function fetchConsoleConfig(): Promise<ConsoleConfig | null> {
     if (!res.ok) return null;
     const body = (await res.json()) as Partial<ConsoleConfig>;
     if (body.mode !== 'SANDBOX' && body.mode !== 'LIVE') return null;
-    return { mode: body.mode, ...(typeof body.sandboxApiKey === 'string' ? { sandboxApiKey: body.sandboxApiKey } : {}) };
+    return {
+      mode: body.mode,
+      ...(typeof body.sandboxApiKey === 'string' ? { sandboxApiKey: body.sandboxApiKey } : {}),
+    };
   } catch {
     return null;
   }

@@ -22,9 +22,15 @@ export function canPin(): boolean {
   return tasksetOk;
 }
 
-export function spawnPeer(script: string, opts: { core?: number; env?: Record<string, string>; nodeArgs?: string[]; name: string }): Peer {
+export function spawnPeer(
+  script: string,
+  opts: { core?: number; env?: Record<string, string>; nodeArgs?: string[]; name: string },
+): Peer {
   const node = [...(opts.nodeArgs ?? []), '--import', 'tsx', script];
-  const [cmd, args] = opts.core !== undefined && canPin() ? ['taskset', ['-c', String(opts.core), process.execPath, ...node]] : [process.execPath, node];
+  const [cmd, args] =
+    opts.core !== undefined && canPin()
+      ? ['taskset', ['-c', String(opts.core), process.execPath, ...node]]
+      : [process.execPath, node];
   const proc = spawn(cmd as string, args as string[], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...opts.env },
@@ -101,7 +107,10 @@ export function cpuNow(): CpuReading {
  * answers 'cpu' (its own process.cpuUsage, as a CpuReading), so that run.ts can put the CPU each
  * process spent beside what it measured.
  */
-export function serve(handlers: Record<string, (args: any) => unknown>, onStop: () => Promise<void> = async () => {}): void {
+export function serve(
+  handlers: Record<string, (args: any) => unknown>,
+  onStop: () => Promise<void> = async () => {},
+): void {
   handlers = { cpu: cpuNow, ...handlers };
   process.on('message', async (m: any) => {
     if (m.cmd === 'stop') {

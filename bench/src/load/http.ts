@@ -9,7 +9,14 @@ import { serve } from '../lib/ipc.js';
 import { klingSignatureHeaders, summarize } from '../lib/common.js';
 
 type Spec =
-  | { kind: 'fixed'; method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: string; expect?: string }
+  | {
+      kind: 'fixed';
+      method: 'GET' | 'POST';
+      path: string;
+      headers?: Record<string, string>;
+      body?: string;
+      expect?: string;
+    }
   | { kind: 'callbacks'; fresh: { path: string; body: string }[]; replay: number }
   | { kind: 'pages'; headers: Record<string, string>; bodies: string[]; expect?: string };
 
@@ -45,7 +52,15 @@ async function cannon(a: CannonArgs) {
   };
   const requests: autocannon.Request[] =
     spec.kind === 'fixed'
-      ? [{ method: spec.method, path: spec.path, headers: spec.headers, body: spec.body, onResponse: (s: number, b: string) => check(s, b, spec.expect) } as any]
+      ? [
+          {
+            method: spec.method,
+            path: spec.path,
+            headers: spec.headers,
+            body: spec.body,
+            onResponse: (s: number, b: string) => check(s, b, spec.expect),
+          } as any,
+        ]
       : spec.kind === 'pages'
         ? [
             {
@@ -73,7 +88,12 @@ async function cannon(a: CannonArgs) {
                   fresh++;
                   context.fresh = true;
                 }
-                return { ...req, path: cb.path, body: cb.body, headers: { ...req.headers, ...klingSignatureHeaders(cb.body) } };
+                return {
+                  ...req,
+                  path: cb.path,
+                  body: cb.body,
+                  headers: { ...req.headers, ...klingSignatureHeaders(cb.body) },
+                };
               },
               onResponse: (s: number, b: string, context: { fresh?: boolean }) => {
                 if (context.fresh && s === 200) freshAnswered++;
@@ -115,11 +135,15 @@ async function cannon(a: CannonArgs) {
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 function post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -129,7 +153,14 @@ serve(
   {
     cannon,
     /** Closed loop at `concurrency`, bounded by time: per-request latency with sub-millisecond resolution. */
-    async latency(a: { url: string; headers: Record<string, string>; body: string; concurrency: number; durationMs: number; expect?: string }) {
+    async latency(a: {
+      url: string;
+      headers: Record<string, string>;
+      body: string;
+      concurrency: number;
+      durationMs: number;
+      expect?: string;
+    }) {
       const lat: number[] = [];
       let bad = 0;
       let badSample = '';
@@ -150,7 +181,13 @@ serve(
         }),
       );
       const cpu = process.cpuUsage(cpu0);
-      return { latency: summarize(lat), perSec: lat.length / ((performance.now() - started) / 1000), bad, badSample, loadCpuMs: (cpu.user + cpu.system) / 1000 };
+      return {
+        latency: summarize(lat),
+        perSec: lat.length / ((performance.now() - started) / 1000),
+        bad,
+        badSample,
+        loadCpuMs: (cpu.user + cpu.system) / 1000,
+      };
     },
   },
   async () => {

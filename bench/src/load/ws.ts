@@ -53,7 +53,10 @@ function onMessage(c: Conn, raw: WebSocket.RawData): void {
   const at = text.indexOf('"taskEvents":{');
   if (at >= 0 && !text.includes('"errors"')) {
     const m = CURSOR.exec(text.slice(at));
-    if (m) return onEvent(c, Number(m[1]));
+    if (m) {
+      onEvent(c, Number(m[1]));
+      return;
+    }
   }
   const m = JSON.parse(text);
   if (m.type === 'ping') return void c.ws.send('{"type":"pong"}');
@@ -133,10 +136,22 @@ function open(url: string, protocol: string | undefined, key: string, init: stri
 
 function postOnce(url: string, body: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...callbackHeaders(url, body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          ...callbackHeaders(url, body),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', () => resolve(0));
     req.end(body);
   });
@@ -167,8 +182,12 @@ serve(
      */
     async connect(a: { url: string; mode: 'gql' | 'raw'; keys: string[]; apiKey?: string; parallel?: number }) {
       const started = performance.now();
-      const wsUrl = a.mode === 'gql' ? `${a.url.replace(/^http/, 'ws')}/graphql` : `${a.url.replace(/^http/, 'ws')}/raw`;
-      const init = a.mode === 'gql' ? JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${a.apiKey}` } }) : null;
+      const wsUrl =
+        a.mode === 'gql' ? `${a.url.replace(/^http/, 'ws')}/graphql` : `${a.url.replace(/^http/, 'ws')}/raw`;
+      const init =
+        a.mode === 'gql'
+          ? JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${a.apiKey}` } })
+          : null;
       let next = 0;
       const opened: Conn[] = [];
       await Promise.all(
@@ -191,7 +210,11 @@ serve(
       }
       if (a.waitFirstMs) {
         const ok = await waitUntil(() => firstPending <= 0, a.waitFirstMs);
-        return { ready: ok, notReady: conns.filter((c) => c.first).length, errors: conns.reduce((s, c) => s + c.errors, 0) };
+        return {
+          ready: ok,
+          notReady: conns.filter((c) => c.first).length,
+          errors: conns.reduce((s, c) => s + c.errors, 0),
+        };
       }
       return { ready: true };
     },
@@ -241,7 +264,15 @@ serve(
         last = Math.max(last, c.gotAt);
       }
       const carriedPerSec = lat.length / ((last - start) / 1000 || 1);
-      return { lat, latency: summarize(lat), lost, dup, sendRate: a.posts.length / sendSeconds, carriedPerSec, statuses: Object.fromEntries(statuses) };
+      return {
+        lat,
+        latency: summarize(lat),
+        lost,
+        dup,
+        sendRate: a.posts.length / sendSeconds,
+        carriedPerSec,
+        statuses: Object.fromEntries(statuses),
+      };
     },
     /** S3, before a burst: every socket of this loader is to receive `expect` more events. */
     arm(a: { expect: number }) {
@@ -262,9 +293,19 @@ serve(
       const complete = await waitUntil(() => reached >= conns.length, a.timeoutMs);
       const delivered = conns.reduce((s, c) => s + Math.min(c.burst, expectN), 0);
       const extra = conns.reduce((s, c) => s + Math.max(0, c.burst - expectN), 0);
-      return { lastAt: complete ? reachedAt || now() : now(), delivered, expected: conns.length * expectN, dup: dupCursors - a.dupBase + extra, complete };
+      return {
+        lastAt: complete ? reachedAt || now() : now(),
+        delivered,
+        expected: conns.length * expectN,
+        dup: dupCursors - a.dupBase + extra,
+        complete,
+      };
     },
-    counts: () => ({ conns: conns.length, open: conns.filter((c) => c.ws.readyState === WebSocket.OPEN).length, errors: conns.reduce((s, c) => s + c.errors, 0) }),
+    counts: () => ({
+      conns: conns.length,
+      open: conns.filter((c) => c.ws.readyState === WebSocket.OPEN).length,
+      errors: conns.reduce((s, c) => s + c.errors, 0),
+    }),
     async closeAll() {
       const closing = conns.map(
         (c) =>

@@ -55,7 +55,10 @@ export class ProviderError extends Error {
  * `Retry-After` is either delta-seconds or an HTTP date (RFC 9110 §10.2.3).
  * Returns milliseconds (never negative), or undefined when absent or unparseable.
  */
-export function parseRetryAfter(value: string | string[] | undefined | null, nowMs: number = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | string[] | undefined | null,
+  nowMs: number = Date.now(),
+): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value;
   if (raw === undefined || raw === null) return undefined;
   const text = raw.trim();
@@ -66,24 +69,61 @@ export function parseRetryAfter(value: string | string[] | undefined | null, now
   return Math.max(0, at - nowMs);
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+]);
 
 /** Maps a thrown transport failure (undici, sockets, AbortSignal.timeout) to a retryable ProviderError. */
 export function transportError(provider: ProviderName, err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
-  const e = (typeof err === 'object' && err !== null ? err : {}) as { name?: unknown; code?: unknown; message?: unknown };
+  const e = (typeof err === 'object' && err !== null ? err : {}) as {
+    name?: unknown;
+    code?: unknown;
+    message?: unknown;
+  };
   const code = typeof e.code === 'string' ? e.code : undefined;
   const detail = typeof e.message === 'string' ? e.message : String(err);
   // Our only abort source is AbortSignal.timeout, so an abort is a timeout.
   const isTimeout =
-    e.name === 'TimeoutError' || e.name === 'AbortError' || code === 'UND_ERR_ABORTED' || (code !== undefined && TIMEOUT_CODES.has(code));
+    e.name === 'TimeoutError' ||
+    e.name === 'AbortError' ||
+    code === 'UND_ERR_ABORTED' ||
+    (code !== undefined && TIMEOUT_CODES.has(code));
   if (isTimeout) {
-    return new ProviderError({ provider, code: code ?? 'TIMEOUT', kind: 'timeout', retryable: true, message: `${provider}: request timed out (${detail})`, cause: err });
+    return new ProviderError({
+      provider,
+      code: code ?? 'TIMEOUT',
+      kind: 'timeout',
+      retryable: true,
+      message: `${provider}: request timed out (${detail})`,
+      cause: err,
+    });
   }
-  return new ProviderError({ provider, code: code ?? 'NETWORK_ERROR', kind: 'network', retryable: true, message: `${provider}: network error (${detail})`, cause: err });
+  return new ProviderError({
+    provider,
+    code: code ?? 'NETWORK_ERROR',
+    kind: 'network',
+    retryable: true,
+    message: `${provider}: network error (${detail})`,
+    cause: err,
+  });
 }
 
 /** A response we cannot make sense of. Not retryable: the same request would get the same answer. */
-export function protocolError(provider: ProviderName, message: string, extra: { httpStatus?: number; requestId?: string; cause?: unknown } = {}): ProviderError {
-  return new ProviderError({ provider, code: 'PROTOCOL_ERROR', kind: 'protocol', retryable: false, message: `${provider}: ${message}`, ...extra });
+export function protocolError(
+  provider: ProviderName,
+  message: string,
+  extra: { httpStatus?: number; requestId?: string; cause?: unknown } = {},
+): ProviderError {
+  return new ProviderError({
+    provider,
+    code: 'PROTOCOL_ERROR',
+    kind: 'protocol',
+    retryable: false,
+    message: `${provider}: ${message}`,
+    ...extra,
+  });
 }

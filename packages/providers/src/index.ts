@@ -1,4 +1,10 @@
-export { ProviderError, parseRetryAfter, type ProviderErrorKind, type ProviderErrorInit, type ProviderName } from './errors.js';
+export {
+  ProviderError,
+  parseRetryAfter,
+  type ProviderErrorKind,
+  type ProviderErrorInit,
+  type ProviderName,
+} from './errors.js';
 export { UNIFIED_STATUSES, isTerminal, statusRank, type UnifiedStatus } from './status.js';
 export { createHttpDispatcher, sharedHttpDispatcher, type HttpDispatcherOptions } from './http.js';
 export {

@@ -1,7 +1,14 @@
 import { parseBuffer } from 'music-metadata';
 import { MockAgent, request, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DigitalHumanClient, ProviderError, createHttpDispatcher, digitalHumanStatusToUnified, isTerminal, type DigitalHumanTask } from '../src/index.js';
+import {
+  DigitalHumanClient,
+  ProviderError,
+  createHttpDispatcher,
+  digitalHumanStatusToUnified,
+  isTerminal,
+  type DigitalHumanTask,
+} from '../src/index.js';
 import { parseProgress } from '../src/digital-human/index.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { rejectionOf, startMediaServer, waitFor, type MediaServer } from './helpers.js';
@@ -19,7 +26,10 @@ beforeAll(async () => {
   avatarUrl = media.portraitUrl;
   audioUrl = media.speechUrl;
   sim = await startSimulator({
-    digitalHuman: { timing: { submittedAfterMs: 100, queuedAfterMs: 150, inProgressAfterMs: 200, finishAfterMs: 350 }, failWhenContains: '#fail' },
+    digitalHuman: {
+      timing: { submittedAfterMs: 100, queuedAfterMs: 150, inProgressAfterMs: 200, finishAfterMs: 350 },
+      failWhenContains: '#fail',
+    },
   });
   dispatcher = createHttpDispatcher();
   client = new DigitalHumanClient({ baseUrl: sim.url, apiKey: 'sandbox-dh-key', dispatcher, timeoutMs: 2000 });
@@ -42,16 +52,26 @@ describe('digital human: the three create forms', () => {
     const id = await client.createGeneration({ audioUrl, avatarUrl, noWatermark: true });
     expect(id).toMatch(/^[0-9a-f]{32}$/);
     expect(sim.digitalHuman.lastRequest()).toMatchObject({ method: 'POST', path: '/avatar/generation' });
-    expect(sim.digitalHuman.lastRequest()?.body).toEqual({ avatar_url: avatarUrl, audio_url: audioUrl, no_watermark: true });
+    expect(sim.digitalHuman.lastRequest()?.body).toEqual({
+      avatar_url: avatarUrl,
+      audio_url: audioUrl,
+      no_watermark: true,
+    });
   });
 
   it('voice-clone form → {create_voice:{audio_url, language, text}, avatar_url}', async () => {
     await client.createGeneration({ createVoice: { audioUrl, language: 'en', text: 'Hello, world!' }, avatarUrl });
-    expect(sim.digitalHuman.lastRequest()?.body).toEqual({ avatar_url: avatarUrl, create_voice: { audio_url: audioUrl, language: 'en', text: 'Hello, world!' } });
+    expect(sim.digitalHuman.lastRequest()?.body).toEqual({
+      avatar_url: avatarUrl,
+      create_voice: { audio_url: audioUrl, language: 'en', text: 'Hello, world!' },
+    });
   });
 
   it('stock-voice form → {use_voice:{voice_engine_id, audio_id, language, text}, avatar_url}', async () => {
-    await client.createGeneration({ useVoice: { voiceEngineId: 'nina', audioId: 'b92d', language: 'cn', text: '你好' }, avatarUrl: media.clipUrl });
+    await client.createGeneration({
+      useVoice: { voiceEngineId: 'nina', audioId: 'b92d', language: 'cn', text: '你好' },
+      avatarUrl: media.clipUrl,
+    });
     expect(sim.digitalHuman.lastRequest()?.body).toEqual({
       avatar_url: media.clipUrl,
       use_voice: { voice_engine_id: 'nina', audio_id: 'b92d', language: 'cn', text: '你好' },
@@ -61,18 +81,48 @@ describe('digital human: the three create forms', () => {
 
   it.each([
     ['no form at all', () => ({ avatarUrl }), 'none given'],
-    ['audio_url + create_voice', () => ({ avatarUrl, audioUrl, createVoice: { audioUrl, language: 'en', text: 't' } }), 'audio + create_voice'],
-    ['create_voice + use_voice', () => ({ avatarUrl, createVoice: { audioUrl, language: 'en', text: 't' }, useVoice: { voiceEngineId: 'n', audioId: 'a', language: 'en', text: 't' } }), 'create_voice + use_voice'],
+    [
+      'audio_url + create_voice',
+      () => ({ avatarUrl, audioUrl, createVoice: { audioUrl, language: 'en', text: 't' } }),
+      'audio + create_voice',
+    ],
+    [
+      'create_voice + use_voice',
+      () => ({
+        avatarUrl,
+        createVoice: { audioUrl, language: 'en', text: 't' },
+        useVoice: { voiceEngineId: 'n', audioId: 'a', language: 'en', text: 't' },
+      }),
+      'create_voice + use_voice',
+    ],
     ['a missing avatar_url', () => ({ audioUrl, avatarUrl: '' }), 'avatar_url'],
-    ['create_voice without text', () => ({ avatarUrl, createVoice: { audioUrl, language: 'en', text: '' } }), 'create_voice.text'],
-    ['use_voice without voice_engine_id', () => ({ avatarUrl, useVoice: { voiceEngineId: '', audioId: 'a', language: 'en', text: 't' } }), 'use_voice.voice_engine_id'],
-    ['no_watermark with create_voice', () => ({ avatarUrl, noWatermark: true, createVoice: { audioUrl, language: 'en', text: 't' } }), 'no_watermark'],
+    [
+      'create_voice without text',
+      () => ({ avatarUrl, createVoice: { audioUrl, language: 'en', text: '' } }),
+      'create_voice.text',
+    ],
+    [
+      'use_voice without voice_engine_id',
+      () => ({ avatarUrl, useVoice: { voiceEngineId: '', audioId: 'a', language: 'en', text: 't' } }),
+      'use_voice.voice_engine_id',
+    ],
+    [
+      'no_watermark with create_voice',
+      () => ({ avatarUrl, noWatermark: true, createVoice: { audioUrl, language: 'en', text: 't' } }),
+      'no_watermark',
+    ],
   ])('%s is a validation error (not retryable) and creates nothing', async (_name, req, text) => {
     // Thunks: the input URLs exist only once the media server runs.
     const before = sim.digitalHuman.createCount();
     const err = await rejectionOf(client.createGeneration(req() as never));
     expect(err).toBeInstanceOf(ProviderError);
-    expect(err).toMatchObject({ provider: 'digital_human', kind: 'validation', retryable: false, code: 'invalid_request', httpStatus: 400 });
+    expect(err).toMatchObject({
+      provider: 'digital_human',
+      kind: 'validation',
+      retryable: false,
+      code: 'invalid_request',
+      httpStatus: 400,
+    });
     expect((err as Error).message).toContain(text);
     expect(sim.digitalHuman.createCount()).toBe(before);
   });
@@ -83,12 +133,16 @@ describe('digital human: lifecycle and result', () => {
     const id = await client.createGeneration({ audioUrl, avatarUrl, noWatermark: true });
     const raw = new Set<string>();
     const progress: number[] = [];
-    const done = await waitFor(async () => {
-      const t = await client.getTask(id);
-      raw.add(`${t.rawStatus}:${t.status}`);
-      if (t.status === 'RUNNING' && t.progress !== null) progress.push(t.progress);
-      return isTerminal(t.status) ? t : undefined;
-    }, 3000, 5);
+    const done = await waitFor(
+      async () => {
+        const t = await client.getTask(id);
+        raw.add(`${t.rawStatus}:${t.status}`);
+        if (t.status === 'RUNNING' && t.progress !== null) progress.push(t.progress);
+        return isTerminal(t.status) ? t : undefined;
+      },
+      3000,
+      5,
+    );
     expect(raw).toContain('NOT_START:QUEUED');
     expect(raw).toContain('IN_PROGRESS:RUNNING');
     expect([...raw].some((r) => r === 'SUBMITTED:QUEUED' || r === 'QUEUED:QUEUED')).toBe(true);
@@ -115,7 +169,10 @@ describe('digital human: lifecycle and result', () => {
   });
 
   it('without no_watermark, no_wm_work_video_path is empty and videoUrl falls back to work_video_path', async () => {
-    const id = await client.createGeneration({ useVoice: { voiceEngineId: 'nina', audioId: 'x', language: 'en', text: 'hi' }, avatarUrl });
+    const id = await client.createGeneration({
+      useVoice: { voiceEngineId: 'nina', audioId: 'x', language: 'en', text: 'hi' },
+      avatarUrl,
+    });
     const done = await untilTerminal(id);
     expect(done.videoUrl).toBe(`${sim.url}/media/dh/avatar-sample-watermarked.mp4`);
     const res = await request(done.videoUrl!, { dispatcher });
@@ -124,7 +181,10 @@ describe('digital human: lifecycle and result', () => {
   });
 
   it('a failing generation ends FAILURE → FAILED with fail_reason and no video', async () => {
-    const id = await client.createGeneration({ createVoice: { audioUrl, language: 'en', text: 'say #fail' }, avatarUrl });
+    const id = await client.createGeneration({
+      createVoice: { audioUrl, language: 'en', text: 'say #fail' },
+      avatarUrl,
+    });
     const done = await untilTerminal(id);
     expect(done).toMatchObject({ rawStatus: 'FAILURE', status: 'FAILED', videoUrl: null, watermarkedVideoUrl: null });
     expect(done.failReason).toMatch(/.+/);
@@ -176,7 +236,10 @@ describe('digital human: input downloads', () => {
     const b = `${media.speechUrl}?t=dh-clone`;
     const v = `${media.clipUrl}?t=dh-stock`;
     await client.createGeneration({ createVoice: { audioUrl: b, language: 'en', text: 'hello' }, avatarUrl });
-    await client.createGeneration({ useVoice: { voiceEngineId: 'nina', audioId: 'x', language: 'en', text: 'hi' }, avatarUrl: v });
+    await client.createGeneration({
+      useVoice: { voiceEngineId: 'nina', audioId: 'x', language: 'en', text: 'hi' },
+      avatarUrl: v,
+    });
     await waitFor(() => (fetchesOf(b, v).length === 2 ? true : undefined));
     expect(fetchesOf(b, v)).toEqual([
       { url: b, status: 200, bytes: media.size('speech.mp3'), contentType: 'audio/mpeg' },
@@ -188,43 +251,64 @@ describe('digital human: input downloads', () => {
     ['avatar_url', 404],
     ['audio_url', 403],
     ['create_voice.audio_url', 404],
-  ] as const)('%s answering HTTP %i ends FAILURE with a fail_reason naming the field, never IN_PROGRESS', async (field, status) => {
-    const bad = `${media.statusUrl(status)}?t=dh-${field}`;
-    const req =
-      field === 'avatar_url'
-        ? { audioUrl, avatarUrl: bad }
-        : field === 'audio_url'
-          ? { audioUrl: bad, avatarUrl }
-          : { createVoice: { audioUrl: bad, language: 'en', text: 'hello' }, avatarUrl };
-    const id = await client.createGeneration(req);
-    const raw = new Set<string>();
-    const done = await waitFor(async () => {
-      const t = await client.getTask(id);
-      raw.add(t.rawStatus);
-      return isTerminal(t.status) ? t : undefined;
-    }, 3000, 5);
-    expect(raw).not.toContain('IN_PROGRESS');
-    expect(done).toMatchObject({ rawStatus: 'FAILURE', status: 'FAILED', failReason: `failed to download ${field} (HTTP ${status})`, videoUrl: null });
-    expect(fetchesOf(bad)).toEqual([{ url: bad, status, bytes: expect.any(Number), contentType: 'text/plain' }]);
-  });
+  ] as const)(
+    '%s answering HTTP %i ends FAILURE with a fail_reason naming the field, never IN_PROGRESS',
+    async (field, status) => {
+      const bad = `${media.statusUrl(status)}?t=dh-${field}`;
+      const req =
+        field === 'avatar_url'
+          ? { audioUrl, avatarUrl: bad }
+          : field === 'audio_url'
+            ? { audioUrl: bad, avatarUrl }
+            : { createVoice: { audioUrl: bad, language: 'en', text: 'hello' }, avatarUrl };
+      const id = await client.createGeneration(req);
+      const raw = new Set<string>();
+      const done = await waitFor(
+        async () => {
+          const t = await client.getTask(id);
+          raw.add(t.rawStatus);
+          return isTerminal(t.status) ? t : undefined;
+        },
+        3000,
+        5,
+      );
+      expect(raw).not.toContain('IN_PROGRESS');
+      expect(done).toMatchObject({
+        rawStatus: 'FAILURE',
+        status: 'FAILED',
+        failReason: `failed to download ${field} (HTTP ${status})`,
+        videoUrl: null,
+      });
+      expect(fetchesOf(bad)).toEqual([{ url: bad, status, bytes: expect.any(Number), contentType: 'text/plain' }]);
+    },
+  );
 
   it('a download slower than inProgressAfterMs keeps the task QUEUED until it has finished', async () => {
     const slow = media.slowPortraitUrl(400);
     const started = Date.now();
     const id = await client.createGeneration({ audioUrl, avatarUrl: slow });
     const seen: string[] = [];
-    const done = await waitFor(async () => {
-      const t = await client.getTask(id);
-      if (seen.at(-1) !== t.rawStatus) seen.push(t.rawStatus);
-      if (t.rawStatus === 'IN_PROGRESS') expect(Date.now() - started).toBeGreaterThanOrEqual(390);
-      return isTerminal(t.status) ? t : undefined;
-    }, 3000, 5);
+    const done = await waitFor(
+      async () => {
+        const t = await client.getTask(id);
+        if (seen.at(-1) !== t.rawStatus) seen.push(t.rawStatus);
+        if (t.rawStatus === 'IN_PROGRESS') expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+        return isTerminal(t.status) ? t : undefined;
+      },
+      3000,
+      5,
+    );
     expect(done.status).toBe('SUCCEEDED');
     expect(seen).toEqual(['NOT_START', 'SUBMITTED', 'QUEUED', 'IN_PROGRESS', 'SUCCESS']);
   });
 
   it('with fetchInputs: false nothing is downloaded', async () => {
-    const off = await startSimulator({ digitalHuman: { fetchInputs: false, timing: { submittedAfterMs: 1, queuedAfterMs: 2, inProgressAfterMs: 3, finishAfterMs: 20 } } });
+    const off = await startSimulator({
+      digitalHuman: {
+        fetchInputs: false,
+        timing: { submittedAfterMs: 1, queuedAfterMs: 2, inProgressAfterMs: 3, finishAfterMs: 20 },
+      },
+    });
     try {
       const c = new DigitalHumanClient({ baseUrl: off.url, apiKey: 'sandbox-dh-key', dispatcher });
       const id = await c.createGeneration({ audioUrl: media.statusUrl(404), avatarUrl: media.statusUrl(404) });
@@ -243,11 +327,20 @@ describe('digital human: input downloads', () => {
 describe('digital human: errors', () => {
   it('a wrong key is auth, not retryable', async () => {
     const bad = new DigitalHumanClient({ baseUrl: sim.url, apiKey: 'nope', dispatcher });
-    await expect(bad.getTask('x')).rejects.toMatchObject({ kind: 'auth', retryable: false, httpStatus: 401, code: 'unauthorized' });
+    await expect(bad.getTask('x')).rejects.toMatchObject({
+      kind: 'auth',
+      retryable: false,
+      httpStatus: 401,
+      code: 'unauthorized',
+    });
   });
 
   it('an unknown task id is not_found', async () => {
-    await expect(client.getTask('does-not-exist')).rejects.toMatchObject({ kind: 'not_found', retryable: false, code: 'task_not_found' });
+    await expect(client.getTask('does-not-exist')).rejects.toMatchObject({
+      kind: 'not_found',
+      retryable: false,
+      code: 'task_not_found',
+    });
   });
 
   it.each([
@@ -277,31 +370,64 @@ describe('digital human quirks (MockAgent)', () => {
   afterAll(() => mock.close());
 
   it("create: the page's own example shape {code:0, data:{id}} is accepted too", async () => {
-    mock.get(origin).intercept({ path: '/avatar/generation', method: 'POST' }).reply(200, { code: 0, data: { id: 'abc' } });
+    mock
+      .get(origin)
+      .intercept({ path: '/avatar/generation', method: 'POST' })
+      .reply(200, { code: 0, data: { id: 'abc' } });
     await expect(mocked.createGeneration({ audioUrl, avatarUrl })).resolves.toBe('abc');
   });
 
   it('create: code "success" with no id is a protocol error', async () => {
-    mock.get(origin).intercept({ path: '/avatar/generation', method: 'POST' }).reply(200, { code: 'success', message: '', data: '' });
+    mock
+      .get(origin)
+      .intercept({ path: '/avatar/generation', method: 'POST' })
+      .reply(200, { code: 'success', message: '', data: '' });
     await expect(mocked.createGeneration({ audioUrl, avatarUrl })).rejects.toMatchObject({ kind: 'protocol' });
   });
 
   it('task: UNKNOWN status, numeric progress, ms timestamps, empty paths are absorbed', async () => {
-    mock.get(origin).intercept({ path: '/avatar/task/t1', method: 'GET' }).reply(200, {
-      code: 'success',
-      message: '',
-      data: { task_id: 't1', status: 'UNKNOWN', progress: 35, submit_time: 1722769557000, start_time: '1722769560', finish_time: 0, fail_reason: '', data: { work_video_path: '' } },
-    });
+    mock
+      .get(origin)
+      .intercept({ path: '/avatar/task/t1', method: 'GET' })
+      .reply(200, {
+        code: 'success',
+        message: '',
+        data: {
+          task_id: 't1',
+          status: 'UNKNOWN',
+          progress: 35,
+          submit_time: 1722769557000,
+          start_time: '1722769560',
+          finish_time: 0,
+          fail_reason: '',
+          data: { work_video_path: '' },
+        },
+      });
     const t = await mocked.getTask('t1');
-    expect(t).toMatchObject({ status: 'UNKNOWN', rawStatus: 'UNKNOWN', progress: 0.35, finishedAt: null, videoUrl: null, failReason: null });
+    expect(t).toMatchObject({
+      status: 'UNKNOWN',
+      rawStatus: 'UNKNOWN',
+      progress: 0.35,
+      finishedAt: null,
+      videoUrl: null,
+      failReason: null,
+    });
     expect(t.submittedAt?.getTime()).toBe(1722769557000);
     expect(t.startedAt?.getTime()).toBe(1722769560000);
     expect(isTerminal(t.status)).toBe(false);
   });
 
   it('a gateway body {error:{message, code}} is classified by its code', async () => {
-    mock.get(origin).intercept({ path: '/avatar/task/t1', method: 'GET' }).reply(403, { error: { message: 'quota used up', type: 'new_api_error', code: 'insufficient_user_quota' } });
-    await expect(mocked.getTask('t1')).rejects.toMatchObject({ kind: 'quota', retryable: false, code: 'insufficient_user_quota', httpStatus: 403 });
+    mock
+      .get(origin)
+      .intercept({ path: '/avatar/task/t1', method: 'GET' })
+      .reply(403, { error: { message: 'quota used up', type: 'new_api_error', code: 'insufficient_user_quota' } });
+    await expect(mocked.getTask('t1')).rejects.toMatchObject({
+      kind: 'quota',
+      retryable: false,
+      code: 'insufficient_user_quota',
+      httpStatus: 403,
+    });
   });
 
   it('an HTML 502 is retryable upstream; a 200 that is not JSON is a protocol error', async () => {

@@ -1,6 +1,14 @@
-import { type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DigitalHumanClient, KieClient, KlingClient, ProviderError, createHttpDispatcher, parseKieCallback, parseKlingCallback } from '../src/index.js';
+import {
+  DigitalHumanClient,
+  KieClient,
+  KlingClient,
+  ProviderError,
+  createHttpDispatcher,
+  parseKieCallback,
+  parseKlingCallback,
+} from '../src/index.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { rejectionOf, startMediaServer, startReceiver, waitFor, type MediaServer, type Receiver } from './helpers.js';
 
@@ -25,13 +33,23 @@ beforeAll(async () => {
   dhInput = { audioUrl: media.speechUrl, avatarUrl: media.portraitUrl };
   sim = await startSimulator({
     kling: { timing: { processingAfterMs: 30, succeedAfterMs: 80 }, reorderHoldMs: 300 },
-    kie: { timing: { queuingAfterMs: 5, generatingAfterMs: 10, completeAfterMs: 30 }, rateLimit: { creates: 1000, windowMs: 10_000 }, reorderHoldMs: 150 },
+    kie: {
+      timing: { queuingAfterMs: 5, generatingAfterMs: 10, completeAfterMs: 30 },
+      rateLimit: { creates: 1000, windowMs: 10_000 },
+      reorderHoldMs: 150,
+    },
     digitalHuman: { timing: { submittedAfterMs: 5, queuedAfterMs: 10, inProgressAfterMs: 20, finishAfterMs: 40 } },
   });
   receiver = await startReceiver();
   dispatcher = createHttpDispatcher();
   kling = new KlingClient({ baseUrl: sim.url, auth: { apiKey: 'sandbox-kling-key' }, dispatcher, timeoutMs: 2000 });
-  kie = new KieClient({ apiKey: 'sandbox-kie-key', baseUrl: sim.url, uploadBaseUrl: sim.url, dispatcher, timeoutMs: 2000 });
+  kie = new KieClient({
+    apiKey: 'sandbox-kie-key',
+    baseUrl: sim.url,
+    uploadBaseUrl: sim.url,
+    dispatcher,
+    timeoutMs: 2000,
+  });
   dh = new DigitalHumanClient({ baseUrl: sim.url, apiKey: 'sandbox-dh-key', dispatcher, timeoutMs: 2000 });
   dhTaskId = await dh.createGeneration(dhInput);
 });
@@ -76,7 +94,14 @@ describe.each(providers)('HTTP fault injection: $name', (p) => {
     p.controls().failNext({ status: 429, retryAfter: '3' });
     const err = await rejectionOf(p.create());
     expect(err).toBeInstanceOf(ProviderError);
-    expect(err).toMatchObject({ provider: p.name, code: p.rateLimitCode, kind: 'rate_limit', retryable: true, httpStatus: 429, retryAfterMs: 3000 });
+    expect(err).toMatchObject({
+      provider: p.name,
+      code: p.rateLimitCode,
+      kind: 'rate_limit',
+      retryable: true,
+      httpStatus: 429,
+      retryAfterMs: 3000,
+    });
     expect(p.controls().createCount()).toBe(before);
     await expect(p.create()).resolves.toBeDefined();
   });
@@ -84,8 +109,18 @@ describe.each(providers)('HTTP fault injection: $name', (p) => {
   it('failNext 5xx with count 2: exactly the next two creates fail (upstream, retryable), the third succeeds', async () => {
     p.controls().failNext({ status: 500, count: 1 });
     p.controls().failNext({ status: 503, count: 1 });
-    await expect(p.create()).rejects.toMatchObject({ kind: 'upstream', retryable: true, httpStatus: 500, code: p.serverCode[500] });
-    await expect(p.create()).rejects.toMatchObject({ kind: 'upstream', retryable: true, httpStatus: 503, code: p.serverCode[503] });
+    await expect(p.create()).rejects.toMatchObject({
+      kind: 'upstream',
+      retryable: true,
+      httpStatus: 500,
+      code: p.serverCode[500],
+    });
+    await expect(p.create()).rejects.toMatchObject({
+      kind: 'upstream',
+      retryable: true,
+      httpStatus: 503,
+      code: p.serverCode[503],
+    });
     await expect(p.create()).resolves.toBeDefined();
   });
 
@@ -104,10 +139,22 @@ describe.each(providers)('HTTP fault injection: $name', (p) => {
     try {
       const impatient =
         p.name === 'kling'
-          ? new KlingClient({ baseUrl: sim.url, auth: { apiKey: 'sandbox-kling-key' }, dispatcher, timeoutMs: 80 }).createAvatarVideo(klingInput)
+          ? new KlingClient({
+              baseUrl: sim.url,
+              auth: { apiKey: 'sandbox-kling-key' },
+              dispatcher,
+              timeoutMs: 80,
+            }).createAvatarVideo(klingInput)
           : p.name === 'kie'
-            ? new KieClient({ apiKey: 'sandbox-kie-key', baseUrl: sim.url, dispatcher, timeoutMs: 80 }).createTask(kieInput)
-            : new DigitalHumanClient({ baseUrl: sim.url, apiKey: 'sandbox-dh-key', dispatcher, timeoutMs: 80 }).createGeneration(dhInput);
+            ? new KieClient({ apiKey: 'sandbox-kie-key', baseUrl: sim.url, dispatcher, timeoutMs: 80 }).createTask(
+                kieInput,
+              )
+            : new DigitalHumanClient({
+                baseUrl: sim.url,
+                apiKey: 'sandbox-dh-key',
+                dispatcher,
+                timeoutMs: 80,
+              }).createGeneration(dhInput);
       await expect(impatient).rejects.toMatchObject({ kind: 'timeout', retryable: true, provider: p.name });
       // The client gave up at 80 ms; on a loaded machine the simulator may still be reading the
       // request then. The create lands anyway (and only once).
@@ -123,8 +170,12 @@ describe.each(providers)('HTTP fault injection: $name', (p) => {
   });
 });
 
-const klingBodies = (taskId: string) => receiver.bodies.filter((b) => (b as { task_id?: string }).task_id === taskId).map((b) => parseKlingCallback(b));
-const kieBodies = (taskId: string) => receiver.bodies.filter((b) => (b as { data?: { taskId?: string } }).data?.taskId === taskId).map((b) => parseKieCallback(b));
+const klingBodies = (taskId: string) =>
+  receiver.bodies.filter((b) => (b as { task_id?: string }).task_id === taskId).map((b) => parseKlingCallback(b));
+const kieBodies = (taskId: string) =>
+  receiver.bodies
+    .filter((b) => (b as { data?: { taskId?: string } }).data?.taskId === taskId)
+    .map((b) => parseKieCallback(b));
 const settle = (ms = 120) => new Promise((r) => setTimeout(r, ms));
 
 describe('callback fault injection: Kling (one callback per status change)', () => {
@@ -144,7 +195,11 @@ describe('callback fault injection: Kling (one callback per status change)', () 
     await waitFor(() => (klingBodies(t.taskId).length >= 4 ? true : undefined));
     await settle();
     expect(klingBodies(t.taskId).map((x) => x.rawStatus)).toEqual(['submitted', 'submitted', 'processing', 'succeed']);
-    expect(sim.kling.sentCallbacks().filter((c) => c.fault === 'duplicate' && (c.body as { task_id: string }).task_id === t.taskId)).toHaveLength(1);
+    expect(
+      sim.kling
+        .sentCallbacks()
+        .filter((c) => c.fault === 'duplicate' && (c.body as { task_id: string }).task_id === t.taskId),
+    ).toHaveLength(1);
   });
 
   it('reorder {count: 1}: submitted is held back and arrives after processing', async () => {
@@ -168,7 +223,9 @@ describe('callback fault injection: Kling (one callback per status change)', () 
         for (let i = 0; i < 4; i++) {
           const t = await c.createAvatarVideo({ ...klingInput, callbackUrl: receiver.url });
           ids.push(t.taskId);
-          await waitFor(async () => ((await c.getAvatarVideo({ taskId: t.taskId })).status === 'SUCCEEDED' ? true : undefined));
+          await waitFor(async () =>
+            (await c.getAvatarVideo({ taskId: t.taskId })).status === 'SUCCEEDED' ? true : undefined,
+          );
         }
         await waitFor(() => (s.kling.sentCallbacks().length >= 12 ? true : undefined));
         // Deliveries to different tasks complete in any order: read the outcome per (task, status).
@@ -176,7 +233,11 @@ describe('callback fault injection: Kling (one callback per status change)', () 
         return ids
           .flatMap((id) =>
             ['submitted', 'processing', 'succeed'].map((status) => {
-              const r = records.find((x) => (x.body as { task_id: string; task_status: string }).task_id === id && (x.body as { task_status: string }).task_status === status);
+              const r = records.find(
+                (x) =>
+                  (x.body as { task_id: string; task_status: string }).task_id === id &&
+                  (x.body as { task_status: string }).task_status === status,
+              );
               return r?.status === 'dropped' ? 'D' : 'S';
             }),
           )
@@ -209,7 +270,12 @@ describe('callback fault injection: KIE (one terminal callback)', () => {
     await waitFor(async () => ((await kie.recordInfo(taskId)).status === 'SUCCEEDED' ? true : undefined));
     await settle();
     expect(kieBodies(taskId)).toEqual([]);
-    expect(sim.kie.sentCallbacks().filter((c) => (c.body as { data: { taskId: string } }).data.taskId === taskId).map((c) => c.status)).toEqual(['dropped']);
+    expect(
+      sim.kie
+        .sentCallbacks()
+        .filter((c) => (c.body as { data: { taskId: string } }).data.taskId === taskId)
+        .map((c) => c.status),
+    ).toEqual(['dropped']);
   });
 
   it('duplicate: the terminal callback arrives twice, identical', async () => {
@@ -228,7 +294,9 @@ describe('callback fault injection: KIE (one terminal callback)', () => {
     await waitFor(async () => ((await kie.recordInfo(first)).status === 'SUCCEEDED' ? true : undefined));
     const second = await kie.createTask({ ...kieInput, callBackUrl: receiver.url });
     await waitFor(() => (kieBodies(first).length === 1 && kieBodies(second).length === 1 ? true : undefined));
-    const order = receiver.bodies.map((b) => (b as { data?: { taskId?: string } }).data?.taskId).filter((id) => id === first || id === second);
+    const order = receiver.bodies
+      .map((b) => (b as { data?: { taskId?: string } }).data?.taskId)
+      .filter((id) => id === first || id === second);
     expect(order).toEqual([second, first]);
   });
 
@@ -236,7 +304,10 @@ describe('callback fault injection: KIE (one terminal callback)', () => {
     sim.kie.setCallbackFaults({ reorder: { count: 1 } });
     const taskId = await kie.createTask({ ...kieInput, callBackUrl: receiver.url });
     // The simulator records a delivery once the receiver has answered.
-    const record = await waitFor(() => sim.kie.sentCallbacks().find((c) => (c.body as { data: { taskId: string } }).data.taskId === taskId), 2000);
+    const record = await waitFor(
+      () => sim.kie.sentCallbacks().find((c) => (c.body as { data: { taskId: string } }).data.taskId === taskId),
+      2000,
+    );
     expect(record).toMatchObject({ fault: 'reordered', status: 200 });
     expect(kieBodies(taskId).map((t) => t.status)).toEqual(['SUCCEEDED']);
   });

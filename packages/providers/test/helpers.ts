@@ -2,7 +2,11 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 3000, everyMs = 20): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 3000,
+  everyMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -104,7 +108,8 @@ export async function startMediaServer(): Promise<MediaServer> {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
-    const send = () => res.writeHead(200, { 'content-type': file.type, 'content-length': file.data.length }).end(file.data);
+    const send = () =>
+      res.writeHead(200, { 'content-type': file.type, 'content-length': file.data.length }).end(file.data);
     const delay = Number(url.searchParams.get('delayMs') ?? '0');
     if (delay > 0) {
       const t = setTimeout(() => {

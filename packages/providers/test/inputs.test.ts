@@ -14,7 +14,12 @@ afterAll(async () => {
 
 describe('fetchInput', () => {
   it('GETs the URL and counts the body bytes, with status and content type', async () => {
-    await expect(fetchInput(media.speechUrl)).resolves.toEqual({ url: media.speechUrl, status: 200, bytes: media.size('speech.mp3'), contentType: 'audio/mpeg' });
+    await expect(fetchInput(media.speechUrl)).resolves.toEqual({
+      url: media.speechUrl,
+      status: 200,
+      bytes: media.size('speech.mp3'),
+      contentType: 'audio/mpeg',
+    });
   });
 
   it('a non-2xx answer is returned with its status, not thrown', async () => {
@@ -29,12 +34,20 @@ describe('fetchInput', () => {
 
   it('a response slower than timeoutMs is an error', async () => {
     const started = Date.now();
-    await expect(fetchInput(media.slowPortraitUrl(1000), { timeoutMs: 100 })).resolves.toMatchObject({ status: 'error', bytes: 0, error: 'timed out after 100 ms' });
+    await expect(fetchInput(media.slowPortraitUrl(1000), { timeoutMs: 100 })).resolves.toMatchObject({
+      status: 'error',
+      bytes: 0,
+      error: 'timed out after 100 ms',
+    });
     expect(Date.now() - started).toBeLessThan(900);
   });
 
   it('a refused connection is an error', async () => {
-    await expect(fetchInput('http://127.0.0.1:1/x.png')).resolves.toMatchObject({ status: 'error', bytes: 0, contentType: null });
+    await expect(fetchInput('http://127.0.0.1:1/x.png')).resolves.toMatchObject({
+      status: 'error',
+      bytes: 0,
+      contentType: null,
+    });
   });
 
   it.each(['file:///etc/passwd', 'ftp://127.0.0.1/x', 'not a url'])('%s is refused without a request', async (url) => {

@@ -3,7 +3,16 @@ import { join } from 'node:path';
 import { parseBuffer } from 'music-metadata';
 import { MockAgent, request, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KieClient, ProviderError, createHttpDispatcher, isTerminal, kieStateToUnified, parseKieCallback, verifyKieSignature, type KieTask } from '../src/index.js';
+import {
+  KieClient,
+  ProviderError,
+  createHttpDispatcher,
+  isTerminal,
+  kieStateToUnified,
+  parseKieCallback,
+  verifyKieSignature,
+  type KieTask,
+} from '../src/index.js';
 import { classifyKieError, signKieCallback } from '../src/kie/index.js';
 import { fixturesDir, mediaDir, startSimulator, type Simulator } from '../src/simulator/index.js';
 import { rejectionOf, startMediaServer, startReceiver, waitFor, type MediaServer, type Receiver } from './helpers.js';
@@ -30,7 +39,13 @@ beforeAll(async () => {
   });
   receiver = await startReceiver();
   dispatcher = createHttpDispatcher();
-  client = new KieClient({ apiKey: 'sandbox-kie-key', baseUrl: sim.url, uploadBaseUrl: sim.url, dispatcher, timeoutMs: 2000 });
+  client = new KieClient({
+    apiKey: 'sandbox-kie-key',
+    baseUrl: sim.url,
+    uploadBaseUrl: sim.url,
+    dispatcher,
+    timeoutMs: 2000,
+  });
 });
 afterAll(async () => {
   await sim.stop();
@@ -56,7 +71,13 @@ describe('KIE createTask: request mapping and validation', () => {
     expect(last?.body).toEqual({
       model: 'infinitalk/from-audio',
       callBackUrl: receiver.url,
-      input: { image_url: input.imageUrl, audio_url: input.audioUrl, prompt: input.prompt, resolution: '720p', seed: 12345 },
+      input: {
+        image_url: input.imageUrl,
+        audio_url: input.audioUrl,
+        prompt: input.prompt,
+        resolution: '720p',
+        seed: 12345,
+      },
     });
   });
 
@@ -118,26 +139,47 @@ describe('KIE error codes (classified by body code)', () => {
     [500, true],
     [402, false],
     [501, false],
-  ] as const)('code %i with HTTP 200 and `message` instead of `msg` is still an error, retryable %s', async (code, retryable) => {
-    sim.kie.setNextCreateError({ code, message: 'in message field', httpStatus: 200, messageField: 'message' });
-    const err = await rejectionOf(client.createTask(input));
-    expect(err).toMatchObject({ code: String(code), retryable, httpStatus: 200 });
-    expect((err as Error).message).toContain('in message field');
-  });
+  ] as const)(
+    'code %i with HTTP 200 and `message` instead of `msg` is still an error, retryable %s',
+    async (code, retryable) => {
+      sim.kie.setNextCreateError({ code, message: 'in message field', httpStatus: 200, messageField: 'message' });
+      const err = await rejectionOf(client.createTask(input));
+      expect(err).toMatchObject({ code: String(code), retryable, httpStatus: 200 });
+      expect((err as Error).message).toContain('in message field');
+    },
+  );
 
   it('a wrong key is 401 auth, not retryable', async () => {
     const bad = new KieClient({ apiKey: 'nope', baseUrl: sim.url, dispatcher });
-    await expect(bad.recordInfo('x')).rejects.toMatchObject({ code: '401', kind: 'auth', retryable: false, httpStatus: 401 });
+    await expect(bad.recordInfo('x')).rejects.toMatchObject({
+      code: '401',
+      kind: 'auth',
+      retryable: false,
+      httpStatus: 401,
+    });
   });
 
   it('an unknown taskId is not_found', async () => {
-    await expect(client.recordInfo('task_nope')).rejects.toMatchObject({ code: '404', kind: 'not_found', retryable: false });
+    await expect(client.recordInfo('task_nope')).rejects.toMatchObject({
+      code: '404',
+      kind: 'not_found',
+      retryable: false,
+    });
   });
 
   it('classifyKieError: unknown 5xx codes are retryable, unknown 4xx are not', () => {
-    expect(classifyKieError({ httpStatus: 200, code: 503, message: '' })).toMatchObject({ kind: 'upstream', retryable: true });
-    expect(classifyKieError({ httpStatus: 200, code: 418, message: '' })).toMatchObject({ kind: 'validation', retryable: false });
-    expect(classifyKieError({ httpStatus: 502, code: 418, message: '' })).toMatchObject({ kind: 'upstream', retryable: true });
+    expect(classifyKieError({ httpStatus: 200, code: 503, message: '' })).toMatchObject({
+      kind: 'upstream',
+      retryable: true,
+    });
+    expect(classifyKieError({ httpStatus: 200, code: 418, message: '' })).toMatchObject({
+      kind: 'validation',
+      retryable: false,
+    });
+    expect(classifyKieError({ httpStatus: 502, code: 418, message: '' })).toMatchObject({
+      kind: 'upstream',
+      retryable: true,
+    });
   });
 });
 
@@ -145,15 +187,29 @@ describe('KIE lifecycle, recordInfo and outputs', () => {
   it('waiting/queuing → generating → success; param is the parsed create body; resultUrls serve a real mp4', async () => {
     const taskId = await client.createTask({ ...input, seed: 424242 });
     const seen = new Set<string>();
-    const done = await waitFor(async () => {
-      const t = await client.recordInfo(taskId);
-      seen.add(`${t.rawState}:${t.status}`);
-      return isTerminal(t.status) ? t : undefined;
-    }, 3000, 5);
+    const done = await waitFor(
+      async () => {
+        const t = await client.recordInfo(taskId);
+        seen.add(`${t.rawState}:${t.status}`);
+        return isTerminal(t.status) ? t : undefined;
+      },
+      3000,
+      5,
+    );
     expect(seen).toContain('generating:RUNNING');
     expect([...seen].some((s) => s === 'waiting:QUEUED' || s === 'queuing:QUEUED')).toBe(true);
-    expect(done).toMatchObject({ taskId, model: 'infinitalk/from-audio', rawState: 'success', status: 'SUCCEEDED', failCode: null, failMsg: null });
-    expect(done.param).toEqual({ model: 'infinitalk/from-audio', input: { image_url: input.imageUrl, audio_url: input.audioUrl, prompt: input.prompt, seed: 424242 } });
+    expect(done).toMatchObject({
+      taskId,
+      model: 'infinitalk/from-audio',
+      rawState: 'success',
+      status: 'SUCCEEDED',
+      failCode: null,
+      failMsg: null,
+    });
+    expect(done.param).toEqual({
+      model: 'infinitalk/from-audio',
+      input: { image_url: input.imageUrl, audio_url: input.audioUrl, prompt: input.prompt, seed: 424242 },
+    });
     expect(done.costTimeMs).toBeGreaterThan(0);
     expect(done.completedAt!.getTime()).toBeGreaterThanOrEqual(done.createdAt!.getTime());
     expect(done.updatedAt).toBeInstanceOf(Date);
@@ -206,22 +262,37 @@ describe('KIE input downloads', () => {
   it.each([
     ['input.image_url', 404],
     ['input.audio_url', 403],
-  ] as const)('%s answering HTTP %i ends the task fail, failCode 422, failMsg naming the field and status', async (field, status) => {
-    const bad = `${media.statusUrl(status)}?t=${field}`;
-    const patch = field === 'input.image_url' ? { imageUrl: bad } : { audioUrl: bad };
-    const taskId = await client.createTask({ ...input, ...patch, callBackUrl: receiver.url });
-    const seen = new Set<string>();
-    const done = await waitFor(async () => {
-      const t = await client.recordInfo(taskId);
-      seen.add(t.rawState);
-      return isTerminal(t.status) ? t : undefined;
-    }, 3000, 5);
-    expect(seen).not.toContain('generating');
-    expect(done).toMatchObject({ rawState: 'fail', status: 'FAILED', failCode: '422', failMsg: `failed to download ${field} (HTTP ${status})`, resultUrls: [] });
-    expect(fetchesOf(bad)).toEqual([{ url: bad, status, bytes: expect.any(Number), contentType: 'text/plain' }]);
-    const cb = await waitFor(() => receiver.bodies.find((b) => (b as { data?: { taskId?: string } }).data?.taskId === taskId));
-    expect(parseKieCallback(cb)).toMatchObject({ callbackCode: 422, status: 'FAILED', failCode: '422' });
-  });
+  ] as const)(
+    '%s answering HTTP %i ends the task fail, failCode 422, failMsg naming the field and status',
+    async (field, status) => {
+      const bad = `${media.statusUrl(status)}?t=${field}`;
+      const patch = field === 'input.image_url' ? { imageUrl: bad } : { audioUrl: bad };
+      const taskId = await client.createTask({ ...input, ...patch, callBackUrl: receiver.url });
+      const seen = new Set<string>();
+      const done = await waitFor(
+        async () => {
+          const t = await client.recordInfo(taskId);
+          seen.add(t.rawState);
+          return isTerminal(t.status) ? t : undefined;
+        },
+        3000,
+        5,
+      );
+      expect(seen).not.toContain('generating');
+      expect(done).toMatchObject({
+        rawState: 'fail',
+        status: 'FAILED',
+        failCode: '422',
+        failMsg: `failed to download ${field} (HTTP ${status})`,
+        resultUrls: [],
+      });
+      expect(fetchesOf(bad)).toEqual([{ url: bad, status, bytes: expect.any(Number), contentType: 'text/plain' }]);
+      const cb = await waitFor(() =>
+        receiver.bodies.find((b) => (b as { data?: { taskId?: string } }).data?.taskId === taskId),
+      );
+      expect(parseKieCallback(cb)).toMatchObject({ callbackCode: 422, status: 'FAILED', failCode: '422' });
+    },
+  );
 
   it('an unreachable input is recorded as an error and fails the task', async () => {
     const imageUrl = 'http://127.0.0.1:1/unreachable.png';
@@ -237,15 +308,21 @@ describe('KIE input downloads', () => {
     const started = Date.now();
     const taskId = await client.createTask({ ...input, imageUrl });
     const seen: string[] = [];
-    const done = await waitFor(async () => {
-      const t = await client.recordInfo(taskId);
-      if (seen.at(-1) !== t.rawState) seen.push(t.rawState);
-      return isTerminal(t.status) ? t : undefined;
-    }, 3000, 5);
+    const done = await waitFor(
+      async () => {
+        const t = await client.recordInfo(taskId);
+        if (seen.at(-1) !== t.rawState) seen.push(t.rawState);
+        return isTerminal(t.status) ? t : undefined;
+      },
+      3000,
+      5,
+    );
     expect(done.status).toBe('SUCCEEDED');
     expect(seen).toContain('generating');
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-    expect(fetchesOf(imageUrl)).toEqual([{ url: imageUrl, status: 200, bytes: media.size('portrait.png'), contentType: 'image/png' }]);
+    expect(fetchesOf(imageUrl)).toEqual([
+      { url: imageUrl, status: 200, bytes: media.size('portrait.png'), contentType: 'image/png' },
+    ]);
   });
 
   it('a file uploaded to KIE is downloaded from its downloadUrl', async () => {
@@ -253,11 +330,15 @@ describe('KIE input downloads', () => {
     const f = await client.uploadStream(png, 'portrait.png', 'clipwire/inputs');
     const taskId = await client.createTask({ ...input, imageUrl: f.downloadUrl });
     await expect(untilTerminal(taskId)).resolves.toMatchObject({ status: 'SUCCEEDED' });
-    expect(fetchesOf(f.downloadUrl)).toEqual([{ url: f.downloadUrl, status: 200, bytes: png.length, contentType: 'image/png' }]);
+    expect(fetchesOf(f.downloadUrl)).toEqual([
+      { url: f.downloadUrl, status: 200, bytes: png.length, contentType: 'image/png' },
+    ]);
   });
 
   it('with fetchInputs: false nothing is downloaded', async () => {
-    const off = await startSimulator({ kie: { fetchInputs: false, timing: { queuingAfterMs: 5, generatingAfterMs: 10, completeAfterMs: 20 } } });
+    const off = await startSimulator({
+      kie: { fetchInputs: false, timing: { queuingAfterMs: 5, generatingAfterMs: 10, completeAfterMs: 20 } },
+    });
     try {
       const c = new KieClient({ apiKey: 'sandbox-kie-key', baseUrl: off.url, dispatcher });
       const imageUrl = media.statusUrl(404);
@@ -274,7 +355,9 @@ describe('KIE input downloads', () => {
   });
 
   it('stop() aborts a download in flight: no error, no late transition', async () => {
-    const s = await startSimulator({ kie: { timing: { queuingAfterMs: 5, generatingAfterMs: 10, completeAfterMs: 20 } } });
+    const s = await startSimulator({
+      kie: { timing: { queuingAfterMs: 5, generatingAfterMs: 10, completeAfterMs: 20 } },
+    });
     const c = new KieClient({ apiKey: 'sandbox-kie-key', baseUrl: s.url, dispatcher });
     const imageUrl = media.slowPortraitUrl(2000);
     await c.createTask({ ...input, imageUrl });
@@ -288,7 +371,9 @@ describe('KIE input downloads', () => {
 
 describe('KIE callbacks', () => {
   const forTask = (taskId: string) =>
-    receiver.bodies.map((b, i) => ({ b: b as { data: { taskId: string } }, h: receiver.headers[i]! })).filter((x) => x.b.data?.taskId === taskId);
+    receiver.bodies
+      .map((b, i) => ({ b: b as { data: { taskId: string } }, h: receiver.headers[i]! }))
+      .filter((x) => x.b.data?.taskId === taskId);
 
   it('sends exactly one callback, at the terminal state, in KIE shape (code 200), signed', async () => {
     const taskId = await client.createTask({ ...input, callBackUrl: receiver.url });
@@ -300,14 +385,35 @@ describe('KIE callbacks', () => {
     const body = got[0]!.b as unknown as Record<string, unknown>;
     expect(Object.keys(body).sort()).toEqual(['code', 'data', 'msg']);
     expect(Object.keys(body['data'] as object).sort()).toEqual(
-      ['completeTime', 'consumeCredits', 'costTime', 'createTime', 'failCode', 'failMsg', 'model', 'param', 'remainedCredits', 'resultJson', 'state', 'taskId', 'updateTime'].sort(),
+      [
+        'completeTime',
+        'consumeCredits',
+        'costTime',
+        'createTime',
+        'failCode',
+        'failMsg',
+        'model',
+        'param',
+        'remainedCredits',
+        'resultJson',
+        'state',
+        'taskId',
+        'updateTime',
+      ].sort(),
     );
     const cb = parseKieCallback(body);
     expect(cb).toMatchObject({ taskId, status: 'SUCCEEDED', callbackCode: 200, consumeCredits: 12 });
     expect(cb.resultUrls).toHaveLength(1);
     expect(cb.remainedCredits).toEqual(expect.any(Number));
     const h = got[0]!.h;
-    expect(verifyKieSignature({ taskId, timestampHeader: h['x-webhook-timestamp'], signatureHeader: h['x-webhook-signature'], hmacKey: HMAC })).toBe(true);
+    expect(
+      verifyKieSignature({
+        taskId,
+        timestampHeader: h['x-webhook-timestamp'],
+        signatureHeader: h['x-webhook-signature'],
+        hmacKey: HMAC,
+      }),
+    ).toBe(true);
   });
 
   it('a failed task gets its one callback with code 501', async () => {
@@ -315,14 +421,17 @@ describe('KIE callbacks', () => {
     const got = await waitFor(() => (forTask(taskId).length > 0 ? forTask(taskId) : undefined));
     const cb = parseKieCallback(got[0]!.b);
     expect(cb).toMatchObject({ callbackCode: 501, status: 'FAILED', failCode: '501' });
-    const records = () => sim.kie.sentCallbacks().filter((c) => (c.body as { data: { taskId: string } }).data.taskId === taskId);
+    const records = () =>
+      sim.kie.sentCallbacks().filter((c) => (c.body as { data: { taskId: string } }).data.taskId === taskId);
     await waitFor(() => (records().length > 0 ? true : undefined));
     await new Promise((r) => setTimeout(r, 60));
     expect(records()).toHaveLength(1);
   });
 
   it('without an hmacKey callbacks carry no signature headers', async () => {
-    const plain = await startSimulator({ kie: { timing: { queuingAfterMs: 5, generatingAfterMs: 10, completeAfterMs: 20 } } });
+    const plain = await startSimulator({
+      kie: { timing: { queuingAfterMs: 5, generatingAfterMs: 10, completeAfterMs: 20 } },
+    });
     try {
       const c = new KieClient({ apiKey: 'sandbox-kie-key', baseUrl: plain.url, dispatcher });
       const taskId = await c.createTask({ ...input, callBackUrl: receiver.url });
@@ -352,10 +461,24 @@ describe('KIE callbacks', () => {
     const body = {
       code: 200,
       message: 'done',
-      data: { taskId: 't1', state: 'archived', param: '{"model":"infinitalk/from-audio"}', resultJson: '{"resultUrls":["https://r/v.mp4"]}', costTime: '1500', createTime: 1722769557 },
+      data: {
+        taskId: 't1',
+        state: 'archived',
+        param: '{"model":"infinitalk/from-audio"}',
+        resultJson: '{"resultUrls":["https://r/v.mp4"]}',
+        costTime: '1500',
+        createTime: 1722769557,
+      },
     };
     const cb = parseKieCallback(JSON.stringify(body));
-    expect(cb).toMatchObject({ status: 'UNKNOWN', rawState: 'archived', callbackMessage: 'done', param: { model: 'infinitalk/from-audio' }, resultUrls: ['https://r/v.mp4'], costTimeMs: 1500 });
+    expect(cb).toMatchObject({
+      status: 'UNKNOWN',
+      rawState: 'archived',
+      callbackMessage: 'done',
+      param: { model: 'infinitalk/from-audio' },
+      resultUrls: ['https://r/v.mp4'],
+      costTimeMs: 1500,
+    });
     expect(cb.createdAt?.getTime()).toBe(1722769557000);
   });
 });
@@ -366,35 +489,102 @@ describe('verifyKieSignature', () => {
   const sig = signKieCallback('task_a', ts, HMAC);
 
   it('accepts the right signature', () => {
-    expect(verifyKieSignature({ taskId: 'task_a', timestampHeader: ts, signatureHeader: sig, hmacKey: HMAC, nowMs: now })).toBe(true);
+    expect(
+      verifyKieSignature({ taskId: 'task_a', timestampHeader: ts, signatureHeader: sig, hmacKey: HMAC, nowMs: now }),
+    ).toBe(true);
   });
   it('is base64(HMAC-SHA256(taskId + "." + timestamp, key))', async () => {
     const { createHmac } = await import('node:crypto');
     expect(sig).toBe(createHmac('sha256', HMAC).update(`task_a.${ts}`).digest('base64'));
   });
   it('rejects a wrong key', () => {
-    expect(verifyKieSignature({ taskId: 'task_a', timestampHeader: ts, signatureHeader: sig, hmacKey: 'other', nowMs: now })).toBe(false);
+    expect(
+      verifyKieSignature({ taskId: 'task_a', timestampHeader: ts, signatureHeader: sig, hmacKey: 'other', nowMs: now }),
+    ).toBe(false);
   });
   it('rejects the same headers replayed on another taskId', () => {
-    expect(verifyKieSignature({ taskId: 'task_b', timestampHeader: ts, signatureHeader: sig, hmacKey: HMAC, nowMs: now })).toBe(false);
+    expect(
+      verifyKieSignature({ taskId: 'task_b', timestampHeader: ts, signatureHeader: sig, hmacKey: HMAC, nowMs: now }),
+    ).toBe(false);
   });
   it('rejects a stale timestamp (301 s old) and one from the future; accepts 299 s', () => {
-    expect(verifyKieSignature({ taskId: 'task_a', timestampHeader: ts, signatureHeader: sig, hmacKey: HMAC, nowMs: now + 301_000 })).toBe(false);
-    expect(verifyKieSignature({ taskId: 'task_a', timestampHeader: ts, signatureHeader: sig, hmacKey: HMAC, nowMs: now - 301_000 })).toBe(false);
-    expect(verifyKieSignature({ taskId: 'task_a', timestampHeader: ts, signatureHeader: sig, hmacKey: HMAC, nowMs: now + 299_000 })).toBe(true);
-    expect(verifyKieSignature({ taskId: 'task_a', timestampHeader: ts, signatureHeader: sig, hmacKey: HMAC, nowMs: now + 60_000, toleranceSec: 30 })).toBe(false);
+    expect(
+      verifyKieSignature({
+        taskId: 'task_a',
+        timestampHeader: ts,
+        signatureHeader: sig,
+        hmacKey: HMAC,
+        nowMs: now + 301_000,
+      }),
+    ).toBe(false);
+    expect(
+      verifyKieSignature({
+        taskId: 'task_a',
+        timestampHeader: ts,
+        signatureHeader: sig,
+        hmacKey: HMAC,
+        nowMs: now - 301_000,
+      }),
+    ).toBe(false);
+    expect(
+      verifyKieSignature({
+        taskId: 'task_a',
+        timestampHeader: ts,
+        signatureHeader: sig,
+        hmacKey: HMAC,
+        nowMs: now + 299_000,
+      }),
+    ).toBe(true);
+    expect(
+      verifyKieSignature({
+        taskId: 'task_a',
+        timestampHeader: ts,
+        signatureHeader: sig,
+        hmacKey: HMAC,
+        nowMs: now + 60_000,
+        toleranceSec: 30,
+      }),
+    ).toBe(false);
   });
   it('rejects missing or garbled headers without throwing', () => {
-    expect(verifyKieSignature({ taskId: 'task_a', timestampHeader: undefined, signatureHeader: sig, hmacKey: HMAC, nowMs: now })).toBe(false);
-    expect(verifyKieSignature({ taskId: 'task_a', timestampHeader: ts, signatureHeader: null, hmacKey: HMAC, nowMs: now })).toBe(false);
-    expect(verifyKieSignature({ taskId: 'task_a', timestampHeader: 'yesterday', signatureHeader: sig, hmacKey: HMAC, nowMs: now })).toBe(false);
-    expect(verifyKieSignature({ taskId: 'task_a', timestampHeader: ts, signatureHeader: 'short', hmacKey: HMAC, nowMs: now })).toBe(false);
+    expect(
+      verifyKieSignature({
+        taskId: 'task_a',
+        timestampHeader: undefined,
+        signatureHeader: sig,
+        hmacKey: HMAC,
+        nowMs: now,
+      }),
+    ).toBe(false);
+    expect(
+      verifyKieSignature({ taskId: 'task_a', timestampHeader: ts, signatureHeader: null, hmacKey: HMAC, nowMs: now }),
+    ).toBe(false);
+    expect(
+      verifyKieSignature({
+        taskId: 'task_a',
+        timestampHeader: 'yesterday',
+        signatureHeader: sig,
+        hmacKey: HMAC,
+        nowMs: now,
+      }),
+    ).toBe(false);
+    expect(
+      verifyKieSignature({
+        taskId: 'task_a',
+        timestampHeader: ts,
+        signatureHeader: 'short',
+        hmacKey: HMAC,
+        nowMs: now,
+      }),
+    ).toBe(false);
   });
 });
 
 describe('KIE rate limit: 20 creates per rolling 10 s', () => {
   it('the 21st create within 10 s is rejected with 429 (rate_limit, retryable, Retry-After) and creates nothing', async () => {
-    const limited = await startSimulator({ kie: { timing: { queuingAfterMs: 5, generatingAfterMs: 10, completeAfterMs: 20 } } });
+    const limited = await startSimulator({
+      kie: { timing: { queuingAfterMs: 5, generatingAfterMs: 10, completeAfterMs: 20 } },
+    });
     try {
       const c = new KieClient({ apiKey: 'sandbox-kie-key', baseUrl: limited.url, dispatcher });
       const ids: string[] = [];
@@ -429,10 +619,19 @@ describe('KIE file upload', () => {
   it('uploadStream sends multipart file + uploadPath + fileName; downloadUrl serves the same bytes', async () => {
     const png = await readFile(join(fixturesDir, 'portrait-512x640.png'));
     const f = await client.uploadStream(png, 'portrait.png', 'clipwire/inputs');
-    expect(f).toMatchObject({ fileName: 'portrait.png', filePath: 'clipwire/inputs/portrait.png', fileSize: png.length, mimeType: 'image/png' });
+    expect(f).toMatchObject({
+      fileName: 'portrait.png',
+      filePath: 'clipwire/inputs/portrait.png',
+      fileSize: png.length,
+      mimeType: 'image/png',
+    });
     expect(sim.kie.lastRequest()).toMatchObject({
       path: '/api/file-stream-upload',
-      body: { file: { fileName: 'portrait.png', size: png.length }, uploadPath: 'clipwire/inputs', fileName: 'portrait.png' },
+      body: {
+        file: { fileName: 'portrait.png', size: png.length },
+        uploadPath: 'clipwire/inputs',
+        fileName: 'portrait.png',
+      },
     });
     const res = await request(f.downloadUrl, { dispatcher });
     expect(res.headers['content-type']).toBe('image/png');
@@ -441,7 +640,11 @@ describe('KIE file upload', () => {
 
   it('uploadBase64 accepts a data: URL; the stored file is the decoded bytes', async () => {
     const mp3 = await readFile(join(fixturesDir, 'speech-3s.mp3'));
-    const f = await client.uploadBase64(`data:audio/mpeg;base64,${mp3.toString('base64')}`, 'clipwire/inputs', 'speech.mp3');
+    const f = await client.uploadBase64(
+      `data:audio/mpeg;base64,${mp3.toString('base64')}`,
+      'clipwire/inputs',
+      'speech.mp3',
+    );
     expect(f).toMatchObject({ fileName: 'speech.mp3', fileSize: mp3.length, mimeType: 'audio/mpeg' });
     expect(sim.kie.lastRequest()?.body).toMatchObject({ uploadPath: 'clipwire/inputs', fileName: 'speech.mp3' });
     const res = await request(f.downloadUrl, { dispatcher });
@@ -454,15 +657,25 @@ describe('KIE file upload', () => {
   it('uploadFromUrl makes the simulator fetch the URL and store it', async () => {
     const wav = await readFile(join(mediaDir, 'sound-sample.wav'));
     const f = await client.uploadFromUrl(`${sim.url}/media/kling/sound-sample.wav`, 'clipwire/inputs');
-    expect(sim.kie.lastRequest()?.body).toEqual({ fileUrl: `${sim.url}/media/kling/sound-sample.wav`, uploadPath: 'clipwire/inputs' });
+    expect(sim.kie.lastRequest()?.body).toEqual({
+      fileUrl: `${sim.url}/media/kling/sound-sample.wav`,
+      uploadPath: 'clipwire/inputs',
+    });
     expect(f).toMatchObject({ fileName: 'sound-sample.wav', fileSize: wav.length, mimeType: 'audio/wav' });
     const res = await request(f.downloadUrl, { dispatcher });
     expect(Buffer.from(await res.body.arrayBuffer()).equals(wav)).toBe(true);
   });
 
   it('a missing uploadPath or an unreachable fileUrl is a validation error (code 400); a wrong key is auth', async () => {
-    await expect(client.uploadBase64('aGVsbG8=', '')).rejects.toMatchObject({ code: '400', kind: 'validation', retryable: false });
-    await expect(client.uploadFromUrl('http://127.0.0.1:1/x.png', 'p')).rejects.toMatchObject({ code: '400', kind: 'validation' });
+    await expect(client.uploadBase64('aGVsbG8=', '')).rejects.toMatchObject({
+      code: '400',
+      kind: 'validation',
+      retryable: false,
+    });
+    await expect(client.uploadFromUrl('http://127.0.0.1:1/x.png', 'p')).rejects.toMatchObject({
+      code: '400',
+      kind: 'validation',
+    });
     const bad = new KieClient({ apiKey: 'nope', uploadBaseUrl: sim.url, dispatcher });
     await expect(bad.uploadBase64('aGVsbG8=', 'p')).rejects.toMatchObject({ code: '401', kind: 'auth' });
   });
@@ -481,45 +694,73 @@ describe('KIE quirks (MockAgent)', () => {
   const path = '/api/v1/jobs/recordInfo?taskId=t1';
 
   it('`msg` instead of `message`, param/resultJson as objects, numeric failCode, string costTime, second timestamps', async () => {
-    mock.get(origin).intercept({ path, method: 'GET' }).reply(200, {
-      code: '200',
-      msg: 'success',
-      data: {
-        taskId: 't1',
-        model: 'infinitalk/from-audio',
-        state: 'success',
-        param: { input: { prompt: 'p' } },
-        resultJson: { resultUrls: ['https://r/1.mp4', 7] },
-        failCode: 0,
-        failMsg: '',
-        costTime: '2400',
-        createTime: 1722769557,
-        updateTime: '1722769560000',
-        completeTime: 1722769560,
-      },
-    });
+    mock
+      .get(origin)
+      .intercept({ path, method: 'GET' })
+      .reply(200, {
+        code: '200',
+        msg: 'success',
+        data: {
+          taskId: 't1',
+          model: 'infinitalk/from-audio',
+          state: 'success',
+          param: { input: { prompt: 'p' } },
+          resultJson: { resultUrls: ['https://r/1.mp4', 7] },
+          failCode: 0,
+          failMsg: '',
+          costTime: '2400',
+          createTime: 1722769557,
+          updateTime: '1722769560000',
+          completeTime: 1722769560,
+        },
+      });
     const t = await mocked.recordInfo('t1');
-    expect(t).toMatchObject({ status: 'SUCCEEDED', param: { input: { prompt: 'p' } }, resultUrls: ['https://r/1.mp4'], failCode: '0', failMsg: null, costTimeMs: 2400 });
+    expect(t).toMatchObject({
+      status: 'SUCCEEDED',
+      param: { input: { prompt: 'p' } },
+      resultUrls: ['https://r/1.mp4'],
+      failCode: '0',
+      failMsg: null,
+      costTimeMs: 2400,
+    });
     expect(t.createdAt?.getTime()).toBe(1722769557000);
     expect(t.updatedAt?.getTime()).toBe(1722769560000);
     expect(t.completedAt?.getTime()).toBe(1722769560000);
   });
 
   it('garbled param / resultJson strings become null / [] instead of throwing; unknown state is UNKNOWN', async () => {
-    mock.get(origin).intercept({ path, method: 'GET' }).reply(200, { code: 200, message: 'ok', data: { taskId: 't1', state: 'thinking', param: '{bad', resultJson: 'nope' } });
+    mock
+      .get(origin)
+      .intercept({ path, method: 'GET' })
+      .reply(200, {
+        code: 200,
+        message: 'ok',
+        data: { taskId: 't1', state: 'thinking', param: '{bad', resultJson: 'nope' },
+      });
     const t = await mocked.recordInfo('t1');
     expect(t).toMatchObject({ status: 'UNKNOWN', param: null, resultUrls: [], createdAt: null, costTimeMs: null });
   });
 
   it('an HTML 502 is a retryable upstream error; a 200 that is not JSON is a protocol error', async () => {
-    mock.get(origin).intercept({ path, method: 'GET' }).reply(502, '<html>bad gateway</html>', { headers: { 'retry-after': '4' } });
-    await expect(mocked.recordInfo('t1')).rejects.toMatchObject({ kind: 'upstream', retryable: true, httpStatus: 502, retryAfterMs: 4000 });
+    mock
+      .get(origin)
+      .intercept({ path, method: 'GET' })
+      .reply(502, '<html>bad gateway</html>', { headers: { 'retry-after': '4' } });
+    await expect(mocked.recordInfo('t1')).rejects.toMatchObject({
+      kind: 'upstream',
+      retryable: true,
+      httpStatus: 502,
+      retryAfterMs: 4000,
+    });
     mock.get(origin).intercept({ path, method: 'GET' }).reply(200, 'hello');
     await expect(mocked.recordInfo('t1')).rejects.toMatchObject({ kind: 'protocol', retryable: false });
   });
 
   it('code 200 without a taskId on create is a protocol error', async () => {
-    mock.get(origin).intercept({ path: '/api/v1/jobs/createTask', method: 'POST' }).reply(200, { code: 200, msg: 'success', data: {} });
+    mock
+      .get(origin)
+      .intercept({ path: '/api/v1/jobs/createTask', method: 'POST' })
+      .reply(200, { code: 200, msg: 'success', data: {} });
     await expect(mocked.createTask(input)).rejects.toMatchObject({ kind: 'protocol' });
   });
 });

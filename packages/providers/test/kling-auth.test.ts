@@ -16,7 +16,15 @@ let dispatcher: Dispatcher;
 
 beforeAll(async () => {
   // These tests are about auth: placeholder input URLs, not downloaded.
-  sim = await startSimulator({ kling: { accessKey, secretKey, now: () => simClock, timing: { processingAfterMs: 100, succeedAfterMs: 250 }, fetchInputs: false } });
+  sim = await startSimulator({
+    kling: {
+      accessKey,
+      secretKey,
+      now: () => simClock,
+      timing: { processingAfterMs: 100, succeedAfterMs: 250 },
+      fetchInputs: false,
+    },
+  });
   dispatcher = createHttpDispatcher();
 });
 afterAll(async () => {
@@ -27,7 +35,12 @@ afterAll(async () => {
 /** A client whose JWT clock is the returned `clock.now` (ms). */
 function jwtClient(secret = secretKey) {
   const clock = { now: T0 };
-  const client = new KlingClient({ baseUrl: sim.url, auth: { accessKey, secretKey: secret }, dispatcher, now: () => clock.now });
+  const client = new KlingClient({
+    baseUrl: sim.url,
+    auth: { accessKey, secretKey: secret },
+    dispatcher,
+    now: () => clock.now,
+  });
   return { client, clock };
 }
 
@@ -67,7 +80,11 @@ describe('Kling AK/SK JWT auth', () => {
   it('concurrent first calls share one signing', async () => {
     simClock = T0;
     const { client } = jwtClient();
-    await Promise.all([client.listAvatarVideos({ pageSize: 1 }), client.listAvatarVideos({ pageSize: 1 }), client.listAvatarVideos({ pageSize: 1 })]);
+    await Promise.all([
+      client.listAvatarVideos({ pageSize: 1 }),
+      client.listAvatarVideos({ pageSize: 1 }),
+      client.listAvatarVideos({ pageSize: 1 }),
+    ]);
     expect(client.tokensMinted).toBe(1);
   });
 
@@ -117,7 +134,10 @@ describe('Kling AK/SK JWT auth', () => {
 
 describe('simulator auth answers (raw HTTP)', () => {
   const list = (headers: Record<string, string>) =>
-    request(`${sim.url}/v1/videos/avatar/image2video`, { headers, dispatcher }).then(async (r) => ({ status: r.statusCode, body: (await r.body.json()) as Record<string, unknown> }));
+    request(`${sim.url}/v1/videos/avatar/image2video`, { headers, dispatcher }).then(async (r) => ({
+      status: r.statusCode,
+      body: (await r.body.json()) as Record<string, unknown>,
+    }));
 
   it('missing Authorization → 401 code 1001 in Kling envelope', async () => {
     const r = await list({});

@@ -1,4 +1,4 @@
-import { type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KlingClient, ProviderError, createHttpDispatcher, parseKlingCallback } from '../src/index.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
@@ -15,7 +15,9 @@ let input: { image: string; soundFile: string };
 beforeAll(async () => {
   media = await startMediaServer();
   input = { image: media.portraitUrl, soundFile: media.speechUrl };
-  sim = await startSimulator({ kling: { timing: { processingAfterMs: 100, succeedAfterMs: 250 }, failPromptContains: '#fail' } });
+  sim = await startSimulator({
+    kling: { timing: { processingAfterMs: 100, succeedAfterMs: 250 }, failPromptContains: '#fail' },
+  });
   receiver = await startReceiver();
   dispatcher = createHttpDispatcher();
   client = new KlingClient({ baseUrl: sim.url, auth: { apiKey: 'sandbox-kling-key' }, dispatcher });
@@ -36,14 +38,30 @@ describe('Kling callbacks', () => {
       const b = bodiesFor(created.taskId);
       return b.length >= 3 ? b : undefined;
     });
-    expect(bodies.map((b) => (b as { task_status: string }).task_status)).toEqual(['submitted', 'processing', 'succeed']);
+    expect(bodies.map((b) => (b as { task_status: string }).task_status)).toEqual([
+      'submitted',
+      'processing',
+      'succeed',
+    ]);
 
     const last = bodies[2] as Record<string, unknown>;
     expect(Object.keys(last).sort()).toEqual(
-      ['created_at', 'final_unit_deduction', 'task_id', 'task_info', 'task_result', 'task_status', 'task_status_msg', 'updated_at', 'watermark_info'].sort(),
+      [
+        'created_at',
+        'final_unit_deduction',
+        'task_id',
+        'task_info',
+        'task_result',
+        'task_status',
+        'task_status_msg',
+        'updated_at',
+        'watermark_info',
+      ].sort(),
     );
     expect(last['task_info']).toEqual({ external_task_id: 'cb-1' });
-    expect(last['task_result']).toMatchObject({ videos: [{ id: expect.any(String), url: expect.stringMatching(/\.mp4$/), duration: '2.5' }] });
+    expect(last['task_result']).toMatchObject({
+      videos: [{ id: expect.any(String), url: expect.stringMatching(/\.mp4$/), duration: '2.5' }],
+    });
 
     const parsed = bodies.map((b) => parseKlingCallback(b));
     expect(parsed.map((t) => t.status)).toEqual(['QUEUED', 'RUNNING', 'SUCCEEDED']);
@@ -66,7 +84,9 @@ describe('Kling callbacks', () => {
 
   it('a failing task ends with a failed callback carrying task_status_msg', async () => {
     const created = await client.createAvatarVideo({ ...input, prompt: 'wave #fail', callbackUrl: receiver.url });
-    const last = await waitFor(() => bodiesFor(created.taskId).find((b) => (b as { task_status: string }).task_status === 'failed'));
+    const last = await waitFor(() =>
+      bodiesFor(created.taskId).find((b) => (b as { task_status: string }).task_status === 'failed'),
+    );
     const task = parseKlingCallback(last);
     expect(task.status).toBe('FAILED');
     expect(task.statusMessage).toMatch(/.+/);
@@ -87,7 +107,9 @@ describe('Kling callbacks', () => {
     sim.kling.setCallbacksEnabled(false);
     try {
       const created = await client.createAvatarVideo({ ...input, callbackUrl: receiver.url });
-      await waitFor(async () => ((await client.getAvatarVideo({ taskId: created.taskId })).status === 'SUCCEEDED' ? true : undefined));
+      await waitFor(async () =>
+        (await client.getAvatarVideo({ taskId: created.taskId })).status === 'SUCCEEDED' ? true : undefined,
+      );
       await new Promise((r) => setTimeout(r, 30));
       expect(bodiesFor(created.taskId)).toEqual([]);
     } finally {
@@ -119,7 +141,12 @@ describe('parseKlingCallback', () => {
   it('parses the raw JSON text of a body as well as the parsed object', () => {
     const body = { task_id: '42', task_status: 'processing', created_at: 1722769557708, updated_at: 1722769558708 };
     expect(parseKlingCallback(JSON.stringify(body))).toEqual(parseKlingCallback(body));
-    expect(parseKlingCallback(body)).toMatchObject({ taskId: '42', status: 'RUNNING', videos: [], externalTaskId: null });
+    expect(parseKlingCallback(body)).toMatchObject({
+      taskId: '42',
+      status: 'RUNNING',
+      videos: [],
+      externalTaskId: null,
+    });
   });
 
   it('an unknown status "weird" parses to UNKNOWN without throwing', () => {

@@ -35,7 +35,13 @@ afterAll(async () => {
 describe('create, query and result', () => {
   it('creates a task with a static key; it starts as submitted (QUEUED)', async () => {
     const externalTaskId = extId('create');
-    const task = await client.createAvatarVideo({ image: imageUrl, soundFile: soundUrl, prompt: 'smile', mode: 'std', externalTaskId });
+    const task = await client.createAvatarVideo({
+      image: imageUrl,
+      soundFile: soundUrl,
+      prompt: 'smile',
+      mode: 'std',
+      externalTaskId,
+    });
     expect(task.rawStatus).toBe('submitted');
     expect(task.status).toBe('QUEUED');
     expect(task.taskId).toMatch(/^\d+$/);
@@ -62,11 +68,15 @@ describe('create, query and result', () => {
   it('progresses to SUCCEEDED with a video whose URL serves a playable mp4', async () => {
     const created = await client.createAvatarVideo({ image: imageUrl, soundFile: soundUrl, watermark: true });
     const seen = new Set<string>();
-    const done = await waitFor(async () => {
-      const t = await client.getAvatarVideo({ taskId: created.taskId });
-      seen.add(t.status);
-      return isTerminal(t.status) ? t : undefined;
-    }, 3000, 15);
+    const done = await waitFor(
+      async () => {
+        const t = await client.getAvatarVideo({ taskId: created.taskId });
+        seen.add(t.status);
+        return isTerminal(t.status) ? t : undefined;
+      },
+      3000,
+      15,
+    );
     expect(seen.has('RUNNING')).toBe(true);
     expect(done.status).toBe('SUCCEEDED');
     expect(done.finalUnitDeduction).toBe('5');
@@ -90,7 +100,9 @@ describe('create, query and result', () => {
   });
 
   it('a prompt containing failPromptContains ends FAILED with a status message', async () => {
-    const failing = await startSimulator({ kling: { timing: { processingAfterMs: 20, succeedAfterMs: 60 }, failPromptContains: '#fail' } });
+    const failing = await startSimulator({
+      kling: { timing: { processingAfterMs: 20, succeedAfterMs: 60 }, failPromptContains: '#fail' },
+    });
     try {
       const c = new KlingClient({ baseUrl: failing.url, auth: { apiKey: 'sandbox-kling-key' }, dispatcher });
       const created = await c.createAvatarVideo({ image: imageUrl, soundFile: soundUrl, prompt: 'please #fail' });
@@ -137,7 +149,10 @@ describe('avatar input downloads (image / sound_file URLs)', () => {
     const png = await readFile(join(fixturesDir, 'portrait-512x640.png'));
     const mp3 = await readFile(join(fixturesDir, 'speech-3s.mp3'));
     const before = sim.kling.inputFetches().length;
-    const created = await client.createAvatarVideo({ image: png.toString('base64'), soundFile: mp3.toString('base64') });
+    const created = await client.createAvatarVideo({
+      image: png.toString('base64'),
+      soundFile: mp3.toString('base64'),
+    });
     await expect(untilDone(created.taskId)).resolves.toMatchObject({ status: 'SUCCEEDED' });
     expect(sim.kling.inputFetches()).toHaveLength(before);
   });
@@ -145,16 +160,28 @@ describe('avatar input downloads (image / sound_file URLs)', () => {
   it.each([
     ['image', 404],
     ['sound_file', 403],
-  ] as const)('%s answering HTTP %i ends the task failed with task_status_msg naming the field', async (field, status) => {
-    const bad = `${media.statusUrl(status)}?t=av-${field}`;
-    const created = await client.createAvatarVideo(field === 'image' ? { image: bad, soundFile: soundUrl } : { image: imageUrl, soundFile: bad });
-    const done = await untilDone(created.taskId);
-    expect(done).toMatchObject({ status: 'FAILED', rawStatus: 'failed', statusMessage: `failed to download ${field} (HTTP ${status})`, videos: [] });
-    expect(fetchesOf(bad)).toEqual([{ url: bad, status, bytes: expect.any(Number), contentType: 'text/plain' }]);
-  });
+  ] as const)(
+    '%s answering HTTP %i ends the task failed with task_status_msg naming the field',
+    async (field, status) => {
+      const bad = `${media.statusUrl(status)}?t=av-${field}`;
+      const created = await client.createAvatarVideo(
+        field === 'image' ? { image: bad, soundFile: soundUrl } : { image: imageUrl, soundFile: bad },
+      );
+      const done = await untilDone(created.taskId);
+      expect(done).toMatchObject({
+        status: 'FAILED',
+        rawStatus: 'failed',
+        statusMessage: `failed to download ${field} (HTTP ${status})`,
+        videos: [],
+      });
+      expect(fetchesOf(bad)).toEqual([{ url: bad, status, bytes: expect.any(Number), contentType: 'text/plain' }]);
+    },
+  );
 
   it('with fetchInputs: false nothing is downloaded', async () => {
-    const off = await startSimulator({ kling: { fetchInputs: false, timing: { processingAfterMs: 5, succeedAfterMs: 20 } } });
+    const off = await startSimulator({
+      kling: { fetchInputs: false, timing: { processingAfterMs: 5, succeedAfterMs: 20 } },
+    });
     try {
       const c = new KlingClient({ baseUrl: off.url, auth: { apiKey: 'sandbox-kling-key' }, dispatcher });
       const created = await c.createAvatarVideo({ image: media.statusUrl(404), soundFile: media.statusUrl(404) });
@@ -176,7 +203,8 @@ describe('list', () => {
     try {
       const c = new KlingClient({ baseUrl: pager.url, auth: { apiKey: 'sandbox-kling-key' }, dispatcher });
       const created: KlingTask[] = [];
-      for (let i = 0; i < 5; i++) created.push(await c.createAvatarVideo({ image: imageUrl, soundFile: soundUrl, externalTaskId: `page-${i}` }));
+      for (let i = 0; i < 5; i++)
+        created.push(await c.createAvatarVideo({ image: imageUrl, soundFile: soundUrl, externalTaskId: `page-${i}` }));
 
       const pages: string[][] = [];
       for (let pageNum = 1; pageNum <= 4; pageNum++) {
@@ -209,10 +237,25 @@ describe('list', () => {
 describe('validation', () => {
   it.each([
     ['missing image', () => ({ image: '', soundFile: soundUrl }), '1200', 'image'],
-    ['a data: prefixed image', () => ({ image: 'data:image/png;base64,iVBORw0KGgo=', soundFile: soundUrl }), '1201', 'image'],
-    ['both audio_id and sound_file', () => ({ image: imageUrl, soundFile: soundUrl, audioId: 'a1' }), '1201', 'audio_id'],
+    [
+      'a data: prefixed image',
+      () => ({ image: 'data:image/png;base64,iVBORw0KGgo=', soundFile: soundUrl }),
+      '1201',
+      'image',
+    ],
+    [
+      'both audio_id and sound_file',
+      () => ({ image: imageUrl, soundFile: soundUrl, audioId: 'a1' }),
+      '1201',
+      'audio_id',
+    ],
     ['neither audio_id nor sound_file', () => ({ image: imageUrl }), '1201', 'sound_file'],
-    ['a prompt over 2500 chars', () => ({ image: imageUrl, soundFile: soundUrl, prompt: 'x'.repeat(2501) }), '1201', 'prompt'],
+    [
+      'a prompt over 2500 chars',
+      () => ({ image: imageUrl, soundFile: soundUrl, prompt: 'x'.repeat(2501) }),
+      '1201',
+      'prompt',
+    ],
     ['an unknown mode', () => ({ image: imageUrl, soundFile: soundUrl, mode: 'ultra' }), '1201', 'mode'],
   ])('%s is a validation error (not retryable) naming the field', async (_name, req, code, field) => {
     // Casts: these requests are deliberately outside the typed contract. Thunks: the URLs exist once the media server runs.
@@ -245,15 +288,28 @@ describe('error classification (by business code)', () => {
   });
 
   it('429/1303 over concurrency: concurrency, retryable, Retry-After seconds parsed', async () => {
-    sim.kling.setNextCreateError({ httpStatus: 429, code: 1303, message: 'parallel task over resource pack limit', retryAfter: '7' });
+    sim.kling.setNextCreateError({
+      httpStatus: 429,
+      code: 1303,
+      message: 'parallel task over resource pack limit',
+      retryAfter: '7',
+    });
     const err = await rejectionOf(client.createAvatarVideo({ image: imageUrl, soundFile: soundUrl }));
-    expect(err).toMatchObject({ kind: 'concurrency', retryable: true, code: '1303', httpStatus: 429, retryAfterMs: 7000 });
+    expect(err).toMatchObject({
+      kind: 'concurrency',
+      retryable: true,
+      code: '1303',
+      httpStatus: 429,
+      retryAfterMs: 7000,
+    });
   });
 
   it('500/5000 internal error: upstream, retryable, Retry-After HTTP date parsed', async () => {
     const at = new Date(Date.now() + 30_000).toUTCString();
     sim.kling.setNextCreateError({ httpStatus: 500, code: 5000, message: 'internal error', retryAfter: at });
-    const err = (await rejectionOf(client.createAvatarVideo({ image: imageUrl, soundFile: soundUrl }))) as ProviderError;
+    const err = (await rejectionOf(
+      client.createAvatarVideo({ image: imageUrl, soundFile: soundUrl }),
+    )) as ProviderError;
     expect(err).toMatchObject({ kind: 'upstream', retryable: true, code: '5000', httpStatus: 500 });
     expect(err.retryAfterMs).toBeGreaterThan(25_000);
     expect(err.retryAfterMs).toBeLessThanOrEqual(30_000);
@@ -261,18 +317,30 @@ describe('error classification (by business code)', () => {
 
   it('the injected error is one-shot: the next create succeeds', async () => {
     sim.kling.setNextCreateError({ httpStatus: 503, code: 5001, message: 'maintenance' });
-    await expect(client.createAvatarVideo({ image: imageUrl, soundFile: soundUrl })).rejects.toMatchObject({ kind: 'upstream', retryable: true });
-    await expect(client.createAvatarVideo({ image: imageUrl, soundFile: soundUrl })).resolves.toMatchObject({ status: 'QUEUED' });
+    await expect(client.createAvatarVideo({ image: imageUrl, soundFile: soundUrl })).rejects.toMatchObject({
+      kind: 'upstream',
+      retryable: true,
+    });
+    await expect(client.createAvatarVideo({ image: imageUrl, soundFile: soundUrl })).resolves.toMatchObject({
+      status: 'QUEUED',
+    });
   });
 });
 
 describe('transport failures', () => {
   it('a create whose response is too slow is a retryable timeout, and the task can be found by externalTaskId', async () => {
     const externalTaskId = extId('slow');
-    const impatient = new KlingClient({ baseUrl: sim.url, auth: { apiKey: 'sandbox-kling-key' }, dispatcher, timeoutMs: 80 });
+    const impatient = new KlingClient({
+      baseUrl: sim.url,
+      auth: { apiKey: 'sandbox-kling-key' },
+      dispatcher,
+      timeoutMs: 80,
+    });
     sim.kling.setCreateLatencyMs(400);
     try {
-      const err = await rejectionOf(impatient.createAvatarVideo({ image: imageUrl, soundFile: soundUrl, externalTaskId }));
+      const err = await rejectionOf(
+        impatient.createAvatarVideo({ image: imageUrl, soundFile: soundUrl, externalTaskId }),
+      );
       expect(err).toBeInstanceOf(ProviderError);
       expect(err).toMatchObject({ kind: 'timeout', retryable: true });
     } finally {
@@ -305,43 +373,67 @@ describe('transport failures', () => {
     const path = '/v1/videos/avatar/image2video/t1';
 
     it('an HTML 502 from a gateway is a retryable upstream error', async () => {
-      mock.get(origin).intercept({ path, method: 'GET' }).reply(502, '<html>Bad Gateway</html>', { headers: { 'content-type': 'text/html', 'retry-after': '3' } });
+      mock
+        .get(origin)
+        .intercept({ path, method: 'GET' })
+        .reply(502, '<html>Bad Gateway</html>', { headers: { 'content-type': 'text/html', 'retry-after': '3' } });
       const err = await rejectionOf(mocked.getAvatarVideo({ taskId: 't1' }));
       expect(err).toMatchObject({ kind: 'upstream', retryable: true, httpStatus: 502, retryAfterMs: 3000 });
     });
 
     it('a 200 that is not JSON is a non-retryable protocol error', async () => {
       mock.get(origin).intercept({ path, method: 'GET' }).reply(200, 'hello');
-      await expect(mocked.getAvatarVideo({ taskId: 't1' })).rejects.toMatchObject({ kind: 'protocol', retryable: false });
+      await expect(mocked.getAvatarVideo({ taskId: 't1' })).rejects.toMatchObject({
+        kind: 'protocol',
+        retryable: false,
+      });
     });
 
     it('code 0 with data of the wrong shape is a protocol error', async () => {
-      mock.get(origin).intercept({ path, method: 'GET' }).reply(200, { code: 0, message: 'SUCCEED', request_id: 'r1', data: { nope: true } });
-      await expect(mocked.getAvatarVideo({ taskId: 't1' })).rejects.toMatchObject({ kind: 'protocol', requestId: 'r1' });
+      mock
+        .get(origin)
+        .intercept({ path, method: 'GET' })
+        .reply(200, { code: 0, message: 'SUCCEED', request_id: 'r1', data: { nope: true } });
+      await expect(mocked.getAvatarVideo({ taskId: 't1' })).rejects.toMatchObject({
+        kind: 'protocol',
+        requestId: 'r1',
+      });
     });
 
     it('an error envelope with HTTP 200 and `msg` instead of `message` is still classified by its code', async () => {
-      mock.get(origin).intercept({ path, method: 'GET' }).reply(200, { code: 1302, msg: 'rate too high', request_id: 'r2' });
+      mock
+        .get(origin)
+        .intercept({ path, method: 'GET' })
+        .reply(200, { code: 1302, msg: 'rate too high', request_id: 'r2' });
       const err = await rejectionOf(mocked.getAvatarVideo({ taskId: 't1' }));
       expect(err).toMatchObject({ kind: 'rate_limit', retryable: true, code: '1302', requestId: 'r2' });
       expect((err as Error).message).toContain('rate too high');
     });
 
     it('string durations, second timestamps and "succeeded" are normalized', async () => {
-      mock.get(origin).intercept({ path, method: 'GET' }).reply(200, {
-        code: 0,
-        message: 'SUCCEED',
-        request_id: 'r3',
-        data: {
-          task_id: 't1',
-          task_status: 'succeeded',
-          created_at: 1722769557,
-          updated_at: '1722769557708',
-          task_result: { videos: [{ id: 'v1', url: 'https://cdn/v.mp4', duration: '5.1' }] },
-        },
-      });
+      mock
+        .get(origin)
+        .intercept({ path, method: 'GET' })
+        .reply(200, {
+          code: 0,
+          message: 'SUCCEED',
+          request_id: 'r3',
+          data: {
+            task_id: 't1',
+            task_status: 'succeeded',
+            created_at: 1722769557,
+            updated_at: '1722769557708',
+            task_result: { videos: [{ id: 'v1', url: 'https://cdn/v.mp4', duration: '5.1' }] },
+          },
+        });
       const t = await mocked.getAvatarVideo({ taskId: 't1' });
-      expect(t).toMatchObject({ status: 'SUCCEEDED', rawStatus: 'succeeded', externalTaskId: null, statusMessage: null, finalUnitDeduction: null });
+      expect(t).toMatchObject({
+        status: 'SUCCEEDED',
+        rawStatus: 'succeeded',
+        externalTaskId: null,
+        statusMessage: null,
+        finalUnitDeduction: null,
+      });
       expect(t.createdAt?.toISOString()).toBe('2024-08-04T11:05:57.000Z');
       expect(t.updatedAt?.getTime()).toBe(1722769557708);
       expect(t.videos).toEqual([{ id: 'v1', url: 'https://cdn/v.mp4', watermarkUrl: null, durationSeconds: 5.1 }]);

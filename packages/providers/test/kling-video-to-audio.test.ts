@@ -1,7 +1,14 @@
 import { parseBuffer } from 'music-metadata';
 import { MockAgent, request, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KlingClient, ProviderError, createHttpDispatcher, isTerminal, parseKlingCallback, type KlingTask } from '../src/index.js';
+import {
+  KlingClient,
+  ProviderError,
+  createHttpDispatcher,
+  isTerminal,
+  parseKlingCallback,
+  type KlingTask,
+} from '../src/index.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { rejectionOf, startMediaServer, startReceiver, waitFor, type MediaServer, type Receiver } from './helpers.js';
 
@@ -90,21 +97,38 @@ describe('Kling video-to-audio: request mapping', () => {
   it.each([
     ['both video_id and video_url', () => ({ videoId: 'v1', videoUrl }), 'video_url'],
     ['neither video_id nor video_url', () => ({}), 'video_id'],
-    ['a sound_effect_prompt of 201 chars', () => ({ videoUrl, soundEffectPrompt: 'x'.repeat(201) }), 'sound_effect_prompt'],
+    [
+      'a sound_effect_prompt of 201 chars',
+      () => ({ videoUrl, soundEffectPrompt: 'x'.repeat(201) }),
+      'sound_effect_prompt',
+    ],
     ['a bgm_prompt of 201 chars', () => ({ videoUrl, bgmPrompt: 'y'.repeat(201) }), 'bgm_prompt'],
     ['a non-URL video_url', () => ({ videoUrl: 'clip.mp4' }), 'video_url'],
-  ])('%s → HTTP 400 code 1201, validation, not retryable, naming the field; no task created', async (_name, req, field) => {
-    const before = sim.kling.createCount('video_to_audio');
-    // Thunks: the URLs exist once the media server runs.
-    const err = await rejectionOf(client.createVideoToAudio(req() as never));
-    expect(err).toBeInstanceOf(ProviderError);
-    expect(err).toMatchObject({ provider: 'kling', code: '1201', httpStatus: 400, kind: 'validation', retryable: false });
-    expect((err as Error).message).toContain(field);
-    expect(sim.kling.createCount('video_to_audio')).toBe(before);
-  });
+  ])(
+    '%s → HTTP 400 code 1201, validation, not retryable, naming the field; no task created',
+    async (_name, req, field) => {
+      const before = sim.kling.createCount('video_to_audio');
+      // Thunks: the URLs exist once the media server runs.
+      const err = await rejectionOf(client.createVideoToAudio(req() as never));
+      expect(err).toBeInstanceOf(ProviderError);
+      expect(err).toMatchObject({
+        provider: 'kling',
+        code: '1201',
+        httpStatus: 400,
+        kind: 'validation',
+        retryable: false,
+      });
+      expect((err as Error).message).toContain(field);
+      expect(sim.kling.createCount('video_to_audio')).toBe(before);
+    },
+  );
 
   it('prompts of exactly 200 characters are accepted', async () => {
-    const t = await client.createVideoToAudio({ videoUrl, soundEffectPrompt: 'a'.repeat(200), bgmPrompt: 'b'.repeat(200) });
+    const t = await client.createVideoToAudio({
+      videoUrl,
+      soundEffectPrompt: 'a'.repeat(200),
+      bgmPrompt: 'b'.repeat(200),
+    });
     expect(t.status).toBe('QUEUED');
   });
 });
@@ -114,11 +138,15 @@ describe('Kling video-to-audio: lifecycle and result', () => {
     const externalTaskId = extId('v2a-life');
     const created = await client.createVideoToAudio({ videoUrl, soundEffectPrompt: 'rain', externalTaskId });
     const seen = new Set<string>();
-    const done = await waitFor(async () => {
-      const t = await client.getVideoToAudio({ taskId: created.taskId });
-      seen.add(t.status);
-      return isTerminal(t.status) ? t : undefined;
-    }, 3000, 10);
+    const done = await waitFor(
+      async () => {
+        const t = await client.getVideoToAudio({ taskId: created.taskId });
+        seen.add(t.status);
+        return isTerminal(t.status) ? t : undefined;
+      },
+      3000,
+      10,
+    );
     expect([...seen]).toEqual(expect.arrayContaining(['QUEUED', 'RUNNING', 'SUCCEEDED']));
     expect(done.audios).toHaveLength(1);
     expect(done.audios[0]).toEqual({
@@ -128,7 +156,14 @@ describe('Kling video-to-audio: lifecycle and result', () => {
       mp3DurationSeconds: 3.056,
       wavDurationSeconds: 3,
     });
-    expect(done.videos).toEqual([{ id: expect.any(String), url: `${sim.url}/media/kling/video-with-sound-sample.mp4`, watermarkUrl: null, durationSeconds: 3 }]);
+    expect(done.videos).toEqual([
+      {
+        id: expect.any(String),
+        url: `${sim.url}/media/kling/video-with-sound-sample.mp4`,
+        watermarkUrl: null,
+        durationSeconds: 3,
+      },
+    ]);
     expect(done.parentVideo).toEqual({ id: expect.any(String), url: videoUrl, durationSeconds: 3 });
     expect(done.finalUnitDeduction).toBe('1');
     expect(await client.getVideoToAudio({ externalTaskId })).toEqual(done);
@@ -179,8 +214,15 @@ describe('Kling video-to-audio: lifecycle and result', () => {
   });
 
   it('an unknown id is 1203 not_found; page arguments are checked client-side', async () => {
-    await expect(client.getVideoToAudio({ taskId: 'nope' })).rejects.toMatchObject({ code: '1203', kind: 'not_found', retryable: false });
-    await expect(client.listVideoToAudio({ pageSize: 501 })).rejects.toMatchObject({ kind: 'validation', code: 'INVALID_ARGUMENT' });
+    await expect(client.getVideoToAudio({ taskId: 'nope' })).rejects.toMatchObject({
+      code: '1203',
+      kind: 'not_found',
+      retryable: false,
+    });
+    await expect(client.listVideoToAudio({ pageSize: 501 })).rejects.toMatchObject({
+      kind: 'validation',
+      code: 'INVALID_ARGUMENT',
+    });
   });
 
   it('counts creates per external id and per capability: one retried-after-lookup task is one create', async () => {
@@ -217,10 +259,25 @@ describe('Kling video-to-audio: video_url download', () => {
     const url = `${media.statusUrl(404)}?t=v2a-404`;
     const created = await client.createVideoToAudio({ videoUrl: url, callbackUrl: receiver.url });
     const done = await untilTerminal(created.taskId);
-    expect(done).toMatchObject({ status: 'FAILED', rawStatus: 'failed', statusMessage: 'failed to download video_url (HTTP 404)', audios: [], videos: [] });
+    expect(done).toMatchObject({
+      status: 'FAILED',
+      rawStatus: 'failed',
+      statusMessage: 'failed to download video_url (HTTP 404)',
+      audios: [],
+      videos: [],
+    });
     expect(fetchesOf(url)).toEqual([{ url, status: 404, bytes: expect.any(Number), contentType: 'text/plain' }]);
-    const last = await waitFor(() => receiver.bodies.find((b) => (b as { task_id?: string; task_status?: string }).task_id === created.taskId && (b as { task_status: string }).task_status === 'failed'));
-    expect(parseKlingCallback(last)).toMatchObject({ status: 'FAILED', statusMessage: 'failed to download video_url (HTTP 404)' });
+    const last = await waitFor(() =>
+      receiver.bodies.find(
+        (b) =>
+          (b as { task_id?: string; task_status?: string }).task_id === created.taskId &&
+          (b as { task_status: string }).task_status === 'failed',
+      ),
+    );
+    expect(parseKlingCallback(last)).toMatchObject({
+      status: 'FAILED',
+      statusMessage: 'failed to download video_url (HTTP 404)',
+    });
   });
 
   it('a download slower than succeedAfterMs delays the end until it has finished', async () => {
@@ -238,7 +295,11 @@ describe('Kling video-to-audio: callbacks', () => {
   const bodiesFor = (taskId: string) => receiver.bodies.filter((b) => (b as { task_id?: string }).task_id === taskId);
 
   it('POSTs on every status change; parseKlingCallback yields audios and parentVideo', async () => {
-    const created = await client.createVideoToAudio({ videoUrl, callbackUrl: receiver.url, externalTaskId: extId('cb') });
+    const created = await client.createVideoToAudio({
+      videoUrl,
+      callbackUrl: receiver.url,
+      externalTaskId: extId('cb'),
+    });
     const bodies = await waitFor(() => {
       const b = bodiesFor(created.taskId);
       return b.length >= 3 ? b : undefined;
@@ -247,14 +308,25 @@ describe('Kling video-to-audio: callbacks', () => {
     expect(bodiesFor(created.taskId)).toHaveLength(3);
     const parsed = bodies.map((b) => parseKlingCallback(b));
     expect(parsed.map((t) => t.rawStatus)).toEqual(['submitted', 'processing', 'succeed']);
-    expect((bodies[2] as { task_info: unknown }).task_info).toMatchObject({ parent_video: { url: videoUrl, duration: '3.0' } });
-    expect(parsed[2]!.audios[0]).toMatchObject({ mp3Url: expect.stringMatching(/\.mp3$/), wavUrl: expect.stringMatching(/\.wav$/) });
+    expect((bodies[2] as { task_info: unknown }).task_info).toMatchObject({
+      parent_video: { url: videoUrl, duration: '3.0' },
+    });
+    expect(parsed[2]!.audios[0]).toMatchObject({
+      mp3Url: expect.stringMatching(/\.mp3$/),
+      wavUrl: expect.stringMatching(/\.wav$/),
+    });
     expect(parsed[2]!.parentVideo?.url).toBe(videoUrl);
   });
 
   it('avatar callbacks parse with audios [] and parentVideo null', async () => {
-    const created = await client.createAvatarVideo({ image: media.portraitUrl, audioId: 'x', callbackUrl: receiver.url });
-    const last = await waitFor(() => bodiesFor(created.taskId).find((b) => (b as { task_status: string }).task_status === 'succeed'));
+    const created = await client.createAvatarVideo({
+      image: media.portraitUrl,
+      audioId: 'x',
+      callbackUrl: receiver.url,
+    });
+    const last = await waitFor(() =>
+      bodiesFor(created.taskId).find((b) => (b as { task_status: string }).task_status === 'succeed'),
+    );
     const t = parseKlingCallback(last);
     expect(t.videos).toHaveLength(1);
     expect(t.audios).toEqual([]);
@@ -265,7 +337,11 @@ describe('Kling video-to-audio: callbacks', () => {
 describe('Kling concurrency limit (per model, slot held until terminal)', () => {
   it('over the configured slots create answers HTTP 429 code 1303 (concurrency, retryable); a finished task frees its slot', async () => {
     const limited = await startSimulator({
-      kling: { concurrency: 2, timing: { processingAfterMs: 30, succeedAfterMs: 400 }, videoToAudioTiming: { processingAfterMs: 30, succeedAfterMs: 200 } },
+      kling: {
+        concurrency: 2,
+        timing: { processingAfterMs: 30, succeedAfterMs: 400 },
+        videoToAudioTiming: { processingAfterMs: 30, succeedAfterMs: 200 },
+      },
     });
     try {
       const c = new KlingClient({ baseUrl: limited.url, auth: { apiKey: 'sandbox-kling-key' }, dispatcher });
@@ -278,12 +354,18 @@ describe('Kling concurrency limit (per model, slot held until terminal)', () => 
       expect(limited.kling.createsFor('third')).toBe(1);
       expect(limited.kling.createCount('video_to_audio')).toBe(2);
       // Another model has its own slots.
-      await expect(c.createAvatarVideo({ image: media.portraitUrl, audioId: 'x' })).resolves.toMatchObject({ status: 'QUEUED' });
+      await expect(c.createAvatarVideo({ image: media.portraitUrl, audioId: 'x' })).resolves.toMatchObject({
+        status: 'QUEUED',
+      });
       // While processing the slot is still held.
-      await waitFor(async () => ((await c.getVideoToAudio({ taskId: first.taskId })).status === 'RUNNING' ? true : undefined));
+      await waitFor(async () =>
+        (await c.getVideoToAudio({ taskId: first.taskId })).status === 'RUNNING' ? true : undefined,
+      );
       await expect(c.createVideoToAudio({ videoUrl })).rejects.toMatchObject({ code: '1303' });
       await untilTerminal(first.taskId, c);
-      await expect(c.createVideoToAudio({ videoUrl, externalTaskId: 'third' })).resolves.toMatchObject({ status: 'QUEUED' });
+      await expect(c.createVideoToAudio({ videoUrl, externalTaskId: 'third' })).resolves.toMatchObject({
+        status: 'QUEUED',
+      });
     } finally {
       await limited.stop();
     }
@@ -303,50 +385,74 @@ describe('Kling video-to-audio quirks (MockAgent)', () => {
   const path = '/v1/audio/video-to-audio/t9';
 
   it('"succeeded", numeric/string durations, a missing wav, a garbled parent_video and `msg` are absorbed', async () => {
-    mock.get(origin).intercept({ path, method: 'GET' }).reply(200, {
-      code: 0,
-      msg: 'ok',
-      data: {
-        task_id: 't9',
-        task_status: 'succeeded',
-        created_at: '1722769557708',
-        updated_at: 1722769560,
-        task_info: { external_task_id: 'e9', parent_video: 'not-an-object' },
-        task_result: {
-          videos: [{ id: 'v', url: 'https://cdn/v.mp4', duration: 4 }],
-          audios: [{ id: 'a', url_mp3: 'https://cdn/a.mp3', duration_mp3: '4.04', duration_wav: '' }],
+    mock
+      .get(origin)
+      .intercept({ path, method: 'GET' })
+      .reply(200, {
+        code: 0,
+        msg: 'ok',
+        data: {
+          task_id: 't9',
+          task_status: 'succeeded',
+          created_at: '1722769557708',
+          updated_at: 1722769560,
+          task_info: { external_task_id: 'e9', parent_video: 'not-an-object' },
+          task_result: {
+            videos: [{ id: 'v', url: 'https://cdn/v.mp4', duration: 4 }],
+            audios: [{ id: 'a', url_mp3: 'https://cdn/a.mp3', duration_mp3: '4.04', duration_wav: '' }],
+          },
         },
-      },
-    });
+      });
     const t = await mocked.getVideoToAudio({ taskId: 't9' });
     expect(t).toMatchObject({ status: 'SUCCEEDED', externalTaskId: 'e9', parentVideo: null });
     expect(t.updatedAt?.getTime()).toBe(1722769560000);
-    expect(t.audios).toEqual([{ id: 'a', mp3Url: 'https://cdn/a.mp3', wavUrl: null, mp3DurationSeconds: 4.04, wavDurationSeconds: null }]);
+    expect(t.audios).toEqual([
+      { id: 'a', mp3Url: 'https://cdn/a.mp3', wavUrl: null, mp3DurationSeconds: 4.04, wavDurationSeconds: null },
+    ]);
     expect(t.videos[0]?.durationSeconds).toBe(4);
   });
 
   it('an unknown status is UNKNOWN (keep polling), not an error', async () => {
-    mock.get(origin).intercept({ path, method: 'GET' }).reply(200, { code: 0, message: 'SUCCEED', data: { task_id: 't9', task_status: 'mixing' } });
+    mock
+      .get(origin)
+      .intercept({ path, method: 'GET' })
+      .reply(200, { code: 0, message: 'SUCCEED', data: { task_id: 't9', task_status: 'mixing' } });
     const t = await mocked.getVideoToAudio({ taskId: 't9' });
     expect(t).toMatchObject({ status: 'UNKNOWN', rawStatus: 'mixing', audios: [], parentVideo: null });
     expect(isTerminal(t.status)).toBe(false);
   });
 
   it('an audio with neither url_mp3 nor url_wav is a protocol error', async () => {
-    mock.get(origin).intercept({ path, method: 'GET' }).reply(200, {
-      code: 0,
-      message: 'SUCCEED',
-      data: { task_id: 't9', task_status: 'succeed', task_result: { audios: [{ id: 'a' }] } },
+    mock
+      .get(origin)
+      .intercept({ path, method: 'GET' })
+      .reply(200, {
+        code: 0,
+        message: 'SUCCEED',
+        data: { task_id: 't9', task_status: 'succeed', task_result: { audios: [{ id: 'a' }] } },
+      });
+    await expect(mocked.getVideoToAudio({ taskId: 't9' })).rejects.toMatchObject({
+      kind: 'protocol',
+      retryable: false,
     });
-    await expect(mocked.getVideoToAudio({ taskId: 't9' })).rejects.toMatchObject({ kind: 'protocol', retryable: false });
   });
 });
 
 describe('Kling simulator: lastCreateBody', () => {
   it('returns the create body by task_id or external_task_id, for either capability', async () => {
     const externalTaskId = extId('body');
-    const t = await client.createVideoToAudio({ videoUrl, bgmPrompt: 'strings', externalTaskId, callbackUrl: receiver.url });
-    const expected = { video_url: videoUrl, bgm_prompt: 'strings', external_task_id: externalTaskId, callback_url: receiver.url };
+    const t = await client.createVideoToAudio({
+      videoUrl,
+      bgmPrompt: 'strings',
+      externalTaskId,
+      callbackUrl: receiver.url,
+    });
+    const expected = {
+      video_url: videoUrl,
+      bgm_prompt: 'strings',
+      external_task_id: externalTaskId,
+      callback_url: receiver.url,
+    };
     expect(sim.kling.lastCreateBody(t.taskId)).toEqual(expected);
     expect(sim.kling.lastCreateBody(externalTaskId)).toEqual(expected);
     const a = await client.createAvatarVideo({ image: media.portraitUrl, audioId: 'x' });

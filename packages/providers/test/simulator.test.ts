@@ -11,7 +11,9 @@ const auth = { authorization: 'Bearer sandbox-kling-key' };
 
 beforeAll(async () => {
   // Wire-format and media tests: placeholder input URLs, not downloaded.
-  sim = await startSimulator({ kling: { timing: { processingAfterMs: 100, succeedAfterMs: 250 }, fetchInputs: false } });
+  sim = await startSimulator({
+    kling: { timing: { processingAfterMs: 100, succeedAfterMs: 250 }, fetchInputs: false },
+  });
   dispatcher = createHttpDispatcher();
 });
 afterAll(async () => {
@@ -20,17 +22,47 @@ afterAll(async () => {
 });
 
 async function post(body: string, headers: Record<string, string> = auth) {
-  const r = await request(`${sim.url}/v1/videos/avatar/image2video`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, dispatcher });
-  return { status: r.statusCode, body: (await r.body.json()) as { code: number; message: string; request_id: string; data?: Record<string, unknown> } };
+  const r = await request(`${sim.url}/v1/videos/avatar/image2video`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', ...headers },
+    dispatcher,
+  });
+  return {
+    status: r.statusCode,
+    body: (await r.body.json()) as {
+      code: number;
+      message: string;
+      request_id: string;
+      data?: Record<string, unknown>;
+    },
+  };
 }
 
 describe('simulator: Kling avatar wire format', () => {
   it('create answers in Kling field names: {code:0, message, request_id, data:{task_id, task_info, task_status, created_at, updated_at}}', async () => {
-    const r = await post(JSON.stringify({ image: 'https://a/i.png', sound_file: 'https://a/s.mp3', external_task_id: 'wire-1', watermark_info: { enabled: true } }));
+    const r = await post(
+      JSON.stringify({
+        image: 'https://a/i.png',
+        sound_file: 'https://a/s.mp3',
+        external_task_id: 'wire-1',
+        watermark_info: { enabled: true },
+      }),
+    );
     expect(r.status).toBe(200);
     expect(r.body.code).toBe(0);
-    expect(Object.keys(r.body.data!).sort()).toEqual(['created_at', 'task_id', 'task_info', 'task_status', 'updated_at']);
-    expect(r.body.data).toMatchObject({ task_status: 'submitted', task_info: { external_task_id: 'wire-1' }, created_at: expect.any(Number) });
+    expect(Object.keys(r.body.data!).sort()).toEqual([
+      'created_at',
+      'task_id',
+      'task_info',
+      'task_status',
+      'updated_at',
+    ]);
+    expect(r.body.data).toMatchObject({
+      task_status: 'submitted',
+      task_info: { external_task_id: 'wire-1' },
+      created_at: expect.any(Number),
+    });
   });
 
   it('malformed JSON → HTTP 400 code 1200', async () => {
@@ -71,14 +103,23 @@ describe('simulator: media', () => {
 
   it('answers Range requests with 206 and the exact slice; unsatisfiable ranges with 416', async () => {
     const file = await readFile(join(mediaDir, 'avatar-sample.mp4'));
-    const r = await request(`${sim.url}/media/kling/avatar-sample.mp4`, { headers: { range: 'bytes=100-199' }, dispatcher });
+    const r = await request(`${sim.url}/media/kling/avatar-sample.mp4`, {
+      headers: { range: 'bytes=100-199' },
+      dispatcher,
+    });
     const bytes = Buffer.from(await r.body.arrayBuffer());
     expect(r.statusCode).toBe(206);
     expect(r.headers['content-range']).toBe(`bytes 100-199/${file.length}`);
     expect(bytes.equals(file.subarray(100, 200))).toBe(true);
-    const tail = await request(`${sim.url}/media/kling/avatar-sample.mp4`, { headers: { range: 'bytes=-10' }, dispatcher });
+    const tail = await request(`${sim.url}/media/kling/avatar-sample.mp4`, {
+      headers: { range: 'bytes=-10' },
+      dispatcher,
+    });
     expect(Buffer.from(await tail.body.arrayBuffer()).equals(file.subarray(file.length - 10))).toBe(true);
-    const bad = await request(`${sim.url}/media/kling/avatar-sample.mp4`, { headers: { range: `bytes=${file.length + 5}-` }, dispatcher });
+    const bad = await request(`${sim.url}/media/kling/avatar-sample.mp4`, {
+      headers: { range: `bytes=${file.length + 5}-` },
+      dispatcher,
+    });
     await bad.body.dump();
     expect(bad.statusCode).toBe(416);
   });
@@ -100,7 +141,7 @@ describe('simulator: media', () => {
 });
 
 describe('simulator: one server for every provider', () => {
-  it('unknown paths answer in the owning provider\'s shape: /api/* KIE, /avatar/* reseller, else Kling 1202', async () => {
+  it("unknown paths answer in the owning provider's shape: /api/* KIE, /avatar/* reseller, else Kling 1202", async () => {
     const kie = await request(`${sim.url}/api/v1/nothing`, { dispatcher });
     expect(kie.statusCode).toBe(404);
     expect(await kie.body.json()).toMatchObject({ code: 404, msg: expect.any(String) });
@@ -130,10 +171,16 @@ describe('simulator: one server for every provider', () => {
   it('each provider accepts only its own key', async () => {
     const kieWithKlingKey = await request(`${sim.url}/api/v1/jobs/recordInfo?taskId=x`, { headers: auth, dispatcher });
     expect(((await kieWithKlingKey.body.json()) as { code: number }).code).toBe(401);
-    const dhWithKieKey = await request(`${sim.url}/avatar/task/x`, { headers: { authorization: 'Bearer sandbox-kie-key' }, dispatcher });
+    const dhWithKieKey = await request(`${sim.url}/avatar/task/x`, {
+      headers: { authorization: 'Bearer sandbox-kie-key' },
+      dispatcher,
+    });
     expect(dhWithKieKey.statusCode).toBe(401);
     await dhWithKieKey.body.dump();
-    const klingWithDhKey = await request(`${sim.url}/v1/audio/video-to-audio`, { headers: { authorization: 'Bearer sandbox-dh-key' }, dispatcher });
+    const klingWithDhKey = await request(`${sim.url}/v1/audio/video-to-audio`, {
+      headers: { authorization: 'Bearer sandbox-dh-key' },
+      dispatcher,
+    });
     expect(((await klingWithDhKey.body.json()) as { code: number }).code).toBe(1002);
   });
 });

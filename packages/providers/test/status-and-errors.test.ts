@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ProviderError, isTerminal, klingStatusToUnified, parseRetryAfter, statusRank, UNIFIED_STATUSES } from '../src/index.js';
+import {
+  ProviderError,
+  isTerminal,
+  klingStatusToUnified,
+  parseRetryAfter,
+  statusRank,
+  UNIFIED_STATUSES,
+} from '../src/index.js';
 import { classifyKlingError } from '../src/kling/index.js';
 
 describe('unified status', () => {

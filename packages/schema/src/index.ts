@@ -13,4 +13,8 @@ export {
   KLING_AVATAR_PROMPT_MAX,
   type CreateAvatarVideoInput,
 } from './inputs/avatar.js';
-export { createVideoSoundInputSchema, KLING_SOUND_PROMPT_MAX, type CreateVideoSoundInput } from './inputs/video-sound.js';
+export {
+  createVideoSoundInputSchema,
+  KLING_SOUND_PROMPT_MAX,
+  type CreateVideoSoundInput,
+} from './inputs/video-sound.js';

@@ -67,7 +67,7 @@ export function parseAuthorization(value: unknown): { key: string } | { failure:
   if (value === undefined || value === null || value === '') return { failure: 'missing' };
   if (typeof value !== 'string') return { failure: 'malformed' };
   const key = /^Bearer ([A-Za-z0-9_-]{1,128})$/i.exec(value)?.[1];
-  if (!key || !key.startsWith(API_KEY_PREFIX)) return { failure: 'malformed' };
+  if (!key?.startsWith(API_KEY_PREFIX)) return { failure: 'malformed' };
   return { key };
 }
 

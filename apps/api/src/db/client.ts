@@ -100,7 +100,11 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
  */
 function tenantDatabase(client: postgres.Sql, db: Database, tenantId: string): Database {
   type SessionArgs = ConstructorParameters<typeof PostgresJsSession>;
-  const { dialect, schema, options } = db._.session as unknown as { dialect: SessionArgs[1]; schema: SessionArgs[2]; options: SessionArgs[3] };
+  const { dialect, schema, options } = db._.session as unknown as {
+    dialect: SessionArgs[1];
+    schema: SessionArgs[2];
+    options: SessionArgs[3];
+  };
   const scoped = {
     unsafe(text: string, params?: postgres.ParameterOrJSON<never>[], queryOptions?: postgres.UnsafeQueryOptions) {
       let values = false;
@@ -111,7 +115,11 @@ function tenantDatabase(client: postgres.Sql, db: Database, tenantId: string): D
           values = true;
           return pending;
         },
-        then<A, B>(onFulfilled?: (rows: unknown) => A | PromiseLike<A>, onRejected?: (error: unknown) => B | PromiseLike<B>) {
+        // biome-ignore lint/suspicious/noThenProperty: drizzle awaits postgres.js's pending query, a thenable
+        then<A, B>(
+          onFulfilled?: (rows: unknown) => A | PromiseLike<A>,
+          onRejected?: (error: unknown) => B | PromiseLike<B>,
+        ) {
           result ??= tenantStatement(client, tenantId, (connection) => {
             const query = connection.unsafe(text, params, queryOptions);
             return values ? query.values() : query;
@@ -122,7 +130,9 @@ function tenantDatabase(client: postgres.Sql, db: Database, tenantId: string): D
       return pending;
     },
     begin() {
-      return Promise.reject(new Error('a tenant-scoped database runs each statement in its own transaction: it has no transactions inside'));
+      return Promise.reject(
+        new Error('a tenant-scoped database runs each statement in its own transaction: it has no transactions inside'),
+      );
     },
   };
   const session = new PostgresJsSession(scoped as unknown as SessionArgs[0], dialect, schema, options);
@@ -130,7 +140,11 @@ function tenantDatabase(client: postgres.Sql, db: Database, tenantId: string): D
   return new PostgresJsDatabase(dialect, session, schema as never) as unknown as Database;
 }
 
-async function tenantStatement(client: postgres.Sql, tenantId: string, statement: (connection: postgres.ReservedSql) => { execute(): Promise<unknown> }): Promise<unknown> {
+async function tenantStatement(
+  client: postgres.Sql,
+  tenantId: string,
+  statement: (connection: postgres.ReservedSql) => { execute(): Promise<unknown> },
+): Promise<unknown> {
   const connection = await client.reserve();
   try {
     // Built first (postgres.js sends a query when it is executed, not when it is made), so that nothing
@@ -213,7 +227,9 @@ function handle(
       const expected = readMigrationFiles({ migrationsFolder });
       const last = expected.at(-1);
       if (!last) return true;
-      const rows = await db.execute(sql`select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1`);
+      const rows = await db.execute(
+        sql`select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1`,
+      );
       const applied = Number(rowsOf<{ created_at: string }>(rows)[0]?.created_at ?? 0);
       return applied >= last.folderMillis;
     },

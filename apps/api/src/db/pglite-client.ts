@@ -25,8 +25,22 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { messages, TransactionAbortedError, types, type ParserOptions, type QueryOptions, type Results } from '@electric-sql/pglite';
-import type { WireError, WireQueryOptions, WorkerInit, WorkerReady, WorkerReply, WorkerRequest } from './pglite-protocol.js';
+import {
+  messages,
+  TransactionAbortedError,
+  types,
+  type ParserOptions,
+  type QueryOptions,
+  type Results,
+} from '@electric-sql/pglite';
+import type {
+  WireError,
+  WireQueryOptions,
+  WorkerInit,
+  WorkerReady,
+  WorkerReply,
+  WorkerRequest,
+} from './pglite-protocol.js';
 
 /** The transaction handed to transaction()'s callback: PGlite's Transaction, less sql and listen. */
 export interface PgliteWorkerTransaction {
@@ -51,7 +65,17 @@ type Parser = (value: string, typeId: number) => unknown;
  * that drizzle's queries need no parsers in the worker (see WireQueryOptions.raw); other queries get
  * PGlite's own parsing of them here. Should drizzle ask for others, those queries are just slower.
  */
-const DRIZZLE_RAW_TYPES = [types.TIMESTAMP, types.TIMESTAMPTZ, types.INTERVAL, types.DATE, 1231, 1115, 1185, 1187, 1182];
+const DRIZZLE_RAW_TYPES = [
+  types.TIMESTAMP,
+  types.TIMESTAMPTZ,
+  types.INTERVAL,
+  types.DATE,
+  1231,
+  1115,
+  1185,
+  1187,
+  1182,
+];
 
 const NO_OPTIONS: WireQueryOptions = { raw: [] };
 const UNSUPPORTED = ['serializers', 'blob', 'onNotice'] as const;
@@ -62,10 +86,15 @@ function wireOptions(options: QueryOptions | undefined): WireQueryOptions {
   let wire = wireOptionsOf.get(options);
   if (!wire) {
     for (const key of UNSUPPORTED) {
-      if (options[key] !== undefined) throw new Error(`PGlite in a worker thread does not take the query option ${key}`);
+      if (options[key] !== undefined)
+        throw new Error(`PGlite in a worker thread does not take the query option ${key}`);
     }
     const parsers = options.parsers ?? {};
-    wire = { raw: Object.keys(parsers).map(Number).filter((typeId) => typeof parsers[typeId] === 'function') };
+    wire = {
+      raw: Object.keys(parsers)
+        .map(Number)
+        .filter((typeId) => typeof parsers[typeId] === 'function'),
+    };
     if (options.rowMode !== undefined) wire.rowMode = options.rowMode;
     if (options.paramTypes !== undefined) wire.paramTypes = options.paramTypes;
     wireOptionsOf.set(options, wire);
@@ -93,14 +122,26 @@ function pgliteParsers(raw: number[], arrays: [number, number][]): Map<number, P
   return parsers;
 }
 
-const STANDARD_ERRORS: Record<string, ErrorConstructor> = { TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
+const STANDARD_ERRORS: Record<string, ErrorConstructor> = {
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
 
 /** An error from the worker, rebuilt here as PGlite threw it. */
 function fromWire(wire: WireError, params?: unknown[], options?: QueryOptions): unknown {
   if (wire.kind === 'value') return 'value' in wire ? wire.value : new Error(wire.message);
   let error: Error;
   if (wire.kind === 'transaction-aborted') error = new TransactionAbortedError();
-  else if (wire.kind === 'database') error = new messages.DatabaseError(wire.message, Number(wire.fields.length ?? 0), wire.fields.name as messages.MessageName);
+  else if (wire.kind === 'database')
+    error = new messages.DatabaseError(
+      wire.message,
+      Number(wire.fields.length ?? 0),
+      wire.fields.name as messages.MessageName,
+    );
   else {
     error = new (STANDARD_ERRORS[wire.name] ?? Error)(wire.message);
     if (error.name !== wire.name) error.name = wire.name;
@@ -123,7 +164,9 @@ function fromWire(wire: WireError, params?: unknown[], options?: QueryOptions): 
  */
 function workerEntry(): { entry: URL | string; eval: boolean } {
   const here = import.meta.url;
-  const candidates = here.endsWith('.ts') ? ['./pglite-worker.ts', './pglite-worker.js'] : ['./pglite-worker.js', './pglite-worker.ts'];
+  const candidates = here.endsWith('.ts')
+    ? ['./pglite-worker.ts', './pglite-worker.js']
+    : ['./pglite-worker.js', './pglite-worker.ts'];
   const url = candidates.map((file) => new URL(file, here)).find((candidate) => existsSync(candidate));
   if (!url) throw new Error(`the PGlite worker is missing: no pglite-worker.js or .ts beside ${here}`);
   if (!url.pathname.endsWith('.ts')) return { entry: url, eval: false };
@@ -135,7 +178,9 @@ function workerEntry(): { entry: URL | string; eval: boolean } {
 /** The file URL of tsx's ESM API (`tsx/esm/api`, whose register() installs its loader), as its package exports it. */
 function tsxRegisterUrl(from: string): string {
   const manifestPath = createRequire(from).resolve('tsx/package.json');
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { exports?: Record<string, { import?: { default?: string } } | string> };
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+    exports?: Record<string, { import?: { default?: string } } | string>;
+  };
   const api = manifest.exports?.['./esm/api'];
   const file = typeof api === 'object' ? api.import?.default : undefined;
   if (!file) throw new Error(`tsx at ${manifestPath} exports no ./esm/api for import`);
@@ -159,7 +204,9 @@ export class PgliteWorkerClient {
     this.#raw = new Set(raw);
     this.#pgliteParsers = pgliteParsers(raw, arrays);
     worker.on('message', (reply: WorkerReply) => this.#settle(reply));
-    worker.on('error', (error: Error) => this.#stop(new Error(`the PGlite worker failed: ${error.message}`, { cause: error })));
+    worker.on('error', (error: Error) =>
+      this.#stop(new Error(`the PGlite worker failed: ${error.message}`, { cause: error })),
+    );
     worker.on('exit', (code: number) => this.#stop(new Error(`the PGlite worker exited (code ${code})`)));
     // The worker keeps the process alive only while a call waits for it, as PGlite in this thread would.
     worker.unref();
@@ -168,7 +215,10 @@ export class PgliteWorkerClient {
   /** Starts the worker and opens PGlite at `dataDir` (a path or `memory://`) in it. */
   static async start(dataDir: string): Promise<PgliteWorkerClient> {
     const { entry, eval: isCode } = workerEntry();
-    const worker = new Worker(entry, { eval: isCode, workerData: { dataDir, raw: DRIZZLE_RAW_TYPES } satisfies WorkerInit });
+    const worker = new Worker(entry, {
+      eval: isCode,
+      workerData: { dataDir, raw: DRIZZLE_RAW_TYPES } satisfies WorkerInit,
+    });
     let ready: Extract<WorkerReady, { ready: true }>;
     try {
       ready = await new Promise((resolve, reject) => {
@@ -220,7 +270,8 @@ export class PgliteWorkerClient {
     const tx: PgliteWorkerTransaction = {
       query: <R>(text: string, params?: unknown[], options?: QueryOptions) =>
         closed ? Promise.reject(new Error('Transaction is closed')) : this.runQuery<R>(id, text, params, options),
-      exec: (text: string, options?: QueryOptions) => (closed ? Promise.reject(new Error('Transaction is closed')) : this.runExec(id, text, options)),
+      exec: (text: string, options?: QueryOptions) =>
+        closed ? Promise.reject(new Error('Transaction is closed')) : this.runExec(id, text, options),
       rollback: async () => {
         if (closed) throw new Error('Transaction is closed');
         await this.#request({ id: this.#nextId(), op: 'rollback', tx: id });
@@ -265,16 +316,29 @@ export class PgliteWorkerClient {
   }
 
   /** query() on the database (tx 0) or in an open transaction. */
-  async runQuery<T>(tx: number, text: string, params: unknown[] | undefined, options: QueryOptions | undefined): Promise<Results<T>> {
+  async runQuery<T>(
+    tx: number,
+    text: string,
+    params: unknown[] | undefined,
+    options: QueryOptions | undefined,
+  ): Promise<Results<T>> {
     const wire = wireOptions(options);
-    const result = (await this.#request({ id: this.#nextId(), op: 'query', tx, text, params, options: wire }, params ?? [], options)) as Results<T>;
+    const result = (await this.#request(
+      { id: this.#nextId(), op: 'query', tx, text, params, options: wire },
+      params ?? [],
+      options,
+    )) as Results<T>;
     this.#parse(result as Results, options);
     return result;
   }
 
   async runExec(tx: number, text: string, options: QueryOptions | undefined): Promise<Results[]> {
     const wire = wireOptions(options);
-    const results = (await this.#request({ id: this.#nextId(), op: 'exec', tx, text, options: wire }, undefined, options)) as Results[];
+    const results = (await this.#request(
+      { id: this.#nextId(), op: 'exec', tx, text, options: wire },
+      undefined,
+      options,
+    )) as Results[];
     for (const result of results) this.#parse(result, options);
     return results;
   }
@@ -290,7 +354,8 @@ export class PgliteWorkerClient {
     const columns: { key: number | string; typeId: number; parse: Parser }[] = [];
     const add = (key: number | string, typeId: number) => {
       const given = own?.[typeId];
-      const parse = typeof given === 'function' ? given : this.#raw.has(typeId) ? this.#pgliteParsers.get(typeId) : undefined;
+      const parse =
+        typeof given === 'function' ? given : this.#raw.has(typeId) ? this.#pgliteParsers.get(typeId) : undefined;
       if (parse) columns.push({ key, typeId, parse });
     };
     if (options?.rowMode === 'array') {

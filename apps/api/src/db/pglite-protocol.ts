@@ -64,4 +64,6 @@ export type WorkerReply = { id: number; ok: true; value: unknown } | { id: numbe
  * types, and the array types of those, whose PGlite parsers parse their elements with them); `arrays`
  * gives, for each of those that PGlite parses as an array, its element type.
  */
-export type WorkerReady = { ready: true; raw: number[]; arrays: [arrayType: number, elementType: number][] } | { ready: false; error: WireError };
+export type WorkerReady =
+  | { ready: true; raw: number[]; arrays: [arrayType: number, elementType: number][] }
+  | { ready: false; error: WireError };

@@ -9,8 +9,22 @@
  * ends, which here is when the API thread says so (commit or abort), and statements outside it wait.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { messages, PGlite, TransactionAbortedError, type ParserOptions, type QueryOptions, type Transaction } from '@electric-sql/pglite';
-import type { WireError, WireQueryOptions, WorkerInit, WorkerReady, WorkerReply, WorkerRequest } from './pglite-protocol.js';
+import {
+  messages,
+  PGlite,
+  TransactionAbortedError,
+  type ParserOptions,
+  type QueryOptions,
+  type Transaction,
+} from '@electric-sql/pglite';
+import type {
+  WireError,
+  WireQueryOptions,
+  WorkerInit,
+  WorkerReady,
+  WorkerReply,
+  WorkerRequest,
+} from './pglite-protocol.js';
 
 if (!parentPort) throw new Error('pglite-worker runs as a worker thread: see pglite-client.ts');
 const port = parentPort;
@@ -133,7 +147,14 @@ const ATTACHED = ['params', 'queryOptions'] as const;
 
 function toWire(error: unknown): WireError {
   if (!(error instanceof Error)) {
-    return { kind: 'value', name: 'Error', message: String(error), fields: {}, attached: [], ...(cloneable(error) ? { value: error } : {}) };
+    return {
+      kind: 'value',
+      name: 'Error',
+      message: String(error),
+      fields: {},
+      attached: [],
+      ...(cloneable(error) ? { value: error } : {}),
+    };
   }
   const fields: Record<string, unknown> = {};
   const attached: WireError['attached'] = [];
@@ -141,7 +162,12 @@ function toWire(error: unknown): WireError {
     if ((ATTACHED as readonly string[]).includes(key)) attached.push(key as (typeof ATTACHED)[number]);
     else if (cloneable(value)) fields[key] = value;
   }
-  const kind = error instanceof TransactionAbortedError ? 'transaction-aborted' : error instanceof messages.DatabaseError ? 'database' : 'error';
+  const kind =
+    error instanceof TransactionAbortedError
+      ? 'transaction-aborted'
+      : error instanceof messages.DatabaseError
+        ? 'database'
+        : 'error';
   return { kind, name: error.name, message: error.message, fields, attached };
 }
 

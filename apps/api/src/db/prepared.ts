@@ -54,7 +54,11 @@ export function fieldPlaceholders(names: readonly string[], suffix: string | num
  * `table`, except that a null stays SQL NULL (drizzle's placeholder encoder would make a jsonb null
  * `'null'` and throw on a null date).
  */
-export function driverValues(table: Table, fields: Record<string, unknown>, suffix: string | number = ''): Record<string, unknown> {
+export function driverValues(
+  table: Table,
+  fields: Record<string, unknown>,
+  suffix: string | number = '',
+): Record<string, unknown> {
   const values: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(fields)) {
     const column = (table as unknown as Record<string, Column | undefined>)[name];
@@ -80,6 +84,11 @@ interface Preparable<R> {
 }
 
 /** Runs `build`'s query with `values`, prepared once per driver and `key` (see `prepared`). */
-export function run<R>(db: DbOrTx, key: string, build: (db: DbOrTx) => Preparable<R>, values: Record<string, unknown>): Promise<R> {
+export function run<R>(
+  db: DbOrTx,
+  key: string,
+  build: (db: DbOrTx) => Preparable<R>,
+  values: Record<string, unknown>,
+): Promise<R> {
   return prepared(db, key, (name) => build(db).prepare(name)).execute(values);
 }

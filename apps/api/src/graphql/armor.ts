@@ -21,8 +21,15 @@ export function armorPlugins(production: boolean): Plugin[] {
     maxDepthPlugin({ n: LIMITS.depth, flattenFragments: true, ignoreIntrospection: false }),
     maxAliasesPlugin({ n: LIMITS.aliases, allowList: [] }),
     maxDirectivesPlugin({ n: LIMITS.directives }),
-    costLimitPlugin({ maxCost: LIMITS.cost, objectCost: 2, scalarCost: 1, depthCostFactor: 1.5, ignoreIntrospection: true }),
+    costLimitPlugin({
+      maxCost: LIMITS.cost,
+      objectCost: 2,
+      scalarCost: 1,
+      depthCostFactor: 1.5,
+      ignoreIntrospection: true,
+    }),
   ] as Plugin[];
-  if (production) plugins.push({ onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) });
+  if (production)
+    plugins.push({ onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) });
   return plugins;
 }

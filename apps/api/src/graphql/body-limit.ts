@@ -47,9 +47,13 @@ export function useRequestBodyLimit(limits: BodyLimits): Plugin {
       if (!requestParser || !request.body) return;
       const parse = requestParser;
       if (multipart) {
-        setRequestParser((req) => parse(withFormDataLimits(declared === null ? guardedBody(req, limit, null, fetchAPI) : req, limits)));
+        setRequestParser((req) =>
+          parse(withFormDataLimits(declared === null ? guardedBody(req, limit, null, fetchAPI) : req, limits)),
+        );
       } else if (declared === null || Number(declared) > JSON_SCAN_FROM) {
-        setRequestParser((req) => parse(guardedBody(req, limit, new JsonShape(limits.jsonValues, limits.jsonDepth), fetchAPI)));
+        setRequestParser((req) =>
+          parse(guardedBody(req, limit, new JsonShape(limits.jsonValues, limits.jsonDepth), fetchAPI)),
+        );
       }
     },
   };
@@ -59,7 +63,16 @@ export function useRequestBodyLimit(limits: BodyLimits): Plugin {
 function withFormDataLimits(request: Request, limits: BodyLimits): Request {
   const formData = request.formData.bind(request) as (opts?: object) => Promise<FormData>;
   (request as { formData: (opts?: object) => Promise<FormData> }).formData = (opts?: object) =>
-    formData({ ...opts, formDataLimits: { fileSize: limits.fileBytes, files: limits.files, fieldSize: limits.fieldBytes, fields: 8, parts: 8 + limits.files } });
+    formData({
+      ...opts,
+      formDataLimits: {
+        fileSize: limits.fileBytes,
+        files: limits.files,
+        fieldSize: limits.fieldBytes,
+        fields: 8,
+        parts: 8 + limits.files,
+      },
+    });
   return request;
 }
 
@@ -137,5 +150,8 @@ function guardedBody(
 }
 
 const tooLarge = (limit: number) =>
-  createGraphQLError(`Request body too large (the limit is ${limit} bytes)`, { extensions: { http: { status: 413 }, code: 'REQUEST_ENTITY_TOO_LARGE' } });
-const badRequest = (message: string) => createGraphQLError(message, { extensions: { http: { status: 400 }, code: 'BAD_REQUEST' } });
+  createGraphQLError(`Request body too large (the limit is ${limit} bytes)`, {
+    extensions: { http: { status: 413 }, code: 'REQUEST_ENTITY_TOO_LARGE' },
+  });
+const badRequest = (message: string) =>
+  createGraphQLError(message, { extensions: { http: { status: 400 }, code: 'BAD_REQUEST' } });

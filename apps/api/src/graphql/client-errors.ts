@@ -19,7 +19,10 @@ export interface ClientErrorPolicy {
   plugin: Plugin;
 }
 
-export function clientErrorPolicy(opts: { production: boolean; onMasked: (error: unknown) => void }): ClientErrorPolicy {
+export function clientErrorPolicy(opts: {
+  production: boolean;
+  onMasked: (error: unknown) => void;
+}): ClientErrorPolicy {
   const hide = <E extends Error>(error: E): E => {
     if (opts.production && error instanceof GraphQLError) error.message = error.message.replace(SUGGESTION, '');
     return error;
@@ -36,9 +39,11 @@ export function clientErrorPolicy(opts: { production: boolean; onMasked: (error:
       return masked as GraphQLError;
     },
     plugin: {
-      onValidate: () => ({ result, setResult, valid }) => {
-        if (!valid) setResult(result.map((e) => hide(e)));
-      },
+      onValidate:
+        () =>
+        ({ result, setResult, valid }) => {
+          if (!valid) setResult(result.map((e) => hide(e)));
+        },
     },
   };
 }

@@ -18,7 +18,8 @@ export const INPUT_LIMITS = {
   variableDepth: 10,
 } as const;
 
-const badInput = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+const badInput = (message: string) =>
+  new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
 
 /** Why the raw variables are refused, or null. Runs in time bounded by the limits, whatever it is given. */
 export function checkVariables(variables: unknown): GraphQLError | null {
@@ -35,14 +36,16 @@ export function checkVariables(variables: unknown): GraphQLError | null {
     }
     // An uploaded file (multipart) is one value, whatever its insides.
     if (value === null || typeof value !== 'object' || isBlobLike(value)) continue;
-    if (depth > INPUT_LIMITS.variableDepth) return badInput(`${path}: nested deeper than ${INPUT_LIMITS.variableDepth} levels`);
+    if (depth > INPUT_LIMITS.variableDepth)
+      return badInput(`${path}: nested deeper than ${INPUT_LIMITS.variableDepth} levels`);
     if (Array.isArray(value)) {
       if (value.length > INPUT_LIMITS.listLength) {
         return badInput(`${path}: a list of ${value.length} values is over the limit of ${INPUT_LIMITS.listLength}`);
       }
       value.forEach((item, i) => stack.push({ value: item, path: `${path}[${i}]`, depth: depth + 1 }));
     } else {
-      for (const [key, item] of Object.entries(value)) stack.push({ value: item, path: `${path}.${key}`, depth: depth + 1 });
+      for (const [key, item] of Object.entries(value))
+        stack.push({ value: item, path: `${path}.${key}`, depth: depth + 1 });
     }
   }
   return null;
@@ -54,7 +57,9 @@ export function MaxListLengthRule(context: ValidationContext): ASTVisitor {
     [Kind.LIST](node) {
       if (node.values.length > INPUT_LIMITS.listLength) {
         context.reportError(
-          new GraphQLError(`a list of ${node.values.length} values is over the limit of ${INPUT_LIMITS.listLength}`, { nodes: node }),
+          new GraphQLError(`a list of ${node.values.length} values is over the limit of ${INPUT_LIMITS.listLength}`, {
+            nodes: node,
+          }),
         );
       }
     },

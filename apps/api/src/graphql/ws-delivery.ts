@@ -1,4 +1,4 @@
-import { createSourceEventStream, execute, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { createSourceEventStream, execute, type GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, maskError } from 'graphql-yoga';
 import { WebSocket } from 'ws';
 
@@ -35,7 +35,10 @@ export class SubscriptionDelivery {
 
   constructor(private readonly mask: (error: GraphQLError) => GraphQLError = defaultMask) {}
 
-  async subscribe(args: ExecutionArgs, delivery: Delivery): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  async subscribe(
+    args: ExecutionArgs,
+    delivery: Delivery,
+  ): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return this.masked(source as ExecutionResult);
     const iterator = source[Symbol.asyncIterator]();
@@ -63,7 +66,7 @@ export class SubscriptionDelivery {
           const json = await this.payload(args, delivery.shareKey, step.value);
           const { socket } = delivery;
           if (stopped || socket.readyState !== WebSocket.OPEN) break;
-          const message = prefix + json + '}';
+          const message = `${prefix + json}}`;
           this.counts.sent++;
           if (socket.bufferedAmount < HIGH_WATER_BYTES) socket.send(message);
           else await new Promise<void>((resolve) => socket.send(message, () => resolve()));

@@ -14,7 +14,13 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { Dispatcher } from 'undici';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ApiKeyAuthenticator, AUTH_FAILURE_MESSAGES, revokedKeyIds, type AuthFailure, type Principal } from '../auth/api-keys.js';
+import {
+  ApiKeyAuthenticator,
+  AUTH_FAILURE_MESSAGES,
+  revokedKeyIds,
+  type AuthFailure,
+  type Principal,
+} from '../auth/api-keys.js';
 import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { bootstrapSandboxTenant, SANDBOX_KEY_FILE } from '../auth/bootstrap.js';
 import { isSandbox, type Config } from '../config.js';
@@ -195,7 +201,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if (waitMs !== null) {
       return {
         refusal: new GraphQLError('too many requests for this API key', {
-          extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: { 'retry-after': String(Math.ceil(waitMs / 1000)) } } },
+          extensions: {
+            code: 'RATE_LIMITED',
+            http: { status: 429, headers: { 'retry-after': String(Math.ceil(waitMs / 1000)) } },
+          },
         }),
       };
     }
@@ -226,7 +235,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
           onExecuteDone: ({ result }) => {
             const op = getOperationAST(args.document, args.operationName);
             const failed = 'errors' in result && Array.isArray(result.errors) && result.errors.length > 0;
-            metrics.graphqlOperations.inc({ type: op?.operation ?? 'unknown', name: op?.name?.value ?? 'anonymous', outcome: failed ? 'error' : 'ok' });
+            metrics.graphqlOperations.inc({
+              type: op?.operation ?? 'unknown',
+              name: op?.name?.value ?? 'anonymous',
+              outcome: failed ? 'error' : 'ok',
+            });
           },
         }),
         onSubscribe: ({ args }) => countSubscription(args),
@@ -274,7 +287,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
         const ctx = args.contextValue as unknown as GraphQLContext;
         if (!db.rowLevelSecurity || ctx.principal.scope === 'admin') return;
         if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
-        setExecuteFn((execArgs) => ctx.asTenant((tx) => Promise.resolve(executeFn({ ...execArgs, contextValue: { ...ctx, db: tx } }))));
+        setExecuteFn((execArgs) =>
+          ctx.asTenant((tx) => Promise.resolve(executeFn({ ...execArgs, contextValue: { ...ctx, db: tx } }))),
+        );
       },
     };
   }
@@ -299,7 +314,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
       metrics.httpRequests.inc({ route: routeName, method, status: String(res.statusCode) });
       metrics.httpDuration.observe({ route: routeName }, seconds);
       if (routeName !== '/healthz' && routeName !== '/metrics') {
-        log.debug({ requestId, method, route: routeName, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+        log.debug(
+          { requestId, method, route: routeName, status: res.statusCode, ms: Math.round(seconds * 1000) },
+          'request',
+        );
       }
     });
     if (path === '/metrics' && method === 'GET' && config.metrics.port === undefined) return serveMetrics(req, res);
@@ -332,7 +350,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
         await db.ping();
         if (!(await db.migrationsApplied())) return sendJson(res, 503, { status: 'migrations pending' });
         if (!(await bus.ping())) return sendJson(res, 503, { status: 'redis unreachable' });
-        return sendJson(res, 200, { status: 'ready', database: db.driver, ...(config.redisUrl ? { redis: 'ok' } : {}) });
+        return sendJson(res, 200, {
+          status: 'ready',
+          database: db.driver,
+          ...(config.redisUrl ? { redis: 'ok' } : {}),
+        });
       } catch {
         return sendJson(res, 503, { status: 'database unreachable' });
       }
@@ -349,8 +371,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
     const token = config.metrics.token;
     const allowed = token ? bearerMatches(req.headers.authorization, token) : isLoopback(req.socket.remoteAddress);
     if (!allowed) {
-      return sendJson(res, token ? 401 : 403, { error: token ? 'send Authorization: Bearer <METRICS_TOKEN>' : 'metrics are served to loopback only' },
-        token ? { 'www-authenticate': 'Bearer' } : {});
+      return sendJson(
+        res,
+        token ? 401 : 403,
+        { error: token ? 'send Authorization: Bearer <METRICS_TOKEN>' : 'metrics are served to loopback only' },
+        token ? { 'www-authenticate': 'Bearer' } : {},
+      );
     }
     await refreshGauges();
     res.writeHead(200, { 'content-type': metrics.registry.contentType });
@@ -361,7 +387,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
       ? undefined
       : createServer((req, res) => {
           const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-          const reply = path === '/metrics' && req.method === 'GET' ? serveMetrics(req, res) : Promise.resolve(sendJson(res, 404, { error: 'not found' }));
+          const reply =
+            path === '/metrics' && req.method === 'GET'
+              ? serveMetrics(req, res)
+              : Promise.resolve(sendJson(res, 404, { error: 'not found' }));
           reply.catch((err: unknown) => {
             log.error({ err }, 'metrics scrape failed');
             if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
@@ -371,7 +400,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   /** Gauges read from the database at scrape time: every process reports the shared totals. */
   async function refreshGauges(): Promise<void> {
     metrics.tasks.reset();
-    for (const row of await countTasksByStatus(db.db)) metrics.tasks.set({ status: row.status, provider: row.provider }, row.n);
+    for (const row of await countTasksByStatus(db.db))
+      metrics.tasks.set({ status: row.status, provider: row.provider }, row.n);
     metrics.jobQueueDepth.reset();
     metrics.jobQueueAge.reset();
     for (const q of await jobs.depth()) {
@@ -403,13 +433,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
   async function consoleConfig(req: IncomingMessage): Promise<Record<string, unknown>> {
     const mode = isSandbox(config) ? 'SANDBOX' : 'LIVE';
     if (mode !== 'SANDBOX' || !isLoopback(req.socket.remoteAddress)) return { mode };
-    const key = sandboxApiKey ?? (await readFile(join(config.dataDir, SANDBOX_KEY_FILE), 'utf8').catch(() => '')).trim();
+    const key =
+      sandboxApiKey ?? (await readFile(join(config.dataDir, SANDBOX_KEY_FILE), 'utf8').catch(() => '')).trim();
     return key ? { mode, sandboxApiKey: key } : { mode };
   }
 
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: WS_MAX_PAYLOAD });
   const delivery = new SubscriptionDelivery(errors.mask);
-  const wsOperations = new WeakMap<ExecutionArgs, { execute: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult; delivery: Delivery }>();
+  const wsOperations = new WeakMap<
+    ExecutionArgs,
+    { execute: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult; delivery: Delivery }
+  >();
   type WsExtra = { principal?: Principal; socket: WebSocket };
   /** Open authenticated sockets, so that a revoked key's sockets can be closed. */
   const sockets = new Map<WebSocket, Principal>();
@@ -456,7 +490,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
             variableValues: payload.variables,
             contextValue: await enveloped.contextFactory(),
           };
-          const shareKey = JSON.stringify([principal.apiKeyId, payload.operationName ?? null, payload.query, payload.variables ?? null]);
+          const shareKey = JSON.stringify([
+            principal.apiKeyId,
+            payload.operationName ?? null,
+            payload.query,
+            payload.variables ?? null,
+          ]);
           wsOperations.set(args, { execute: enveloped.execute, delivery: { socket: ctx.extra.socket, id, shareKey } });
           return args;
         } catch (error) {
@@ -530,7 +569,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
         unlisten = await db.listen?.(JOBS_CHANNEL, (payload) => jobs.onNotify(payload));
       }
       log.info(
-        { url: listeningUrl, database: db.driver, providers: adapters.list().map((a) => `${a.provider}:${a.kind}:${a.mode}`) },
+        {
+          url: listeningUrl,
+          database: db.driver,
+          providers: adapters.list().map((a) => `${a.provider}:${a.kind}:${a.mode}`),
+        },
         'clipwire api listening',
       );
       return listeningUrl;
@@ -557,17 +600,29 @@ export async function buildApp(options: AppOptions): Promise<App> {
 }
 
 function sandboxOrigins(config: Config, sandboxUrl: string | undefined): string[] {
-  const urls = [config.kling, config.kie, config.digitalHuman].filter((p) => p.mode === 'SANDBOX').map((p) => p.baseUrl ?? sandboxUrl);
+  const urls = [config.kling, config.kie, config.digitalHuman]
+    .filter((p) => p.mode === 'SANDBOX')
+    .map((p) => p.baseUrl ?? sandboxUrl);
   return [...new Set(urls.filter((u): u is string => u !== undefined).map((u) => new URL(u).origin))];
 }
 
 /** One adapter per configured provider capability; sandboxed providers talk to the simulator. */
-function buildAdapters(config: Config, sandboxUrl: string | undefined, dispatcher: Dispatcher | undefined): AdapterRegistry {
+function buildAdapters(
+  config: Config,
+  sandboxUrl: string | undefined,
+  dispatcher: Dispatcher | undefined,
+): AdapterRegistry {
   const adapters: TaskAdapter[] = [];
-  const base = (p: { mode: 'LIVE' | 'SANDBOX'; baseUrl: string | undefined }) => (p.mode === 'LIVE' ? p.baseUrl : (p.baseUrl ?? sandboxUrl));
+  const base = (p: { mode: 'LIVE' | 'SANDBOX'; baseUrl: string | undefined }) =>
+    p.mode === 'LIVE' ? p.baseUrl : (p.baseUrl ?? sandboxUrl);
   const klingUrl = base(config.kling);
   if (klingUrl) {
-    const kling = new KlingClient({ baseUrl: klingUrl, auth: config.kling.auth, dispatcher, timeoutMs: config.providerTimeoutMs });
+    const kling = new KlingClient({
+      baseUrl: klingUrl,
+      auth: config.kling.auth,
+      dispatcher,
+      timeoutMs: config.providerTimeoutMs,
+    });
     adapters.push(
       klingAvatarAdapter(kling, config.kling.mode, config.klingWebhookSecret),
       klingVideoSoundAdapter(kling, config.kling.mode, config.klingWebhookSecret),
@@ -576,7 +631,13 @@ function buildAdapters(config: Config, sandboxUrl: string | undefined, dispatche
   const kieUrl = base(config.kie);
   if (kieUrl) {
     const uploadBaseUrl = config.kie.uploadBaseUrl ?? (config.kie.mode === 'SANDBOX' ? kieUrl : undefined);
-    const kie = new KieClient({ apiKey: config.kie.auth.apiKey, baseUrl: kieUrl, dispatcher, timeoutMs: config.providerTimeoutMs, ...(uploadBaseUrl ? { uploadBaseUrl } : {}) });
+    const kie = new KieClient({
+      apiKey: config.kie.auth.apiKey,
+      baseUrl: kieUrl,
+      dispatcher,
+      timeoutMs: config.providerTimeoutMs,
+      ...(uploadBaseUrl ? { uploadBaseUrl } : {}),
+    });
     adapters.push(
       kieAvatarAdapter(kie, config.kie.mode, {
         hmacKey: config.kie.webhookHmacKey,
@@ -587,7 +648,12 @@ function buildAdapters(config: Config, sandboxUrl: string | undefined, dispatche
   }
   const dhUrl = base(config.digitalHuman);
   if (dhUrl) {
-    const dh = new DigitalHumanClient({ baseUrl: dhUrl, apiKey: config.digitalHuman.auth.apiKey, dispatcher, timeoutMs: config.providerTimeoutMs });
+    const dh = new DigitalHumanClient({
+      baseUrl: dhUrl,
+      apiKey: config.digitalHuman.auth.apiKey,
+      dispatcher,
+      timeoutMs: config.providerTimeoutMs,
+    });
     adapters.push(digitalHumanAdapter(dh, config.digitalHuman.mode));
   }
   return new AdapterRegistry(adapters);
@@ -629,7 +695,11 @@ function bearerMatches(header: string | undefined, token: string): boolean {
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 

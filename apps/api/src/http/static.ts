@@ -14,7 +14,12 @@ const TYPES: Record<string, string> = {
 };
 
 /** Serves a file from `root`, or returns false when there is none (paths cannot climb out of root). */
-export async function serveStatic(root: string, urlPath: string, res: ServerResponse, method: string): Promise<boolean> {
+export async function serveStatic(
+  root: string,
+  urlPath: string,
+  res: ServerResponse,
+  method: string,
+): Promise<boolean> {
   const relative = urlPath === '/' ? 'index.html' : decodeURIComponent(urlPath).replace(/^\/+/, '');
   const file = normalize(join(root, relative));
   if (!file.startsWith(root + sep)) return false;

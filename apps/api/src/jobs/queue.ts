@@ -24,7 +24,10 @@ export interface NewJob {
 const free = () => or(isNull(jobs.lockedUntil), lt(jobs.lockedUntil, sql`now()`));
 /** Not waiting behind an earlier job of its group. */
 const notBehindItsGroup = () =>
-  or(isNull(jobs.groupKey), sql`not exists (select 1 from jobs e where e.group_key = ${jobs.groupKey} and e.id < ${jobs.id})`);
+  or(
+    isNull(jobs.groupKey),
+    sql`not exists (select 1 from jobs e where e.group_key = ${jobs.groupKey} and e.id < ${jobs.id})`,
+  );
 
 /** The NOTIFY channel that wakes other processes' workers when jobs are queued. */
 export const JOBS_CHANNEL = 'clipwire_jobs';
@@ -68,7 +71,13 @@ export class JobQueue {
   /** Inserts jobs inside the caller's transaction; call `nudge` after it commits. */
   async enqueue(tx: DbOrTx, ...list: NewJob[]): Promise<void> {
     if (list.length === 0) return;
-    const rows = list.map((j) => ({ queue: j.queue, payload: j.payload, dedupeKey: j.dedupeKey ?? null, groupKey: j.groupKey ?? null, runAt: j.runAt ?? new Date() }));
+    const rows = list.map((j) => ({
+      queue: j.queue,
+      payload: j.payload,
+      dedupeKey: j.dedupeKey ?? null,
+      groupKey: j.groupKey ?? null,
+      runAt: j.runAt ?? new Date(),
+    }));
     // One statement per number of jobs; a job the dedupe key turns away was queued (and notified) before.
     await run(
       tx,
@@ -101,13 +110,18 @@ export class JobQueue {
    * workers are nudged directly (see `onNotify`).
    */
   private queuedSql(queue: SQL): SQL<boolean> {
-    return this.notify ? sql<boolean>`pg_notify(${JOBS_CHANNEL}, ${`${this.workerId}:`} || ${queue}) is not null` : sql<boolean>`true`;
+    return this.notify
+      ? sql<boolean>`pg_notify(${JOBS_CHANNEL}, ${`${this.workerId}:`} || ${queue}) is not null`
+      : sql<boolean>`true`;
   }
 
   /** A NOTIFY on JOBS_CHANNEL: wakes this process's workers of that queue, unless this process sent it. */
   onNotify(payload: string): void {
     const at = payload.lastIndexOf(':');
-    if (at < 0) return this.nudge();
+    if (at < 0) {
+      this.nudge();
+      return;
+    }
     if (payload.slice(0, at) === this.workerId) return;
     const queue = payload.slice(at + 1);
     this.nudge((JOB_QUEUES as readonly string[]).includes(queue) ? [queue as QueueName] : undefined);
@@ -125,7 +139,12 @@ export class JobQueue {
    * later jobs wait while an earlier one is unfinished. The dedupe key is released on claim, so a
    * notification arriving while the job runs queues another run instead of being lost.
    */
-  async claim(queues: readonly QueueName[], limit: number, leaseMs: number, steps: Partial<Record<QueueName, ClaimStep>> = {}): Promise<Claim> {
+  async claim(
+    queues: readonly QueueName[],
+    limit: number,
+    leaseMs: number,
+    steps: Partial<Record<QueueName, ClaimStep>> = {},
+  ): Promise<Claim> {
     return this.db.transaction(async (tx) => {
       const claimed = await run(
         tx,
@@ -145,7 +164,14 @@ export class JobQueue {
                 db
                   .select({ id: jobs.id })
                   .from(jobs)
-                  .where(and(inArray(jobs.queue, listPlaceholders('queue', queues.length)), lte(jobs.runAt, sql`now()`), free(), notBehindItsGroup()))
+                  .where(
+                    and(
+                      inArray(jobs.queue, listPlaceholders('queue', queues.length)),
+                      lte(jobs.runAt, sql`now()`),
+                      free(),
+                      notBehindItsGroup(),
+                    ),
+                  )
                   .orderBy(asc(jobs.runAt), asc(jobs.id))
                   .limit(sql.placeholder('limit'))
                   .for('update', { skipLocked: true }),
@@ -178,7 +204,9 @@ export class JobQueue {
       `jobs-next-due:${queues.length}`,
       (db) =>
         db
-          .select({ at: sql<string | null>`min(greatest(${jobs.runAt}, coalesce(${jobs.lockedUntil}, ${jobs.runAt})))` })
+          .select({
+            at: sql<string | null>`min(greatest(${jobs.runAt}, coalesce(${jobs.lockedUntil}, ${jobs.runAt})))`,
+          })
           .from(jobs)
           .where(and(inArray(jobs.queue, listPlaceholders('queue', queues.length)), notBehindItsGroup())),
       listValues('queue', queues),
@@ -202,7 +230,8 @@ export class JobQueue {
     await run(
       tx,
       'jobs-complete',
-      (db) => db.delete(jobs).where(and(eq(jobs.id, sql.placeholder('id')), eq(jobs.lockedBy, sql.placeholder('workerId')))),
+      (db) =>
+        db.delete(jobs).where(and(eq(jobs.id, sql.placeholder('id')), eq(jobs.lockedBy, sql.placeholder('workerId')))),
       { id: job.id, workerId: this.workerId },
     );
   }
@@ -350,11 +379,16 @@ export class Worker {
   private run(job: JobRow, context: unknown): void {
     this.running++;
     this.runningIds.add(job.id);
-    const heartbeat = setInterval(() => void this.queue.extend(job, this.opts.leaseMs).catch(() => {}), this.opts.leaseMs / 3);
+    const heartbeat = setInterval(
+      () => void this.queue.extend(job, this.opts.leaseMs).catch(() => {}),
+      this.opts.leaseMs / 3,
+    );
     const p = (async () => {
       const handler = this.handlers[job.queue];
       try {
-        const outcome = handler ? await handler(job, context) : { retryInMs: 60_000, error: `no handler for ${job.queue}` };
+        const outcome = handler
+          ? await handler(job, context)
+          : { retryInMs: 60_000, error: `no handler for ${job.queue}` };
         if ('retryInMs' in outcome) {
           await this.queue.retry(job, outcome.retryInMs, outcome.error);
           this.wakeUpAt(Date.now() + outcome.retryInMs);

@@ -13,10 +13,13 @@ export class WakeTimer {
     if (at >= this.due) return;
     clearTimeout(this.timer);
     this.due = at;
-    this.timer = setTimeout(() => {
-      this.due = Number.POSITIVE_INFINITY;
-      this.fire();
-    }, Math.max(0, at - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.due = Number.POSITIVE_INFINITY;
+        this.fire();
+      },
+      Math.max(0, at - Date.now()),
+    );
     this.timer.unref();
   }
 

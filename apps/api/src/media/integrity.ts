@@ -29,7 +29,6 @@ export interface Integrity {
 const OK: Integrity = { intact: true };
 const bad = (corruption: string): Integrity => ({ intact: false, corruption });
 
-
 /**
  * Checks the whole file `b` of type `mime`/`ext` (as file-type reported them). `undefined` for types
  * without a walker: they are neither accepted nor refused here.
@@ -89,7 +88,9 @@ export function checkIsoBmffPrefix(b: Uint8Array, totalSize: number, mime: strin
       const end = sampleDataEnd(buf, pos + head.header, pos + size);
       if (end === 'damaged') return bad(`the ${label}'s sample table is damaged`);
       if (end > totalSize) {
-        return bad(`the ${label}'s sample table points past the end of the file (to byte ${end}, the file has ${totalSize} bytes)`);
+        return bad(
+          `the ${label}'s sample table points past the end of the file (to byte ${end}, the file has ${totalSize} bytes)`,
+        );
       }
     }
     pos += size;
@@ -112,7 +113,8 @@ function checkPng(b: Buffer): Integrity {
     if (pos + 8 > b.length) return bad('the PNG ends before its IEND chunk');
     const len = b.readUInt32BE(pos);
     const type = b.toString('latin1', pos + 4, pos + 8);
-    if (!/^[A-Za-z]{4}$/.test(type) || len > 0x7fffffff) return bad(`the PNG has a damaged chunk header at byte ${pos}`);
+    if (!/^[A-Za-z]{4}$/.test(type) || len > 0x7fffffff)
+      return bad(`the PNG has a damaged chunk header at byte ${pos}`);
     if (first && type !== 'IHDR') return bad('the PNG does not start with an IHDR chunk');
     const end = pos + 12 + len;
     if (end > b.length) {
@@ -131,7 +133,15 @@ function checkPng(b: Buffer): Integrity {
 function jpegMarkerName(m: number): string {
   if (m >= 0xe0 && m <= 0xef) return `APP${m - 0xe0}`;
   if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return 'SOF';
-  const names: Record<number, string> = { 0xc4: 'DHT', 0xcc: 'DAC', 0xda: 'SOS', 0xdb: 'DQT', 0xdd: 'DRI', 0xdc: 'DNL', 0xfe: 'COM' };
+  const names: Record<number, string> = {
+    196: 'DHT',
+    204: 'DAC',
+    218: 'SOS',
+    219: 'DQT',
+    221: 'DRI',
+    220: 'DNL',
+    254: 'COM',
+  };
   return names[m] ?? `0xFF${m.toString(16).toUpperCase()}`;
 }
 
@@ -310,7 +320,8 @@ function sampleDataEnd(b: Buffer, moovStart: number, moovEnd: number): number | 
       } else if (box.type === 'stsc') {
         if (p + count * 12 > box.end) return 'damaged';
         stsc = [];
-        for (let i = 0; i < count; i++) stsc.push({ first: b.readUInt32BE(p + i * 12), perChunk: b.readUInt32BE(p + i * 12 + 4) });
+        for (let i = 0; i < count; i++)
+          stsc.push({ first: b.readUInt32BE(p + i * 12), perChunk: b.readUInt32BE(p + i * 12 + 4) });
       } else if (box.type === 'stsz') {
         if (box.end < box.start + 12) return 'damaged';
         fixedSize = b.readUInt32BE(box.start + 4);
@@ -356,7 +367,9 @@ function checkIsoBmff(b: Buffer, label: string): Integrity {
     const size = head.size === 0 ? b.length - pos : head.size;
     if (size < head.header) return bad(`the ${label} has a damaged box header at byte ${pos}`);
     if (pos + size > b.length) {
-      return bad(`the ${label} ends inside its ${printable(head.type)} box (${b.length - pos} of ${size} bytes present)`);
+      return bad(
+        `the ${label} ends inside its ${printable(head.type)} box (${b.length - pos} of ${size} bytes present)`,
+      );
     }
     if (head.type === 'moov') moov = { start: pos + head.header, end: pos + size };
     if (head.type === 'mdat') mdat = true;
@@ -367,7 +380,9 @@ function checkIsoBmff(b: Buffer, label: string): Integrity {
   const end = sampleDataEnd(b, moov.start, moov.end);
   if (end === 'damaged') return bad(`the ${label}'s sample table is damaged`);
   if (end > b.length) {
-    return bad(`the ${label}'s sample table points past the end of the file (to byte ${end}, the file has ${b.length} bytes)`);
+    return bad(
+      `the ${label}'s sample table points past the end of the file (to byte ${end}, the file has ${b.length} bytes)`,
+    );
   }
   return OK;
 }
@@ -394,7 +409,8 @@ function checkWav(b: Buffer): Integrity {
     if (id === 'data') {
       data = true;
       if (size === 0xffffffff || (streamed && size === 0)) break; // streamed: to the end of the file
-      if (body + size > b.length) return bad(`the WAV ends inside its data chunk (${b.length - body} of ${size} bytes)`);
+      if (body + size > b.length)
+        return bad(`the WAV ends inside its data chunk (${b.length - body} of ${size} bytes)`);
     } else {
       if (id === 'fmt ') fmt = true;
       if (body + size > end) return bad(`the WAV ends inside its ${printable(id).trim()} chunk`);
@@ -415,7 +431,8 @@ function checkWav(b: Buffer): Integrity {
 function skipId3v2(b: Buffer, pos: number): number {
   while (pos + 3 <= b.length && b.toString('latin1', pos, pos + 3) === 'ID3') {
     if (pos + 10 > b.length) return -1;
-    const size = ((b[pos + 6]! & 0x7f) << 21) | ((b[pos + 7]! & 0x7f) << 14) | ((b[pos + 8]! & 0x7f) << 7) | (b[pos + 9]! & 0x7f);
+    const size =
+      ((b[pos + 6]! & 0x7f) << 21) | ((b[pos + 7]! & 0x7f) << 14) | ((b[pos + 8]! & 0x7f) << 7) | (b[pos + 9]! & 0x7f);
     const end = pos + 10 + size + (b[pos + 5]! & 0x10 ? 10 : 0);
     if (end > b.length) return -1;
     pos = end;
@@ -462,7 +479,11 @@ const MPEG2_BITRATES = [
   [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
   [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
 ];
-const MPEG_SAMPLE_RATES: Record<number, number[]> = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] };
+const MPEG_SAMPLE_RATES: Record<number, number[]> = {
+  3: [44100, 48000, 32000],
+  2: [22050, 24000, 16000],
+  0: [11025, 12000, 8000],
+};
 
 interface MpegFrame {
   length: number;
@@ -564,7 +585,8 @@ function checkMp3(b: Buffer): Integrity | undefined {
       pos = next;
       continue;
     }
-    if (pos + f.length > end) return bad(`the MP3 ends inside its last audio frame (${end - pos} of ${f.length} bytes)`);
+    if (pos + f.length > end)
+      return bad(`the MP3 ends inside its last audio frame (${end - pos} of ${f.length} bytes)`);
     if (frames === 0) {
       const header = mpegInfoHeader(b, pos, f);
       if (header) info = { ...header, start: pos, frameLength: f.length };
@@ -868,7 +890,8 @@ function checkFlac(b: Buffer): Integrity {
   let maxFrame = 0;
   for (let blocks = 0; ; blocks++) {
     if (pos + 4 > b.length) return bad('the FLAC ends inside its metadata');
-    if (blocks === FLAC_MAX_METADATA_BLOCKS) return bad(`the FLAC is damaged (more than ${FLAC_MAX_METADATA_BLOCKS} metadata blocks)`);
+    if (blocks === FLAC_MAX_METADATA_BLOCKS)
+      return bad(`the FLAC is damaged (more than ${FLAC_MAX_METADATA_BLOCKS} metadata blocks)`);
     const first = blocks === 0;
     const last = b[pos]! & 0x80;
     const type = b[pos]! & 0x7f;

@@ -3,13 +3,23 @@
  * integrity.ts (every box present, sample tables inside the file) walk them.
  */
 
-export const ISO_BMFF_MIMES: ReadonlySet<string> = new Set(['video/mp4', 'video/quicktime', 'audio/x-m4a', 'audio/mp4', 'video/x-m4v']);
+export const ISO_BMFF_MIMES: ReadonlySet<string> = new Set([
+  'video/mp4',
+  'video/quicktime',
+  'audio/x-m4a',
+  'audio/mp4',
+  'video/x-m4v',
+]);
 
 /**
  * The header of the box at `pos`: size 0 means "to the end of the file"; a 64-bit size beyond
  * Number.MAX_SAFE_INTEGER reads as that; null when a 64-bit size is cut off by `to`.
  */
-export function readBoxHeader(b: Buffer, pos: number, to: number): { size: number; header: number; type: string } | null {
+export function readBoxHeader(
+  b: Buffer,
+  pos: number,
+  to: number,
+): { size: number; header: number; type: string } | null {
   const size = b.readUInt32BE(pos);
   const type = b.toString('latin1', pos + 4, pos + 8);
   if (size !== 1) return { size, header: 8, type };

@@ -140,7 +140,9 @@ export function checkMedia(rule: MediaRule, probe: MediaProbe, path: string[]): 
   }
   if (probe.sizeBytes > rule.maxBytes) {
     issues.push(
-      issue(`${field} must be at most ${formatBytes(rule.maxBytes)} (got ${formatOver(probe.sizeBytes, rule.maxBytes)})`),
+      issue(
+        `${field} must be at most ${formatBytes(rule.maxBytes)} (got ${formatOver(probe.sizeBytes, rule.maxBytes)})`,
+      ),
     );
   }
 
@@ -183,7 +185,10 @@ export function checkMedia(rule: MediaRule, probe: MediaProbe, path: string[]): 
           : `between ${rule.minSeconds} and ${rule.maxSeconds} s long`;
     if (d === undefined) {
       issues.push(issue(`${field}: could not determine the duration (must be ${range})`));
-    } else if ((rule.minSeconds !== undefined && d < rule.minSeconds) || (rule.maxSeconds !== undefined && d > rule.maxSeconds)) {
+    } else if (
+      (rule.minSeconds !== undefined && d < rule.minSeconds) ||
+      (rule.maxSeconds !== undefined && d > rule.maxSeconds)
+    ) {
       issues.push(issue(`${field} must be ${range} (got ${formatSeconds(d)})`));
     }
   }

@@ -153,11 +153,7 @@ export async function probeMedia(bytes: Buffer | Uint8Array, opts: ProbeOptions 
     }
     if (!complete) return probe; // see the header comment: prefix durations are unreliable
     try {
-      const meta = await parseBuffer(
-        bytes,
-        { mimeType: mime, size: sizeBytes },
-        { duration: true, skipCovers: true },
-      );
+      const meta = await parseBuffer(bytes, { mimeType: mime, size: sizeBytes }, { duration: true, skipCovers: true });
       const d = meta.format.duration;
       if (d !== undefined && Number.isFinite(d) && d > 0) probe.durationSeconds = d;
     } catch {

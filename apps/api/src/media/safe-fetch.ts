@@ -327,7 +327,10 @@ export async function safeFetch(input: string | URL, opts: SafeFetchOptions): Pr
           throw new MediaFetchError('HTTP_STATUS', `${redactUrl(url)} answered HTTP ${status} without a Location`);
         }
         if (hop >= maxRedirects) {
-          throw new MediaFetchError('TOO_MANY_REDIRECTS', `more than ${maxRedirects} redirects starting at ${redactUrl(url)}`);
+          throw new MediaFetchError(
+            'TOO_MANY_REDIRECTS',
+            `more than ${maxRedirects} redirects starting at ${redactUrl(url)}`,
+          );
         }
         let next: URL;
         try {
@@ -391,7 +394,9 @@ export async function safeFetch(input: string | URL, opts: SafeFetchOptions): Pr
   } catch (err) {
     if (err instanceof MediaFetchError) throw err;
     if (timeout.aborted) {
-      throw new MediaFetchError('TIMEOUT', `fetching ${redactUrl(url)} took longer than ${timeoutMs} ms`, { cause: err });
+      throw new MediaFetchError('TIMEOUT', `fetching ${redactUrl(url)} took longer than ${timeoutMs} ms`, {
+        cause: err,
+      });
     }
     const code = (err as { code?: unknown }).code;
     if (code === 'UND_ERR_CONNECT_TIMEOUT') {

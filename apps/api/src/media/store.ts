@@ -32,7 +32,13 @@ export class MediaStore {
   }
 
   async put(db: DbOrTx, tenantId: string, bytes: Buffer, mime: string): Promise<string> {
-    const fields = { tenantId, bytes, mime, sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    const fields = {
+      tenantId,
+      bytes,
+      mime,
+      sizeBytes: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+    };
     const [row] = await run(
       db,
       'media-insert',
@@ -48,7 +54,17 @@ export class MediaStore {
   }
 
   async get(id: string): Promise<MediaObjectRow | null> {
-    const [row] = await run(this.db, 'media-by-id', (db) => db.select().from(mediaObjects).where(eq(mediaObjects.id, sql.placeholder('id'))).limit(1), { id });
+    const [row] = await run(
+      this.db,
+      'media-by-id',
+      (db) =>
+        db
+          .select()
+          .from(mediaObjects)
+          .where(eq(mediaObjects.id, sql.placeholder('id')))
+          .limit(1),
+      { id },
+    );
     return row ?? null;
   }
 
@@ -58,7 +74,11 @@ export class MediaStore {
     const rows = await run(
       db,
       `media-by-ids:${ids.length}`,
-      (db) => db.select().from(mediaObjects).where(inArray(mediaObjects.id, listPlaceholders('id', ids.length))),
+      (db) =>
+        db
+          .select()
+          .from(mediaObjects)
+          .where(inArray(mediaObjects.id, listPlaceholders('id', ids.length))),
       listValues('id', ids),
     );
     return new Map(rows.map((row) => [row.id, row]));

@@ -20,11 +20,16 @@ export function digitalHumanReport(task: DigitalHumanTask): ProviderReport {
     message: task.failReason,
     progress: task.progress,
     output: {
-      videos: video ? [{ id: task.taskId, url: video, watermarkUrl: task.watermarkedVideoUrl, durationSeconds: null }] : [],
+      videos: video
+        ? [{ id: task.taskId, url: video, watermarkUrl: task.watermarkedVideoUrl, durationSeconds: null }]
+        : [],
       audios: [],
     },
     cost: null,
-    failure: task.status === 'FAILED' ? { providerCode: null, message: task.failReason || 'the digital-human provider reported a failure' } : null,
+    failure:
+      task.status === 'FAILED'
+        ? { providerCode: null, message: task.failReason || 'the digital-human provider reported a failure' }
+        : null,
     updatedAt: task.finishedAt ?? task.startedAt ?? task.submittedAt,
   };
 }
@@ -50,7 +55,10 @@ export function digitalHumanAdapter(client: DigitalHumanClient, mode: 'SANDBOX' 
           ? { audioUrl: await url(v.audio), avatarUrl, noWatermark: r.noWatermark }
           : v.type === 'clone'
             ? { createVoice: { audioUrl: await url(v.audio), language: v.language, text: v.text }, avatarUrl }
-            : { useVoice: { voiceEngineId: v.voiceEngineId, audioId: v.audioId, language: v.language, text: v.text }, avatarUrl },
+            : {
+                useVoice: { voiceEngineId: v.voiceEngineId, audioId: v.audioId, language: v.language, text: v.text },
+                avatarUrl,
+              },
       );
       return acceptedReport(taskId, 'SUBMITTED');
     },

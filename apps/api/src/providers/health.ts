@@ -41,7 +41,11 @@ export class ProviderHealth {
       return result;
     } catch (error) {
       if ((error as { code?: string }).code === 'EOPENBREAKER') throw new CircuitOpenError(provider);
-      this.observe(provider, error instanceof ProviderError ? error.kind : 'error', (performance.now() - started) / 1000);
+      this.observe(
+        provider,
+        error instanceof ProviderError ? error.kind : 'error',
+        (performance.now() - started) / 1000,
+      );
       throw error;
     }
   }

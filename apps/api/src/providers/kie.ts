@@ -19,11 +19,19 @@ export function kieReport(task: KieTask): ProviderReport {
     message: task.failMsg,
     progress: task.status === 'SUCCEEDED' ? 1 : null,
     output: {
-      videos: task.resultUrls.map((url, i) => ({ id: `${task.taskId}-${i}`, url, watermarkUrl: null, durationSeconds: null })),
+      videos: task.resultUrls.map((url, i) => ({
+        id: `${task.taskId}-${i}`,
+        url,
+        watermarkUrl: null,
+        durationSeconds: null,
+      })),
       audios: [],
     },
     cost: null,
-    failure: task.status === 'FAILED' ? { providerCode: task.failCode, message: task.failMsg || 'KIE reported the generation failed' } : null,
+    failure:
+      task.status === 'FAILED'
+        ? { providerCode: task.failCode, message: task.failMsg || 'KIE reported the generation failed' }
+        : null,
     updatedAt: task.updatedAt,
   };
 }

@@ -14,7 +14,12 @@ export function klingReport(task: KlingTask): ProviderReport {
     message: task.statusMessage,
     progress: task.status === 'SUCCEEDED' ? 1 : null,
     output: {
-      videos: task.videos.map((v) => ({ id: v.id, url: v.url, watermarkUrl: v.watermarkUrl, durationSeconds: v.durationSeconds })),
+      videos: task.videos.map((v) => ({
+        id: v.id,
+        url: v.url,
+        watermarkUrl: v.watermarkUrl,
+        durationSeconds: v.durationSeconds,
+      })),
       audios: task.audios.map((a) => ({ ...a })),
     },
     cost: task.finalUnitDeduction !== null ? { units: task.finalUnitDeduction } : null,
@@ -44,9 +49,14 @@ async function lookupByOurId(get: (id: { externalTaskId: string }) => Promise<Kl
  */
 function callbackReader(webhookSecret: string | undefined) {
   const verifier = webhookSecret ? new Webhook(webhookSecret) : null;
-  return (task: Pick<TaskRow, 'id' | 'providerTaskId'>, rawBody: string, headers: Record<string, string | string[] | undefined>): CallbackReading => {
+  return (
+    task: Pick<TaskRow, 'id' | 'providerTaskId'>,
+    rawBody: string,
+    headers: Record<string, string | string[] | undefined>,
+  ): CallbackReading => {
     const callback = parseKlingCallback(JSON.parse(rawBody));
-    const about = callback.externalTaskId === task.id || (task.providerTaskId !== null && callback.taskId === task.providerTaskId);
+    const about =
+      callback.externalTaskId === task.id || (task.providerTaskId !== null && callback.taskId === task.providerTaskId);
     if (!about) return { about: false };
     if (!verifier) return { about: true, report: null };
     try {
@@ -106,7 +116,11 @@ export interface KlingVideoSoundRequest {
   asmrMode: boolean;
 }
 
-export function klingVideoSoundAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE', webhookSecret?: string): TaskAdapter {
+export function klingVideoSoundAdapter(
+  client: KlingClient,
+  mode: 'SANDBOX' | 'LIVE',
+  webhookSecret?: string,
+): TaskAdapter {
   return {
     provider: 'KLING',
     kind: 'VIDEO_SOUND',

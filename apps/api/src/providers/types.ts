@@ -52,7 +52,11 @@ export interface TaskAdapter {
    * applied as is. Otherwise (`report: null`) it is only a notification: status and results come
    * from `lookup`.
    */
-  readCallback?(task: Pick<TaskRow, 'id' | 'providerTaskId'>, rawBody: string, headers: Record<string, string | string[] | undefined>): CallbackReading;
+  readCallback?(
+    task: Pick<TaskRow, 'id' | 'providerTaskId'>,
+    rawBody: string,
+    headers: Record<string, string | string[] | undefined>,
+  ): CallbackReading;
 }
 
 export type CallbackReading = { about: false } | { about: true; report: ProviderReport | null };
@@ -80,4 +84,11 @@ export function neverReachedProvider(error: ProviderError): boolean {
 }
 
 /** Errors raised before a request could be sent: connection refused, name not resolved, connect timeout. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);

@@ -152,11 +152,14 @@ export class TenantFeeds {
           feed.again = false;
           for (;;) {
             this.reads.shared++;
-            const rows = await this.readAs(feed.tenantId, (db) => listTenantEvents(db, feed.tenantId, feed.head, PAGE, feed.filter));
+            const rows = await this.readAs(feed.tenantId, (db) =>
+              listTenantEvents(db, feed.tenantId, feed.head, PAGE, feed.filter),
+            );
             if (rows.length > 0) {
               feed.buffer.push(...rows);
               feed.head = rows.at(-1)!.id;
-              if (feed.buffer.length > BUFFER) feed.from = feed.buffer.splice(0, feed.buffer.length - BUFFER).at(-1)!.id;
+              if (feed.buffer.length > BUFFER)
+                feed.from = feed.buffer.splice(0, feed.buffer.length - BUFFER).at(-1)!.id;
             }
             if (rows.length < PAGE) break;
           }

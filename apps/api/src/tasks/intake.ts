@@ -135,7 +135,16 @@ function elide(media: MediaInput | undefined): Record<string, unknown> | undefin
   return { file: { name: file.name ?? null, size: file.size, type: file.type || null } };
 }
 
-function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } } }, raw: unknown): T {
+function parse<T>(
+  schema: {
+    safeParse(
+      v: unknown,
+    ):
+      | { success: true; data: T }
+      | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+  },
+  raw: unknown,
+): T {
   const parsed = schema.safeParse(stripNulls(raw));
   if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error.issues, ['input']));
   return parsed.data;
@@ -180,7 +189,13 @@ export async function intakeAvatarVideo(raw: unknown, env: IntakeEnv): Promise<T
         mode: kling.mode,
         watermark: kling.watermark,
       };
-      return { ...base, model: `kling-avatar-${kling.mode}`, input: { ...shown, kling }, request: { ...request }, uploads: reader.uploads };
+      return {
+        ...base,
+        model: `kling-avatar-${kling.mode}`,
+        input: { ...shown, kling },
+        request: { ...request },
+        uploads: reader.uploads,
+      };
     }
     case 'KIE': {
       const kie = { resolution: '480p' as const, ...input.kie };
@@ -194,7 +209,13 @@ export async function intakeAvatarVideo(raw: unknown, env: IntakeEnv): Promise<T
         resolution: kie.resolution,
         seed: kie.seed ?? null,
       };
-      return { ...base, model: `infinitalk/from-audio-${kie.resolution}`, input: { ...shown, kie }, request: { ...request }, uploads: reader.uploads };
+      return {
+        ...base,
+        model: `infinitalk/from-audio-${kie.resolution}`,
+        input: { ...shown, kie },
+        request: { ...request },
+        uploads: reader.uploads,
+      };
     }
     case 'DIGITAL_HUMAN': {
       const dh = input.digitalHuman ?? { noWatermark: false };
@@ -208,7 +229,11 @@ export async function intakeAvatarVideo(raw: unknown, env: IntakeEnv): Promise<T
         const audio = await reader.read(input.audio, ['input', 'audio'], DIGITAL_HUMAN_DRIVING_AUDIO);
         voice = { type: 'audio', audio: audio! };
       } else if (dh.cloneVoice) {
-        const audio = await reader.read(dh.cloneVoice.audio, ['input', 'digitalHuman', 'cloneVoice', 'audio'], RULES.digitalHumanVoiceAudio);
+        const audio = await reader.read(
+          dh.cloneVoice.audio,
+          ['input', 'digitalHuman', 'cloneVoice', 'audio'],
+          RULES.digitalHumanVoiceAudio,
+        );
         voice = { type: 'clone', audio: audio!, language: dh.cloneVoice.language, text: dh.cloneVoice.text };
       } else {
         voice = { type: 'stock', ...dh.stockVoice! };
@@ -271,7 +296,8 @@ type Draft<T> = {
 };
 
 function describeVoice(dh: NonNullable<CreateAvatarVideoInput['digitalHuman']>): Record<string, unknown> {
-  if (dh.cloneVoice) return { clone: { audio: elide(dh.cloneVoice.audio), language: dh.cloneVoice.language, text: dh.cloneVoice.text } };
+  if (dh.cloneVoice)
+    return { clone: { audio: elide(dh.cloneVoice.audio), language: dh.cloneVoice.language, text: dh.cloneVoice.text } };
   if (dh.stockVoice) return { stock: dh.stockVoice };
   return { audio: true };
 }

@@ -7,11 +7,41 @@ import {
   type TaskKind,
   type TaskStatus,
 } from '@clipwire/schema';
-import { taskEvents, tasks, tenants, type NewTaskRow, type TaskEventRow, type TaskRow, type TenantRow } from '@clipwire/schema/tables';
-import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, lte, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
+import {
+  taskEvents,
+  tasks,
+  tenants,
+  type NewTaskRow,
+  type TaskEventRow,
+  type TaskRow,
+  type TenantRow,
+} from '@clipwire/schema/tables';
+import {
+  and,
+  asc,
+  desc,
+  eq,
+  getTableColumns,
+  gt,
+  inArray,
+  lt,
+  lte,
+  or,
+  sql,
+  type Placeholder,
+  type SQL,
+} from 'drizzle-orm';
 import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Database, DbOrTx, Tx } from '../db/client.js';
-import { driverValues, fieldPlaceholders, identityOf, listPlaceholders, listValues, prepared, run } from '../db/prepared.js';
+import {
+  driverValues,
+  fieldPlaceholders,
+  identityOf,
+  listPlaceholders,
+  listValues,
+  prepared,
+  run,
+} from '../db/prepared.js';
 
 const taskColumns = getTableColumns(tasks);
 const eventColumns = getTableColumns(taskEvents);
@@ -67,7 +97,9 @@ export async function insertTask(
 ): Promise<TransitionResult> {
   return db.transaction(async (tx) => {
     // Prepared per set of fields given, like a transition.
-    const fields = Object.fromEntries(Object.entries(await build(tx)).filter(([, value]) => value !== undefined && value !== null));
+    const fields = Object.fromEntries(
+      Object.entries(await build(tx)).filter(([, value]) => value !== undefined && value !== null),
+    );
     const names = Object.keys(fields).sort();
     // A task that names no webhook URL takes its tenant's default, read by the insert itself.
     const inherit = fields.webhookUrl === undefined;
@@ -76,13 +108,29 @@ export async function insertTask(
         .insert(tasks)
         .values({
           ...fieldPlaceholders(names),
-          ...(inherit ? { webhookUrl: sql`(select ${tenants.webhookUrl} from ${tenants} where ${tenants.id} = ${sql.placeholder('tenantId')})` } : {}),
+          ...(inherit
+            ? {
+                webhookUrl: sql`(select ${tenants.webhookUrl} from ${tenants} where ${tenants.id} = ${sql.placeholder('tenantId')})`,
+              }
+            : {}),
         } as PgInsertValue<typeof tasks>)
         .returning();
-      return changeQuery(tx, insert.getSQL(), { status: sql`t.status`, source: 'API', message: sql.placeholder('eventMessage') }, jobs);
+      return changeQuery(
+        tx,
+        insert.getSQL(),
+        { status: sql`t.status`, source: 'API', message: sql.placeholder('eventMessage') },
+        jobs,
+      );
     };
     const values = { eventMessage: message, ...driverValues(tasks, fields) };
-    const change = changeResult(await run(tx, `task-insert:${identityOf(jobs)}:${names.join(',')}${inherit ? ':inherit-webhook' : ''}`, query, values));
+    const change = changeResult(
+      await run(
+        tx,
+        `task-insert:${identityOf(jobs)}:${names.join(',')}${inherit ? ':inherit-webhook' : ''}`,
+        query,
+        values,
+      ),
+    );
     if (!change) throw new Error('task insert returned no row');
     return change;
   });
@@ -128,13 +176,20 @@ export function transitionStatement(db: DbOrTx, t: Transition, jobs: ChangeJobs)
     const event = { status: t.to, source: sql.placeholder('eventSource'), message: sql.placeholder('eventMessage') };
     return changeQuery(db, update.getSQL(), event, jobs).prepare(name);
   });
-  const values = { taskId: t.taskId, eventSource: t.source, eventMessage: t.message ?? null, ...driverValues(tasks, fields) };
+  const values = {
+    taskId: t.taskId,
+    eventSource: t.source,
+    eventMessage: t.message ?? null,
+    ...driverValues(tasks, fields),
+  };
   return { query, values };
 }
 
 /** The columns of a CTE that returns a table's rows, keyed as the table's. */
 function columnsOf<C extends Record<string, unknown>>(cte: object, columns: C): { [K in keyof C]: C[K] } {
-  return Object.fromEntries(Object.keys(columns).map((key) => [key, (cte as Record<string, unknown>)[key]])) as { [K in keyof C]: C[K] };
+  return Object.fromEntries(Object.keys(columns).map((key) => [key, (cte as Record<string, unknown>)[key]])) as {
+    [K in keyof C]: C[K];
+  };
 }
 
 /**
@@ -176,23 +231,9 @@ function changeResult(rows: { task: unknown; event: unknown; queued: number }[])
   return row ? { task: row.task as TaskRow, event: row.event as TaskEventRow, queuedJobs: row.queued > 0 } : null;
 }
 
-/** Changes fields that are not a status change (no event), only while the task is in `whileStatus`. */
-export async function patchTask(
-  db: DbOrTx,
-  taskId: string,
-  whileStatus: TaskStatus,
-  patch: TaskPatch & { callbackTokenHash?: string; submitStartedAt?: Date | null; submitAttempts?: SQL },
-): Promise<TaskRow | null> {
-  const [task] = await db
-    .update(tasks)
-    .set({ ...patch, updatedAt: sql`now()` })
-    .where(and(eq(tasks.id, taskId), eq(tasks.status, whileStatus)))
-    .returning();
-  return task ?? null;
-}
-
 export async function findTask(db: DbOrTx, tenantId: string, lookup: TaskLookup): Promise<TaskRow | null> {
-  const [by, match] = 'id' in lookup ? (['id', lookup.id] as const) : (['externalTaskId', lookup.externalTaskId] as const);
+  const [by, match] =
+    'id' in lookup ? (['id', lookup.id] as const) : (['externalTaskId', lookup.externalTaskId] as const);
   const [task] = await run(
     db,
     `tenant-task-by-${by}`,
@@ -216,12 +257,32 @@ export async function findTasksByIds(db: DbOrTx, tenantId: string, ids: readonly
 }
 
 export async function findTenant(db: DbOrTx, tenantId: string): Promise<TenantRow | null> {
-  const [tenant] = await run(db, 'tenant-by-id', (db) => db.select().from(tenants).where(eq(tenants.id, sql.placeholder('id'))).limit(1), { id: tenantId });
+  const [tenant] = await run(
+    db,
+    'tenant-by-id',
+    (db) =>
+      db
+        .select()
+        .from(tenants)
+        .where(eq(tenants.id, sql.placeholder('id')))
+        .limit(1),
+    { id: tenantId },
+  );
   return tenant ?? null;
 }
 
 export async function findTaskById(db: DbOrTx, taskId: string): Promise<TaskRow | null> {
-  const [task] = await run(db, 'task-by-id', (db) => db.select().from(tasks).where(eq(tasks.id, sql.placeholder('id'))).limit(1), { id: taskId });
+  const [task] = await run(
+    db,
+    'task-by-id',
+    (db) =>
+      db
+        .select()
+        .from(tasks)
+        .where(eq(tasks.id, sql.placeholder('id')))
+        .limit(1),
+    { id: taskId },
+  );
   return task ?? null;
 }
 
@@ -235,7 +296,14 @@ export async function findTaskByCallbackTokenHash(db: Database, hash: string): P
     'task-by-callback-token',
     (db) =>
       db
-        .select({ id: tasks.id, tenantId: tasks.tenantId, provider: tasks.provider, kind: tasks.kind, status: tasks.status, providerTaskId: tasks.providerTaskId })
+        .select({
+          id: tasks.id,
+          tenantId: tasks.tenantId,
+          provider: tasks.provider,
+          kind: tasks.kind,
+          status: tasks.status,
+          providerTaskId: tasks.providerTaskId,
+        })
         .from(tasks)
         .where(eq(tasks.callbackTokenHash, sql.placeholder('hash')))
         .limit(1),
@@ -266,7 +334,11 @@ export async function claimDuePolls(db: DbOrTx, limit: number, maxDelayMs: numbe
 }
 
 /** Tasks not final although created before their provider's deadline: past it. */
-export async function findOverdueTasks(db: DbOrTx, deadlineMs: Record<Provider, number>, limit: number): Promise<TaskRow[]> {
+export async function findOverdueTasks(
+  db: DbOrTx,
+  deadlineMs: Record<Provider, number>,
+  limit: number,
+): Promise<TaskRow[]> {
   const providers = Object.keys(deadlineMs) as Provider[];
   return run(
     db,
@@ -278,7 +350,14 @@ export async function findOverdueTasks(db: DbOrTx, deadlineMs: Record<Provider, 
         .where(
           and(
             inArray(tasks.status, ['PENDING', 'SUBMITTED', 'PROCESSING']),
-            or(...providers.map((p) => and(eq(tasks.provider, p), sql`${tasks.createdAt} < now() - ${sql.placeholder(`deadline${p}`)} * interval '1 millisecond'`))),
+            or(
+              ...providers.map((p) =>
+                and(
+                  eq(tasks.provider, p),
+                  sql`${tasks.createdAt} < now() - ${sql.placeholder(`deadline${p}`)} * interval '1 millisecond'`,
+                ),
+              ),
+            ),
           ),
         )
         .limit(sql.placeholder('limit')),
@@ -329,7 +408,10 @@ export async function countInFlight(db: DbOrTx, provider: Provider): Promise<num
         .where(
           and(
             eq(tasks.provider, sql.placeholder('provider')),
-            or(inArray(tasks.status, ['SUBMITTED', 'PROCESSING']), and(eq(tasks.status, 'PENDING'), sql`${tasks.submitStartedAt} is not null`)),
+            or(
+              inArray(tasks.status, ['SUBMITTED', 'PROCESSING']),
+              and(eq(tasks.status, 'PENDING'), sql`${tasks.submitStartedAt} is not null`),
+            ),
           ),
         ),
     { provider },
@@ -347,7 +429,12 @@ export async function countSubmitsSince(db: DbOrTx, provider: Provider, since: D
   const [row] = await db
     .select({ n: sql<number>`count(*)::int` })
     .from(tasks)
-    .where(and(eq(tasks.provider, provider), sql`coalesce(${tasks.submittedAt}, ${tasks.submitStartedAt}) > ${since.toISOString()}`));
+    .where(
+      and(
+        eq(tasks.provider, provider),
+        sql`coalesce(${tasks.submittedAt}, ${tasks.submitStartedAt}) > ${since.toISOString()}`,
+      ),
+    );
   return row?.n ?? 0;
 }
 
@@ -402,8 +489,14 @@ export async function listTasks(
       // "After" in newest-first order means older: a smaller (created_at, id). Row comparisons, so the
       // planner seeks straight into the (tenant_id, created_at, id) index: page 10,000 costs what page 1
       // does. (The equivalent OR of two conditions made it scan from the start.)
-      if (after) conditions.push(sql`(${tasks.createdAt}, ${tasks.id}) < (${sql.placeholder('afterAt')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`);
-      if (before) conditions.push(sql`(${tasks.createdAt}, ${tasks.id}) > (${sql.placeholder('beforeAt')}::timestamptz, ${sql.placeholder('beforeId')}::uuid)`);
+      if (after)
+        conditions.push(
+          sql`(${tasks.createdAt}, ${tasks.id}) < (${sql.placeholder('afterAt')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`,
+        );
+      if (before)
+        conditions.push(
+          sql`(${tasks.createdAt}, ${tasks.id}) > (${sql.placeholder('beforeAt')}::timestamptz, ${sql.placeholder('beforeId')}::uuid)`,
+        );
       return db
         .select()
         .from(tasks)
@@ -485,7 +578,10 @@ export async function listTenantEvents(
   if (filter?.providers?.length) conditions.push(inArray(tasks.provider, filter.providers));
   const base = db.select({ event: taskEvents }).from(taskEvents);
   const query = needsTask ? base.innerJoin(tasks, eq(tasks.id, taskEvents.taskId)) : base;
-  const rows = await query.where(and(...conditions)).orderBy(asc(taskEvents.id)).limit(limit);
+  const rows = await query
+    .where(and(...conditions))
+    .orderBy(asc(taskEvents.id))
+    .limit(limit);
   return rows.map((r) => r.event);
 }
 
@@ -509,7 +605,11 @@ export async function findTaskEvent(db: DbOrTx, tenantId: string, id: number): P
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    const { code, constraint_name, constraint: c } = e as { code?: unknown; constraint_name?: unknown; constraint?: unknown };
+    const {
+      code,
+      constraint_name,
+      constraint: c,
+    } = e as { code?: unknown; constraint_name?: unknown; constraint?: unknown };
     if (code === '23505') return constraint === undefined || constraint_name === constraint || c === constraint;
   }
   return false;

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderError } from '@clipwire/providers';
-import { isTerminalStatus, statusesBefore, type Provider, type TaskEventSource, type TaskStatus } from '@clipwire/schema';
+import {
+  isTerminalStatus,
+  statusesBefore,
+  type Provider,
+  type TaskEventSource,
+  type TaskStatus,
+} from '@clipwire/schema';
 import { tasks, type JobRow, type MediaObjectRow, type TaskRow } from '@clipwire/schema/tables';
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { generateSecret, sha256Hex, type Principal } from '../auth/api-keys.js';
@@ -13,7 +19,13 @@ import type { Logger } from '../logger.js';
 import type { MediaStore } from '../media/store.js';
 import { CircuitOpenError, type ProviderHealth } from '../providers/health.js';
 import { CALLBACK_SLUGS, providerForSlug, type AdapterRegistry } from '../providers/registry.js';
-import { neverReachedProvider, type CallbackReading, type ProviderReport, type SubmitContext, type TaskAdapter } from '../providers/types.js';
+import {
+  neverReachedProvider,
+  type CallbackReading,
+  type ProviderReport,
+  type SubmitContext,
+  type TaskAdapter,
+} from '../providers/types.js';
 import type { ClipwirePubSub } from '../pubsub.js';
 import { nextWake, WakeTimer } from '../jobs/wake-timer.js';
 import { storable } from '../text.js';
@@ -144,10 +156,15 @@ export class TaskService {
   /** Commits the task PENDING with its first event, its stored media and its submission job. */
   async create(principal: Principal, draft: TaskDraft & { webhookUrl: string | null }): Promise<TaskRow> {
     const adapter = this.deps.adapters.get(draft.provider, draft.kind);
-    if (!adapter) throw new ProviderUnavailableError(draft.provider, `${draft.provider} is not configured for ${draft.kind}`);
+    if (!adapter)
+      throw new ProviderUnavailableError(draft.provider, `${draft.provider} is not configured for ${draft.kind}`);
     const refusal = this.accountRefusals.get(draft.provider);
     if (refusal && refusal.until > Date.now()) {
-      throw new ProviderRejectedError(draft.provider, refusal.code, `${draft.provider} is refusing this account's tasks: ${refusal.message}`);
+      throw new ProviderRejectedError(
+        draft.provider,
+        refusal.code,
+        `${draft.provider} is refusing this account's tasks: ${refusal.message}`,
+      );
     }
     const id = randomUUID();
     try {
@@ -155,7 +172,8 @@ export class TaskService {
         this.deps.db,
         async (tx) => {
           const mediaIds = [];
-          for (const upload of draft.uploads) mediaIds.push(await this.deps.media.put(tx, principal.tenantId, upload.bytes, upload.mime));
+          for (const upload of draft.uploads)
+            mediaIds.push(await this.deps.media.put(tx, principal.tenantId, upload.bytes, upload.mime));
           await this.deps.jobs.enqueue(tx, { queue: 'submit', payload: { taskId: id }, dedupeKey: `submit:${id}` });
           crashPoint('create:before-commit');
           return {
@@ -178,7 +196,8 @@ export class TaskService {
       this.publish(task, event.id);
       return task;
     } catch (error) {
-      if (draft.externalTaskId !== null && isUniqueViolation(error)) throw new DuplicateExternalTaskIdError(draft.externalTaskId);
+      if (draft.externalTaskId !== null && isUniqueViolation(error))
+        throw new DuplicateExternalTaskIdError(draft.externalTaskId);
       throw error;
     }
   }
@@ -190,7 +209,7 @@ export class TaskService {
    */
   readonly claimSubmit: ClaimStep = async (tx, job) => {
     const task = await findTaskById(tx, String(job.payload.taskId));
-    if (!task || task.status !== 'PENDING' || !task.providerRequest) return { settle: done };
+    if (task?.status !== 'PENDING' || !task.providerRequest) return { settle: done };
     const adapter = this.deps.adapters.get(task.provider, task.kind);
     // An earlier attempt's outcome is unknown, or the provider is not configured here: the job decides.
     if (task.submitStartedAt !== null || !adapter) return { context: { task, attempt: null } satisfies SubmitClaim };
@@ -203,12 +222,18 @@ export class TaskService {
    * reads the media the provider takes inline; or the outcome for the job when the task is gone or
    * its provider at its limit.
    */
-  private async startAttempt(tx: Tx, task: TaskRow, adapter: TaskAdapter): Promise<{ task: TaskRow; attempt: SubmitAttempt } | JobOutcome> {
+  private async startAttempt(
+    tx: Tx,
+    task: TaskRow,
+    adapter: TaskAdapter,
+  ): Promise<{ task: TaskRow; attempt: SubmitAttempt } | JobOutcome> {
     const token = generateSecret(32);
     const admitted = await this.admit(tx, task, sha256Hex(token));
     if (admitted === 'gone') return done;
     if (admitted === 'busy') return busy(task.provider);
-    const media = adapter.inlinesMedia ? await this.deps.media.getMany(tx, mediaIdsOf(admitted.providerRequest)) : new Map<string, MediaObjectRow>();
+    const media = adapter.inlinesMedia
+      ? await this.deps.media.getMany(tx, mediaIdsOf(admitted.providerRequest))
+      : new Map<string, MediaObjectRow>();
     return { task: admitted, attempt: { token, media } };
   }
 
@@ -221,7 +246,7 @@ export class TaskService {
   async submitJob(job: JobRow, context?: unknown): Promise<JobOutcome> {
     const claim = context as SubmitClaim | undefined;
     let task = claim?.task ?? (await findTaskById(this.deps.db, String(job.payload.taskId)));
-    if (!task || task.status !== 'PENDING' || !task.providerRequest) return done;
+    if (task?.status !== 'PENDING' || !task.providerRequest) return done;
     const adapter = this.adapter(task);
     const log = this.deps.log.child({ taskId: task.id, provider: task.provider });
     const { engine } = this.deps;
@@ -231,8 +256,12 @@ export class TaskService {
       if (task.submitStartedAt !== null) {
         // The previous attempt's outcome is unknown (its process died, or the request timed out).
         if (!adapter.findsUnconfirmedCreates) {
-          await this.fail(task, 'SUBMISSION_UNCONFIRMED', null,
-            `${task.provider} may or may not have accepted the task; it was not sent again so that it cannot run (and be paid for) twice`);
+          await this.fail(
+            task,
+            'SUBMISSION_UNCONFIRMED',
+            null,
+            `${task.provider} may or may not have accepted the task; it was not sent again so that it cannot run (and be paid for) twice`,
+          );
           return done;
         }
         try {
@@ -244,9 +273,15 @@ export class TaskService {
         // once it can no longer land (the provider would otherwise see two creates).
         const waited = Date.now() - task.submitStartedAt.getTime();
         if (waited < engine.unconfirmedGraceMs) {
-          return { retryInMs: engine.unconfirmedGraceMs - waited, error: 'earlier create not found yet; waiting before resending' };
+          return {
+            retryInMs: engine.unconfirmedGraceMs - waited,
+            error: 'earlier create not found yet; waiting before resending',
+          };
         }
-        log.info({ waitedMs: waited, attempts: task.submitAttempts }, 'earlier create not found upstream after the grace period: sending it again');
+        log.info(
+          { waitedMs: waited, attempts: task.submitAttempts },
+          'earlier create not found upstream after the grace period: sending it again',
+        );
         await this.clearAttempt(task.id);
       }
       const pending = task;
@@ -280,19 +315,34 @@ export class TaskService {
       const attempts = task.submitAttempts;
       if (isDuplicateCreate(error) && adapter.findsUnconfirmedCreates) {
         // A create we did not know of is upstream after all: a second create went out for this task.
-        log.warn({ code: error.code, attempts }, 'create refused as a duplicate of one already upstream; adopting that one');
+        log.warn(
+          { code: error.code, attempts },
+          'create refused as a duplicate of one already upstream; adopting that one',
+        );
         if (await this.adoptUpstream(task, adapter)) return done;
       }
       if (error.retryable && attempts < engine.submitAttempts) {
         const delay = backoff(attempts, engine.retryBaseMs, engine.retryMaxMs, error.retryAfterMs);
-        log.info({ code: error.code, kind: error.kind, attempts, delayMs: Math.round(delay) }, 'submission will be retried');
+        log.info(
+          { code: error.code, kind: error.kind, attempts, delayMs: Math.round(delay) },
+          'submission will be retried',
+        );
         return { retryInMs: delay, error: error.message };
       }
       log.warn({ code: error.code, kind: error.kind, attempts }, 'submission failed');
       if (error.kind === 'quota' || error.kind === 'permission') {
-        this.accountRefusals.set(task.provider, { code: error.code, message: error.message, until: Date.now() + engine.accountRefusalMs });
+        this.accountRefusals.set(task.provider, {
+          code: error.code,
+          message: error.message,
+          until: Date.now() + engine.accountRefusalMs,
+        });
       }
-      await this.fail(task, `PROVIDER_${error.kind.toUpperCase()}`, error.code, `${task.provider} refused the task: ${error.message}`);
+      await this.fail(
+        task,
+        `PROVIDER_${error.kind.toUpperCase()}`,
+        error.code,
+        `${task.provider} refused the task: ${error.message}`,
+      );
       return done;
     }
     crashPoint('submit:after-upstream-accepted');
@@ -308,7 +358,8 @@ export class TaskService {
     if (!task || isTerminalStatus(task.status)) return done;
     if (task.status === 'PENDING') {
       // A callback can overtake the create's own answer: come back once the submission has landed.
-      if (task.submitStartedAt !== null && job.attempts < 20) return { retryInMs: 500 * job.attempts, error: 'submission still in progress' };
+      if (task.submitStartedAt !== null && job.attempts < 20)
+        return { retryInMs: 500 * job.attempts, error: 'submission still in progress' };
       return done;
     }
     const source = job.payload.source === 'CALLBACK' ? 'CALLBACK' : 'POLL';
@@ -361,7 +412,8 @@ export class TaskService {
     // A PENDING task's create has not been answered yet. That the provider accepted it is what the
     // answer itself will say (and, should it never come, the next attempt looks the task up); any later
     // news is read by the refresh job, which waits for the answer.
-    if (task.status === 'PENDING' && reading.report?.status === 'QUEUED') return { status: 200, message: 'nothing new' };
+    if (task.status === 'PENDING' && reading.report?.status === 'QUEUED')
+      return { status: 200, message: 'nothing new' };
     if (reading.report && reading.report.status !== 'UNKNOWN' && task.status !== 'PENDING') {
       const applied = await this.applyReport(task, reading.report, 'CALLBACK');
       return { status: 200, message: applied ? 'applied' : 'nothing new' };
@@ -389,7 +441,11 @@ export class TaskService {
       if (due.length > 0) {
         await this.deps.jobs.enqueue(
           tx,
-          ...due.map((t) => ({ queue: 'refresh' as const, payload: { taskId: t.id, source: 'POLL' }, dedupeKey: `refresh:${t.id}` })),
+          ...due.map((t) => ({
+            queue: 'refresh' as const,
+            payload: { taskId: t.id, source: 'POLL' },
+            dedupeKey: `refresh:${t.id}`,
+          })),
         );
       }
       const overdue = await findOverdueTasks(tx, engine.deadlineMs, 100);
@@ -400,7 +456,12 @@ export class TaskService {
     if (round.due.length > 0) this.deps.jobs.nudge(['refresh']);
     for (const task of round.overdue) {
       const deadlineMs = engine.deadlineMs[task.provider];
-      await this.fail(task, 'DEADLINE_EXCEEDED', null, `not finished within ${Math.round(deadlineMs / 60_000)} minutes of its creation`);
+      await this.fail(
+        task,
+        'DEADLINE_EXCEEDED',
+        null,
+        `not finished within ${Math.round(deadlineMs / 60_000)} minutes of its creation`,
+      );
     }
     return round.next?.getTime() ?? null;
   }
@@ -459,7 +520,10 @@ export class TaskService {
       task.status === 'PENDING' && task.submitStartedAt === null
         ? 'canceled before it was submitted'
         : `canceled; ${task.provider} has no cancellation, so it may still finish there, but it is no longer followed`;
-    return (await this.apply({ taskId, to: 'CANCELED', source: 'API', message })) ?? (await findTaskById(this.deps.db, taskId));
+    return (
+      (await this.apply({ taskId, to: 'CANCELED', source: 'API', message })) ??
+      (await findTaskById(this.deps.db, taskId))
+    );
   }
 
   /** Re-reads a task from its provider now. */
@@ -471,7 +535,10 @@ export class TaskService {
 
   /** Counts for the providers query. */
   async usage(provider: Provider): Promise<{ inFlight: number; limit: number | null }> {
-    return { inFlight: await countInFlight(this.deps.db, provider), limit: this.deps.engine.concurrency[provider] ?? null };
+    return {
+      inFlight: await countInFlight(this.deps.db, provider),
+      limit: this.deps.engine.concurrency[provider] ?? null,
+    };
   }
 
   private firstPoll(adapter: TaskAdapter): TaskPatch {
@@ -498,7 +565,11 @@ export class TaskService {
     // The first poll is planned here, before anything is sent, so that a task moved on by a
     // callback before our own update still gets polled if later callbacks are lost.
     const poll = this.firstPoll(this.adapter(task));
-    const marks = { callbackTokenHash: tokenHash, nextPollAt: poll.nextPollAt ?? null, pollDelayMs: poll.pollDelayMs ?? null };
+    const marks = {
+      callbackTokenHash: tokenHash,
+      nextPollAt: poll.nextPollAt ?? null,
+      pollDelayMs: poll.pollDelayMs ?? null,
+    };
     const [marked] = await run(
       tx,
       'task-admit',
@@ -510,7 +581,9 @@ export class TaskService {
             submitAttempts: sql`${tasks.submitAttempts} + 1`,
             submitStartedAt: sql`now()`,
           })
-          .where(and(eq(tasks.id, sql.placeholder('taskId')), eq(tasks.status, 'PENDING'), isNull(tasks.submitStartedAt)))
+          .where(
+            and(eq(tasks.id, sql.placeholder('taskId')), eq(tasks.status, 'PENDING'), isNull(tasks.submitStartedAt)),
+          )
           .returning(),
       { taskId: task.id, ...driverValues(tasks, marks) },
     );
@@ -521,7 +594,10 @@ export class TaskService {
   private async clearAttempt(taskId: string, refund = false): Promise<void> {
     await this.deps.db
       .update(tasks)
-      .set({ submitStartedAt: null, ...(refund ? { submitAttempts: sql`greatest(${tasks.submitAttempts} - 1, 0)` } : {}) })
+      .set({
+        submitStartedAt: null,
+        ...(refund ? { submitAttempts: sql`greatest(${tasks.submitAttempts} - 1, 0)` } : {}),
+      })
       .where(and(eq(tasks.id, taskId), eq(tasks.status, 'PENDING')));
   }
 
@@ -545,7 +621,8 @@ export class TaskService {
 
   private adapter(task: Pick<TaskRow, 'provider' | 'kind'>): TaskAdapter {
     const adapter = this.deps.adapters.get(task.provider, task.kind);
-    if (!adapter) throw new ProviderUnavailableError(task.provider, `${task.provider} is not configured for ${task.kind}`);
+    if (!adapter)
+      throw new ProviderUnavailableError(task.provider, `${task.provider} is not configured for ${task.kind}`);
     return adapter;
   }
 
@@ -562,7 +639,10 @@ export class TaskService {
   ) {
     const to = TO_STATUS[report.status];
     if (!to) {
-      this.deps.log.warn({ taskId: task.id, rawStatus: report.rawStatus }, 'the provider reported a status we do not know; the task stays as it is');
+      this.deps.log.warn(
+        { taskId: task.id, rawStatus: report.rawStatus },
+        'the provider reported a status we do not know; the task stays as it is',
+      );
       if (job) await this.deps.jobs.complete(job);
       return null;
     }
@@ -581,15 +661,28 @@ export class TaskService {
       ...(to === 'FAILED'
         ? {
             cost: report.cost,
-            error: { code: 'PROVIDER_FAILED', message: report.failure?.message ?? 'the provider reported a failure', providerCode: report.failure?.providerCode ?? null },
+            error: {
+              code: 'PROVIDER_FAILED',
+              message: report.failure?.message ?? 'the provider reported a failure',
+              providerCode: report.failure?.providerCode ?? null,
+            },
           }
         : {}),
     };
-    return this.apply({ taskId: task.id, to, source, message: report.message ?? defaultMessage(to, task.provider), patch }, job);
+    return this.apply(
+      { taskId: task.id, to, source, message: report.message ?? defaultMessage(to, task.provider), patch },
+      job,
+    );
   }
 
   private async fail(task: TaskRow, code: string, providerCode: string | null, message: string): Promise<void> {
-    await this.apply({ taskId: task.id, to: 'FAILED', source: 'SYSTEM', message, patch: { error: { code, message, providerCode } } });
+    await this.apply({
+      taskId: task.id,
+      to: 'FAILED',
+      source: 'SYSTEM',
+      message,
+      patch: { error: { code, message, providerCode } },
+    });
   }
 
   /** Every status change goes through here; providers' text in it is made storable first. */

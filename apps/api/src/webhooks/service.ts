@@ -15,7 +15,18 @@ import { findTaskById, type ChangeJobs } from '../tasks/repository.js';
  * Delay before each retry of a failed delivery: quick at first, then hours apart, about 27 hours
  * in all. After the last one the delivery is given up (and logged).
  */
-export const WEBHOOK_RETRY_SCHEDULE_MS = [5_000, 30_000, 2 * 60_000, 10 * 60_000, 30 * 60_000, 60 * 60_000, 2 * 3600_000, 4 * 3600_000, 8 * 3600_000, 12 * 3600_000];
+export const WEBHOOK_RETRY_SCHEDULE_MS = [
+  5_000,
+  30_000,
+  2 * 60_000,
+  10 * 60_000,
+  30 * 60_000,
+  60 * 60_000,
+  2 * 3600_000,
+  4 * 3600_000,
+  8 * 3600_000,
+  12 * 3600_000,
+];
 
 export interface WebhookSettings {
   onOutcome?: (outcome: 'delivered' | 'retry' | 'given_up') => void;
@@ -148,7 +159,12 @@ export class WebhookService {
     const rows = await this.db
       .select()
       .from(webhookSecrets)
-      .where(and(eq(webhookSecrets.tenantId, tenantId), or(isNull(webhookSecrets.expiresAt), gt(webhookSecrets.expiresAt, new Date()))))
+      .where(
+        and(
+          eq(webhookSecrets.tenantId, tenantId),
+          or(isNull(webhookSecrets.expiresAt), gt(webhookSecrets.expiresAt, new Date())),
+        ),
+      )
       .orderBy(desc(webhookSecrets.createdAt));
     if (rows.length > 0) return rows.map((r) => r.secret);
     return [(await this.currentSecret(tenantId)).secret];

@@ -40,7 +40,12 @@ export async function probeServices(): Promise<Services> {
   } finally {
     await sql.end({ timeout: 1 }).catch(() => {});
   }
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   redis.on('error', () => {});
   try {
     await redis.connect();
@@ -61,7 +66,9 @@ function redact(url: string): string {
 export async function servicesOrWarn(file: string): Promise<boolean> {
   const services = await probeServices();
   if (!services.available) {
-    console.warn(`[${file}] SKIPPED: the scale-out battery needs PostgreSQL and Redis; unreachable: ${services.missing.join('; ')}`);
+    console.warn(
+      `[${file}] SKIPPED: the scale-out battery needs PostgreSQL and Redis; unreachable: ${services.missing.join('; ')}`,
+    );
   }
   return services.available;
 }
@@ -225,11 +232,22 @@ export class Cluster {
 }
 
 export type GqlResult =
-  | { ok: true; status: number; data?: Record<string, any>; errors?: { message: string; extensions?: Record<string, unknown> }[] }
+  | {
+      ok: true;
+      status: number;
+      data?: Record<string, any>;
+      errors?: { message: string; extensions?: Record<string, unknown> }[];
+    }
   | { ok: false; error: string };
 
 /** GraphQL over HTTP; a transport failure (dead process) is a result, not an exception. */
-export async function gql(url: string, apiKey: string, query: string, variables: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<GqlResult> {
+export async function gql(
+  url: string,
+  apiKey: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  timeoutMs = 30_000,
+): Promise<GqlResult> {
   try {
     const res = await request(`${url}/graphql`, {
       method: 'POST',
@@ -253,10 +271,16 @@ export async function gql(url: string, apiKey: string, query: string, variables:
 }
 
 /** GraphQL that must answer without errors. */
-export async function gqlOk(target: ClipwireProcess, apiKey: string, query: string, variables: Record<string, unknown> = {}): Promise<Record<string, any>> {
+export async function gqlOk(
+  target: ClipwireProcess,
+  apiKey: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<Record<string, any>> {
   const res = await gql(target.url, apiKey, query, variables);
   if (!res.ok) throw new Error(`${target.label} did not answer: ${res.error}\n${target.logTail()}`);
-  if (res.errors?.length || !res.data) throw new Error(`GraphQL errors from ${target.label}: ${JSON.stringify(res.errors)}`);
+  if (res.errors?.length || !res.data)
+    throw new Error(`GraphQL errors from ${target.label}: ${JSON.stringify(res.errors)}`);
   return res.data;
 }
 
@@ -393,18 +417,27 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls until `check` returns a truthy value, or throws after timeoutMs with `what` (a string or a function of the last value). */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs: number, what: string | (() => string)): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs: number,
+  what: string | (() => string),
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await sleep(100);
   }
 }
 
 /** Runs `fn` over `items` with at most `n` at a time, results in input order. */
-export async function mapLimit<T, R>(items: readonly T[], n: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  n: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   await Promise.all(

@@ -39,7 +39,9 @@ const services = compose.services;
 /** A service's environment as a map (compose allows a list of KEY=VALUE as well). */
 function envOf(service: Service): Record<string, string> {
   const env = service.environment ?? {};
-  const entries = Array.isArray(env) ? env.map((kv) => kv.split(/=(.*)/s).slice(0, 2) as [string, string]) : Object.entries(env);
+  const entries = Array.isArray(env)
+    ? env.map((kv) => kv.split(/=(.*)/s).slice(0, 2) as [string, string])
+    : Object.entries(env);
   return Object.fromEntries(entries.map(([k, v]) => [k, v == null ? '' : String(v)]));
 }
 
@@ -54,13 +56,22 @@ function effectiveEnv(service: Service): Record<string, string> {
 
 function dependsOn(service: Service): Record<string, string | undefined> {
   const d = service.depends_on ?? {};
-  return Array.isArray(d) ? Object.fromEntries(d.map((name) => [name, undefined])) : Object.fromEntries(Object.entries(d).map(([k, v]) => [k, v?.condition]));
+  return Array.isArray(d)
+    ? Object.fromEntries(d.map((name) => [name, undefined]))
+    : Object.fromEntries(Object.entries(d).map(([k, v]) => [k, v?.condition]));
 }
 
 const clipwireServices = Object.entries(services).filter(([, s]) => 'CLIPWIRE_ROLE' in envOf(s));
-const byRole = (role: string) => clipwireServices.filter(([, s]) => envOf(s).CLIPWIRE_ROLE === role).map(([name]) => name);
+const byRole = (role: string) =>
+  clipwireServices.filter(([, s]) => envOf(s).CLIPWIRE_ROLE === role).map(([name]) => name);
 /** Services something waits on to have *completed*: one-shot jobs. */
-const oneShots = new Set(Object.values(services).flatMap((s) => Object.entries(dependsOn(s)).filter(([, c]) => c === 'service_completed_successfully').map(([n]) => n)));
+const oneShots = new Set(
+  Object.values(services).flatMap((s) =>
+    Object.entries(dependsOn(s))
+      .filter(([, c]) => c === 'service_completed_successfully')
+      .map(([n]) => n),
+  ),
+);
 
 // ---- a minimal nginx.conf parser: directives with arguments, and blocks ----
 interface Directive {
@@ -70,9 +81,7 @@ interface Directive {
 }
 
 function parseNginx(text: string): Directive[] {
-  const tokens = text
-    .replace(/#[^\n]*/g, '')
-    .match(/'[^']*'|"[^"]*"|[{};]|[^\s{};]+/g) ?? [];
+  const tokens = text.replace(/#[^\n]*/g, '').match(/'[^']*'|"[^"]*"|[{};]|[^\s{};]+/g) ?? [];
   let i = 0;
   const parseBlock = (): Directive[] => {
     const out: Directive[] = [];
@@ -145,7 +154,8 @@ describe('docker-compose.yml: a scaled-out Clipwire', () => {
 
   it('runs the app as PID 1 with the command the graceful-shutdown test runs (no pnpm in between to swallow SIGTERM)', () => {
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
-    const last = (instruction: string) => [...dockerfile.matchAll(new RegExp(`^${instruction}\\s+(.+)$`, 'gm'))].at(-1)?.[1];
+    const last = (instruction: string) =>
+      [...dockerfile.matchAll(new RegExp(`^${instruction}\\s+(.+)$`, 'gm'))].at(-1)?.[1];
     expect(JSON.parse(last('CMD')!)).toEqual(['node', ...MAIN_ARGS]);
     expect(join(ROOT, last('WORKDIR')!.replace(/^\/app\/?/, ''))).toBe(API_DIR);
     for (const [name, service] of clipwireServices) {
@@ -166,22 +176,42 @@ describe('docker-compose.yml: a scaled-out Clipwire', () => {
     note('x-clipwire', compose['x-clipwire']);
     for (const [name, service] of clipwireServices) note(name, service);
     expect(used.size).toBeGreaterThan(10);
-    expect([...used].filter(([name]) => !known.has(name)).map(([name, where]) => `${name} (${where.join(', ')})`)).toEqual([]);
+    expect(
+      [...used].filter(([name]) => !known.has(name)).map(([name, where]) => `${name} (${where.join(', ')})`),
+    ).toEqual([]);
     // The simulator's service is not Clipwire: its variables are the ones its entry point reads.
     const simulatorMain = readFileSync(join(ROOT, 'packages', 'providers', 'src', 'simulator', 'main.ts'), 'utf8');
-    for (const name of Object.keys(envOf(services.simulator!))) expect(simulatorMain, name).toContain(`process.env.${name}`);
+    for (const name of Object.keys(envOf(services.simulator!)))
+      expect(simulatorMain, name).toContain(`process.env.${name}`);
   });
 
   it('gives every Clipwire service a configuration that loads: DATABASE_URL is the postgres service with its credentials, REDIS_URL the redis service', () => {
     const pg = effectiveEnv(services.postgres!);
-    const expectedDb = { protocol: 'postgres:', username: pg.POSTGRES_USER, password: pg.POSTGRES_PASSWORD, hostname: 'postgres', port: '5432', pathname: `/${pg.POSTGRES_DB}` };
+    const expectedDb = {
+      protocol: 'postgres:',
+      username: pg.POSTGRES_USER,
+      password: pg.POSTGRES_PASSWORD,
+      hostname: 'postgres',
+      port: '5432',
+      pathname: `/${pg.POSTGRES_DB}`,
+    };
     for (const [name, service] of clipwireServices) {
       const env = effectiveEnv(service);
       const config = loadConfig(env); // throws ConfigError, listing every problem, if the process would not boot
       expect(config.role, name).toBe(env.CLIPWIRE_ROLE);
       expect(config.database.kind, name).toBe('postgres');
       const db = new URL(env.DATABASE_URL!);
-      expect({ protocol: db.protocol, username: db.username, password: db.password, hostname: db.hostname, port: db.port || '5432', pathname: db.pathname }, name).toEqual(expectedDb);
+      expect(
+        {
+          protocol: db.protocol,
+          username: db.username,
+          password: db.password,
+          hostname: db.hostname,
+          port: db.port || '5432',
+          pathname: db.pathname,
+        },
+        name,
+      ).toEqual(expectedDb);
       if (config.role === 'migrate') continue;
       const redis = new URL(env.REDIS_URL!);
       expect(redis.protocol, name).toBe('redis:');
@@ -221,7 +251,9 @@ describe('the load balancer (nginx, deploy/nginx.conf)', () => {
   it('is an nginx service with deploy/nginx.conf as its configuration, waiting for both API instances', () => {
     const lb = services.lb!;
     expect(lb.image).toMatch(/^nginx(:|$)/);
-    expect(lb.volumes).toContainEqual(expect.stringMatching(/^\.\/deploy\/nginx\.conf:\/etc\/nginx\/nginx\.conf(:ro)?$/));
+    expect(lb.volumes).toContainEqual(
+      expect.stringMatching(/^\.\/deploy\/nginx\.conf:\/etc\/nginx\/nginx\.conf(:ro)?$/),
+    );
     expect(dependsOn(lb)).toEqual({ api1: 'service_healthy', api2: 'service_healthy' });
   });
 

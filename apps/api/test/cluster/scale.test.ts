@@ -54,17 +54,30 @@ describe.skipIf(!available)(`${TASKS} tasks with ${WORKERS} worker processes and
 
   it(`each of ${TASKS} tasks is submitted to Kling exactly once and all reach SUCCEEDED`, async () => {
     const started = Date.now();
-    const ids = await mapLimit(Array.from({ length: TASKS }, (_, i) => i), 8, async (i) => {
-      const res = await gql(api.url, cluster.apiKey, CREATE_AVATAR, {
-        input: { provider: 'KLING', image: SAMPLE_INPUT.image, kling: { audioId: 'x' }, externalTaskId: `scale-${i}` },
-      });
-      if (!res.ok || res.data?.createAvatarVideo?.__typename !== 'Task') throw new Error(`create ${i} failed: ${JSON.stringify(res)}\n${api.logTail()}`);
-      return uuidOf(res.data.createAvatarVideo.id as string);
-    });
+    const ids = await mapLimit(
+      Array.from({ length: TASKS }, (_, i) => i),
+      8,
+      async (i) => {
+        const res = await gql(api.url, cluster.apiKey, CREATE_AVATAR, {
+          input: {
+            provider: 'KLING',
+            image: SAMPLE_INPUT.image,
+            kling: { audioId: 'x' },
+            externalTaskId: `scale-${i}`,
+          },
+        });
+        if (!res.ok || res.data?.createAvatarVideo?.__typename !== 'Task')
+          throw new Error(`create ${i} failed: ${JSON.stringify(res)}\n${api.logTail()}`);
+        return uuidOf(res.data.createAvatarVideo.id as string);
+      },
+    );
     const createdMs = Date.now() - started;
     expect(new Set(ids).size).toBe(TASKS);
 
-    const statuses = () => sql<{ status: string; n: number }[]>`select status, count(*)::int as n from tasks group by status order by status`;
+    const statuses = () =>
+      sql<
+        { status: string; n: number }[]
+      >`select status, count(*)::int as n from tasks group by status order by status`;
     await eventually(
       async () => {
         const rows = await statuses();
@@ -80,7 +93,8 @@ describe.skipIf(!available)(`${TASKS} tasks with ${WORKERS} worker processes and
     const sources = await sql<{ source: string; n: number }[]>`
       select source, count(*)::int as n from task_events where status = 'SUCCEEDED' group by source order by source`;
     const callbackStatuses = new Map<string, number>();
-    for (const c of cluster.sim.kling.sentCallbacks()) callbackStatuses.set(String(c.status), (callbackStatuses.get(String(c.status)) ?? 0) + 1);
+    for (const c of cluster.sim.kling.sentCallbacks())
+      callbackStatuses.set(String(c.status), (callbackStatuses.get(String(c.status)) ?? 0) + 1);
     console.info(
       `[scale] ${TASKS} tasks created in ${createdMs} ms, all SUCCEEDED after ${finishedMs} ms; ` +
         `SUCCEEDED learned by ${sources.map((r) => `${r.source} ×${r.n}`).join(', ')}; Kling callbacks answered ${[...callbackStatuses].map(([k, n]) => `${k} ×${n}`).join(', ')}`,
@@ -101,14 +115,24 @@ describe.skipIf(!available)(`${TASKS} tasks with ${WORKERS} worker processes and
     expect(histories.reduce((sum, h) => sum + h.n, 0)).toBe(TASKS);
 
     // Nothing left in the job table, and no task still counting against Kling.
-    await eventually(async () => (await sql`select 1 from jobs limit 1`).length === 0, 10_000, 'the job table to drain');
+    await eventually(
+      async () => (await sql`select 1 from jobs limit 1`).length === 0,
+      10_000,
+      'the job table to drain',
+    );
 
     // All three workers took part; the API process made no provider call (role api runs no worker).
     const calls = await Promise.all(
-      [api, ...workers].map(async (p) => metricSum((await httpGet(`${p.url}/metrics`)).text, 'clipwire_provider_call_duration_seconds_count', { provider: 'KLING' })),
+      [api, ...workers].map(async (p) =>
+        metricSum((await httpGet(`${p.url}/metrics`)).text, 'clipwire_provider_call_duration_seconds_count', {
+          provider: 'KLING',
+        }),
+      ),
     );
     const [apiCalls, ...workerCalls] = calls;
-    console.info(`[scale] Kling calls per process: api ${apiCalls}, ${workerCalls.map((n, i) => `worker-${i + 1} ${n}`).join(', ')}`);
+    console.info(
+      `[scale] Kling calls per process: api ${apiCalls}, ${workerCalls.map((n, i) => `worker-${i + 1} ${n}`).join(', ')}`,
+    );
     expect(apiCalls).toBe(0);
     for (const n of workerCalls) expect(n).toBeGreaterThan(0);
   }, 180_000);

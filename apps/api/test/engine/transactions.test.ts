@@ -123,7 +123,9 @@ async function gql(app: App, query: string, variables: Record<string, unknown>) 
 }
 
 describe('database transactions, counted by PostgreSQL (pg_stat_database.xact_commit)', () => {
-  it(`an idle instance commits at most 1 transaction per second, and a Kling task from create to SUCCEEDED with its three callbacks at most 5`, { timeout: 120_000 }, async () => {
+  it(`an idle instance commits at most 1 transaction per second, and a Kling task from create to SUCCEEDED with its three callbacks at most 5`, {
+    timeout: 120_000,
+  }, async () => {
     const bare = await phase(async () => {});
     const idle = await phase(async () => {
       await new Promise((resolve) => setTimeout(resolve, IDLE_MS)); // the measured interval, not a wait for a condition
@@ -154,7 +156,14 @@ describe('database transactions, counted by PostgreSQL (pg_stat_database.xact_co
     });
     await reader.end();
     const perTask = (tasks.commits - reads - bare.commits - idlePerSecond * ((tasks.ms - bare.ms) / 1000)) / TASKS;
-    const figures = { bare, idle, idlePerSecond: Number(idlePerSecond.toFixed(2)), tasks, reads, perTask: Number(perTask.toFixed(2)) };
+    const figures = {
+      bare,
+      idle,
+      idlePerSecond: Number(idlePerSecond.toFixed(2)),
+      tasks,
+      reads,
+      perTask: Number(perTask.toFixed(2)),
+    };
     console.info(`[transactions] ${JSON.stringify(figures)}`);
 
     expect(idlePerSecond, JSON.stringify(figures)).toBeLessThanOrEqual(1);

@@ -39,7 +39,12 @@ export function guardNetwork() {
         port?: number | string;
         servername?: string;
       };
-      attempts.push({ api, host: o.host, port: o.port === undefined ? undefined : Number(o.port), servername: o.servername });
+      attempts.push({
+        api,
+        host: o.host,
+        port: o.port === undefined ? undefined : Number(o.port),
+        servername: o.servername,
+      });
       if (o.host === undefined || !LOOPBACK.has(o.host)) return refuse();
       return (orig as (...a: unknown[]) => net.Socket).apply(this, args);
     };

@@ -7,7 +7,10 @@ import { probeMedia } from '../../src/media/probe.js';
 import { FIXTURES, fixture } from './helpers.js';
 
 const MEDIA = /\.(png|jpe?g|webp|gif|mp3|wav|aac|m4a|ogg|flac|mp4|mov|mkv)$/;
-const files = (dir: string) => readdirSync(dir).filter((f) => MEDIA.test(f)).map((f) => join(dir, f));
+const files = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => MEDIA.test(f))
+    .map((f) => join(dir, f));
 
 /** Types without a walker: neither accepted nor refused by the integrity check. */
 const UNCHECKED = new Set(['video/matroska']);
@@ -180,7 +183,10 @@ describe.each(cases)('$file', ({ file, header, headerMessage, halfMessage }) => 
   });
 
   it('is refused when cut in half', async () => {
-    expect(await probeMedia(whole.subarray(0, whole.length >> 1))).toMatchObject({ intact: false, corruption: halfMessage });
+    expect(await probeMedia(whole.subarray(0, whole.length >> 1))).toMatchObject({
+      intact: false,
+      corruption: halfMessage,
+    });
   });
 });
 
@@ -234,7 +240,10 @@ describe('what a whole file may carry and still be intact', () => {
     expect(await probeMedia(wav)).toMatchObject({ intact: true });
     // …but not when the data chunk itself is cut.
     const cut = Buffer.from(wav.subarray(0, wav.length - 8));
-    expect(await probeMedia(cut)).toMatchObject({ intact: false, corruption: 'the WAV ends inside its data chunk (23992 of 24000 bytes)' });
+    expect(await probeMedia(cut)).toMatchObject({
+      intact: false,
+      corruption: 'the WAV ends inside its data chunk (23992 of 24000 bytes)',
+    });
   });
 
   it('an MP4 whose mdat runs "to the end of the file" (size 0) — and is refused once cut, by its sample table', async () => {
@@ -272,12 +281,18 @@ describe('Ogg and FLAC: only the tail is checksummed, so a large file costs O(pa
     expect(whole.checksummed).toBe(788); // the end-of-stream page
 
     const half = check(ogg.subarray(0, ogg.length >> 1), 'audio/ogg');
-    expect(half.result).toMatchObject({ intact: false, corruption: expect.stringMatching(/^the Ogg file ends inside its last page \(/) });
+    expect(half.result).toMatchObject({
+      intact: false,
+      corruption: expect.stringMatching(/^the Ogg file ends inside its last page \(/),
+    });
     expect(half.checksummed).toBe(0);
 
     const damaged = Buffer.from(ogg);
     damaged[damaged.length - 100]! ^= 0x01;
-    expect(check(damaged, 'audio/ogg').result).toMatchObject({ intact: false, corruption: expect.stringMatching(/fails its CRC check$/) });
+    expect(check(damaged, 'audio/ogg').result).toMatchObject({
+      intact: false,
+      corruption: expect.stringMatching(/fails its CRC check$/),
+    });
   });
 
   it('a 64 MB FLAC: its first frame header and its last frame checksummed, nothing else', () => {
@@ -302,7 +317,10 @@ describe('Ogg and FLAC: only the tail is checksummed, so a large file costs O(pa
 
     const damaged = Buffer.from(flac);
     damaged[damaged.length - 100]! ^= 0x01;
-    expect(check(damaged, 'audio/flac').result).toEqual({ intact: false, corruption: 'the FLAC ends inside its last audio frame' });
+    expect(check(damaged, 'audio/flac').result).toEqual({
+      intact: false,
+      corruption: 'the FLAC ends inside its last audio frame',
+    });
   });
 
   it('FLAC: the last frame is found behind bytes in its data that look like a frame header', () => {
@@ -501,7 +519,12 @@ function verbatimFlac(blocks: Buffer[]): Buffer {
   // Frame sizes unknown (0); sample rate 20 bits, channels − 1 3 bits, bits per sample − 1 5 bits, samples 36 bits.
   info.writeBigUInt64BE((8000n << 44n) | (7n << 36n) | BigInt(block * blocks.length), 14);
   const frames = blocks.map((samples, n) => {
-    const frame = Buffer.concat([flacHeader(n, block), Buffer.from([0x02]) /* verbatim subframe */, samples, Buffer.alloc(2)]);
+    const frame = Buffer.concat([
+      flacHeader(n, block),
+      Buffer.from([0x02]) /* verbatim subframe */,
+      samples,
+      Buffer.alloc(2),
+    ]);
     frame.writeUInt16BE(crc16(frame.subarray(0, -2)), frame.length - 2);
     return frame;
   });

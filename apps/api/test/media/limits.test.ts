@@ -208,7 +208,11 @@ describe('truncated or corrupt files', () => {
     const half = await cut('tone-3s.wav', 12039);
     expect(half.durationSeconds).toBeCloseTo(1.5, 1); // a cut WAV "lasts" less: too short for Kling
     expect(checkKlingAvatarAudio(half, SOUND)).toEqual([
-      { path: SOUND, message: 'soundFile: the file is truncated or corrupt (the WAV ends inside its data chunk (11961 of 24000 bytes))' },
+      {
+        path: SOUND,
+        message:
+          'soundFile: the file is truncated or corrupt (the WAV ends inside its data chunk (11961 of 24000 bytes))',
+      },
     ]);
   });
 
@@ -216,7 +220,11 @@ describe('truncated or corrupt files', () => {
     const p = { ...(await cut('tone-3s.wav', 12039)), sizeBytes: 6 * MB };
     expect(checkKlingAvatarAudio(p, SOUND)).toEqual([
       { path: SOUND, message: 'soundFile must be at most 5 MB (got 6 MB)' },
-      { path: SOUND, message: 'soundFile: the file is truncated or corrupt (the WAV ends inside its data chunk (11961 of 24000 bytes))' },
+      {
+        path: SOUND,
+        message:
+          'soundFile: the file is truncated or corrupt (the WAV ends inside its data chunk (11961 of 24000 bytes))',
+      },
     ]);
   });
 
@@ -237,29 +245,114 @@ describe('truncated or corrupt files', () => {
   const KIE_AUDIO = ['input', 'audioUrl'];
   const VOICE = ['input', 'createVoice', 'audioUrl'];
   const table: [string, typeof checkKieImage, string[], string, () => Promise<MediaProbe>, string][] = [
-    ['Kling jpg', checkKlingAvatarImage, IMG, 'landscape-600x400.jpg', () => cut('landscape-600x400.jpg', 6000), 'the JPEG ends before its end-of-image marker (EOI)'],
-    ['KIE webp', checkKieImage, KIE_IMG, 'portrait-400x500.webp', () => cut('portrait-400x500.webp', 30), 'the WebP ends before the size its RIFF header declares (30 of 5588 bytes)'],
-    ['KIE png', checkKieImage, KIE_IMG, 'small-200x200.png', () => cut('small-200x200.png', -1), 'the PNG ends inside its IEND chunk'],
-    ['Kling mp3', checkKlingAvatarAudio, SOUND, 'speech-3s.mp3', () => cut('speech-3s.mp3', 45 + 182), 'the MP3 ends early (0 of the 117 audio frames its header declares)'],
-    ['Kling m4a', checkKlingAvatarAudio, SOUND, 'tone-3s.m4a', () => cut('tone-3s.m4a', -100), 'the M4A ends inside its moov box (763 of 863 bytes present)'],
-    ['Kling aac', checkKlingAvatarAudio, SOUND, 'tone-3s.aac', () => cut('tone-3s.aac', 3352), 'the AAC stream ends inside its last frame (56 of 256 bytes)'],
-    ['KIE ogg', checkKieAudio, KIE_AUDIO, 'tone-3s.ogg', damagedOgg, "the Ogg file's page 4 (at byte 4219) fails its CRC check"],
-    ['KIE wav', checkKieAudio, KIE_AUDIO, 'tone-3s.wav', () => cut('tone-3s.wav', 78), 'the WAV ends inside its data chunk (0 of 24000 bytes)'],
-    ['voice mp3', checkDigitalHumanVoiceAudio, VOICE, 'tone-22s.mp3', () => cut('tone-22s.mp3', 11218), 'the MP3 ends inside its last audio frame (13 of 72 bytes)'],
-    ['Kling mp4', checkKlingVideoToAudioVideo, VIDEO, 'clip-4s.mp4', () => cut('clip-4s.mp4', 32 + 1213), 'the MP4 has no media data (mdat box)'],
-    ['Kling mov', checkKlingVideoToAudioVideo, VIDEO, 'clip-4s.mov', () => cut('clip-4s.mov', 2777), 'the MOV ends inside its mdat box (2749 of 4355 bytes present)'],
+    [
+      'Kling jpg',
+      checkKlingAvatarImage,
+      IMG,
+      'landscape-600x400.jpg',
+      () => cut('landscape-600x400.jpg', 6000),
+      'the JPEG ends before its end-of-image marker (EOI)',
+    ],
+    [
+      'KIE webp',
+      checkKieImage,
+      KIE_IMG,
+      'portrait-400x500.webp',
+      () => cut('portrait-400x500.webp', 30),
+      'the WebP ends before the size its RIFF header declares (30 of 5588 bytes)',
+    ],
+    [
+      'KIE png',
+      checkKieImage,
+      KIE_IMG,
+      'small-200x200.png',
+      () => cut('small-200x200.png', -1),
+      'the PNG ends inside its IEND chunk',
+    ],
+    [
+      'Kling mp3',
+      checkKlingAvatarAudio,
+      SOUND,
+      'speech-3s.mp3',
+      () => cut('speech-3s.mp3', 45 + 182),
+      'the MP3 ends early (0 of the 117 audio frames its header declares)',
+    ],
+    [
+      'Kling m4a',
+      checkKlingAvatarAudio,
+      SOUND,
+      'tone-3s.m4a',
+      () => cut('tone-3s.m4a', -100),
+      'the M4A ends inside its moov box (763 of 863 bytes present)',
+    ],
+    [
+      'Kling aac',
+      checkKlingAvatarAudio,
+      SOUND,
+      'tone-3s.aac',
+      () => cut('tone-3s.aac', 3352),
+      'the AAC stream ends inside its last frame (56 of 256 bytes)',
+    ],
+    [
+      'KIE ogg',
+      checkKieAudio,
+      KIE_AUDIO,
+      'tone-3s.ogg',
+      damagedOgg,
+      "the Ogg file's page 4 (at byte 4219) fails its CRC check",
+    ],
+    [
+      'KIE wav',
+      checkKieAudio,
+      KIE_AUDIO,
+      'tone-3s.wav',
+      () => cut('tone-3s.wav', 78),
+      'the WAV ends inside its data chunk (0 of 24000 bytes)',
+    ],
+    [
+      'voice mp3',
+      checkDigitalHumanVoiceAudio,
+      VOICE,
+      'tone-22s.mp3',
+      () => cut('tone-22s.mp3', 11218),
+      'the MP3 ends inside its last audio frame (13 of 72 bytes)',
+    ],
+    [
+      'Kling mp4',
+      checkKlingVideoToAudioVideo,
+      VIDEO,
+      'clip-4s.mp4',
+      () => cut('clip-4s.mp4', 32 + 1213),
+      'the MP4 has no media data (mdat box)',
+    ],
+    [
+      'Kling mov',
+      checkKlingVideoToAudioVideo,
+      VIDEO,
+      'clip-4s.mov',
+      () => cut('clip-4s.mov', 2777),
+      'the MOV ends inside its mdat box (2749 of 4355 bytes present)',
+    ],
   ];
 
-  it.each(table)('%s: the whole file passes, a damaged copy is refused with the reason', async (_n, check, path, whole, damaged, reason) => {
-    expect(check(await probe(whole), path)).toEqual([]);
-    const field = path.at(-1)!;
-    expect(check(await damaged(), path)).toEqual([{ path, message: `${field}: the file is truncated or corrupt (${reason})` }]);
-  });
+  it.each(table)(
+    '%s: the whole file passes, a damaged copy is refused with the reason',
+    async (_n, check, path, whole, damaged, reason) => {
+      expect(check(await probe(whole), path)).toEqual([]);
+      const field = path.at(-1)!;
+      expect(check(await damaged(), path)).toEqual([
+        { path, message: `${field}: the file is truncated or corrupt (${reason})` },
+      ]);
+    },
+  );
 
   it('FLAC (digital human voice): a cut file is refused for the damage, not for its (short) duration', async () => {
     const flac = await cut('tone-3s-libflac.flac', 12000);
     expect(checkDigitalHumanVoiceAudio(flac, VOICE)).toEqual([
-      { path: VOICE, message: 'audioUrl: the file is truncated or corrupt (the FLAC ends inside its last audio frame)' },
+      {
+        path: VOICE,
+        message: 'audioUrl: the file is truncated or corrupt (the FLAC ends inside its last audio frame)',
+      },
     ]);
     // The whole 3 s file is intact and refused only for being shorter than 20 s.
     expect(checkDigitalHumanVoiceAudio(await probe('tone-3s-libflac.flac'), VOICE)).toEqual([

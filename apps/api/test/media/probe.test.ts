@@ -28,8 +28,16 @@ describe('probeMedia on real files', () => {
   });
 
   it('reads WebP and GIF types', async () => {
-    expect(await probeMedia(fixture('portrait-400x500.webp'))).toMatchObject({ mime: 'image/webp', width: 400, height: 500 });
-    expect(await probeMedia(fixture('square-400x400.gif'))).toMatchObject({ mime: 'image/gif', width: 400, height: 400 });
+    expect(await probeMedia(fixture('portrait-400x500.webp'))).toMatchObject({
+      mime: 'image/webp',
+      width: 400,
+      height: 500,
+    });
+    expect(await probeMedia(fixture('square-400x400.gif'))).toMatchObject({
+      mime: 'image/gif',
+      width: 400,
+      height: 400,
+    });
   });
 
   it('takes the type from the bytes, not the name (a JPEG named photo.png)', async () => {

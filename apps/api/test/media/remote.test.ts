@@ -116,13 +116,21 @@ describe('fetchAndProbe downloads only what the probe needs', () => {
 
   it('a server without Range support or Content-Length: the whole file, since its size is unknown', async () => {
     const r = await fetchAndProbe(`${origin}/chunked/fast.mp4`, opts({ prefixBytes: 2 * KB }));
-    expect(r.probe).toMatchObject({ kind: 'video', durationSeconds: 4, sizeBytes: fastMp4.length, complete: true, intact: true });
+    expect(r.probe).toMatchObject({
+      kind: 'video',
+      durationSeconds: 4,
+      sizeBytes: fastMp4.length,
+      complete: true,
+      intact: true,
+    });
     expect(log.ranges).toEqual(['bytes=0-2047', undefined]);
     expect(r.downloadedBytes).toBe(2 * KB + fastMp4.length);
   });
 
   it('…and a file of unknown size over maxBytes is stopped by the download cap', async () => {
-    await expect(fetchAndProbe(`${origin}/chunked/fast.mp4`, opts({ prefixBytes: 2 * KB, maxBytes: 4 * KB }))).rejects.toMatchObject({
+    await expect(
+      fetchAndProbe(`${origin}/chunked/fast.mp4`, opts({ prefixBytes: 2 * KB, maxBytes: 4 * KB })),
+    ).rejects.toMatchObject({
       name: 'MediaFetchError',
       code: 'TOO_LARGE',
     });

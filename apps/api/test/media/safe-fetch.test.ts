@@ -133,7 +133,11 @@ afterAll(async () => {
   await canary.close();
 });
 
-async function expectRefused(url: string, code: MediaFetchErrorCode, d: SafeAgent = dispatcher): Promise<MediaFetchError> {
+async function expectRefused(
+  url: string,
+  code: MediaFetchErrorCode,
+  d: SafeAgent = dispatcher,
+): Promise<MediaFetchError> {
   const err = await safeFetch(url, { dispatcher: d, maxBytes: 1024 * KB, timeoutMs: 3000 }).then(
     () => {
       throw new Error(`expected ${url} to be refused`);
@@ -290,13 +294,23 @@ describe('the dispatcher itself checks every connection (no safeFetch pre-check)
 
 describe('classifyAddress', () => {
   it('accepts public unicast v4/v6 and NAT64/6to4 of public v4', () => {
-    for (const ip of ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111', '64:ff9b::808:808', '2002:808:808::1', '::ffff:8.8.8.8']) {
+    for (const ip of [
+      '93.184.216.34',
+      '8.8.8.8',
+      '2606:4700:4700::1111',
+      '64:ff9b::808:808',
+      '2002:808:808::1',
+      '::ffff:8.8.8.8',
+    ]) {
       expect(classifyAddress(ip), ip).toEqual({ ok: true });
     }
   });
   it('names the range it refuses', () => {
     expect(classifyAddress('10.1.2.3')).toEqual({ ok: false, reason: 'private' });
-    expect(classifyAddress('::ffff:169.254.169.254')).toMatchObject({ ok: false, reason: expect.stringContaining('linkLocal') });
+    expect(classifyAddress('::ffff:169.254.169.254')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('linkLocal'),
+    });
     expect(classifyAddress('64:ff9b:1::1')).toMatchObject({ ok: false });
     expect(classifyAddress('not-an-ip')).toMatchObject({ ok: false });
   });
@@ -353,7 +367,12 @@ describe('safeFetch on allowed targets', () => {
 
   it('rangeBytes asks for a prefix and reports the total size from Content-Range', async () => {
     rangeLog.ranges.length = 0;
-    const r = await safeFetch(`${simOrigin}/portrait.png`, { dispatcher, maxBytes: 10 * 1024 * KB, timeoutMs: 3000, rangeBytes: 1024 });
+    const r = await safeFetch(`${simOrigin}/portrait.png`, {
+      dispatcher,
+      maxBytes: 10 * 1024 * KB,
+      timeoutMs: 3000,
+      rangeBytes: 1024,
+    });
     expect(rangeLog.ranges).toEqual(['bytes=0-1023']);
     expect(r.status).toBe(206);
     expect(r.bytes.length).toBe(1024);
@@ -363,7 +382,12 @@ describe('safeFetch on allowed targets', () => {
   });
 
   it('rangeBytes cuts a full response from a server that ignores Range', async () => {
-    const r = await safeFetch(`${simOrigin}/no-range`, { dispatcher, maxBytes: 64 * KB, timeoutMs: 3000, rangeBytes: 4 * KB });
+    const r = await safeFetch(`${simOrigin}/no-range`, {
+      dispatcher,
+      maxBytes: 64 * KB,
+      timeoutMs: 3000,
+      rangeBytes: 4 * KB,
+    });
     expect(r.status).toBe(200);
     expect(r.bytes.length).toBe(4 * KB);
     expect(r.totalSize).toBe(300 * KB);
@@ -373,20 +397,26 @@ describe('safeFetch on allowed targets', () => {
 
 describe('safeFetch caps', () => {
   it('refuses a Content-Length over the cap before reading the body', async () => {
-    const err = await safeFetch(`${simOrigin}/big-length`, { dispatcher, maxBytes: 1024 * KB, timeoutMs: 3000 }).catch((e: unknown) => e);
+    const err = await safeFetch(`${simOrigin}/big-length`, { dispatcher, maxBytes: 1024 * KB, timeoutMs: 3000 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(MediaFetchError);
     expect(err).toMatchObject({ code: 'TOO_LARGE', message: expect.stringContaining('2097152 bytes') });
   });
 
   it('stops a chunked body (no length) once it exceeds the cap', async () => {
-    const err = await safeFetch(`${simOrigin}/big-chunked`, { dispatcher, maxBytes: 256 * KB, timeoutMs: 5000 }).catch((e: unknown) => e);
+    const err = await safeFetch(`${simOrigin}/big-chunked`, { dispatcher, maxBytes: 256 * KB, timeoutMs: 5000 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(MediaFetchError);
     expect((err as MediaFetchError).code).toBe('TOO_LARGE');
   });
 
   it('cuts off a slow-drip body at the total time cap', async () => {
     const started = Date.now();
-    const err = await safeFetch(`${simOrigin}/slow`, { dispatcher, maxBytes: 1024 * KB, timeoutMs: 400 }).catch((e: unknown) => e);
+    const err = await safeFetch(`${simOrigin}/slow`, { dispatcher, maxBytes: 1024 * KB, timeoutMs: 400 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(MediaFetchError);
     expect((err as MediaFetchError).code).toBe('TIMEOUT');
     expect(Date.now() - started).toBeLessThan(2000);
@@ -394,14 +424,21 @@ describe('safeFetch caps', () => {
 
   it('refuses more than maxRedirects redirects', async () => {
     simHits.length = 0;
-    const err = await safeFetch(`${simOrigin}/loop/0`, { dispatcher, maxBytes: KB, timeoutMs: 3000, maxRedirects: 3 }).catch((e: unknown) => e);
+    const err = await safeFetch(`${simOrigin}/loop/0`, {
+      dispatcher,
+      maxBytes: KB,
+      timeoutMs: 3000,
+      maxRedirects: 3,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MediaFetchError);
     expect((err as MediaFetchError).code).toBe('TOO_MANY_REDIRECTS');
     expect(simHits).toEqual(['/loop/0', '/loop/1', '/loop/2', '/loop/3']);
   });
 
   it('reports a non-2xx answer as HTTP_STATUS', async () => {
-    await expect(safeFetch(`${simOrigin}/missing?token=s3cr3t`, { dispatcher, maxBytes: KB, timeoutMs: 3000 })).rejects.toMatchObject({
+    await expect(
+      safeFetch(`${simOrigin}/missing?token=s3cr3t`, { dispatcher, maxBytes: KB, timeoutMs: 3000 }),
+    ).rejects.toMatchObject({
       code: 'HTTP_STATUS',
       message: `${simOrigin}/missing answered HTTP 404`,
     });

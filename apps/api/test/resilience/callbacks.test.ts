@@ -7,7 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidOf } from '../support/ids.js';
 import { SANDBOX_KIE_API_KEY } from '../../src/config.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
-import { NO_API_RATE_LIMIT, observable, post, shuffle, simGet, sleep, snapshot, TASK_FIELDS } from './resilience-support.js';
+import {
+  NO_API_RATE_LIMIT,
+  observable,
+  post,
+  shuffle,
+  simGet,
+  sleep,
+  snapshot,
+  TASK_FIELDS,
+} from './resilience-support.js';
 
 /*
  * Provider callbacks are notifications, never the source of a result: duplicates, replays and
@@ -29,10 +38,14 @@ async function createTask(stack: Stack, input: Record<string, unknown>): Promise
 }
 
 async function statusIs(stack: Stack, uuid: string, ...statuses: string[]) {
-  return eventually(async () => {
-    const s = await snapshot(stack, uuid);
-    return statuses.includes(s.task.status) ? s : null;
-  }, 15_000, `task ${uuid} to be ${statuses.join('|')}`);
+  return eventually(
+    async () => {
+      const s = await snapshot(stack, uuid);
+      return statuses.includes(s.task.status) ? s : null;
+    },
+    15_000,
+    `task ${uuid} to be ${statuses.join('|')}`,
+  );
 }
 
 const klingCallbacksOf = (stack: Stack, uuid: string) =>
@@ -53,7 +66,10 @@ function expectOneEventPerTransition(statuses: string[]) {
  * While a task runs, every callback the simulator delivers is replayed 5 more times at once, as
  * it arrives; returns the answers when stopped.
  */
-function replayAsDelivered(sent: () => SentCallback[], headersOf: (c: SentCallback) => Record<string, string> = () => ({})) {
+function replayAsDelivered(
+  sent: () => SentCallback[],
+  headersOf: (c: SentCallback) => Record<string, string> = () => ({}),
+) {
   const seen = new Set<SentCallback['body']>();
   const answers: Promise<number>[] = [];
   let on = true;
@@ -82,7 +98,11 @@ function replayAsDelivered(sent: () => SentCallback[], headersOf: (c: SentCallba
 
 /** The callBackUrl KIE was given for a task, read back from KIE's own record of the create. */
 async function kieCallbackUrl(stack: Stack, providerTaskId: string): Promise<string> {
-  const record = await simGet(stack, `/api/v1/jobs/recordInfo?taskId=${encodeURIComponent(providerTaskId)}`, SANDBOX_KIE_API_KEY);
+  const record = await simGet(
+    stack,
+    `/api/v1/jobs/recordInfo?taskId=${encodeURIComponent(providerTaskId)}`,
+    SANDBOX_KIE_API_KEY,
+  );
   return JSON.parse(record.data.param).callBackUrl;
 }
 
@@ -108,7 +128,11 @@ describe('callbacks (KIE signed with an HMAC key, poll 1.5 s after submission)',
     try {
       ({ uuid } = await createTask(stack, { provider: 'KLING' }));
       await statusIs(stack, uuid, 'SUCCEEDED');
-      await eventually(async () => new Set(klingCallbacksOf(stack, uuid).map((c) => (c.body as any).task_status)).size === 3, 5000, 'the three callbacks');
+      await eventually(
+        async () => new Set(klingCallbacksOf(stack, uuid).map((c) => (c.body as any).task_status)).size === 3,
+        5000,
+        'the three callbacks',
+      );
     } finally {
       stack.sim.kling.clearFaults();
     }
@@ -118,7 +142,9 @@ describe('callbacks (KIE signed with an HMAC key, poll 1.5 s after submission)',
 
     const sent = klingCallbacksOf(stack, uuid);
     expect(sent.some((c) => c.fault === 'duplicate')).toBe(true);
-    const after = await Promise.all(shuffle(sent.flatMap((c) => Array.from({ length: 5 }, () => c))).map((c) => post(c.url, JSON.stringify(c.body))));
+    const after = await Promise.all(
+      shuffle(sent.flatMap((c) => Array.from({ length: 5 }, () => c))).map((c) => post(c.url, JSON.stringify(c.body))),
+    );
     expect(after.every((s) => s === 200)).toBe(true);
     await sleep(300);
     const { task, events } = await snapshot(stack, uuid);
@@ -138,7 +164,11 @@ describe('callbacks (KIE signed with an HMAC key, poll 1.5 s after submission)',
       ({ uuid } = await createTask(stack, { provider: 'KIE', prompt: 'replayed' }));
       providerTaskId = (await statusIs(stack, uuid, 'SUBMITTED', 'PROCESSING', 'SUCCEEDED')).task.providerTaskId!;
       await statusIs(stack, uuid, 'SUCCEEDED');
-      await eventually(async () => kieCallbacksOf(stack, providerTaskId).length >= 2, 5000, 'the callback and its duplicate');
+      await eventually(
+        async () => kieCallbacksOf(stack, providerTaskId).length >= 2,
+        5000,
+        'the callback and its duplicate',
+      );
     } finally {
       stack.sim.kie.clearFaults();
     }
@@ -147,7 +177,11 @@ describe('callbacks (KIE signed with an HMAC key, poll 1.5 s after submission)',
     expect(live.every((s) => s === 200)).toBe(true);
     const sent = kieCallbacksOf(stack, providerTaskId);
     expect(sent.map((c) => c.status)).toEqual([200, 200]);
-    const after = await Promise.all(shuffle(sent.flatMap((c) => Array.from({ length: 5 }, () => c))).map((c) => post(c.url, JSON.stringify(c.body), c.headers)));
+    const after = await Promise.all(
+      shuffle(sent.flatMap((c) => Array.from({ length: 5 }, () => c))).map((c) =>
+        post(c.url, JSON.stringify(c.body), c.headers),
+      ),
+    );
     expect(after.every((s) => s === 200)).toBe(true);
     await sleep(300);
     const { task, events } = await snapshot(stack, uuid);
@@ -227,12 +261,21 @@ describe('callbacks (KIE signed with an HMAC key, poll 1.5 s after submission)',
         timestampOnly: await post(bUrl, bBody(), { 'x-webhook-timestamp': aCallback.headers['x-webhook-timestamp']! }),
         wrongKey: await post(bUrl, bBody(), {
           'x-webhook-timestamp': aCallback.headers['x-webhook-timestamp']!,
-          'x-webhook-signature': aCallback.headers['x-webhook-signature']!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')),
+          'x-webhook-signature': aCallback.headers['x-webhook-signature']!.replace(/^./, (c) =>
+            c === 'A' ? 'B' : 'A',
+          ),
         }),
         stale: await post(bUrl, bBody(), kieSigned(bTaskId, String(Math.floor(Date.now() / 1000) - 3600))),
         aBodyOnBUrl: await post(bUrl, JSON.stringify(aCallback.body), aCallback.headers),
       };
-      expect(answers).toEqual({ replayedSignature: 400, missingSignature: 400, timestampOnly: 400, wrongKey: 400, stale: 400, aBodyOnBUrl: 400 });
+      expect(answers).toEqual({
+        replayedSignature: 400,
+        missingSignature: 400,
+        timestampOnly: 400,
+        wrongKey: 400,
+        stale: 400,
+        aBodyOnBUrl: 400,
+      });
       expect(await observable(stack, b.uuid)).toEqual(before);
 
       // Even correctly signed (the signature covers only taskId + timestamp), a body claiming
@@ -311,7 +354,11 @@ describe('callbacks (KIE signed with an HMAC key, poll 1.5 s after submission)',
         notJson: await post(cUrl, 'taskId=1', signed),
         array: await post(cUrl, '[1,2]', signed),
         wrongShape: await post(cUrl, JSON.stringify({ code: 200, data: { taskId: cTask.providerTaskId } }), signed),
-        oversized: await post(cUrl, big({ code: 200, data: { taskId: cTask.providerTaskId, state: 'success' } }), signed),
+        oversized: await post(
+          cUrl,
+          big({ code: 200, data: { taskId: cTask.providerTaskId, state: 'success' } }),
+          signed,
+        ),
       };
       expect(kie).toEqual({ notJson: 400, array: 400, wrongShape: 400, oversized: 413 });
       const get = await fetch(kUrl);
@@ -334,17 +381,24 @@ describe('Kling callbacks signed with KLING_WEBHOOK_SECRET (Standard Webhooks)',
   let stack: Stack;
   beforeAll(async () => {
     // No poll for 20 s: only a callback can move the task in this test.
-    stack = await startStack({ env: { ...NO_API_RATE_LIMIT, KLING_WEBHOOK_SECRET: secret }, engine: { callbackGraceMs: 20_000 } });
+    stack = await startStack({
+      env: { ...NO_API_RATE_LIMIT, KLING_WEBHOOK_SECRET: secret },
+      engine: { callbackGraceMs: 20_000 },
+    });
   });
   afterAll(() => stack?.stop());
 
   it('the simulator’s unsigned callbacks, a wrong secret, a signature of another body and a stale one are refused; a correctly signed one is accepted', async () => {
     const { id, uuid } = await createTask(stack, { provider: 'KLING' });
     // The simulator does not sign Kling callbacks: all three are refused.
-    const unsigned = await eventually(async () => {
-      const sent = klingCallbacksOf(stack, uuid);
-      return sent.length === 3 ? sent : null;
-    }, 5000, 'the three unsigned callbacks');
+    const unsigned = await eventually(
+      async () => {
+        const sent = klingCallbacksOf(stack, uuid);
+        return sent.length === 3 ? sent : null;
+      },
+      5000,
+      'the three unsigned callbacks',
+    );
     expect(unsigned.map((c) => [(c.body as any).task_status, c.status])).toEqual([
       ['submitted', 400],
       ['processing', 400],
@@ -386,7 +440,11 @@ describe('Kling callbacks signed with KLING_WEBHOOK_SECRET (Standard Webhooks)',
 
   it('a signed callback whose text the database cannot store (NUL, lone surrogates) is applied with U+FFFD in its place', async () => {
     const { id, uuid } = await createTask(stack, { provider: 'KLING' });
-    const succeed = await eventually(async () => klingCallbacksOf(stack, uuid).find((c) => (c.body as any).task_status === 'succeed'), 5000, 'the succeed callback');
+    const succeed = await eventually(
+      async () => klingCallbacksOf(stack, uuid).find((c) => (c.body as any).task_status === 'succeed'),
+      5000,
+      'the succeed callback',
+    );
     const body = JSON.stringify({ ...(succeed.body as object), task_status_msg: 'done\u0000 \ud800 \udc00 ok' });
     expect(await post(succeed.url, body, klingCallbackHeaders(new Webhook(secret), body, new Date()))).toBe(200);
     const final = await stack.waitForFinal(id, 'statusMessage events { edges { node { status message } } }', 5000);
@@ -401,7 +459,11 @@ describe('Kling callbacks from a simulator that signs them (sandbox with KLING_W
   let stack: Stack;
   beforeAll(async () => {
     // As `pnpm start` runs the sandbox when KLING_WEBHOOK_SECRET is set; no poll for 20 s.
-    stack = await startStack({ env: { ...NO_API_RATE_LIMIT, KLING_WEBHOOK_SECRET: secret }, kling: { webhookSecret: secret }, engine: { callbackGraceMs: 20_000 } });
+    stack = await startStack({
+      env: { ...NO_API_RATE_LIMIT, KLING_WEBHOOK_SECRET: secret },
+      kling: { webhookSecret: secret },
+      engine: { callbackGraceMs: 20_000 },
+    });
   });
   afterAll(() => stack?.stop());
 

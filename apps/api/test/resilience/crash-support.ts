@@ -19,12 +19,23 @@ export class ApiChild extends MainProcess {
 }
 
 export type GqlResult =
-  | { ok: true; status: number; data?: Record<string, any>; errors?: { message: string; extensions?: Record<string, unknown> }[] }
+  | {
+      ok: true;
+      status: number;
+      data?: Record<string, any>;
+      errors?: { message: string; extensions?: Record<string, unknown> }[];
+    }
   /** No answer: the connection was refused or reset (the server died). */
   | { ok: false; error: string };
 
 /** GraphQL over HTTP; a transport failure is a result, not an exception. */
-export async function gql(url: string, apiKey: string, query: string, variables: Record<string, unknown> = {}, timeoutMs = 20_000): Promise<GqlResult> {
+export async function gql(
+  url: string,
+  apiKey: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  timeoutMs = 20_000,
+): Promise<GqlResult> {
   try {
     const res = await request(`${url}/graphql`, {
       method: 'POST',
@@ -50,7 +61,12 @@ export async function gql(url: string, apiKey: string, query: string, variables:
 }
 
 /** GraphQL that must answer: throws with the child's output on a transport failure or GraphQL errors. */
-export async function gqlOk(child: ApiChild, apiKey: string, query: string, variables: Record<string, unknown> = {}): Promise<Record<string, any>> {
+export async function gqlOk(
+  child: ApiChild,
+  apiKey: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<Record<string, any>> {
   const res = await gql(child.url, apiKey, query, variables);
   if (!res.ok) throw new Error(`${child.label} did not answer: ${res.error}\n${child.logTail()}`);
   if (res.errors?.length || !res.data) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
@@ -84,7 +100,9 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     req.on('end', () => {
       const rawBody = Buffer.concat(chunks).toString('utf8');
       try {
-        const body = JSON.parse(rawBody) as { data: { task: { id: string }; event: { cursor: string; status: string } } };
+        const body = JSON.parse(rawBody) as {
+          data: { task: { id: string }; event: { cursor: string; status: string } };
+        };
         deliveries.push({
           webhookId: String(req.headers['webhook-id'] ?? ''),
           timestamp: String(req.headers['webhook-timestamp'] ?? ''),

@@ -217,7 +217,11 @@ function plan(prefix: string, run: number): Planned[] {
     { externalTaskId: `${p}.kling-1`, provider: 'KLING', webhook: false },
     { externalTaskId: `${p}.kie-0`, provider: 'KIE', webhook: false },
     { externalTaskId: `${p}.kling-2`, provider: 'KLING', webhook: false },
-    { externalTaskId: `${p}.hook-${run % 2 === 0 ? 'kling' : 'kie'}`, provider: run % 2 === 0 ? 'KLING' : 'KIE', webhook: true },
+    {
+      externalTaskId: `${p}.hook-${run % 2 === 0 ? 'kling' : 'kie'}`,
+      provider: run % 2 === 0 ? 'KLING' : 'KIE',
+      webhook: true,
+    },
   ];
 }
 
@@ -233,11 +237,20 @@ async function create(child: ApiChild, env: Environment, p: Planned): Promise<At
   if (!res.ok) return { ...p, id: null, failure: res.error };
   const payload = res.data?.createAvatarVideo;
   // A create that answers at all answers with the Task: anything else is a failure.
-  expect(payload, `${JSON.stringify(res)}\n${child.logTail()}`).toMatchObject({ __typename: 'Task', status: 'PENDING', externalTaskId: p.externalTaskId });
+  expect(payload, `${JSON.stringify(res)}\n${child.logTail()}`).toMatchObject({
+    __typename: 'Task',
+    status: 'PENDING',
+    externalTaskId: p.externalTaskId,
+  });
   return { ...p, id: payload.id as string, failure: null };
 }
 
-async function waitForFinal(child: ApiChild, env: Environment, query: string, variables: Record<string, unknown>): Promise<TaskView> {
+async function waitForFinal(
+  child: ApiChild,
+  env: Environment,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<TaskView> {
   let last: TaskView | undefined;
   const started = Date.now();
   const deadline = started + FINISH_TIMEOUT_MS;
@@ -246,13 +259,18 @@ async function waitForFinal(child: ApiChild, env: Environment, query: string, va
     last = data.task as TaskView;
     if (last && TERMINAL.includes(last.status)) return { ...last, finishedMs: Date.now() - started };
     if (Date.now() > deadline) {
-      throw new Error(`task ${JSON.stringify(variables)} not terminal after ${FINISH_TIMEOUT_MS} ms; last seen ${JSON.stringify(last)}\n${child.logTail()}`);
+      throw new Error(
+        `task ${JSON.stringify(variables)} not terminal after ${FINISH_TIMEOUT_MS} ms; last seen ${JSON.stringify(last)}\n${child.logTail()}`,
+      );
     }
     await sleep(200);
   }
 }
 
-async function allTasks(child: ApiChild, env: Environment): Promise<{ id: string; status: string; externalTaskId: string }[]> {
+async function allTasks(
+  child: ApiChild,
+  env: Environment,
+): Promise<{ id: string; status: string; externalTaskId: string }[]> {
   const out = [];
   let after: string | null = null;
   for (;;) {
@@ -284,7 +302,10 @@ async function readCrashState(env: Environment): Promise<CrashState> {
  */
 function checkNothingHalfPresent(state: CrashState): void {
   for (const j of state.jobs) {
-    expect(state.tasks.some((t) => t.id === j.payload.taskId), `${j.queue} job ${j.id} of a task that does not exist`).toBe(true);
+    expect(
+      state.tasks.some((t) => t.id === j.payload.taskId),
+      `${j.queue} job ${j.id} of a task that does not exist`,
+    ).toBe(true);
   }
   for (const t of state.tasks) {
     if (t.status === 'PENDING') {
@@ -345,7 +366,10 @@ async function crashRun(env: Environment, point: CrashPoint, run: number): Promi
     const before = await startApi(env);
     inFlight.push(...(await Promise.all(plan(`${point}.in-flight`, run).map((p) => create(before, env, p)))));
     await stopApi(env, before);
-    expect(inFlight.every((a) => a.id), JSON.stringify(inFlight)).toBe(true);
+    expect(
+      inFlight.every((a) => a.id),
+      JSON.stringify(inFlight),
+    ).toBe(true);
   }
   const crashing = await startApi(env, point);
   const logs = () => `${crashing.logTail(60_000)}\n${api.logTail(60_000)}`;
@@ -357,7 +381,9 @@ async function crashRun(env: Environment, point: CrashPoint, run: number): Promi
   env.children.delete(crashing);
   const crashState = await readCrashState(env);
   checkNothingHalfPresent(crashState);
-  const klingCreatesAtCrash = new Map(crashState.tasks.filter((t) => t.provider === 'KLING').map((t) => [t.id, sim.kling.createsFor(t.id)]));
+  const klingCreatesAtCrash = new Map(
+    crashState.tasks.filter((t) => t.provider === 'KLING').map((t) => [t.id, sim.kling.createsFor(t.id)]),
+  );
   const deliveredBeforeRestart = receiver.deliveries.slice(deliveriesBefore);
 
   const api = await startApi(env);
@@ -398,7 +424,9 @@ async function crashRun(env: Environment, point: CrashPoint, run: number): Promi
     const kieCreates = sim.kie.createCount() - kieBefore;
     expect(klingCreates, 'Kling tasks created upstream = Kling tasks we have').toBe(presentKling.length);
     expect(kieCreates, 'KIE creates ≤ KIE tasks').toBeLessThanOrEqual(presentKie.length);
-    expect(kieCreates, 'each SUCCEEDED KIE task was created upstream').toBeGreaterThanOrEqual(presentKie.filter((t) => t.status === 'SUCCEEDED').length);
+    expect(kieCreates, 'each SUCCEEDED KIE task was created upstream').toBeGreaterThanOrEqual(
+      presentKie.filter((t) => t.status === 'SUCCEEDED').length,
+    );
 
     // No task of this install is left behind, whether or not its create was answered.
     const stuck = (await allTasks(api, env)).filter((t) => !TERMINAL.includes(t.status));
@@ -418,8 +446,13 @@ async function crashRun(env: Environment, point: CrashPoint, run: number): Promi
       redeliveries += checkWebhooks(task, forTask(), env.webhookSecret);
     }
 
-    const callbacks = [...sim.kling.sentCallbacks().slice(klingCallbacksBefore), ...sim.kie.sentCallbacks().slice(kieCallbacksBefore)];
-    const unansweredCallbacks = callbacks.filter((c) => c.url.startsWith(`${env.url}/callbacks/`) && c.status === 'error').length;
+    const callbacks = [
+      ...sim.kling.sentCallbacks().slice(klingCallbacksBefore),
+      ...sim.kie.sentCallbacks().slice(kieCallbacksBefore),
+    ];
+    const unansweredCallbacks = callbacks.filter(
+      (c) => c.url.startsWith(`${env.url}/callbacks/`) && c.status === 'error',
+    ).length;
     return {
       run,
       attempts,
@@ -450,16 +483,28 @@ function checkWebhooks(task: TaskView, deliveries: WebhookDelivery[], secret: st
   for (const d of deliveries) {
     // The webhook-id names the event, so a redelivery carries the same id as the first delivery.
     expect(d.webhookId).toBe(`evt_${d.eventCursor}`);
-    expect(() => verifier.verify(d.rawBody, { 'webhook-id': d.webhookId, 'webhook-timestamp': d.timestamp, 'webhook-signature': d.signature })).not.toThrow();
+    expect(() =>
+      verifier.verify(d.rawBody, {
+        'webhook-id': d.webhookId,
+        'webhook-timestamp': d.timestamp,
+        'webhook-signature': d.signature,
+      }),
+    ).not.toThrow();
     // In order per task: never an earlier event after a later one (a redelivery repeats the latest).
-    expect(Number(d.eventCursor), `order of ${task.externalTaskId}: ${deliveries.map((x) => x.eventCursor)}`).toBeGreaterThanOrEqual(last);
+    expect(
+      Number(d.eventCursor),
+      `order of ${task.externalTaskId}: ${deliveries.map((x) => x.eventCursor)}`,
+    ).toBeGreaterThanOrEqual(last);
     last = Number(d.eventCursor);
     const first = seen.get(d.webhookId);
     if (first) expect(d.eventStatus).toBe(first.eventStatus);
     else seen.set(d.webhookId, d);
   }
   // Deduplicated by webhook-id, the deliveries are exactly the task's events, in order.
-  expect([...seen.values()].map((d) => ({ cursor: d.eventCursor, status: d.eventStatus })), `webhooks of ${task.externalTaskId}`).toEqual(expected);
+  expect(
+    [...seen.values()].map((d) => ({ cursor: d.eventCursor, status: d.eventStatus })),
+    `webhooks of ${task.externalTaskId}`,
+  ).toEqual(expected);
   return deliveries.length - seen.size;
 }
 
@@ -495,7 +540,8 @@ async function crashPoint(point: CrashPoint, opts: PointOptions): Promise<RunRep
         unansweredCallbacks: r.unansweredCallbacks,
         redeliveries: r.redeliveries,
       }));
-      if (process.env.CRASH_REPORT) console.log(`[crash] ${point} (${usePostgres ? 'postgres' : 'pglite'}): ${JSON.stringify(summary, null, 1)}`);
+      if (process.env.CRASH_REPORT)
+        console.log(`[crash] ${point} (${usePostgres ? 'postgres' : 'pglite'}): ${JSON.stringify(summary, null, 1)}`);
       return reports;
     } finally {
       await env.dispose();
@@ -514,7 +560,10 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
       const reports = await crashPoint('create:before-commit', {
         klingCreateMs: 0,
         kieMs: 0,
-        timing: { kling: { processingAfterMs: 6000, succeedAfterMs: 11_000 }, kie: { queuingAfterMs: 300, generatingAfterMs: 6000, completeAfterMs: 11_000 } },
+        timing: {
+          kling: { processingAfterMs: 6000, succeedAfterMs: 11_000 },
+          kie: { queuingAfterMs: 300, generatingAfterMs: 6000, completeAfterMs: 11_000 },
+        },
       });
       for (const r of reports) {
         // The create that reached the fail point got no answer and left nothing behind: no row, and
@@ -522,12 +571,16 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
         expect(r.absent.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
         for (const a of r.absent) {
           expect(a.id).toBeNull();
-          expect(r.crashState.tasks.some((t) => t.externalTaskId === a.externalTaskId), `row of ${a.externalTaskId}`).toBe(false);
+          expect(
+            r.crashState.tasks.some((t) => t.externalTaskId === a.externalTaskId),
+            `row of ${a.externalTaskId}`,
+          ).toBe(false);
         }
         // The five tasks acknowledged before the crash were in flight when it hit, and all finished.
         const acknowledged = r.attempts.filter((a) => a.id);
         expect(acknowledged.length, `run ${r.run}`).toBeGreaterThanOrEqual(5);
-        for (const a of acknowledged) expect(r.present.find((t) => t.id === a.id)?.status).toMatch(/^(SUCCEEDED|FAILED)$/);
+        for (const a of acknowledged)
+          expect(r.present.find((t) => t.id === a.id)?.status).toMatch(/^(SUCCEEDED|FAILED)$/);
       }
     },
     POINT_TIMEOUT_MS,
@@ -572,7 +625,9 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
         // received (at least the one whose answer triggered the crash) were each adopted with that
         // single create; one whose request had not left yet (its attempt committed just before the
         // crash) was sent once after the restart.
-        const marked = r.crashState.tasks.filter((t) => t.provider === 'KLING' && t.status === 'PENDING' && t.submitStartedAt !== null);
+        const marked = r.crashState.tasks.filter(
+          (t) => t.provider === 'KLING' && t.status === 'PENDING' && t.submitStartedAt !== null,
+        );
         const upstream = marked.filter((m) => r.klingCreatesAtCrash.get(m.id) === 1);
         expect(upstream.length, `run ${r.run}: accepted upstream, not applied`).toBeGreaterThanOrEqual(1);
         for (const m of marked) {
@@ -596,7 +651,10 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
         // The provider saw a callback go unanswered: the process died after queueing its refresh,
         // which the dead process left committed, and the restarted one ran.
         expect(r.unansweredCallbacks, `run ${r.run}`).toBeGreaterThanOrEqual(1);
-        expect(r.crashState.jobs.filter((j) => j.queue === 'refresh' && j.payload.source === 'CALLBACK').length, `run ${r.run}: queued refresh`).toBeGreaterThanOrEqual(1);
+        expect(
+          r.crashState.jobs.filter((j) => j.queue === 'refresh' && j.payload.source === 'CALLBACK').length,
+          `run ${r.run}: queued refresh`,
+        ).toBeGreaterThanOrEqual(1);
         expect(r.present.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
         expect(r.present.every((t) => TERMINAL.includes(t.status))).toBe(true);
       }
@@ -610,7 +668,10 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
       const reports = await crashPoint('refresh:after-provider-read', SUBMITS_IN_FLIGHT);
       for (const r of reports) {
         // The dead process left the refresh job it was running, still leased to it.
-        expect(r.crashState.jobs.filter((j) => j.queue === 'refresh' && j.lockedBy !== null).length, `run ${r.run}: leased refresh`).toBeGreaterThanOrEqual(1);
+        expect(
+          r.crashState.jobs.filter((j) => j.queue === 'refresh' && j.lockedBy !== null).length,
+          `run ${r.run}: leased refresh`,
+        ).toBeGreaterThanOrEqual(1);
         expect(r.present.length, `run ${r.run}`).toBeGreaterThanOrEqual(1);
         expect(r.present.every((t) => TERMINAL.includes(t.status))).toBe(true);
         // The read that died unapplied was repeated: every Kling task got past SUBMITTED to SUCCEEDED.
@@ -625,11 +686,16 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
     async () => {
       const reports = await crashPoint('webhook:after-delivery', SUBMITS_IN_FLIGHT);
       for (const r of reports) {
-        expect(r.present.some((t) => r.attempts.find((a) => a.externalTaskId === t.externalTaskId)!.webhook), `run ${r.run}: webhook task`).toBe(true);
+        expect(
+          r.present.some((t) => r.attempts.find((a) => a.externalTaskId === t.externalTaskId)!.webhook),
+          `run ${r.run}: webhook task`,
+        ).toBe(true);
         expect(r.redeliveries, `run ${r.run}: redeliveries`).toBeGreaterThanOrEqual(1);
         // The dead process left the job of a delivery the receiver already had: it was sent again.
         const delivered = new Set(r.deliveredBeforeRestart.map((d) => d.webhookId));
-        const pending = r.crashState.jobs.filter((j) => j.queue === 'webhook' && delivered.has(`evt_${j.payload.eventId}`));
+        const pending = r.crashState.jobs.filter(
+          (j) => j.queue === 'webhook' && delivered.has(`evt_${j.payload.eventId}`),
+        );
         expect(pending.length, `run ${r.run}: delivered but unfinished webhook jobs`).toBeGreaterThanOrEqual(1);
       }
     },
@@ -646,7 +712,11 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
           const api = await startApi(env);
           // Kling answers the create only after 1.5 s: SIGTERM lands while the submission is in flight.
           sim.kling.setCreateLatencyMs(1500);
-          const created = await create(api, env, { externalTaskId: 'graceful.kling', provider: 'KLING', webhook: false });
+          const created = await create(api, env, {
+            externalTaskId: 'graceful.kling',
+            provider: 'KLING',
+            webhook: false,
+          });
           expect(created.id).not.toBeNull();
           const taskUuid = uuidOf(created.id!);
           await eventually(async () => sim.kling.createsFor(taskUuid) === 1, 5000, 'the create to reach Kling');
@@ -664,7 +734,11 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
           const subscription = new Promise<void>((resolve) => {
             ws.subscribe(
               { query: `subscription ($id: ID!) { taskUpdated(id: $id) { status } }`, variables: { id: created.id } },
-              { next: (v) => void values.push((v.data as { taskUpdated: { status: string } }).taskUpdated.status), error: () => resolve(), complete: () => resolve() },
+              {
+                next: (v) => void values.push((v.data as { taskUpdated: { status: string } }).taskUpdated.status),
+                error: () => resolve(),
+                complete: () => resolve(),
+              },
             );
           });
           await eventually(async () => values.length > 0, 5000, 'the subscription to deliver the current state');
@@ -694,7 +768,10 @@ describe.concurrent(`the API process SIGKILLed at each fail point (${RUNS_PER_PO
           // No job is left leased to the stopped worker, so nothing waits for a lease to expire.
           const db = await openDatabase(env.database ? env.database.target : { kind: 'pglite', dataDir: env.dataDir });
           try {
-            const leased = await db.db.select({ id: jobs.id, queue: jobs.queue, lockedBy: jobs.lockedBy }).from(jobs).where(isNotNull(jobs.lockedBy));
+            const leased = await db.db
+              .select({ id: jobs.id, queue: jobs.queue, lockedBy: jobs.lockedBy })
+              .from(jobs)
+              .where(isNotNull(jobs.lockedBy));
             expect(leased).toEqual([]);
           } finally {
             await db.close();

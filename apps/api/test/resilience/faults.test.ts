@@ -2,8 +2,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidOf } from '../support/ids.js';
 import { SANDBOX_KLING_API_KEY } from '../../src/config.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
-import { KIE_CREATE_PATH, KLING_AVATAR_PATH, startRecordingProxy, type ProxiedRequest, type RecordingProxy } from '../support/proxy.js';
-import { eventStatuses, PROVIDERS, sampleMax, simGet, sleep, TASK_FIELDS, NO_API_RATE_LIMIT } from './resilience-support.js';
+import {
+  KIE_CREATE_PATH,
+  KLING_AVATAR_PATH,
+  startRecordingProxy,
+  type ProxiedRequest,
+  type RecordingProxy,
+} from '../support/proxy.js';
+import {
+  eventStatuses,
+  PROVIDERS,
+  sampleMax,
+  simGet,
+  sleep,
+  TASK_FIELDS,
+  NO_API_RATE_LIMIT,
+} from './resilience-support.js';
 
 /*
  * Provider faults: 429 with Retry-After, Kling 1303 / 1102, 5xx bursts and the circuit breaker,
@@ -98,7 +112,10 @@ describe('rate limits, Kling business codes and 5xx (through a recording proxy)'
       const holder = await createTask(stack, kling());
       await eventually(async () => stack.sim.kling.activeTasks() === 1, 5000, 'the holder to take the only Kling slot');
       const waiting = await createTask(stack, kling());
-      const [a, b] = await Promise.all([stack.waitForFinal(holder.id, TASK_FIELDS), stack.waitForFinal(waiting.id, TASK_FIELDS)]);
+      const [a, b] = await Promise.all([
+        stack.waitForFinal(holder.id, TASK_FIELDS),
+        stack.waitForFinal(waiting.id, TASK_FIELDS),
+      ]);
       expect([a.status, b.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
 
       const creates = klingCreatesOf(proxy, waiting.uuid);
@@ -108,7 +125,9 @@ describe('rate limits, Kling business codes and 5xx (through a recording proxy)'
       expect(creates.at(-1)!.status).toBe(200);
       expect(stack.sim.kling.createsFor(waiting.uuid)).toBe(creates.length);
       // Backoff: each retry waited at least the floor of its exponential step.
-      gaps(creates).forEach((gap, i) => expect(gap, `gap before retry ${i + 1}`).toBeGreaterThanOrEqual(backoffFloor(i + 1)));
+      gaps(creates).forEach((gap, i) =>
+        expect(gap, `gap before retry ${i + 1}`).toBeGreaterThanOrEqual(backoffFloor(i + 1)),
+      );
       // The accepted create was handled only once the holder had ended at Kling.
       const holderAtKling = (await simGet(stack, `${KLING_AVATAR_PATH}/${holder.uuid}`, SANDBOX_KLING_API_KEY)).data;
       expect(holderAtKling.task_status).toBe('succeed');
@@ -180,7 +199,12 @@ describe('rate limits, Kling business codes and 5xx (through a recording proxy)'
     expect([kf.status, cf.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
 
     const kc = klingCreatesOf(proxy, k.uuid);
-    expect(kc.map((r) => [r.status, r.response?.code])).toEqual([[503, 5001], [503, 5001], [503, 5001], [200, 0]]);
+    expect(kc.map((r) => [r.status, r.response?.code])).toEqual([
+      [503, 5001],
+      [503, 5001],
+      [503, 5001],
+      [200, 0],
+    ]);
     gaps(kc).forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(backoffFloor(i + 1)));
     const cc = proxy.creates(KIE_CREATE_PATH, since);
     expect(cc.map((r) => r.status)).toEqual([500, 500, 500, 200]);
@@ -208,7 +232,8 @@ describe('rate limits, Kling business codes and 5xx (through a recording proxy)'
     expect(accepted).toHaveLength(25);
     // Any refusal can only be the simulator's rate limit at the window's edge, and it was retried.
     expect(refused.every((c) => c.status === 429)).toBe(true);
-    if (refused.length > 0) console.warn(`KIE answered 429 to ${refused.length} create(s) at the window edge; they were retried`);
+    if (refused.length > 0)
+      console.warn(`KIE answered 429 to ${refused.length} create(s) at the window edge; they were retried`);
     // Clipwire held the rest back: at most 20 creates went out in the first 9 s…
     const first = creates[0]!.at;
     expect(creates.filter((c) => c.at < first + 9000).length).toBeLessThanOrEqual(20);
@@ -333,7 +358,9 @@ describe('a Kling create that lands after Clipwire decided to resend it (PROVIDE
       expect(creates[1]!.at - creates[0]!.at).toBeGreaterThanOrEqual(grace - 100);
       expect(stack.sim.kling.createCount() - before).toBe(1);
       // In between, Clipwire looked the task up rather than resend at once.
-      const lookups = proxy.log.filter((r) => r.method === 'GET' && r.path.endsWith(`/${uuid}`) && r.at < creates[1]!.at);
+      const lookups = proxy.log.filter(
+        (r) => r.method === 'GET' && r.path.endsWith(`/${uuid}`) && r.at < creates[1]!.at,
+      );
       expect(lookups.length).toBeGreaterThanOrEqual(2);
       // Adopted from Kling's answer to a lookup (source POLL), not from the refused resend.
       expect(final.events.edges[1].node).toMatchObject({ status: 'SUBMITTED', source: 'POLL' });

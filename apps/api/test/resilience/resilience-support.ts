@@ -106,10 +106,12 @@ export function sha256(text: string): string {
 }
 
 export function post(url: string, body: string, headers: Record<string, string> = {}) {
-  return request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then(async (r) => {
-    await r.body.dump();
-    return r.statusCode;
-  });
+  return request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then(
+    async (r) => {
+      await r.body.dump();
+      return r.statusCode;
+    },
+  );
 }
 
 export function shuffle<T>(items: T[]): T[] {

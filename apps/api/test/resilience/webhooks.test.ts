@@ -62,20 +62,28 @@ async function secretOf(key?: string): Promise<string> {
 
 /** stack.waitForFinal, as any tenant (it reads as the sandbox tenant). */
 async function finalOf(id: string, key?: string): Promise<Record<string, any>> {
-  return eventually(async () => {
-    const task = (await stack.gql(`query ($id: ID!) { task(id: $id) { ${TASK_FIELDS} } }`, { id }, key)).data?.task;
-    return task && ['SUCCEEDED', 'FAILED', 'CANCELED'].includes(task.status) ? task : null;
-  }, 15_000, `task ${id} to finish`);
+  return eventually(
+    async () => {
+      const task = (await stack.gql(`query ($id: ID!) { task(id: $id) { ${TASK_FIELDS} } }`, { id }, key)).data?.task;
+      return task && ['SUCCEEDED', 'FAILED', 'CANCELED'].includes(task.status) ? task : null;
+    },
+    15_000,
+    `task ${id} to finish`,
+  );
 }
 
 /** Waits until every event of the (final) task has been delivered with a 2xx. */
 async function allDelivered(path: string, taskId: string, key?: string): Promise<Delivery[]> {
   const final = await finalOf(taskId, key);
   const want = final.events.edges.length;
-  return eventually(async () => {
-    const ok = receiver.on(path).filter((d) => d.answered < 300);
-    return ok.length >= want ? receiver.on(path) : null;
-  }, 10_000, `${want} deliveries on ${path}`);
+  return eventually(
+    async () => {
+      const ok = receiver.on(path).filter((d) => d.answered < 300);
+      return ok.length >= want ? receiver.on(path) : null;
+    },
+    10_000,
+    `${want} deliveries on ${path}`,
+  );
 }
 
 const statusOf = (d: Delivery) => d.json.data.event.status as string;
@@ -165,17 +173,27 @@ describe('outbound webhooks', () => {
     expect(got.length).toBeGreaterThanOrEqual(3);
     for (const d of got) new Webhook(secret).verify(d.raw, webhookHeaders(d));
 
-    for (const url of ['http://10.0.0.1/hook', 'http://127.0.0.1:1/', 'http://localhost:8080/hook', 'http://169.254.169.254/latest']) {
+    for (const url of [
+      'http://10.0.0.1/hook',
+      'http://127.0.0.1:1/',
+      'http://localhost:8080/hook',
+      'http://169.254.169.254/latest',
+    ]) {
       const before = stack.sim.kling.createCount();
       const res = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, webhookUrl: url } }, tenant.apiKey);
       const result = res.data!.createAvatarVideo;
       expect(result.__typename, url).toBe('ValidationError');
-      expect(result.issues.map((i: { path: string[] }) => i.path), url).toEqual([['input', 'webhookUrl']]);
+      expect(
+        result.issues.map((i: { path: string[] }) => i.path),
+        url,
+      ).toEqual([['input', 'webhookUrl']]);
       expect(stack.sim.kling.createCount()).toBe(before);
       const refused = await stack.gql(SET_DEFAULT, { url }, tenant.apiKey);
       expect(refused.errors?.[0]?.extensions?.code, url).toBe('BAD_USER_INPUT');
     }
-    expect((await stack.gql(WEBHOOK_SETTINGS, {}, tenant.apiKey)).data!.webhookSettings.defaultUrl).toBe(receiver.url('/default'));
+    expect((await stack.gql(WEBHOOK_SETTINGS, {}, tenant.apiKey)).data!.webhookSettings.defaultUrl).toBe(
+      receiver.url('/default'),
+    );
   });
 });
 
@@ -185,7 +203,11 @@ describe('cancelTask and refreshTask', () => {
     stack.sim.kling.setTiming({ processingAfterMs: 300, succeedAfterMs: 2000 });
     try {
       const holder = await createTask({});
-      await eventually(async () => (await snapshot(stack, holder.uuid)).task.status !== 'PENDING', 5000, 'the holder to be submitted');
+      await eventually(
+        async () => (await snapshot(stack, holder.uuid)).task.status !== 'PENDING',
+        5000,
+        'the holder to be submitted',
+      );
       const waiting = await createTask({ webhookUrl: receiver.url('/canceled-pending') });
       await sleep(300);
       expect((await snapshot(stack, waiting.uuid)).task.status).toBe('PENDING');
@@ -221,7 +243,12 @@ describe('cancelTask and refreshTask', () => {
 
       // Kling finishes the task anyway and calls back: acknowledged, ignored.
       const succeedCallback = await eventually(
-        async () => stack.sim.kling.sentCallbacks().find((c) => (c.body as any).task_info?.external_task_id === uuid && (c.body as any).task_status === 'succeed'),
+        async () =>
+          stack.sim.kling
+            .sentCallbacks()
+            .find(
+              (c) => (c.body as any).task_info?.external_task_id === uuid && (c.body as any).task_status === 'succeed',
+            ),
         5000,
         'Kling’s succeed callback',
       );
@@ -246,7 +273,8 @@ describe('cancelTask and refreshTask', () => {
     try {
       const { id, uuid } = await createTask({});
       await eventually(async () => (await snapshot(stack, uuid)).task.status === 'SUBMITTED', 5000, 'SUBMITTED');
-      const atKling = async () => (await simGet(stack, `${KLING_AVATAR_PATH}/${uuid}`, SANDBOX_KLING_API_KEY)).data.task_status;
+      const atKling = async () =>
+        (await simGet(stack, `${KLING_AVATAR_PATH}/${uuid}`, SANDBOX_KLING_API_KEY)).data.task_status;
 
       await eventually(async () => (await atKling()) === 'processing', 5000, 'Kling to be processing');
       const processing = (await stack.gql(REFRESH, { id })).data!.refreshTask;
@@ -256,8 +284,15 @@ describe('cancelTask and refreshTask', () => {
       await eventually(async () => (await atKling()) === 'succeed', 5000, 'Kling to succeed');
       const done = (await stack.gql(REFRESH, { id })).data!.refreshTask;
       expect(done.status).toBe('SUCCEEDED');
-      expect(done.videos.map((v: { url: string }) => v.url)).toEqual([`${stack.sim.url}/media/kling/avatar-sample.mp4`]);
-      expect(done.events.edges.map((e: { node: { status: string } }) => e.node.status)).toEqual(['PENDING', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED']);
+      expect(done.videos.map((v: { url: string }) => v.url)).toEqual([
+        `${stack.sim.url}/media/kling/avatar-sample.mp4`,
+      ]);
+      expect(done.events.edges.map((e: { node: { status: string } }) => e.node.status)).toEqual([
+        'PENDING',
+        'SUBMITTED',
+        'PROCESSING',
+        'SUCCEEDED',
+      ]);
     } finally {
       stack.sim.kling.setCallbacksEnabled(true);
       stack.sim.kling.setTiming({ processingAfterMs: 300, succeedAfterMs: 700 });

@@ -27,7 +27,14 @@ function chunked(body: string): ReadableStream<Uint8Array> {
   });
 }
 
-async function post(body: string, stream: boolean): Promise<{ status: number; json: { data?: any; errors?: { message: string; extensions?: { code?: string } }[] }; chunked: boolean }> {
+async function post(
+  body: string,
+  stream: boolean,
+): Promise<{
+  status: number;
+  json: { data?: any; errors?: { message: string; extensions?: { code?: string } }[] };
+  chunked: boolean;
+}> {
   const res = await fetch(`${stack.url}/graphql`, {
     method: 'POST',
     headers: headers(),
@@ -45,7 +52,7 @@ async function taskCount(): Promise<number> {
 /** A document padded with blanks (not tokens) to exactly `bytes` bytes. */
 function paddedTo(bytes: number): string {
   const body = JSON.stringify({ query: '{ providers { provider } }' });
-  return body.slice(0, -1) + ' '.repeat(bytes - body.length) + '}';
+  return `${body.slice(0, -1) + ' '.repeat(bytes - body.length)}}`;
 }
 
 describe('GraphQL request body limit', () => {
@@ -55,23 +62,29 @@ describe('GraphQL request body limit', () => {
     expect(Buffer.byteLength(create)).toBeGreaterThan(LIMIT);
   });
 
-  it.each([false, true])('refuses a create over the limit with 413 and creates nothing (chunked: %s)', async (stream) => {
-    const before = await taskCount();
-    const res = await post(create, stream);
-    expect(res.status).toBe(413);
-    expect(res.json.data).toBeUndefined();
-    expect(res.json.errors?.[0]?.extensions?.code).toBe('REQUEST_ENTITY_TOO_LARGE');
-    expect(await taskCount()).toBe(before);
-  });
+  it.each([false, true])(
+    'refuses a create over the limit with 413 and creates nothing (chunked: %s)',
+    async (stream) => {
+      const before = await taskCount();
+      const res = await post(create, stream);
+      expect(res.status).toBe(413);
+      expect(res.json.data).toBeUndefined();
+      expect(res.json.errors?.[0]?.extensions?.code).toBe('REQUEST_ENTITY_TOO_LARGE');
+      expect(await taskCount()).toBe(before);
+    },
+  );
 
-  it.each([false, true])('serves a body of exactly the limit and refuses one byte more (chunked: %s)', async (stream) => {
-    const exact = paddedTo(LIMIT);
-    expect(Buffer.byteLength(exact)).toBe(LIMIT);
-    const ok = await post(exact, stream);
-    expect(ok.status).toBe(200);
-    expect(ok.json.data?.providers.length).toBeGreaterThan(0);
-    const over = await post(paddedTo(LIMIT + 1), stream);
-    expect(over.status).toBe(413);
-    expect(over.json.errors?.[0]?.extensions?.code).toBe('REQUEST_ENTITY_TOO_LARGE');
-  });
+  it.each([false, true])(
+    'serves a body of exactly the limit and refuses one byte more (chunked: %s)',
+    async (stream) => {
+      const exact = paddedTo(LIMIT);
+      expect(Buffer.byteLength(exact)).toBe(LIMIT);
+      const ok = await post(exact, stream);
+      expect(ok.status).toBe(200);
+      expect(ok.json.data?.providers.length).toBeGreaterThan(0);
+      const over = await post(paddedTo(LIMIT + 1), stream);
+      expect(over.status).toBe(413);
+      expect(over.json.errors?.[0]?.extensions?.code).toBe('REQUEST_ENTITY_TOO_LARGE');
+    },
+  );
 });

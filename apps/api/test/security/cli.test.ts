@@ -18,7 +18,12 @@ let env: NodeJS.ProcessEnv;
 beforeAll(async () => {
   assertCompiled();
   database = await createTestDatabase();
-  env = { ...process.env, CLIPWIRE_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...(database.url ? { DATABASE_URL: database.url } : { DATABASE_URL: '' }) };
+  env = {
+    ...process.env,
+    CLIPWIRE_DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    ...(database.url ? { DATABASE_URL: database.url } : { DATABASE_URL: '' }),
+  };
 });
 afterAll(async () => {
   await database?.drop();
@@ -30,7 +35,9 @@ function clipwire(...args: string[]) {
 }
 
 describe('pnpm clipwire keys', () => {
-  it('creates a tenant and a key shown once, lists it without the key, and revokes it', { timeout: 120_000 }, async () => {
+  it('creates a tenant and a key shown once, lists it without the key, and revokes it', {
+    timeout: 120_000,
+  }, async () => {
     const created = await clipwire('keys', 'create', '--tenant', 'acme', '--name', 'backend');
     const key = /\b(cw_sk_[A-Za-z0-9_-]{43})\b/.exec(created.stdout)?.[1];
     const id = /key id ([0-9a-f-]{36})/.exec(created.stdout)?.[1];
@@ -44,9 +51,24 @@ describe('pnpm clipwire keys', () => {
     expect(listed.stdout).toMatch(/active/);
 
     // The key works against the server, until it is revoked.
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', CLIPWIRE_DATA_DIR: dataDir, DATABASE_URL: database.url, KLING_BASE_URL: 'http://127.0.0.1:9', KIE_BASE_URL: 'http://127.0.0.1:9', DIGITAL_HUMAN_BASE_URL: 'http://127.0.0.1:9' });
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      CLIPWIRE_DATA_DIR: dataDir,
+      DATABASE_URL: database.url,
+      KLING_BASE_URL: 'http://127.0.0.1:9',
+      KIE_BASE_URL: 'http://127.0.0.1:9',
+      DIGITAL_HUMAN_BASE_URL: 'http://127.0.0.1:9',
+    });
     const ask = async (url: string) =>
-      (await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: '{"query":"{ apiKeys { prefix } }"}' })).status;
+      (
+        await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: '{"query":"{ apiKeys { prefix } }"}',
+        })
+      ).status;
     let app = await buildApp({ config });
     expect(await ask(await app.start())).toBe(200);
     await app.stop();
@@ -60,15 +82,28 @@ describe('pnpm clipwire keys', () => {
     await app.stop();
   });
 
-  it('refuses a second process on an embedded data dir in use, and shares a Postgres database', { timeout: 60_000 }, async () => {
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', CLIPWIRE_DATA_DIR: dataDir, DATABASE_URL: database.url, KLING_BASE_URL: 'http://127.0.0.1:9', KIE_BASE_URL: 'http://127.0.0.1:9', DIGITAL_HUMAN_BASE_URL: 'http://127.0.0.1:9' });
+  it('refuses a second process on an embedded data dir in use, and shares a Postgres database', {
+    timeout: 60_000,
+  }, async () => {
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      CLIPWIRE_DATA_DIR: dataDir,
+      DATABASE_URL: database.url,
+      KLING_BASE_URL: 'http://127.0.0.1:9',
+      KIE_BASE_URL: 'http://127.0.0.1:9',
+      DIGITAL_HUMAN_BASE_URL: 'http://127.0.0.1:9',
+    });
     const app = await buildApp({ config });
     try {
       if (database.url) {
         // Any number of processes may share a Postgres server.
         expect((await clipwire('keys', 'list')).stdout).toMatch(/acme/);
       } else {
-        await expect(clipwire('keys', 'list')).rejects.toMatchObject({ stderr: expect.stringMatching(/in use by process/) });
+        await expect(clipwire('keys', 'list')).rejects.toMatchObject({
+          stderr: expect.stringMatching(/in use by process/),
+        });
       }
     } finally {
       await app.stop();

@@ -36,8 +36,14 @@ async function taskCount(): Promise<number> {
 
 /** Bodies that cost the server the most per byte, each far under the body limit. */
 const hostile = {
-  '400,000-value list variable': JSON.stringify({ query: COUNT, variables: { f: { statuses: Array(400_000).fill('PENDING') } } }),
-  '30,000-value list variable': JSON.stringify({ query: COUNT, variables: { f: { statuses: Array(30_000).fill('PENDING') } } }),
+  '400,000-value list variable': JSON.stringify({
+    query: COUNT,
+    variables: { f: { statuses: Array(400_000).fill('PENDING') } },
+  }),
+  '30,000-value list variable': JSON.stringify({
+    query: COUNT,
+    variables: { f: { statuses: Array(30_000).fill('PENDING') } },
+  }),
   '4 MiB of empty objects': `{"query":"{ __typename }","variables":{"x":[${'{},'.repeat(1_400_000)}{}]}}`,
   '100,000-deep nesting': `{"query":"{ __typename }","variables":{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`,
 };
@@ -47,18 +53,29 @@ describe('list-valued inputs', () => {
     const res = await post(body);
     expect(res.status).toBe(400);
     expect(res.data).toBeUndefined();
-    expect(res.errors?.[0]?.message).toMatch(/over the limit of 100|more than \d+ (JSON )?values|deeper than \d+ levels/);
+    expect(res.errors?.[0]?.message).toMatch(
+      /over the limit of 100|more than \d+ (JSON )?values|deeper than \d+ levels/,
+    );
     expect(res.errors?.[0]?.message).not.toMatch(/Unexpected error/);
   });
 
   it('names the variable and the limit of a list just over it', async () => {
-    const res = await post(JSON.stringify({ query: COUNT, variables: { f: { statuses: Array(INPUT_LIMITS.listLength + 1).fill('PENDING') } } }));
+    const res = await post(
+      JSON.stringify({
+        query: COUNT,
+        variables: { f: { statuses: Array(INPUT_LIMITS.listLength + 1).fill('PENDING') } },
+      }),
+    );
     expect(res.status).toBe(400);
-    expect(res.errors?.[0]?.message).toBe(`$f.statuses: a list of ${INPUT_LIMITS.listLength + 1} values is over the limit of ${INPUT_LIMITS.listLength}`);
+    expect(res.errors?.[0]?.message).toBe(
+      `$f.statuses: a list of ${INPUT_LIMITS.listLength + 1} values is over the limit of ${INPUT_LIMITS.listLength}`,
+    );
   });
 
   it('refuses an inline list literal over the limit at validation', async () => {
-    const list = Array(INPUT_LIMITS.listLength + 1).fill('PENDING').join(' ');
+    const list = Array(INPUT_LIMITS.listLength + 1)
+      .fill('PENDING')
+      .join(' ');
     const res = await stack.gql(`{ tasks(filter: { statuses: [${list}] }) { totalCount } }`);
     expect(res.data).toBeUndefined();
     expect(res.errors?.[0]?.message).toMatch(/a list of 101 values is over the limit of 100/);
@@ -68,7 +85,10 @@ describe('list-valued inputs', () => {
     await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: 'list-limit' } });
     const all = await taskCount();
     expect(all).toBeGreaterThan(0);
-    const statuses = Array.from({ length: INPUT_LIMITS.listLength }, (_, i) => ['PENDING', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED'][i % 6]);
+    const statuses = Array.from(
+      { length: INPUT_LIMITS.listLength },
+      (_, i) => ['PENDING', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED'][i % 6],
+    );
     const res = await stack.gql(COUNT, { f: { statuses } });
     expect(res.errors).toBeUndefined();
     expect(res.data!.tasks.totalCount).toBe(all);
@@ -78,7 +98,10 @@ describe('list-valued inputs', () => {
     const client = stack.ws();
     const errors = await new Promise<unknown>((resolve) => {
       client.subscribe(
-        { query: 'subscription ($f: TaskFilter) { taskEvents(filter: $f) { cursor } }', variables: { f: { statuses: Array(20_000).fill('PENDING') } } },
+        {
+          query: 'subscription ($f: TaskFilter) { taskEvents(filter: $f) { cursor } }',
+          variables: { f: { statuses: Array(20_000).fill('PENDING') } },
+        },
         { next: () => resolve('unexpected data'), error: resolve, complete: () => resolve('completed') },
       );
     });
@@ -120,21 +143,26 @@ describe('latency under attack', () => {
 describe('text the database cannot store', () => {
   const bad = { NUL: 'a\u0000b', 'lone high surrogate': 'a\ud800b', 'lone low surrogate': '\udc00' };
 
-  it.each(Object.entries(bad))('createAvatarVideo answers a ValidationError naming the field for a %s, storing nothing', async (_name, text) => {
-    const before = await taskCount();
-    for (const [field, input] of [
-      ['prompt', { ...SAMPLE_INPUT, prompt: text }],
-      ['externalTaskId', { ...SAMPLE_INPUT, externalTaskId: text }],
-      ['webhookUrl', { ...SAMPLE_INPUT, webhookUrl: `https://example.com/${text}` }],
-    ] as const) {
-      const res = await stack.gql(CREATE_AVATAR, { input });
-      expect(res.errors).toBeUndefined();
-      expect(res.data!.createAvatarVideo.__typename).toBe('ValidationError');
-      expect(res.data!.createAvatarVideo.issues[0].path).toEqual(['input', field]);
-      expect(res.data!.createAvatarVideo.issues[0].message).toMatch(new RegExp(`^${field} contains (a NUL character|an unpaired UTF-16 surrogate)`));
-    }
-    expect(await taskCount()).toBe(before);
-  });
+  it.each(Object.entries(bad))(
+    'createAvatarVideo answers a ValidationError naming the field for a %s, storing nothing',
+    async (_name, text) => {
+      const before = await taskCount();
+      for (const [field, input] of [
+        ['prompt', { ...SAMPLE_INPUT, prompt: text }],
+        ['externalTaskId', { ...SAMPLE_INPUT, externalTaskId: text }],
+        ['webhookUrl', { ...SAMPLE_INPUT, webhookUrl: `https://example.com/${text}` }],
+      ] as const) {
+        const res = await stack.gql(CREATE_AVATAR, { input });
+        expect(res.errors).toBeUndefined();
+        expect(res.data!.createAvatarVideo.__typename).toBe('ValidationError');
+        expect(res.data!.createAvatarVideo.issues[0].path).toEqual(['input', field]);
+        expect(res.data!.createAvatarVideo.issues[0].message).toMatch(
+          new RegExp(`^${field} contains (a NUL character|an unpaired UTF-16 surrogate)`),
+        );
+      }
+      expect(await taskCount()).toBe(before);
+    },
+  );
 
   it('createVideoSound answers a ValidationError for its prompts', async () => {
     for (const field of ['soundEffectPrompt', 'bgmPrompt']) {
@@ -142,14 +170,23 @@ describe('text the database cannot store', () => {
         'mutation ($input: CreateVideoSoundInput!) { createVideoSound(input: $input) { __typename ... on ValidationError { issues { path message } } } }',
         { input: { videoId: 'v1', [field]: 'x\u0000' } },
       );
-      expect(res.data!.createVideoSound).toEqual({ __typename: 'ValidationError', issues: [{ path: ['input', field], message: `${field} contains a NUL character (U+0000), which cannot be stored` }] });
+      expect(res.data!.createVideoSound).toEqual({
+        __typename: 'ValidationError',
+        issues: [
+          { path: ['input', field], message: `${field} contains a NUL character (U+0000), which cannot be stored` },
+        ],
+      });
     }
   });
 
   it('every other field refuses it with BAD_USER_INPUT naming the argument', async () => {
     const cases: [string, Record<string, unknown>, string][] = [
       ['query ($x: String) { task(externalTaskId: $x) { id } }', { x: '\u0000' }, 'externalTaskId'],
-      ['mutation ($x: String!) { setDefaultWebhookUrl(url: $x) { defaultUrl } }', { x: 'https://example.com/\ud800' }, 'url'],
+      [
+        'mutation ($x: String!) { setDefaultWebhookUrl(url: $x) { defaultUrl } }',
+        { x: 'https://example.com/\ud800' },
+        'url',
+      ],
       ['mutation ($x: String!) { createApiKey(name: $x) { key } }', { x: 'k\u0000' }, 'name'],
     ];
     for (const [query, variables, arg] of cases) {
@@ -164,7 +201,10 @@ describe('text the database cannot store', () => {
   it('and over WebSocket', async () => {
     const client = stack.ws();
     const result = await new Promise<any>((resolve, reject) => {
-      client.subscribe({ query: CREATE_AVATAR, variables: { input: { ...SAMPLE_INPUT, prompt: '\ud800' } } }, { next: resolve, error: reject, complete: () => {} });
+      client.subscribe(
+        { query: CREATE_AVATAR, variables: { input: { ...SAMPLE_INPUT, prompt: '\ud800' } } },
+        { next: resolve, error: reject, complete: () => {} },
+      );
     });
     expect(result.data.createAvatarVideo.__typename).toBe('ValidationError');
     expect(result.data.createAvatarVideo.issues[0].path).toEqual(['input', 'prompt']);
@@ -176,14 +216,31 @@ describe('media that are not what they claim', () => {
   const mp3 = Buffer.from(SAMPLE_INPUT.audio.base64, 'base64');
 
   it.each([
-    ['a PNG cut right after its header', 'image', { image: { base64: png.subarray(0, 33).toString('base64') } }, /^image: the file is truncated or corrupt/],
-    ['a PNG cut in half', 'image', { image: { base64: png.subarray(0, png.length >> 1).toString('base64') } }, /^image: the file is truncated or corrupt/],
-    ['an MP3 cut in half', 'audio', { audio: { base64: mp3.subarray(0, mp3.length >> 1).toString('base64') } }, /^audio: the file is truncated or corrupt/],
+    [
+      'a PNG cut right after its header',
+      'image',
+      { image: { base64: png.subarray(0, 33).toString('base64') } },
+      /^image: the file is truncated or corrupt/,
+    ],
+    [
+      'a PNG cut in half',
+      'image',
+      { image: { base64: png.subarray(0, png.length >> 1).toString('base64') } },
+      /^image: the file is truncated or corrupt/,
+    ],
+    [
+      'an MP3 cut in half',
+      'audio',
+      { audio: { base64: mp3.subarray(0, mp3.length >> 1).toString('base64') } },
+      /^audio: the file is truncated or corrupt/,
+    ],
   ] as const)('%s is a ValidationError on its field, and nothing is stored', async (_name, field, media, message) => {
     const before = await taskCount();
     const res = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, ...media } });
     expect(res.data!.createAvatarVideo.__typename).toBe('ValidationError');
-    const issue = res.data!.createAvatarVideo.issues.find((i: { path: string[] }) => i.path.join('.') === `input.${field}`);
+    const issue = res.data!.createAvatarVideo.issues.find(
+      (i: { path: string[] }) => i.path.join('.') === `input.${field}`,
+    );
     expect(issue?.message).toMatch(message);
     expect(await taskCount()).toBe(before);
   });
@@ -191,7 +248,13 @@ describe('media that are not what they claim', () => {
 
 describe('credentials', () => {
   it('accepts only Authorization: Bearer <key>, and says so', async () => {
-    for (const authorization of [stack.apiKey, `Token ${stack.apiKey}`, `Bearer  ${stack.apiKey}`, `Bearer ${stack.apiKey} x`, 'Bearer']) {
+    for (const authorization of [
+      stack.apiKey,
+      `Token ${stack.apiKey}`,
+      `Bearer  ${stack.apiKey}`,
+      `Bearer ${stack.apiKey} x`,
+      'Bearer',
+    ]) {
       const res = await request(`${stack.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization },
@@ -201,10 +264,16 @@ describe('credentials', () => {
       const body = (await res.body.json()) as GraphQLResponse;
       expect(body.errors?.[0]?.message).toBe('malformed credentials: send Authorization: Bearer cw_sk_…');
     }
-    const missing = await request(`${stack.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+    const missing = await request(`${stack.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ __typename }"}',
+    });
     expect(missing.statusCode).toBe(401);
     expect(missing.headers['www-authenticate']).toBe('Bearer');
-    expect(((await missing.body.json()) as GraphQLResponse).errors?.[0]?.message).toBe('missing API key: send Authorization: Bearer cw_sk_…');
+    expect(((await missing.body.json()) as GraphQLResponse).errors?.[0]?.message).toBe(
+      'missing API key: send Authorization: Bearer cw_sk_…',
+    );
     const wrong = await stack.gql('{ __typename }', {}, 'cw_sk_wrongwrongwrongwrongwrongwrongwrongwrong00');
     expect(wrong.status).toBe(401);
     expect(wrong.errors?.[0]?.message).toBe('invalid or revoked API key');
@@ -223,7 +292,9 @@ describe('credentials', () => {
   it('closes a WebSocket with 4403 and says why, without telling whether a key exists', async () => {
     const reasons: Record<string, string> = {};
     const revoked = await stack.gql('mutation { createApiKey(name: "soon revoked") { key apiKey { id } } }');
-    await stack.gql('mutation ($id: ID!) { revokeApiKey(id: $id) { id } }', { id: revoked.data!.createApiKey.apiKey.id });
+    await stack.gql('mutation ($id: ID!) { revokeApiKey(id: $id) { id } }', {
+      id: revoked.data!.createApiKey.apiKey.id,
+    });
     const params: Record<string, unknown> = {
       missing: {},
       bare: { authorization: stack.apiKey },
@@ -233,7 +304,9 @@ describe('credentials', () => {
     for (const [name, payload] of Object.entries(params)) {
       const ws = new WebSocket(`${stack.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-      const closed = new Promise<[number, string]>((resolve) => ws.once('close', (code, reason) => resolve([code, reason.toString()])));
+      const closed = new Promise<[number, string]>((resolve) =>
+        ws.once('close', (code, reason) => resolve([code, reason.toString()])),
+      );
       ws.send(JSON.stringify({ type: 'connection_init', payload }));
       const [code, reason] = await closed;
       expect(code).toBe(4403);

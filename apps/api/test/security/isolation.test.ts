@@ -26,7 +26,11 @@ beforeAll(async () => {
   a = await stack.newTenant('tenant-a');
   b = await stack.newTenant('tenant-b');
   // A asks for every one of its tasks' events at its receiver.
-  await stack.gql('mutation ($url: String) { setDefaultWebhookUrl(url: $url) { defaultUrl } }', { url: `${origin}/a` }, a.apiKey);
+  await stack.gql(
+    'mutation ($url: String) { setDefaultWebhookUrl(url: $url) { defaultUrl } }',
+    { url: `${origin}/a` },
+    a.apiKey,
+  );
 });
 afterAll(async () => {
   await stack?.stop();
@@ -37,7 +41,11 @@ const missing = 'VGFzazowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA='; // T
 
 describe('tenant isolation', () => {
   it('A cannot read, list, count, resolve, subscribe to, cancel, refresh or receive webhooks of B’s task', async () => {
-    const created = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: 'b-secret' } }, b.apiKey);
+    const created = await stack.gql(
+      CREATE_AVATAR,
+      { input: { ...SAMPLE_INPUT, externalTaskId: 'b-secret' } },
+      b.apiKey,
+    );
     const id = created.data!.createAvatarVideo.id;
 
     const asB = await stack.gql('query ($id: ID!) { task(id: $id) { id } tasks { totalCount } }', { id }, b.apiKey);
@@ -61,12 +69,17 @@ describe('tenant isolation', () => {
 
     // Subscriptions: nothing about B's task, while it changes all the way to SUCCEEDED.
     const watched = collect(
-      stack.ws(a.apiKey).iterate({ query: 'subscription ($id: ID!) { taskUpdated(id: $id) { id status } }', variables: { id } }),
+      stack
+        .ws(a.apiKey)
+        .iterate({ query: 'subscription ($id: ID!) { taskUpdated(id: $id) { id status } }', variables: { id } }),
       5000,
     );
     const feed: unknown[] = [];
     const feedClient = stack.ws(a.apiKey);
-    const stopFeed = feedClient.subscribe({ query: 'subscription { taskEvents { cursor status } }' }, { next: (v) => feed.push(v), error: () => {}, complete: () => {} });
+    const stopFeed = feedClient.subscribe(
+      { query: 'subscription { taskEvents { cursor status } }' },
+      { next: (v) => feed.push(v), error: () => {}, complete: () => {} },
+    );
     await stack.waitForFinal(id, 'id', 10_000, b.apiKey);
     expect(await watched).toEqual([]);
     await new Promise((r) => setTimeout(r, 300));
@@ -75,7 +88,9 @@ describe('tenant isolation', () => {
 
     // Webhooks: A's receiver never hears of B's task.
     expect(received.filter((body) => body.includes(id))).toEqual([]);
-    expect((await stack.gql('query ($id: ID!) { task(id: $id) { status } }', { id }, b.apiKey)).data!.task.status).toBe('SUCCEEDED');
+    expect((await stack.gql('query ($id: ID!) { task(id: $id) { status } }', { id }, b.apiKey)).data!.task.status).toBe(
+      'SUCCEEDED',
+    );
   });
 
   it('A’s own task events do reach A’s receiver (the isolation above is not silence)', async () => {
@@ -90,7 +105,10 @@ describe('row-level security (Postgres)', () => {
   it('the app role sees no task without a tenant set, and only that tenant’s with one', async () => {
     const { rows, rls } = await stack.app.db.asTenant('00000000-0000-4000-8000-000000000000', async (db) => {
       const n = (r: unknown) => ((Array.isArray(r) ? r : (r as { rows: unknown[] }).rows)[0] as { n: number }).n;
-      return { rows: n(await db.execute(sql`select count(*)::int as n from tasks`)), rls: stack.app.db.rowLevelSecurity };
+      return {
+        rows: n(await db.execute(sql`select count(*)::int as n from tasks`)),
+        rls: stack.app.db.rowLevelSecurity,
+      };
     });
     if (!process.env.DATABASE_URL) {
       // PGlite has a single superuser, which row-level security never restricts: the code's filters are the wall.
@@ -106,7 +124,9 @@ describe('row-level security (Postgres)', () => {
     });
     expect(raw.n).toBe(0); // no tenant set at all: nothing either
     const owner = await stack.app.db.db.execute(sql`select count(distinct tenant_id)::int as n from tasks`);
-    expect(((Array.isArray(owner) ? owner : (owner as { rows: unknown[] }).rows)[0] as { n: number }).n).toBeGreaterThanOrEqual(2);
+    expect(
+      ((Array.isArray(owner) ? owner : (owner as { rows: unknown[] }).rows)[0] as { n: number }).n,
+    ).toBeGreaterThanOrEqual(2);
     const tenantB = await stack.gql('{ tasks { totalCount } }', {}, b.apiKey);
     expect(tenantB.data!.tasks.totalCount).toBe(1);
   });
@@ -125,7 +145,9 @@ describe('row-level security (Postgres)', () => {
       Array.from({ length: 12 }, () =>
         stack.app.db.db.transaction(async (tx) => {
           const [row] = rowsOf<{ role: string; tenant: string }>(
-            await tx.execute(sql`select current_user as role, coalesce(current_setting('clipwire.tenant_id', true), '') as tenant, pg_sleep(0.02)`),
+            await tx.execute(
+              sql`select current_user as role, coalesce(current_setting('clipwire.tenant_id', true), '') as tenant, pg_sleep(0.02)`,
+            ),
           );
           return row!;
         }),
@@ -149,12 +171,20 @@ describe('tenant-scoped reads (Postgres)', () => {
     }
     const tenant = '00000000-0000-4000-8000-000000000002';
     const read = (db: DbOrTx) =>
-      db.execute(sql`select current_user as role, current_setting('clipwire.tenant_id', true) as tenant, transaction_timestamp() as began, pg_sleep(0.01)`);
-    const [first, second] = await stack.app.db.asTenant(tenant, async (db) => [rowsOf<Scope>(await read(db))[0]!, rowsOf<Scope>(await read(db))[0]!]);
-    for (const row of [first!, second!]) expect({ role: row.role, tenant: row.tenant }).toEqual({ role: 'clipwire_app', tenant });
+      db.execute(
+        sql`select current_user as role, current_setting('clipwire.tenant_id', true) as tenant, transaction_timestamp() as began, pg_sleep(0.01)`,
+      );
+    const [first, second] = await stack.app.db.asTenant(tenant, async (db) => [
+      rowsOf<Scope>(await read(db))[0]!,
+      rowsOf<Scope>(await read(db))[0]!,
+    ]);
+    for (const row of [first!, second!])
+      expect({ role: row.role, tenant: row.tenant }).toEqual({ role: 'clipwire_app', tenant });
     // Two transactions: the second began after the first had slept.
     expect(new Date(second!.began).getTime()).toBeGreaterThan(new Date(first!.began).getTime());
-    await expect(stack.app.db.asTenant(tenant, (db) => db.transaction(async () => 1))).rejects.toThrow(/its own transaction/);
+    await expect(stack.app.db.asTenant(tenant, (db) => db.transaction(async () => 1))).rejects.toThrow(
+      /its own transaction/,
+    );
   });
 });
 

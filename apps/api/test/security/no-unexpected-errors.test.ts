@@ -35,10 +35,10 @@ const HOSTILE_TEXT = {
   'a cursor of a far future': Buffer.from(`999999999999999:00000000-0000-0000-0000-000000000000`).toString('base64url'),
   'global id of another type': Buffer.from('ApiKey:00000000-0000-0000-0000-000000000000').toString('base64'),
   'global id with a bad uuid': Buffer.from(`Task:${'z'.repeat(36)}`).toString('base64'),
-  'SQL': "'; drop table tasks; --",
+  SQL: "'; drop table tasks; --",
   'URL to loopback': 'http://127.0.0.1:1/x',
   'not a URL': 'http://[::1',
-  'empty': '',
+  empty: '',
 };
 const HOSTILE_INTS = [-1, 0, 2_147_483_647, -2_147_483_648];
 
@@ -75,19 +75,30 @@ function variables(field: GraphQLField<unknown, unknown>, text: string, int: num
 }
 
 const roots = (['query', 'mutation', 'subscription'] as const).flatMap((kind) => {
-  const type = kind === 'query' ? schema.getQueryType() : kind === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+  const type =
+    kind === 'query'
+      ? schema.getQueryType()
+      : kind === 'mutation'
+        ? schema.getMutationType()
+        : schema.getSubscriptionType();
   return Object.values(type!.getFields())
     .filter((f) => f.args.length > 0)
     .map((field) => ({ kind, field, name: `${kind} ${field.name}` }));
 });
 
-function unexpected(errors: readonly { message: string; extensions?: Record<string, unknown> }[] | undefined): string[] {
-  return (errors ?? []).filter((e) => e.message === 'Unexpected error.' || e.extensions?.code === 'INTERNAL_SERVER_ERROR').map((e) => e.message);
+function unexpected(
+  errors: readonly { message: string; extensions?: Record<string, unknown> }[] | undefined,
+): string[] {
+  return (errors ?? [])
+    .filter((e) => e.message === 'Unexpected error.' || e.extensions?.code === 'INTERNAL_SERVER_ERROR')
+    .map((e) => e.message);
 }
 
 describe('no input ends in "Unexpected error."', () => {
   it('covers every root field with arguments', () => {
-    expect(roots.map((r) => r.name)).toEqual(expect.arrayContaining(['query task', 'query tasks', 'mutation createAvatarVideo', 'subscription taskEvents']));
+    expect(roots.map((r) => r.name)).toEqual(
+      expect.arrayContaining(['query task', 'query tasks', 'mutation createAvatarVideo', 'subscription taskEvents']),
+    );
   });
 
   it.each(roots.filter((r) => r.kind !== 'subscription'))('$name', async ({ kind, field }) => {
@@ -96,7 +107,8 @@ describe('no input ends in "Unexpected error."', () => {
     for (const [name, text] of Object.entries(HOSTILE_TEXT)) {
       for (const int of HOSTILE_INTS) {
         const res = await stack.gql(query, variables(field, text, int));
-        if (res.status >= 500 || unexpected(res.errors).length > 0) failures.push(`${name} / ${int}: ${res.status} ${JSON.stringify(res.errors)}`);
+        if (res.status >= 500 || unexpected(res.errors).length > 0)
+          failures.push(`${name} / ${int}: ${res.status} ${JSON.stringify(res.errors)}`);
       }
     }
     expect(failures).toEqual([]);
@@ -121,7 +133,8 @@ describe('no input ends in "Unexpected error."', () => {
         );
       });
       const errors = Array.isArray(outcome) ? outcome : (outcome as { errors?: [] })?.errors;
-      if (unexpected(errors).length > 0 || outcome instanceof Error) failures.push(`${name}: ${JSON.stringify(outcome)}`);
+      if (unexpected(errors).length > 0 || outcome instanceof Error)
+        failures.push(`${name}: ${JSON.stringify(outcome)}`);
     }
     expect(failures).toEqual([]);
   });

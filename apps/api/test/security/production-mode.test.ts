@@ -19,14 +19,21 @@ beforeAll(async () => {
 afterAll(() => Promise.all([production?.stop(), development?.stop()]));
 
 /** Runs an operation over WebSocket and returns what came back: the first result, or the errors. */
-function overWs(stack: Stack, query: string, variables?: Record<string, unknown>): Promise<{ data?: unknown; errors?: { message: string }[] }> {
+function overWs(
+  stack: Stack,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<{ data?: unknown; errors?: { message: string }[] }> {
   const client = stack.ws();
   return new Promise((resolve) => {
     client.subscribe(
       { query, ...(variables ? { variables } : {}) },
       {
         next: (result) => resolve(result as { data?: unknown; errors?: { message: string }[] }),
-        error: (errors) => resolve({ errors: Array.isArray(errors) ? errors : [{ message: String((errors as Error)?.message ?? errors) }] }),
+        error: (errors) =>
+          resolve({
+            errors: Array.isArray(errors) ? errors : [{ message: String((errors as Error)?.message ?? errors) }],
+          }),
         complete: () => {},
       },
     );
@@ -56,8 +63,16 @@ describe('production hides the schema', () => {
   const suggesting: [string, string, Record<string, unknown> | undefined][] = [
     ['a misspelt field', '{ taks { totalCount } }', undefined],
     ['a misspelt enum value inline', '{ tasks(filter: { statuses: [PENDIN] }) { totalCount } }', undefined],
-    ['a misspelt input field in variables', 'query ($f: TaskFilter) { tasks(filter: $f) { totalCount } }', { f: { statusess: ['PENDING'] } }],
-    ['a misspelt enum value in variables', 'query ($f: TaskFilter) { tasks(filter: $f) { totalCount } }', { f: { statuses: ['PENDIN'] } }],
+    [
+      'a misspelt input field in variables',
+      'query ($f: TaskFilter) { tasks(filter: $f) { totalCount } }',
+      { f: { statusess: ['PENDING'] } },
+    ],
+    [
+      'a misspelt enum value in variables',
+      'query ($f: TaskFilter) { tasks(filter: $f) { totalCount } }',
+      { f: { statuses: ['PENDIN'] } },
+    ],
     ['a misspelt argument', '{ tasks(frist: 1) { totalCount } }', undefined],
   ];
 
@@ -73,25 +88,33 @@ describe('production hides the schema', () => {
 });
 
 describe('errors never carry internals', () => {
-  it.each(['production', 'development'] as const)('in %s mode, an unexpected failure is "Unexpected error." with nothing else', async (mode) => {
-    const stack = mode === 'production' ? production : development;
-    const original = stack.app.tasks.cancel.bind(stack.app.tasks);
-    stack.app.tasks.cancel = async () => {
-      throw new Error('select * from "tasks" where "secret" = $1 -- params: ["hunter2"]');
-    };
-    try {
-      for (const result of [
-        await stack.gql('mutation { cancelTask(id: "VGFzazowMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA=") { id } }'),
-        await overWs(stack, 'mutation { cancelTask(id: "VGFzazowMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA=") { id } }'),
-      ]) {
-        const text = JSON.stringify(result.errors);
-        expect(result.errors?.[0]?.message).toBe('Unexpected error.');
-        expect(text).not.toMatch(/secret|hunter2|select|originalError|stack/);
+  it.each(['production', 'development'] as const)(
+    'in %s mode, an unexpected failure is "Unexpected error." with nothing else',
+    async (mode) => {
+      const stack = mode === 'production' ? production : development;
+      const original = stack.app.tasks.cancel.bind(stack.app.tasks);
+      stack.app.tasks.cancel = async () => {
+        throw new Error('select * from "tasks" where "secret" = $1 -- params: ["hunter2"]');
+      };
+      try {
+        for (const result of [
+          await stack.gql(
+            'mutation { cancelTask(id: "VGFzazowMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA=") { id } }',
+          ),
+          await overWs(
+            stack,
+            'mutation { cancelTask(id: "VGFzazowMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA=") { id } }',
+          ),
+        ]) {
+          const text = JSON.stringify(result.errors);
+          expect(result.errors?.[0]?.message).toBe('Unexpected error.');
+          expect(text).not.toMatch(/secret|hunter2|select|originalError|stack/);
+        }
+      } finally {
+        stack.app.tasks.cancel = original;
       }
-    } finally {
-      stack.app.tasks.cancel = original;
-    }
-  });
+    },
+  );
 });
 
 describe('/metrics', () => {
@@ -99,7 +122,9 @@ describe('/metrics', () => {
     const none = await request(`${production.url}/metrics`);
     expect(none.statusCode).toBe(401);
     expect(await none.body.text()).not.toMatch(/clipwire_/);
-    const wrong = await request(`${production.url}/metrics`, { headers: { authorization: 'Bearer not-the-token-at-all' } });
+    const wrong = await request(`${production.url}/metrics`, {
+      headers: { authorization: 'Bearer not-the-token-at-all' },
+    });
     expect(wrong.statusCode).toBe(401);
     await wrong.body.dump();
     const right = await request(`${production.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });

@@ -12,7 +12,11 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.stop());
 
-const costly = Array.from({ length: 15 }, (_, i) => `q${i}: tasks(first: 100) { edges { node { id status statusMessage model provider kind externalTaskId providerTaskId createdAt updatedAt completedAt videos { id url watermarkUrl durationSeconds } audios { id mp3Url wavUrl } error { code message providerCode } cost { units } } } }`);
+const costly = Array.from(
+  { length: 15 },
+  (_, i) =>
+    `q${i}: tasks(first: 100) { edges { node { id status statusMessage model provider kind externalTaskId providerTaskId createdAt updatedAt completedAt videos { id url watermarkUrl durationSeconds } audios { id mp3Url wavUrl } error { code message providerCode } cost { units } } } }`,
+);
 
 const bombs: { name: string; query: string; refusal: RegExp }[] = [
   { name: 'depth 7', query: `{ tasks { edges { node { events { edges { node { id } } } } } } }`, refusal: /depth/i },
@@ -22,10 +26,26 @@ const bombs: { name: string; query: string; refusal: RegExp }[] = [
     refusal: /depth/i,
   },
   // 1000 aliases are 5000 tokens: the token limit refuses them first; 16 aliases meet the alias limit.
-  { name: '1000 aliases', query: `{ ${Array.from({ length: 1000 }, (_, i) => `a${i}: providers { provider }`).join(' ')} }`, refusal: /token limit/i },
-  { name: '16 aliases', query: `{ ${Array.from({ length: 16 }, (_, i) => `a${i}: __typename`).join(' ')} }`, refusal: /aliases/i },
-  { name: '10k tokens', query: `{ providers { ${Array.from({ length: 5000 }, () => 'provider').join(' ')} } }`, refusal: /token/i },
-  { name: '100 directives', query: `{ providers { provider ${Array.from({ length: 100 }, () => '@include(if: true)').join(' ')} } }`, refusal: /directives/i },
+  {
+    name: '1000 aliases',
+    query: `{ ${Array.from({ length: 1000 }, (_, i) => `a${i}: providers { provider }`).join(' ')} }`,
+    refusal: /token limit/i,
+  },
+  {
+    name: '16 aliases',
+    query: `{ ${Array.from({ length: 16 }, (_, i) => `a${i}: __typename`).join(' ')} }`,
+    refusal: /aliases/i,
+  },
+  {
+    name: '10k tokens',
+    query: `{ providers { ${Array.from({ length: 5000 }, () => 'provider').join(' ')} } }`,
+    refusal: /token/i,
+  },
+  {
+    name: '100 directives',
+    query: `{ providers { provider ${Array.from({ length: 100 }, () => '@include(if: true)').join(' ')} } }`,
+    refusal: /directives/i,
+  },
   { name: 'cost over the limit', query: `{ ${costly.join(' ')} }`, refusal: /cost/i },
 ];
 
@@ -49,10 +69,16 @@ describe('query limits', () => {
       let last: { errors?: unknown[]; data?: unknown } = {};
       client.subscribe(
         { query: query.replace(/^\{/, 'subscription {').replace(/^query/, 'subscription') },
-        { next: (v) => (last = v as typeof last), error: (e) => resolve({ errors: Array.isArray(e) ? e : [e] }), complete: () => resolve(last) },
+        {
+          next: (v) => (last = v as typeof last),
+          error: (e) => resolve({ errors: Array.isArray(e) ? e : [e] }),
+          complete: () => resolve(last),
+        },
       );
     });
-    expect(String((result.errors?.[0] as { message?: string })?.message), JSON.stringify(result).slice(0, 300)).toMatch(refusal);
+    expect(String((result.errors?.[0] as { message?: string })?.message), JSON.stringify(result).slice(0, 300)).toMatch(
+      refusal,
+    );
     expect(result.data).toBeUndefined();
   });
 
@@ -71,7 +97,11 @@ describe('query limits', () => {
     const form = new FormData();
     form.append('operations', JSON.stringify({ query: '{ providers { provider } }' }));
     form.append('map', '{}');
-    const multipart = await fetch(`${stack.url}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${stack.apiKey}` }, body: form });
+    const multipart = await fetch(`${stack.url}/graphql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.apiKey}` },
+      body: form,
+    });
     expect(multipart.status).toBe(403);
     const get = await fetch(`${stack.url}/graphql?query=${encodeURIComponent('{ providers { provider } }')}`, {
       headers: { authorization: `Bearer ${stack.apiKey}`, accept: 'application/json' },

@@ -64,7 +64,11 @@ describe('WebSocket', () => {
     ws.send(init(apiKey));
     await acked;
     const started = Date.now();
-    const res = await stack.gql('mutation ($id: ID!) { revokeApiKey(id: $id) { revokedAt } }', { id: await keyId(apiKey) }, apiKey);
+    const res = await stack.gql(
+      'mutation ($id: ID!) { revokeApiKey(id: $id) { revokedAt } }',
+      { id: await keyId(apiKey) },
+      apiKey,
+    );
     expect(res.data?.revokeApiKey.revokedAt).toBeTruthy();
     expect(await closed(ws)).toBe(4403);
     expect(Date.now() - started).toBeLessThan(5000);

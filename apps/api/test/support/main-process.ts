@@ -26,7 +26,8 @@ export function assertCompiled(): void {
   const newest = (dir: string, ext: string) => {
     let latest = 0;
     for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-      if (entry.isFile() && entry.name.endsWith(ext)) latest = Math.max(latest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+      if (entry.isFile() && entry.name.endsWith(ext))
+        latest = Math.max(latest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
     }
     return latest;
   };
@@ -114,7 +115,8 @@ export class MainProcess {
   async ready(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (!this.alive) throw new Error(`${this.title()} exited ${JSON.stringify(this.exit)} before it was ready\n${this.logTail()}`);
+      if (!this.alive)
+        throw new Error(`${this.title()} exited ${JSON.stringify(this.exit)} before it was ready\n${this.logTail()}`);
       try {
         const res = await request(`${this.url}/readyz`, { headersTimeout: 2000, bodyTimeout: 2000, reset: true });
         await res.body.dump();
@@ -131,7 +133,10 @@ export class MainProcess {
   async waitExit(timeoutMs: number): Promise<ChildExit> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${this.title()} did not exit within ${timeoutMs} ms\n${this.logTail()}`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`${this.title()} did not exit within ${timeoutMs} ms\n${this.logTail()}`)),
+        timeoutMs,
+      );
     });
     try {
       return await Promise.race([this.exited, timeout]);

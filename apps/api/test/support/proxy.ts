@@ -39,7 +39,15 @@ export interface RecordingProxy {
   stop(): Promise<void>;
 }
 
-const HOP = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'proxy-connection']);
+const HOP = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'upgrade',
+  'proxy-connection',
+]);
 
 /** A body as JSON when it is JSON, else as text (null when empty). */
 export function parseBody(text: string): any {
@@ -66,19 +74,33 @@ export async function startRecordingProxy(): Promise<RecordingProxy> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(chunks);
-      const entry: ProxiedRequest = { seq: ++seq, at, method: req.method ?? 'GET', path: req.url ?? '/', body: parseBody(raw.toString('utf8')) };
+      const entry: ProxiedRequest = {
+        seq: ++seq,
+        at,
+        method: req.method ?? 'GET',
+        path: req.url ?? '/',
+        body: parseBody(raw.toString('utf8')),
+      };
       log.push(entry);
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k) && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      for (const [k, v] of Object.entries(req.headers))
+        if (!HOP.has(k) && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
       Promise.resolve(gate?.(entry))
-        .then(() => request(`${target}${entry.path}`, { method: entry.method as 'GET', headers, body: raw.length > 0 ? raw : null }))
+        .then(() =>
+          request(`${target}${entry.path}`, {
+            method: entry.method as 'GET',
+            headers,
+            body: raw.length > 0 ? raw : null,
+          }),
+        )
         .then(async (up) => {
           const body = Buffer.from(await up.body.arrayBuffer());
           entry.status = up.statusCode;
           entry.response = parseBody(body.toString('utf8'));
           entry.answeredAt = Date.now();
           const out: Record<string, string> = {};
-          for (const [k, v] of Object.entries(up.headers)) if (!HOP.has(k) && v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+          for (const [k, v] of Object.entries(up.headers))
+            if (!HOP.has(k) && v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
           if (res.destroyed) return;
           res.writeHead(up.statusCode, { ...out, 'content-length': String(body.length) });
           res.end(body);

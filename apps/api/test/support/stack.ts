@@ -5,7 +5,12 @@ import { createClient, type Client } from 'graphql-ws';
 import { request } from 'undici';
 import WebSocket from 'ws';
 import { createApiKey, createTenant } from '../../src/auth/api-keys.js';
-import { loadConfig, SANDBOX_DIGITAL_HUMAN_API_KEY, SANDBOX_KIE_API_KEY, SANDBOX_KLING_API_KEY } from '../../src/config.js';
+import {
+  loadConfig,
+  SANDBOX_DIGITAL_HUMAN_API_KEY,
+  SANDBOX_KIE_API_KEY,
+  SANDBOX_KLING_API_KEY,
+} from '../../src/config.js';
 import { buildApp, type App, type AppOptions } from '../../src/http/app.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -21,9 +26,17 @@ export interface Stack {
   url: string;
   /** The sandbox tenant's key, created on first start. */
   apiKey: string;
-  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GraphQLResponse<T>>;
+  gql<T = Record<string, any>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    key?: string | null,
+  ): Promise<GraphQLResponse<T>>;
   /** A GraphQL multipart request (file uploads): `files` maps variable paths such as `input.image.file` to files. */
-  upload<T = Record<string, any>>(query: string, variables: Record<string, unknown>, files: Record<string, Blob>): Promise<GraphQLResponse<T>>;
+  upload<T = Record<string, any>>(
+    query: string,
+    variables: Record<string, unknown>,
+    files: Record<string, Blob>,
+  ): Promise<GraphQLResponse<T>>;
   /** Waits for a task to reach a terminal status and returns it, with `fields` selected. */
   waitForFinal(id: string, fields: string, timeoutMs?: number, key?: string): Promise<Record<string, any>>;
   /** Waits until every task of the key (its first 100) is terminal: nothing is left to submit in the background. */
@@ -50,7 +63,11 @@ export async function startStack(
   const fast = { processingAfterMs: 300, succeedAfterMs: 700 };
   const sim = await startSimulator({
     kling: { apiKey: SANDBOX_KLING_API_KEY, timing: fast, videoToAudioTiming: fast, ...opts.kling },
-    kie: { apiKey: SANDBOX_KIE_API_KEY, timing: { queuingAfterMs: 100, generatingAfterMs: 300, completeAfterMs: 700 }, ...opts.kie },
+    kie: {
+      apiKey: SANDBOX_KIE_API_KEY,
+      timing: { queuingAfterMs: 100, generatingAfterMs: 300, completeAfterMs: 700 },
+      ...opts.kie,
+    },
     digitalHuman: {
       apiKey: SANDBOX_DIGITAL_HUMAN_API_KEY,
       timing: { submittedAfterMs: 50, queuedAfterMs: 100, inProgressAfterMs: 300, finishAfterMs: 800 },
@@ -71,7 +88,14 @@ export async function startStack(
   const app = await buildApp({
     config,
     sandboxUrl: sim.url,
-    engine: { retryBaseMs: 50, retryMaxMs: 400, noCallbackPollMs: 200, callbackGraceMs: 5000, maxPollDelayMs: 1000, ...opts.engine },
+    engine: {
+      retryBaseMs: 50,
+      retryMaxMs: 400,
+      noCallbackPollMs: 200,
+      callbackGraceMs: 5000,
+      maxPollDelayMs: 1000,
+      ...opts.engine,
+    },
     ...(opts.webhookScheduleMs ? { webhookScheduleMs: opts.webhookScheduleMs } : {}),
     ...(opts.breaker ? { breaker: opts.breaker } : {}),
     ...(opts.maxGraphQLBodyBytes ? { maxGraphQLBodyBytes: opts.maxGraphQLBodyBytes } : {}),
@@ -99,7 +123,10 @@ export async function startStack(
       const form = new FormData();
       form.append('operations', JSON.stringify({ query, variables }));
       const entries = Object.entries(files);
-      form.append('map', JSON.stringify(Object.fromEntries(entries.map(([path], i) => [String(i), [`variables.${path}`]]))));
+      form.append(
+        'map',
+        JSON.stringify(Object.fromEntries(entries.map(([path], i) => [String(i), [`variables.${path}`]]))),
+      );
       entries.forEach(([, blob], i) => form.append(String(i), blob, `upload-${i}`));
       const res = await fetch(`${url}/graphql`, {
         method: 'POST',
@@ -154,7 +181,10 @@ export async function startStack(
 export async function collect<T>(iterable: AsyncIterable<T>, timeoutMs = 15_000): Promise<T[]> {
   const values: T[] = [];
   const timeout = new Promise<never>((_, reject) =>
-    setTimeout(() => reject(new Error(`subscription did not complete within ${timeoutMs} ms; got ${JSON.stringify(values)}`)), timeoutMs).unref(),
+    setTimeout(
+      () => reject(new Error(`subscription did not complete within ${timeoutMs} ms; got ${JSON.stringify(values)}`)),
+      timeoutMs,
+    ).unref(),
   );
   await Promise.race([
     (async () => {
@@ -166,7 +196,11 @@ export async function collect<T>(iterable: AsyncIterable<T>, timeoutMs = 15_000)
 }
 
 /** Polls until `check` returns a value, or throws after timeoutMs. */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -62,11 +62,21 @@ export function MediaField({
       </legend>
       <div className="segmented" role="radiogroup" aria-label={`${legend}: source`}>
         <label className="seg">
-          <input type="radio" name={`${uid}-src`} checked={value.source === 'file'} onChange={() => onChange({ ...value, source: 'file' })} />
+          <input
+            type="radio"
+            name={`${uid}-src`}
+            checked={value.source === 'file'}
+            onChange={() => onChange({ ...value, source: 'file' })}
+          />
           Upload a file
         </label>
         <label className="seg">
-          <input type="radio" name={`${uid}-src`} checked={value.source === 'url'} onChange={() => onChange({ ...value, source: 'url' })} />
+          <input
+            type="radio"
+            name={`${uid}-src`}
+            checked={value.source === 'url'}
+            onChange={() => onChange({ ...value, source: 'url' })}
+          />
           Use a URL
         </label>
       </div>
@@ -86,9 +96,15 @@ export function MediaField({
           />
           {value.file ? (
             <div className="preview">
-              {kind === 'image' && preview ? <img src={preview} alt={`Preview of the chosen ${legend.toLowerCase()}`} /> : null}
-              {kind === 'audio' && preview ? <audio controls src={preview} aria-label={`Preview of the chosen ${legend.toLowerCase()}`} /> : null}
-              {kind === 'video' && preview ? <video controls muted src={preview} aria-label={`Preview of the chosen ${legend.toLowerCase()}`} /> : null}
+              {kind === 'image' && preview ? (
+                <img src={preview} alt={`Preview of the chosen ${legend.toLowerCase()}`} />
+              ) : null}
+              {kind === 'audio' && preview ? (
+                <audio controls src={preview} aria-label={`Preview of the chosen ${legend.toLowerCase()}`} />
+              ) : null}
+              {kind === 'video' && preview ? (
+                <video controls muted src={preview} aria-label={`Preview of the chosen ${legend.toLowerCase()}`} />
+              ) : null}
               <span className="small muted">
                 {value.file.name} · {formatBytes(value.file.size)}
               </span>
@@ -99,7 +115,12 @@ export function MediaField({
           ) : null}
           {progress != null ? (
             <div className="upload-progress">
-              <progress id={`${id}-progress`} max={100} value={Math.round(progress * 100)} aria-label={`Upload of ${legend.toLowerCase()}`} />
+              <progress
+                id={`${id}-progress`}
+                max={100}
+                value={Math.round(progress * 100)}
+                aria-label={`Upload of ${legend.toLowerCase()}`}
+              />
               <span className="small">{progress >= 1 ? 'Uploaded' : `${Math.round(progress * 100)}%`}</span>
             </div>
           ) : null}

@@ -1,10 +1,11 @@
 import { useEffect, useRef, type ReactNode } from 'react';
+import { TERMINAL_STATUSES } from '@clipwire/schema';
 import type { CombinedError } from 'urql';
 import type { TaskRow } from '../documents';
 
 export type TaskStatus = NonNullable<TaskRow['status']>;
 
-export const TERMINAL: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'CANCELED']);
+const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_STATUSES);
 
 export function isFinal(status: string | null | undefined): boolean {
   return status != null && TERMINAL.has(status);
@@ -14,7 +15,9 @@ export function StatusBadge({ status }: { status: string | null | undefined }) {
   const s = status ?? 'UNKNOWN';
   return (
     <span className={`badge status-${s.toLowerCase()}`} data-status={s}>
-      {s === 'PROCESSING' || s === 'SUBMITTED' || s === 'PENDING' ? <span className="pulse" aria-hidden="true" /> : null}
+      {s === 'PROCESSING' || s === 'SUBMITTED' || s === 'PENDING' ? (
+        <span className="pulse" aria-hidden="true" />
+      ) : null}
       {label(s)}
     </span>
   );
@@ -53,7 +56,15 @@ export function Time({ value, short }: { value: string | null | undefined; short
   );
 }
 
-export function ErrorState({ error, title = 'Something went wrong', retry }: { error: CombinedError | Error | string; title?: string; retry?: () => void }) {
+export function ErrorState({
+  error,
+  title = 'Something went wrong',
+  retry,
+}: {
+  error: CombinedError | Error | string;
+  title?: string;
+  retry?: () => void;
+}) {
   const message = typeof error === 'string' ? error : describeError(error);
   return (
     <div className="callout error" role="alert">
@@ -70,7 +81,8 @@ export function ErrorState({ error, title = 'Something went wrong', retry }: { e
 
 export function describeError(error: CombinedError | Error): string {
   if ('networkError' in error && error.networkError) return 'The API cannot be reached. Check that it is running.';
-  if ('graphQLErrors' in error && error.graphQLErrors.length > 0) return error.graphQLErrors.map((e) => e.message).join('; ');
+  if ('graphQLErrors' in error && error.graphQLErrors.length > 0)
+    return error.graphQLErrors.map((e) => e.message).join('; ');
   return error.message;
 }
 

@@ -107,7 +107,11 @@ function buildAvatarInput(s: FormState, localErrors: Errors): AvatarInput {
         image: toMediaInput(s.image),
         audio: s.klingVoice === 'audio' ? toMediaInput(s.audio) : undefined,
         prompt: opt(s.prompt),
-        kling: compact({ mode: s.klingMode, watermark: s.klingWatermark, audioId: s.klingVoice === 'audioId' ? opt(s.klingAudioId) : undefined }),
+        kling: compact({
+          mode: s.klingMode,
+          watermark: s.klingWatermark,
+          audioId: s.klingVoice === 'audioId' ? opt(s.klingAudioId) : undefined,
+        }),
       });
     case 'KIE': {
       let seed: number | undefined;
@@ -134,13 +138,20 @@ function buildAvatarInput(s: FormState, localErrors: Errors): AvatarInput {
           cloneVoice:
             s.dhVoice === 'clone'
               ? // Incomplete on purpose when fields are empty: the shared schema names each missing one.
-                (compact({ audio: toMediaInput(s.cloneAudio), language: s.cloneLanguage.trim(), text: s.cloneText }) as NonNullable<
-                  NonNullable<AvatarInput['digitalHuman']>['cloneVoice']
-                >)
+                (compact({
+                  audio: toMediaInput(s.cloneAudio),
+                  language: s.cloneLanguage.trim(),
+                  text: s.cloneText,
+                }) as NonNullable<NonNullable<AvatarInput['digitalHuman']>['cloneVoice']>)
               : undefined,
           stockVoice:
             s.dhVoice === 'stock'
-              ? { voiceEngineId: s.stockVoiceEngineId.trim(), audioId: s.stockAudioId.trim(), language: s.stockLanguage.trim(), text: s.stockText }
+              ? {
+                  voiceEngineId: s.stockVoiceEngineId.trim(),
+                  audioId: s.stockAudioId.trim(),
+                  language: s.stockLanguage.trim(),
+                  text: s.stockText,
+                }
               : undefined,
         }),
       });
@@ -164,8 +175,17 @@ function buildSoundInput(s: FormState): SoundInput {
 function avatarForSchema(input: AvatarInput): unknown {
   return {
     ...input,
-    ...(input.kling ? { kling: { ...input.kling, ...(input.kling.mode ? { mode: input.kling.mode === 'PRO' ? 'pro' : 'std' } : {}) } } : {}),
-    ...(input.kie ? { kie: { ...input.kie, ...(input.kie.resolution ? { resolution: input.kie.resolution === 'RES_720P' ? '720p' : '480p' } : {}) } } : {}),
+    ...(input.kling
+      ? { kling: { ...input.kling, ...(input.kling.mode ? { mode: input.kling.mode === 'PRO' ? 'pro' : 'std' } : {}) } }
+      : {}),
+    ...(input.kie
+      ? {
+          kie: {
+            ...input.kie,
+            ...(input.kie.resolution ? { resolution: input.kie.resolution === 'RES_720P' ? '720p' : '480p' } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -214,8 +234,10 @@ function fieldFor(path: readonly (string | number | symbol)[], s: FormState): st
   if (s.capability === 'AVATAR_VIDEO') {
     if (key === 'audio' && s.provider === 'KLING' && s.klingVoice === 'audioId') return 'kling.audioId';
     if (key === 'image' && s.provider === 'DIGITAL_HUMAN' && s.dhAvatar === 'video') return 'video';
-    if (key === 'audio' && s.provider === 'DIGITAL_HUMAN' && s.dhVoice === 'clone') return 'digitalHuman.cloneVoice.audio';
-    if (key === 'audio' && s.provider === 'DIGITAL_HUMAN' && s.dhVoice === 'stock') return 'digitalHuman.stockVoice.text';
+    if (key === 'audio' && s.provider === 'DIGITAL_HUMAN' && s.dhVoice === 'clone')
+      return 'digitalHuman.cloneVoice.audio';
+    if (key === 'audio' && s.provider === 'DIGITAL_HUMAN' && s.dhVoice === 'stock')
+      return 'digitalHuman.stockVoice.text';
   } else if (key === 'video' && s.soundSource === 'videoId') return 'videoId';
   return key || 'form';
 }
@@ -272,8 +294,11 @@ export function NewTaskPage() {
     const avatar = s.capability === 'AVATAR_VIDEO';
     const input = avatar ? buildAvatarInput(s, local) : buildSoundInput(s);
     // The same schemas the API checks with.
-    const parsed = avatar ? createAvatarVideoInputSchema.safeParse(avatarForSchema(input as AvatarInput)) : createVideoSoundInputSchema.safeParse(input);
-    if (!parsed.success) for (const issue of parsed.error.issues) addIssue(local, fieldFor(issue.path, s), issue.message);
+    const parsed = avatar
+      ? createAvatarVideoInputSchema.safeParse(avatarForSchema(input as AvatarInput))
+      : createVideoSoundInputSchema.safeParse(input);
+    if (!parsed.success)
+      for (const issue of parsed.error.issues) addIssue(local, fieldFor(issue.path, s), issue.message);
     if (Object.keys(local).length > 0) return showErrors(local);
 
     setBusy(true);
@@ -306,8 +331,14 @@ export function NewTaskPage() {
     let result: CreateResult | null | undefined;
     try {
       const response = avatar
-        ? await postOperation(CreateAvatarVideoMutation, { input: input as AvatarInput }, options).then((r) => ({ errors: r.errors, result: r.data?.createAvatarVideo }))
-        : await postOperation(CreateVideoSoundMutation, { input: input as SoundInput }, options).then((r) => ({ errors: r.errors, result: r.data?.createVideoSound }));
+        ? await postOperation(CreateAvatarVideoMutation, { input: input as AvatarInput }, options).then((r) => ({
+            errors: r.errors,
+            result: r.data?.createAvatarVideo,
+          }))
+        : await postOperation(CreateVideoSoundMutation, { input: input as SoundInput }, options).then((r) => ({
+            errors: r.errors,
+            result: r.data?.createVideoSound,
+          }));
       if (response.errors?.length) {
         setBusy(false);
         setProgress({});
@@ -330,12 +361,15 @@ export function NewTaskPage() {
       case 'ValidationError': {
         setProgress({});
         const next: Errors = {};
-        for (const issue of result.issues ?? []) addIssue(next, fieldFor(issue.path ?? [], s), issue.message ?? 'is not valid');
+        for (const issue of result.issues ?? [])
+          addIssue(next, fieldFor(issue.path ?? [], s), issue.message ?? 'is not valid');
         return showErrors(next, Object.keys(next).length ? undefined : (result.message ?? 'The input is not valid.'));
       }
       case 'DuplicateExternalTaskId':
         setProgress({});
-        return showErrors({ externalTaskId: `another task already has this id (${result.externalTaskId ?? s.externalTaskId})` });
+        return showErrors({
+          externalTaskId: `another task already has this id (${result.externalTaskId ?? s.externalTaskId})`,
+        });
       case 'ProviderUnavailable':
         setProgress({});
         return showErrors({}, result.message ?? `${result.provider ?? 'The provider'} cannot take tasks now.`);
@@ -351,8 +385,8 @@ export function NewTaskPage() {
       <PageTitle>New task</PageTitle>
       <form className="task-form" onSubmit={submit} noValidate aria-describedby="form-intro">
         <p id="form-intro" className="hint">
-          Every option the API takes. Fields are checked here with the same rules as the server; media limits (size, dimensions, duration) are
-          checked by the server before anything is sent to the provider.
+          Every option the API takes. Fields are checked here with the same rules as the server; media limits (size,
+          dimensions, duration) are checked by the server before anything is sent to the provider.
         </p>
         <div ref={summaryRef} tabIndex={-1} className="summary-anchor" aria-live="assertive">
           {errorEntries.length > 0 || formError ? (
@@ -481,7 +515,12 @@ export function NewTaskPage() {
               ]}
               onChange={(v) => set('klingMode', v)}
             />
-            <CheckField name="kling.watermark" label="Also produce a watermarked video" checked={s.klingWatermark} onChange={(v) => set('klingWatermark', v)} />
+            <CheckField
+              name="kling.watermark"
+              label="Also produce a watermarked video"
+              checked={s.klingWatermark}
+              onChange={(v) => set('klingWatermark', v)}
+            />
           </Section>
         ) : null}
 
@@ -683,7 +722,12 @@ export function NewTaskPage() {
                 />
               </>
             ) : null}
-            <CheckField name="digitalHuman.noWatermark" label="No watermark" checked={s.dhNoWatermark} onChange={(v) => set('dhNoWatermark', v)} />
+            <CheckField
+              name="digitalHuman.noWatermark"
+              label="No watermark"
+              checked={s.dhNoWatermark}
+              onChange={(v) => set('dhNoWatermark', v)}
+            />
           </Section>
         ) : null}
 
@@ -741,7 +785,12 @@ export function NewTaskPage() {
               error={err('bgmPrompt')}
               onChange={(v) => set('bgmPrompt', v, 'bgmPrompt')}
             />
-            <CheckField name="asmrMode" label="ASMR mode (richer detail sounds)" checked={s.asmrMode} onChange={(v) => set('asmrMode', v)} />
+            <CheckField
+              name="asmrMode"
+              label="ASMR mode (richer detail sounds)"
+              checked={s.asmrMode}
+              onChange={(v) => set('asmrMode', v)}
+            />
           </Section>
         ) : null}
 
@@ -766,7 +815,12 @@ export function NewTaskPage() {
         </Section>
 
         <div className="form-actions">
-          <button type="submit" className="button primary" disabled={busy} aria-describedby={busy ? 'submit-status' : undefined}>
+          <button
+            type="submit"
+            className="button primary"
+            disabled={busy}
+            aria-describedby={busy ? 'submit-status' : undefined}
+          >
             {busy ? 'Creating…' : 'Create task'}
           </button>
           <a className="button subtle" href={href.tasks()}>
@@ -811,7 +865,14 @@ function Choice<T extends string>({
       <div className="choices">
         {options.map(([v, text, sub]) => (
           <label key={v} className="choice-card" htmlFor={`${id}-${v}`}>
-            <input id={`${id}-${v}`} type="radio" name={`${name}-${id}`} value={v} checked={value === v} onChange={() => onChange(v)} />
+            <input
+              id={`${id}-${v}`}
+              type="radio"
+              name={`${name}-${id}`}
+              value={v}
+              checked={value === v}
+              onChange={() => onChange(v)}
+            />
             <span>
               <span className="choice-title">{text}</span>
               {sub ? <span className="choice-sub">{sub}</span> : null}
@@ -823,7 +884,21 @@ function Choice<T extends string>({
   );
 }
 
-function FieldShell({ name, label, hint, error, required, children }: { name: string; label: string; hint?: string; error?: string | undefined; required?: boolean; children: ReactNode }) {
+function FieldShell({
+  name,
+  label,
+  hint,
+  error,
+  required,
+  children,
+}: {
+  name: string;
+  label: string;
+  hint?: string;
+  error?: string | undefined;
+  required?: boolean;
+  children: ReactNode;
+}) {
   const id = fieldId(name);
   return (
     <div className={`field${error ? ' has-error' : ''}`}>
@@ -929,7 +1004,19 @@ function TextArea({
   );
 }
 
-function SelectField<T extends string>({ name, label, value, options, onChange }: { name: string; label: string; value: T; options: [T, string][]; onChange(v: T): void }) {
+function SelectField<T extends string>({
+  name,
+  label,
+  value,
+  options,
+  onChange,
+}: {
+  name: string;
+  label: string;
+  value: T;
+  options: [T, string][];
+  onChange(v: T): void;
+}) {
   return (
     <FieldShell name={name} label={label}>
       <select id={fieldId(name)} name={name} value={value} onChange={(e) => onChange(e.target.value as T)}>
@@ -943,11 +1030,27 @@ function SelectField<T extends string>({ name, label, value, options, onChange }
   );
 }
 
-function CheckField({ name, label, checked, onChange }: { name: string; label: string; checked: boolean; onChange(v: boolean): void }) {
+function CheckField({
+  name,
+  label,
+  checked,
+  onChange,
+}: {
+  name: string;
+  label: string;
+  checked: boolean;
+  onChange(v: boolean): void;
+}) {
   return (
     <div className="field check-field">
       <label className="check" htmlFor={fieldId(name)}>
-        <input id={fieldId(name)} name={name} type="checkbox" checked={checked} onChange={(e) => onChange(e.target.checked)} />
+        <input
+          id={fieldId(name)}
+          name={name}
+          type="checkbox"
+          checked={checked}
+          onChange={(e) => onChange(e.target.checked)}
+        />
         {label}
       </label>
     </div>

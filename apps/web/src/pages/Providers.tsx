@@ -44,7 +44,11 @@ export function ProvidersPage() {
         {checkedAt ? <> · last read {checkedAt.toLocaleTimeString()}</> : null}.
       </p>
       {result.error && !result.data ? (
-        <ErrorState error={result.error} title="The providers could not be loaded" retry={() => reexecute({ requestPolicy: 'network-only' })} />
+        <ErrorState
+          error={result.error}
+          title="The providers could not be loaded"
+          retry={() => reexecute({ requestPolicy: 'network-only' })}
+        />
       ) : null}
       {!result.data && !result.error ? <p aria-busy="true">Loading providers…</p> : null}
       {result.data && providers.length === 0 ? <EmptyState title="No providers are configured." /> : null}
@@ -75,16 +79,20 @@ export function ProvidersPage() {
                     {p.mode ? <span className={`mode mode-${p.mode.toLowerCase()}`}>{label(p.mode)}</span> : '—'}
                   </td>
                   <td data-label="Capabilities">
-                    {(p.capabilities ?? []).length ? (p.capabilities ?? []).map((c) => KIND_LABEL[c] ?? c).join(', ') : <span className="muted">none</span>}
+                    {(p.capabilities ?? []).length ? (
+                      (p.capabilities ?? []).map((c) => KIND_LABEL[c] ?? c).join(', ')
+                    ) : (
+                      <span className="muted">none</span>
+                    )}
                   </td>
                   <td data-label="Updates by">{p.callbacks ? 'Callbacks' : 'Polling'}</td>
                   <td data-label="Health">
                     {p.circuit ? (
                       <div>
-                      <span className={`badge circuit-${p.circuit.toLowerCase()}`} data-circuit={p.circuit}>
-                        {label(p.circuit)}
-                      </span>
-                      <div className="small muted">{CIRCUIT_TEXT[p.circuit]}</div>
+                        <span className={`badge circuit-${p.circuit.toLowerCase()}`} data-circuit={p.circuit}>
+                          {label(p.circuit)}
+                        </span>
+                        <div className="small muted">{CIRCUIT_TEXT[p.circuit]}</div>
                       </div>
                     ) : (
                       '—'
@@ -113,7 +121,13 @@ function Load({ inFlight, limit }: { inFlight: number; limit: number | null }) {
   }
   return (
     <span className="load">
-      <meter min={0} max={limit} value={inFlight} high={Math.max(1, limit * 0.8)} aria-label={`${inFlight} of ${limit} slots in use`} />
+      <meter
+        min={0}
+        max={limit}
+        value={inFlight}
+        high={Math.max(1, limit * 0.8)}
+        aria-label={`${inFlight} of ${limit} slots in use`}
+      />
       <span>
         {inFlight} / {limit}
       </span>

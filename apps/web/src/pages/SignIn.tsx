@@ -54,7 +54,9 @@ export function SignIn({
     const verdict = await checkKey(trimmed);
     setBusy(false);
     if (verdict === 'ok') return onSignedIn(trimmed);
-    setError(verdict === 'rejected' ? 'This key was not accepted.' : 'The API cannot be reached. Check that it is running.');
+    setError(
+      verdict === 'rejected' ? 'This key was not accepted.' : 'The API cannot be reached. Check that it is running.',
+    );
     inputRef.current?.focus();
   }
 
@@ -63,7 +65,10 @@ export function SignIn({
     <main id="main" className="signin">
       <form className="card signin-card" onSubmit={submit} noValidate aria-labelledby={`${id}-title`}>
         <p className="brand">
-          <span className="brand-mark" aria-hidden="true">◆</span> Clipwire
+          <span className="brand-mark" aria-hidden="true">
+            ◆
+          </span>{' '}
+          Clipwire
         </p>
         <h1 id={`${id}-title`}>Sign in to the console</h1>
         {notice ? (
@@ -105,7 +110,9 @@ export function SignIn({
         <button type="submit" className="button primary" disabled={busy}>
           {busy ? 'Checking…' : 'Sign in'}
         </button>
-        {config ? <p className="hint">Mode: {config.mode === 'SANDBOX' ? 'Sandbox (simulated providers)' : 'Live'}</p> : null}
+        {config ? (
+          <p className="hint">Mode: {config.mode === 'SANDBOX' ? 'Sandbox (simulated providers)' : 'Live'}</p>
+        ) : null}
       </form>
     </main>
   );

@@ -1,23 +1,48 @@
 import { useEffect, useRef, useState } from 'react';
 import type { ResultOf } from '../graphql';
 import { useMutation, useQuery, useSubscription } from 'urql';
-import { CancelTaskMutation, RefreshTaskMutation, TaskDetailUpdated, TaskEventsQuery, TaskQuery, type TaskDetail } from '../documents';
+import {
+  CancelTaskMutation,
+  RefreshTaskMutation,
+  TaskDetailUpdated,
+  TaskEventsQuery,
+  TaskQuery,
+  type TaskDetail,
+} from '../documents';
 import { href } from '../router';
 import { formatBytes } from '../format';
-import { EmptyState, ErrorState, isFinal, KIND_LABEL, label, PageTitle, Progress, PROVIDER_LABEL, shortId, StatusBadge, Time } from '../components/ui';
+import {
+  EmptyState,
+  ErrorState,
+  isFinal,
+  KIND_LABEL,
+  label,
+  PageTitle,
+  Progress,
+  PROVIDER_LABEL,
+  shortId,
+  StatusBadge,
+  Time,
+} from '../components/ui';
 
 export function TaskPage({ id }: { id: string }) {
   const [result, reexecute] = useQuery({ query: TaskQuery, variables: { id }, requestPolicy: 'cache-and-network' });
   const fetched = result.data?.task ?? null;
-  const [sub] = useSubscription({ query: TaskDetailUpdated, variables: { id }, pause: !fetched || isFinal(fetched.status) });
+  const [sub] = useSubscription({
+    query: TaskDetailUpdated,
+    variables: { id },
+    pause: !fetched || isFinal(fetched.status),
+  });
   const live = sub.data?.taskUpdated ?? null;
-  const task: TaskDetail | null = live && fetched && (live.updatedAt ?? '') > (fetched.updatedAt ?? '') ? live : fetched;
+  const task: TaskDetail | null =
+    live && fetched && (live.updatedAt ?? '') > (fetched.updatedAt ?? '') ? live : fetched;
 
   // A new status means new events: read the timeline again.
   const lastStatus = useRef<string | null | undefined>(undefined);
   useEffect(() => {
     if (!live) return;
-    if (lastStatus.current !== undefined && lastStatus.current !== live.status) reexecute({ requestPolicy: 'network-only' });
+    if (lastStatus.current !== undefined && lastStatus.current !== live.status)
+      reexecute({ requestPolicy: 'network-only' });
     lastStatus.current = live.status;
   }, [live, reexecute]);
 
@@ -30,7 +55,11 @@ export function TaskPage({ id }: { id: string }) {
     return (
       <>
         <PageTitle>Task</PageTitle>
-        <ErrorState error={result.error} title="The task could not be loaded" retry={() => reexecute({ requestPolicy: 'network-only' })} />
+        <ErrorState
+          error={result.error}
+          title="The task could not be loaded"
+          retry={() => reexecute({ requestPolicy: 'network-only' })}
+        />
       </>
     );
   }
@@ -65,7 +94,12 @@ export function TaskPage({ id }: { id: string }) {
       <PageTitle
         actions={
           <>
-            <button type="button" className="button subtle" disabled={refreshState.fetching} onClick={() => void refresh({ id: task.id })}>
+            <button
+              type="button"
+              className="button subtle"
+              disabled={refreshState.fetching}
+              onClick={() => void refresh({ id: task.id })}
+            >
               {refreshState.fetching ? 'Refreshing…' : 'Refresh from provider'}
             </button>
             {running ? (
@@ -74,7 +108,12 @@ export function TaskPage({ id }: { id: string }) {
                 className="button danger"
                 disabled={cancelState.fetching}
                 onClick={() => {
-                  if (window.confirm('Cancel this task? The provider may still finish it upstream, but Clipwire stops following it.')) void cancel({ id: task.id });
+                  if (
+                    window.confirm(
+                      'Cancel this task? The provider may still finish it upstream, but Clipwire stops following it.',
+                    )
+                  )
+                    void cancel({ id: task.id });
                 }}
               >
                 Cancel task
@@ -144,7 +183,13 @@ export function TaskPage({ id }: { id: string }) {
             <ol className="timeline">
               <EventItems events={events} />
               {moreCursors.map((after, i) => (
-                <EventsPage key={after} id={task.id} after={after} last={i === moreCursors.length - 1} onMore={(c) => setMoreCursors((m) => (m.includes(c) ? m : [...m, c]))} />
+                <EventsPage
+                  key={after}
+                  id={task.id}
+                  after={after}
+                  last={i === moreCursors.length - 1}
+                  onMore={(c) => setMoreCursors((m) => (m.includes(c) ? m : [...m, c]))}
+                />
               ))}
             </ol>
           )}
@@ -187,7 +232,11 @@ function Outputs({ task }: { task: TaskDetail }) {
   const videos = task.videos ?? [];
   const audios = task.audios ?? [];
   if (videos.length === 0 && audios.length === 0) {
-    return <p className="muted">{isFinal(task.status) ? 'This task produced no media.' : 'The outputs appear here when the task succeeds.'}</p>;
+    return (
+      <p className="muted">
+        {isFinal(task.status) ? 'This task produced no media.' : 'The outputs appear here when the task succeeds.'}
+      </p>
+    );
   }
   return (
     <div className="outputs">
@@ -218,8 +267,12 @@ function Outputs({ task }: { task: TaskDetail }) {
       ))}
       {audios.map((a, i) => (
         <figure key={a.id ?? i} className="media">
-          {a.mp3Url ? <audio controls preload="metadata" src={a.mp3Url} aria-label={`Output audio ${i + 1} (mp3)`} /> : null}
-          {a.wavUrl ? <audio controls preload="metadata" src={a.wavUrl} aria-label={`Output audio ${i + 1} (wav)`} /> : null}
+          {a.mp3Url ? (
+            <audio controls preload="metadata" src={a.mp3Url} aria-label={`Output audio ${i + 1} (mp3)`} />
+          ) : null}
+          {a.wavUrl ? (
+            <audio controls preload="metadata" src={a.wavUrl} aria-label={`Output audio ${i + 1} (wav)`} />
+          ) : null}
           <figcaption>
             Audio {i + 1}
             {a.mp3DurationSeconds != null ? ` · ${a.mp3DurationSeconds.toFixed(1)} s` : ''}
@@ -254,7 +307,8 @@ interface UrlRef {
 function findUrls(value: unknown, path: string, out: UrlRef[]): UrlRef[] {
   if (typeof value === 'string' && /^https?:\/\//i.test(value)) out.push({ path, url: value });
   else if (Array.isArray(value)) value.forEach((v, i) => findUrls(v, `${path}[${i}]`, out));
-  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) findUrls(v, path ? `${path}.${k}` : k, out);
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) findUrls(v, path ? `${path}.${k}` : k, out);
   return out;
 }
 
@@ -312,7 +366,10 @@ function InputFacts({ input }: { input: unknown }) {
       const entries = Object.entries(v as Record<string, unknown>);
       const file = v as { name?: unknown; size?: unknown; type?: unknown };
       if (path.endsWith('file') && typeof file.size === 'number') {
-        rows.push([path, `uploaded ${typeof file.name === 'string' ? file.name : 'file'} · ${formatBytes(file.size)}${typeof file.type === 'string' ? ` · ${file.type}` : ''}`]);
+        rows.push([
+          path,
+          `uploaded ${typeof file.name === 'string' ? file.name : 'file'} · ${formatBytes(file.size)}${typeof file.type === 'string' ? ` · ${file.type}` : ''}`,
+        ]);
         return;
       }
       for (const [k, val] of entries) walk(val, path ? `${path}.${k}` : k);
@@ -334,7 +391,9 @@ function InputFacts({ input }: { input: unknown }) {
   );
 }
 
-type EventNode = NonNullable<NonNullable<NonNullable<NonNullable<ResultOf<typeof TaskEventsQuery>['task']>['events']>['edges']>[number]>['node'];
+type EventNode = NonNullable<
+  NonNullable<NonNullable<NonNullable<ResultOf<typeof TaskEventsQuery>['task']>['events']>['edges']>[number]
+>['node'];
 
 function EventItems({ events }: { events: NonNullable<EventNode>[] }) {
   return (
@@ -354,7 +413,17 @@ function EventItems({ events }: { events: NonNullable<EventNode>[] }) {
 }
 
 /** One more page of the timeline, after `after`; the last one offers the next. */
-function EventsPage({ id, after, last, onMore }: { id: string; after: string; last: boolean; onMore(after: string): void }) {
+function EventsPage({
+  id,
+  after,
+  last,
+  onMore,
+}: {
+  id: string;
+  after: string;
+  last: boolean;
+  onMore(after: string): void;
+}) {
   const [{ data, error }] = useQuery({ query: TaskEventsQuery, variables: { id, after } });
   const connection = data?.task?.events;
   const events = (connection?.edges ?? []).flatMap((e) => (e?.node ? [e.node] : []));

@@ -4,7 +4,20 @@ import { TaskByExternalIdQuery, TaskRowUpdated, TasksQuery, type TaskRow } from 
 import type { VariablesOf } from '../graphql';
 import { href, navigate } from '../router';
 import { clearFlash, peekFlash } from '../flash';
-import { describeError, EmptyState, ErrorState, isFinal, KIND_LABEL, label, PageTitle, Progress, PROVIDER_LABEL, shortId, StatusBadge, Time } from '../components/ui';
+import {
+  describeError,
+  EmptyState,
+  ErrorState,
+  isFinal,
+  KIND_LABEL,
+  label,
+  PageTitle,
+  Progress,
+  PROVIDER_LABEL,
+  shortId,
+  StatusBadge,
+  Time,
+} from '../components/ui';
 
 const PAGE_SIZE = 25;
 const STATUSES = ['PENDING', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED'] as const;
@@ -35,6 +48,7 @@ export function TasksPage() {
   const filterKey = JSON.stringify(filter);
   const active = filters.statuses.length + filters.kinds.length + filters.providers.length;
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new filter (by value) restarts the pages
   useEffect(() => setCursors([null]), [filterKey]);
   const [flash] = useState(peekFlash);
   useEffect(() => clearFlash(), []);
@@ -75,15 +89,35 @@ export function TasksPage() {
       <div className="toolbar">
         <ExternalIdSearch />
         <details className="filters" open={active > 0 ? true : undefined}>
-          <summary>
-            Filters{active ? <span className="count"> ({active} on)</span> : null}
-          </summary>
+          <summary>Filters{active ? <span className="count"> ({active} on)</span> : null}</summary>
           <div className="filter-groups">
-            <CheckGroup legend="Status" options={STATUSES} labels={(s) => label(s)} value={filters.statuses} onChange={(statuses) => setFilters({ ...filters, statuses })} />
-            <CheckGroup legend="Capability" options={KINDS} labels={(k) => KIND_LABEL[k] ?? k} value={filters.kinds} onChange={(kinds) => setFilters({ ...filters, kinds })} />
-            <CheckGroup legend="Provider" options={PROVIDERS} labels={(p) => PROVIDER_LABEL[p] ?? p} value={filters.providers} onChange={(providers) => setFilters({ ...filters, providers })} />
+            <CheckGroup
+              legend="Status"
+              options={STATUSES}
+              labels={(s) => label(s)}
+              value={filters.statuses}
+              onChange={(statuses) => setFilters({ ...filters, statuses })}
+            />
+            <CheckGroup
+              legend="Capability"
+              options={KINDS}
+              labels={(k) => KIND_LABEL[k] ?? k}
+              value={filters.kinds}
+              onChange={(kinds) => setFilters({ ...filters, kinds })}
+            />
+            <CheckGroup
+              legend="Provider"
+              options={PROVIDERS}
+              labels={(p) => PROVIDER_LABEL[p] ?? p}
+              value={filters.providers}
+              onChange={(providers) => setFilters({ ...filters, providers })}
+            />
             {active ? (
-              <button type="button" className="button subtle" onClick={() => setFilters({ statuses: [], kinds: [], providers: [] })}>
+              <button
+                type="button"
+                className="button subtle"
+                onClick={() => setFilters({ statuses: [], kinds: [], providers: [] })}
+              >
                 Clear filters
               </button>
             ) : null}
@@ -153,7 +187,11 @@ function TaskPageRows({
       {error && !data ? (
         <tr className="state-row">
           <td colSpan={6}>
-            <ErrorState error={error} title="The tasks could not be loaded" retry={() => reexecute({ requestPolicy: 'network-only' })} />
+            <ErrorState
+              error={error}
+              title="The tasks could not be loaded"
+              retry={() => reexecute({ requestPolicy: 'network-only' })}
+            />
           </td>
         </tr>
       ) : null}
@@ -196,7 +234,9 @@ function LoadMore({ onLoad }: { onLoad(): void }) {
   useEffect(() => {
     const el = ref.current;
     if (!el || typeof IntersectionObserver === 'undefined') return;
-    const observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && onLoad(), { rootMargin: '200px' });
+    const observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && onLoad(), {
+      rootMargin: '200px',
+    });
     observer.observe(el);
     return () => observer.disconnect();
   }, [onLoad]);
@@ -209,14 +249,22 @@ function LoadMore({ onLoad }: { onLoad(): void }) {
 
 /** One row; while the task is not final it follows `taskUpdated`, so its status changes in place. */
 function LiveTaskRow({ task }: { task: TaskRow }) {
-  const [{ data, error }] = useSubscription({ query: TaskRowUpdated, variables: { id: task.id }, pause: isFinal(task.status) });
+  const [{ data, error }] = useSubscription({
+    query: TaskRowUpdated,
+    variables: { id: task.id },
+    pause: isFinal(task.status),
+  });
   const live = data?.taskUpdated;
   const latest = live && newer(live, task) ? live : task;
   const running = !isFinal(latest.status);
   return (
     <tr data-task-id={latest.id} data-status={latest.status ?? undefined}>
       <td data-label="Task">
-        <a href={href.task(latest.id)} className="mono" aria-label={`Task ${shortId(latest.id)}${latest.externalTaskId ? ` (${latest.externalTaskId})` : ''}`}>
+        <a
+          href={href.task(latest.id)}
+          className="mono"
+          aria-label={`Task ${shortId(latest.id)}${latest.externalTaskId ? ` (${latest.externalTaskId})` : ''}`}
+        >
           {shortId(latest.id)}
         </a>
       </td>
@@ -224,14 +272,18 @@ function LiveTaskRow({ task }: { task: TaskRow }) {
         <div>
           <div className="status-cell">
             <StatusBadge status={latest.status} />
-            {running && latest.progress != null ? <Progress value={latest.progress} label={`Progress of task ${shortId(latest.id)}`} /> : null}
+            {running && latest.progress != null ? (
+              <Progress value={latest.progress} label={`Progress of task ${shortId(latest.id)}`} />
+            ) : null}
             {error ? (
               <span className="muted small" title={describeError(error)}>
                 (live updates paused)
               </span>
             ) : null}
           </div>
-          {latest.statusMessage && latest.status === 'FAILED' ? <div className="small muted clamp">{latest.statusMessage}</div> : null}
+          {latest.statusMessage && latest.status === 'FAILED' ? (
+            <div className="small muted clamp">{latest.statusMessage}</div>
+          ) : null}
         </div>
       </td>
       <td data-label="Capability">{latest.kind ? (KIND_LABEL[latest.kind] ?? latest.kind) : '—'}</td>
@@ -303,7 +355,9 @@ function ExternalIdSearch() {
     }
     setBusy(true);
     setMessage(null);
-    const result = await client.query(TaskByExternalIdQuery, { externalTaskId }, { requestPolicy: 'network-only' }).toPromise();
+    const result = await client
+      .query(TaskByExternalIdQuery, { externalTaskId }, { requestPolicy: 'network-only' })
+      .toPromise();
     setBusy(false);
     if (result.error) return setMessage(describeError(result.error));
     const task = result.data?.task;
@@ -312,6 +366,7 @@ function ExternalIdSearch() {
   }
 
   return (
+    // biome-ignore lint/a11y/useSemanticElements: <search> is not yet in every browser the console supports
     <form className="search" role="search" onSubmit={submit} aria-label="Find a task by external id">
       <label htmlFor={`${id}-q`}>External task id</label>
       <div className="input-row">

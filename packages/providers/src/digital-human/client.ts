@@ -3,7 +3,12 @@ import type { z } from 'zod';
 import { ProviderError, parseRetryAfter, protocolError } from '../errors.js';
 import { sendHttpRequest, sharedHttpDispatcher, type HttpResponse } from '../http.js';
 import { classifyDigitalHumanError } from './errors.js';
-import { digitalHumanCreateDataSchema, digitalHumanEnvelopeSchema, digitalHumanTaskSchema, type DigitalHumanTask } from './schemas.js';
+import {
+  digitalHumanCreateDataSchema,
+  digitalHumanEnvelopeSchema,
+  digitalHumanTaskSchema,
+  type DigitalHumanTask,
+} from './schemas.js';
 
 export interface DigitalHumanClientOptions {
   /** The reseller's base URL (no default: every reseller has its own). */
@@ -65,7 +70,11 @@ export class DigitalHumanClient {
     if (req.audioUrl !== undefined) body.audio_url = req.audioUrl;
     if (req.noWatermark !== undefined) body.no_watermark = req.noWatermark;
     if (req.createVoice !== undefined) {
-      body.create_voice = { audio_url: req.createVoice.audioUrl, language: req.createVoice.language, text: req.createVoice.text };
+      body.create_voice = {
+        audio_url: req.createVoice.audioUrl,
+        language: req.createVoice.language,
+        text: req.createVoice.text,
+      };
     }
     if (req.useVoice !== undefined) {
       body.use_voice = {
@@ -91,7 +100,12 @@ export class DigitalHumanClient {
     return this.call('GET', `/avatar/task/${encodeURIComponent(taskId)}`, undefined, digitalHumanTaskSchema);
   }
 
-  private async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, body: object | undefined, dataSchema: S): Promise<z.output<S>> {
+  private async call<S extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: object | undefined,
+    dataSchema: S,
+  ): Promise<z.output<S>> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await sendHttpRequest('digital_human', {
@@ -127,11 +141,19 @@ export class DigitalHumanClient {
     if (env.ok && res.status < 300) {
       const data = dataSchema.safeParse(env.data);
       if (!data.success) {
-        throw protocolError('digital_human', `unexpected response data: ${data.error.message}`, { httpStatus: res.status, cause: data.error });
+        throw protocolError('digital_human', `unexpected response data: ${data.error.message}`, {
+          httpStatus: res.status,
+          cause: data.error,
+        });
       }
       return data.data;
     }
-    throw classifyDigitalHumanError({ httpStatus: res.status, code: env.ok ? '' : env.code, message: env.message, ...retryAfter(res) });
+    throw classifyDigitalHumanError({
+      httpStatus: res.status,
+      code: env.ok ? '' : env.code,
+      message: env.message,
+      ...retryAfter(res),
+    });
   }
 }
 

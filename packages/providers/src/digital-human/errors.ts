@@ -34,7 +34,12 @@ function ruleForHttpStatus(status: number): CodeRule {
   return { kind: 'upstream', retryable: false };
 }
 
-export function classifyDigitalHumanError(e: { httpStatus: number; code: string; message: string; retryAfterMs?: number }): ProviderError {
+export function classifyDigitalHumanError(e: {
+  httpStatus: number;
+  code: string;
+  message: string;
+  retryAfterMs?: number;
+}): ProviderError {
   const rule = CODE_PATTERNS.find(([re]) => re.test(e.code))?.[1] ?? ruleForHttpStatus(e.httpStatus);
   return new ProviderError({
     provider: 'digital_human',

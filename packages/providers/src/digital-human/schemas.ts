@@ -68,10 +68,19 @@ const text = z
 
 /** Unix seconds; values ≥ 1e12 are taken as ms. 0, absent or garbled → null. */
 const unixTime = z
-  .union([z.number(), z.string().trim().regex(/^\d+(\.\d+)?$/).transform(Number)])
+  .union([
+    z.number(),
+    z
+      .string()
+      .trim()
+      .regex(/^\d+(\.\d+)?$/)
+      .transform(Number),
+  ])
   .nullish()
   .catch(null)
-  .transform((n): Date | null => (n === null || n === undefined || !Number.isFinite(n) || n <= 0 ? null : new Date(n >= 1e12 ? n : n * 1000)));
+  .transform((n): Date | null =>
+    n === null || n === undefined || !Number.isFinite(n) || n <= 0 ? null : new Date(n >= 1e12 ? n : n * 1000),
+  );
 
 const resultSchema = z
   .object({ work_video_path: text, wm_work_video_path: text, no_wm_work_video_path: text, work_webp_path: text })
@@ -132,7 +141,11 @@ export const digitalHumanEnvelopeSchema = z.union([
     })),
   z
     .object({
-      error: z.object({ message: z.string().nullish(), code: z.union([z.string(), z.number()]).nullish(), type: z.string().nullish() }),
+      error: z.object({
+        message: z.string().nullish(),
+        code: z.union([z.string(), z.number()]).nullish(),
+        type: z.string().nullish(),
+      }),
     })
     .transform((e) => ({
       ok: false,

@@ -4,7 +4,14 @@ import type { z } from 'zod';
 import { ProviderError, parseRetryAfter, protocolError } from '../errors.js';
 import { sendHttpRequest, sharedHttpDispatcher, type HttpResponse } from '../http.js';
 import { classifyKieError } from './errors.js';
-import { kieCreateDataSchema, kieEnvelopeSchema, kieTaskSchema, kieUploadDataSchema, type KieTask, type KieUploadedFile } from './schemas.js';
+import {
+  kieCreateDataSchema,
+  kieEnvelopeSchema,
+  kieTaskSchema,
+  kieUploadDataSchema,
+  type KieTask,
+  type KieUploadedFile,
+} from './schemas.js';
 
 export const KIE_INFINITALK_MODEL = 'infinitalk/from-audio';
 
@@ -70,15 +77,35 @@ export class KieClient {
     if (req.resolution !== undefined) body.input.resolution = req.resolution;
     if (req.seed !== undefined) body.input.seed = req.seed;
     if (req.callBackUrl !== undefined) body.callBackUrl = req.callBackUrl;
-    return this.call(this.baseUrl, 'POST', '/api/v1/jobs/createTask', JSON.stringify(body), kieCreateDataSchema, this.timeoutMs);
+    return this.call(
+      this.baseUrl,
+      'POST',
+      '/api/v1/jobs/createTask',
+      JSON.stringify(body),
+      kieCreateDataSchema,
+      this.timeoutMs,
+    );
   }
 
   /** Task detail (free; not rate limited). */
   async recordInfo(taskId: string): Promise<KieTask> {
     if (typeof taskId !== 'string' || taskId === '') {
-      throw new ProviderError({ provider: 'kie', code: 'INVALID_ARGUMENT', kind: 'validation', retryable: false, message: 'kie: taskId must be a non-empty string' });
+      throw new ProviderError({
+        provider: 'kie',
+        code: 'INVALID_ARGUMENT',
+        kind: 'validation',
+        retryable: false,
+        message: 'kie: taskId must be a non-empty string',
+      });
     }
-    return this.call(this.baseUrl, 'GET', `/api/v1/jobs/recordInfo?taskId=${encodeURIComponent(taskId)}`, undefined, kieTaskSchema, this.timeoutMs);
+    return this.call(
+      this.baseUrl,
+      'GET',
+      `/api/v1/jobs/recordInfo?taskId=${encodeURIComponent(taskId)}`,
+      undefined,
+      kieTaskSchema,
+      this.timeoutMs,
+    );
   }
 
   /** Multipart upload of bytes. Files are deleted by KIE after 3 days. */
@@ -89,21 +116,42 @@ export class KieClient {
     form.append('file', blob, fileName);
     form.append('uploadPath', uploadPath);
     form.append('fileName', fileName);
-    return this.call(this.uploadBaseUrl, 'POST', '/api/file-stream-upload', form, kieUploadDataSchema, this.uploadTimeoutMs);
+    return this.call(
+      this.uploadBaseUrl,
+      'POST',
+      '/api/file-stream-upload',
+      form,
+      kieUploadDataSchema,
+      this.uploadTimeoutMs,
+    );
   }
 
   /** Upload of base64 data (raw, or a `data:<mime>;base64,` URL). */
   async uploadBase64(base64Data: string, uploadPath: string, fileName?: string): Promise<KieUploadedFile> {
     const body: Record<string, string> = { base64Data, uploadPath };
     if (fileName !== undefined) body['fileName'] = fileName;
-    return this.call(this.uploadBaseUrl, 'POST', '/api/file-base64-upload', JSON.stringify(body), kieUploadDataSchema, this.uploadTimeoutMs);
+    return this.call(
+      this.uploadBaseUrl,
+      'POST',
+      '/api/file-base64-upload',
+      JSON.stringify(body),
+      kieUploadDataSchema,
+      this.uploadTimeoutMs,
+    );
   }
 
   /** KIE downloads `fileUrl` and stores it. */
   async uploadFromUrl(fileUrl: string, uploadPath: string, fileName?: string): Promise<KieUploadedFile> {
     const body: Record<string, string> = { fileUrl, uploadPath };
     if (fileName !== undefined) body['fileName'] = fileName;
-    return this.call(this.uploadBaseUrl, 'POST', '/api/file-url-upload', JSON.stringify(body), kieUploadDataSchema, this.uploadTimeoutMs);
+    return this.call(
+      this.uploadBaseUrl,
+      'POST',
+      '/api/file-url-upload',
+      JSON.stringify(body),
+      kieUploadDataSchema,
+      this.uploadTimeoutMs,
+    );
   }
 
   private async call<S extends z.ZodType>(
@@ -150,7 +198,10 @@ export class KieClient {
     if (env.code === 200 && env.success !== false) {
       const data = dataSchema.safeParse(env.data);
       if (!data.success) {
-        throw protocolError('kie', `unexpected response data: ${data.error.message}`, { httpStatus: res.status, cause: data.error });
+        throw protocolError('kie', `unexpected response data: ${data.error.message}`, {
+          httpStatus: res.status,
+          cause: data.error,
+        });
       }
       return data.data;
     }

@@ -61,7 +61,14 @@ export function kieStateToUnified(raw: string): UnifiedStatus {
   }
 }
 
-const numeric = z.union([z.number(), z.string().trim().regex(/^-?\d+(\.\d+)?$/).transform(Number)]);
+const numeric = z.union([
+  z.number(),
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+(\.\d+)?$/)
+    .transform(Number),
+]);
 const id = z.union([z.string().min(1), z.number().transform(String)]);
 
 const optionalNumber = numeric
@@ -70,7 +77,9 @@ const optionalNumber = numeric
   .transform((n) => (n === null || n === undefined || !Number.isFinite(n) ? null : n));
 
 /** ms since epoch; values below 1e12 are taken as seconds. Absent, 0 or garbled → null. */
-const timestamp = optionalNumber.transform((n): Date | null => (n !== null && n > 0 ? new Date(n < 1e12 ? n * 1000 : n) : null));
+const timestamp = optionalNumber.transform((n): Date | null =>
+  n !== null && n > 0 ? new Date(n < 1e12 ? n * 1000 : n) : null,
+);
 
 const optionalText = z
   .union([z.string(), z.number().transform(String)])
@@ -79,20 +88,20 @@ const optionalText = z
   .transform((s) => (s === null || s === undefined || s === '' ? null : s));
 
 /** A JSON string (KIE's way) or an already-parsed object. Anything else → null. */
-const jsonObject = z
-  .unknown()
-  .transform((v): Record<string, unknown> | null => {
-    let value = v;
-    if (typeof value === 'string') {
-      if (value.trim() === '') return null;
-      try {
-        value = JSON.parse(value);
-      } catch {
-        return null;
-      }
+const jsonObject = z.unknown().transform((v): Record<string, unknown> | null => {
+  let value = v;
+  if (typeof value === 'string') {
+    if (value.trim() === '') return null;
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return null;
     }
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-  });
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null;
+});
 
 export const kieTaskSchema = z
   .object({
@@ -136,7 +145,15 @@ export const kieUploadDataSchema = z
     fileSize: numeric,
     mimeType: z.string(),
   })
-  .transform((d): KieUploadedFile => ({ downloadUrl: d.downloadUrl, fileName: d.fileName, filePath: d.filePath, fileSize: d.fileSize, mimeType: d.mimeType }));
+  .transform(
+    (d): KieUploadedFile => ({
+      downloadUrl: d.downloadUrl,
+      fileName: d.fileName,
+      filePath: d.filePath,
+      fileSize: d.fileSize,
+      mimeType: d.mimeType,
+    }),
+  );
 
 /** `{code, msg | message, data}` (uploads add `success`). */
 export const kieEnvelopeSchema = z
@@ -155,7 +172,9 @@ const kieCallbackSchema = z.object({
   message: z.string().nullish(),
   data: kieTaskSchema,
 });
-const kieCreditsSchema = z.object({ data: z.object({ consumeCredits: optionalNumber, remainedCredits: optionalNumber }) });
+const kieCreditsSchema = z.object({
+  data: z.object({ consumeCredits: optionalNumber, remainedCredits: optionalNumber }),
+});
 
 /**
  * Parses the JSON body (object, text or bytes) KIE POSTs to callBackUrl at the terminal state.

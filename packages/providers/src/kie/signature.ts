@@ -19,7 +19,8 @@ export function signKieCallback(taskId: string, timestamp: string, hmacKey: stri
   return createHmac('sha256', hmacKey).update(`${taskId}.${timestamp}`).digest('base64');
 }
 
-const first = (v: string | string[] | undefined | null): string | undefined => (Array.isArray(v) ? v[0] : (v ?? undefined));
+const first = (v: string | string[] | undefined | null): string | undefined =>
+  Array.isArray(v) ? v[0] : (v ?? undefined);
 
 /**
  * Verifies KIE's optional callback signature, in constant time, and rejects timestamps more than

@@ -13,4 +13,11 @@ export {
 export { type KlingAuth, signKlingJwt, KLING_JWT_TTL_SECONDS } from './auth.js';
 export { classifyKlingError } from './errors.js';
 export { klingCallbackHeaders } from './signature.js';
-export { parseKlingCallback, klingStatusToUnified, type KlingTask, type KlingVideo, type KlingAudio, type KlingParentVideo } from './schemas.js';
+export {
+  parseKlingCallback,
+  klingStatusToUnified,
+  type KlingTask,
+  type KlingVideo,
+  type KlingAudio,
+  type KlingParentVideo,
+} from './schemas.js';

@@ -65,7 +65,14 @@ export function klingStatusToUnified(raw: string): UnifiedStatus {
   }
 }
 
-const numeric = z.union([z.number(), z.string().trim().regex(/^-?\d+(\.\d+)?$/).transform(Number)]);
+const numeric = z.union([
+  z.number(),
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+(\.\d+)?$/)
+    .transform(Number),
+]);
 
 /** Ids arrive as strings; tolerate numbers. */
 const id = z.union([z.string().min(1), z.number().transform(String)]);
@@ -95,9 +102,7 @@ export const klingVideoSchema = z
     watermark_url: optionalText,
     duration: durationSeconds,
   })
-  .transform(
-    (v): KlingVideo => ({ id: v.id, url: v.url, watermarkUrl: v.watermark_url, durationSeconds: v.duration }),
-  );
+  .transform((v): KlingVideo => ({ id: v.id, url: v.url, watermarkUrl: v.watermark_url, durationSeconds: v.duration }));
 
 export const klingAudioSchema = z
   .object({
@@ -138,7 +143,9 @@ export const klingTaskSchema = z
     task_status: z.string(),
     task_status_msg: optionalText,
     task_info: z.object({ external_task_id: optionalText, parent_video: parentVideoSchema }).nullish(),
-    task_result: z.object({ videos: z.array(klingVideoSchema).nullish(), audios: z.array(klingAudioSchema).nullish() }).nullish(),
+    task_result: z
+      .object({ videos: z.array(klingVideoSchema).nullish(), audios: z.array(klingAudioSchema).nullish() })
+      .nullish(),
     final_unit_deduction: optionalText,
     created_at: timestamp,
     updated_at: timestamp,

@@ -7,5 +7,9 @@ import type { Webhook } from 'standardwebhooks';
  */
 export function klingCallbackHeaders(signer: Webhook, rawBody: string, at = new Date()): Record<string, string> {
   const id = `msg_${randomUUID()}`;
-  return { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signer.sign(id, at, rawBody) };
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+    'webhook-signature': signer.sign(id, at, rawBody),
+  };
 }

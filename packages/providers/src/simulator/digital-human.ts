@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { HttpFaultState, Timers, bodyForRecord, type FaultControls, type HttpFault, type RecordedRequest } from './faults.js';
+import {
+  HttpFaultState,
+  Timers,
+  bodyForRecord,
+  type FaultControls,
+  type HttpFault,
+  type RecordedRequest,
+} from './faults.js';
 import { InputFetcher, type InputFetch, type NamedInput } from './inputs.js';
 import { mediaDir } from './media.js';
 import { sendBytes, sendJson, type Router, type SimRequest } from './server.js';
@@ -108,7 +115,12 @@ export function mountDigitalHuman(
   baseUrl: () => string,
 ): { controls: DigitalHumanSimControls; stop(): Promise<void> } {
   const apiKey = opts.apiKey ?? 'sandbox-dh-key';
-  let timing: DigitalHumanSimTiming = opts.timing ?? { submittedAfterMs: 200, queuedAfterMs: 600, inProgressAfterMs: 1200, finishAfterMs: 5000 };
+  let timing: DigitalHumanSimTiming = opts.timing ?? {
+    submittedAfterMs: 200,
+    queuedAfterMs: 600,
+    inProgressAfterMs: 1200,
+    finishAfterMs: 5000,
+  };
   let nextCreateError: DigitalHumanSimError | null = null;
   let last: RecordedRequest | null = null;
   let requests = 0;
@@ -140,14 +152,23 @@ export function mountDigitalHuman(
   }
 
   /** Returns the form and the texts to test for failWhenContains; throws for none or several forms. */
-  function validate(body: Record<string, unknown>): { form: Form; texts: string[]; noWatermark: boolean; urls: NamedInput[] } {
+  function validate(body: Record<string, unknown>): {
+    form: Form;
+    texts: string[];
+    noWatermark: boolean;
+    urls: NamedInput[];
+  } {
     const present = (k: string) => body[k] !== undefined && body[k] !== null;
     const forms: Form[] = [];
     if (present('audio_url')) forms.push('audio');
     if (present('create_voice')) forms.push('create_voice');
     if (present('use_voice')) forms.push('use_voice');
-    if (forms.length === 0) throw invalid('body must match exactly one form: audio_url, create_voice or use_voice (none given)');
-    if (forms.length > 1) throw invalid(`body must match exactly one form: audio_url, create_voice or use_voice (got ${forms.join(' + ')})`);
+    if (forms.length === 0)
+      throw invalid('body must match exactly one form: audio_url, create_voice or use_voice (none given)');
+    if (forms.length > 1)
+      throw invalid(
+        `body must match exactly one form: audio_url, create_voice or use_voice (got ${forms.join(' + ')})`,
+      );
     const avatarUrl = str(body, 'avatar_url', 'avatar_url', true);
     const form = forms[0] as Form;
     if (form !== 'audio' && present('no_watermark')) throw invalid('no_watermark is only allowed with audio_url');
@@ -195,7 +216,10 @@ export function mountDigitalHuman(
    */
   function schedule(t: SimTask, now: number): { startMs: number; finishMs: number } | undefined {
     const { inProgressAfterMs, finishAfterMs } = t.timing;
-    if (t.inputs === undefined) return now - t.createdAt >= inProgressAfterMs ? undefined : { startMs: inProgressAfterMs, finishMs: finishAfterMs };
+    if (t.inputs === undefined)
+      return now - t.createdAt >= inProgressAfterMs
+        ? undefined
+        : { startMs: inProgressAfterMs, finishMs: finishAfterMs };
     // A late download shifts both IN_PROGRESS and the finish; a failed one fails the task right when it would have started.
     const shift = Math.max(0, t.inputs.doneAt - t.createdAt - inProgressAfterMs);
     const startMs = inProgressAfterMs + shift;
@@ -256,7 +280,12 @@ export function mountDigitalHuman(
     if (nextCreateError) {
       const e = nextCreateError;
       nextCreateError = null;
-      throw new DhApiError(e.httpStatus, e.code, e.message ?? `${e.code} (injected)`, e.retryAfter !== undefined ? { 'retry-after': e.retryAfter } : {});
+      throw new DhApiError(
+        e.httpStatus,
+        e.code,
+        e.message ?? `${e.code} (injected)`,
+        e.retryAfter !== undefined ? { 'retry-after': e.retryAfter } : {},
+      );
     }
     let parsed: unknown;
     try {
@@ -278,7 +307,10 @@ export function mountDigitalHuman(
     tasks.set(task.taskId, task);
     void inputs.fetchAll(urls).then((outcome) => {
       if (inputs.isStopped) return;
-      task.inputs = { doneAt: Date.now(), failReason: outcome.ok ? null : `failed to download ${outcome.field} (${outcome.reason})` };
+      task.inputs = {
+        doneAt: Date.now(),
+        failReason: outcome.ok ? null : `failed to download ${outcome.field} (${outcome.reason})`,
+      };
     });
     if (faults.latencyMs > 0) await timers.sleep(faults.latencyMs);
     sendJson(res, 200, { code: 'success', message: '', data: task.taskId });
@@ -296,7 +328,12 @@ export function mountDigitalHuman(
     (isCreate: boolean, handler: (req: SimRequest, res: ServerResponse) => Promise<void>) =>
     async (req: SimRequest, res: ServerResponse): Promise<void> => {
       requests += 1;
-      last = { method: req.method, path: req.url.pathname + req.url.search, headers: req.headers, body: bodyForRecord(req.body, req.headers['content-type']) };
+      last = {
+        method: req.method,
+        path: req.url.pathname + req.url.search,
+        headers: req.headers,
+        body: bodyForRecord(req.body, req.headers['content-type']),
+      };
       try {
         authenticate(req);
         const fault = faults.take(isCreate);

@@ -4,13 +4,40 @@ import { mountKie, type KieSimControls, type KieSimOptions } from './kie.js';
 import { mountDigitalHuman, type DigitalHumanSimControls, type DigitalHumanSimOptions } from './digital-human.js';
 
 export { mediaDir, fixturesDir } from './media.js';
-export type { KlingSimCapability, KlingSimControls, KlingSimCreateError, KlingSimOptions, KlingSimTiming } from './kling.js';
+export type {
+  KlingSimCapability,
+  KlingSimControls,
+  KlingSimCreateError,
+  KlingSimOptions,
+  KlingSimTiming,
+} from './kling.js';
 export type { KieSimControls, KieSimError, KieSimOptions, KieSimTiming } from './kie.js';
-export type { DigitalHumanSimControls, DigitalHumanSimError, DigitalHumanSimOptions, DigitalHumanSimTiming } from './digital-human.js';
+export type {
+  DigitalHumanSimControls,
+  DigitalHumanSimError,
+  DigitalHumanSimOptions,
+  DigitalHumanSimTiming,
+} from './digital-human.js';
 export type { SentCallback } from './callbacks.js';
 export { fetchInput, type FetchInputOptions, type FetchedInput, type InputFetch } from './inputs.js';
-export type { CallbackFaultControls, CallbackFaults, FaultControls, FaultRate, HttpFault, InjectedHttpStatus, RecordedRequest } from './faults.js';
-export { Router, startServer, sendJson, sendBytes, type SimHandler, type SimRequest, type RunningServer } from './server.js';
+export type {
+  CallbackFaultControls,
+  CallbackFaults,
+  FaultControls,
+  FaultRate,
+  HttpFault,
+  InjectedHttpStatus,
+  RecordedRequest,
+} from './faults.js';
+export {
+  Router,
+  startServer,
+  sendJson,
+  sendBytes,
+  type SimHandler,
+  type SimRequest,
+  type RunningServer,
+} from './server.js';
 
 export interface SimulatorOptions {
   /** Default 127.0.0.1. */
@@ -49,7 +76,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   router.otherwise((req, res) => {
     const path = req.url.pathname;
     if (path.startsWith('/api/')) sendJson(res, 404, { code: 404, msg: 'Not Found', data: null });
-    else if (path.startsWith('/avatar/')) sendJson(res, 404, { code: 'not_found', message: 'invalid path', data: null });
+    else if (path.startsWith('/avatar/'))
+      sendJson(res, 404, { code: 'not_found', message: 'invalid path', data: null });
     // Kling answers unknown paths/methods with 404 and business code 1202.
     else sendJson(res, 404, { code: 1202, message: 'invalid request method or path', request_id: '' });
   });

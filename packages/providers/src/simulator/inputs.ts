@@ -78,7 +78,13 @@ export async function fetchInput(url: string, opts: FetchInputOptions = {}): Pro
     }
     return { url, status: res.statusCode, bytes, contentType };
   } catch (err) {
-    const why = timeout.aborted ? `timed out after ${timeoutMs} ms` : opts.signal?.aborted ? 'aborted' : err instanceof Error ? err.message : String(err);
+    const why = timeout.aborted
+      ? `timed out after ${timeoutMs} ms`
+      : opts.signal?.aborted
+        ? 'aborted'
+        : err instanceof Error
+          ? err.message
+          : String(err);
     return { url, status: 'error', bytes, contentType, error: why };
   }
 }
@@ -122,7 +128,11 @@ export class InputFetcher {
    */
   fetchAll(inputs: NamedInput[]): Promise<InputsOutcome> {
     if (!this.enabled || this.stopped || inputs.length === 0) return Promise.resolve(OK);
-    this.dispatcher ??= new Agent({ connections: 8, keepAliveTimeout: 1000, connect: { timeout: this.opts.timeoutMs ?? DEFAULT_INPUT_TIMEOUT_MS } });
+    this.dispatcher ??= new Agent({
+      connections: 8,
+      keepAliveTimeout: 1000,
+      connect: { timeout: this.opts.timeoutMs ?? DEFAULT_INPUT_TIMEOUT_MS },
+    });
     const dispatcher = this.dispatcher;
     const one = (input: NamedInput): Promise<FetchedInput> => {
       const slot = this.slots.length;

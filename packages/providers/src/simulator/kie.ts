@@ -150,7 +150,11 @@ function kieFault(f: HttpFault): KieApiError {
   return new KieApiError(500, 'Server error (injected)', headers, f.status);
 }
 
-export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => string): { controls: KieSimControls; stop(): Promise<void> } {
+export function mountKie(
+  router: Router,
+  opts: KieSimOptions,
+  baseUrl: () => string,
+): { controls: KieSimControls; stop(): Promise<void> } {
   const apiKey = opts.apiKey ?? 'sandbox-kie-key';
   const limit = opts.rateLimit ?? { creates: 20, windowMs: 10_000 };
   let timing: KieSimTiming = opts.timing ?? { queuingAfterMs: 500, generatingAfterMs: 1500, completeAfterMs: 5000 };
@@ -162,7 +166,11 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
 
   const timers = new Timers();
   const faults = new HttpFaultState();
-  const callbacks = new CallbackSender(timers, seededRandom(opts.seed ?? 1), opts.reorderHoldMs !== undefined ? { reorderHoldMs: opts.reorderHoldMs } : {});
+  const callbacks = new CallbackSender(
+    timers,
+    seededRandom(opts.seed ?? 1),
+    opts.reorderHoldMs !== undefined ? { reorderHoldMs: opts.reorderHoldMs } : {},
+  );
   const tasks = new Map<string, SimTask>();
   const admitted: number[] = [];
   const files = new Map<string, StoredFile>();
@@ -186,7 +194,8 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     } catch {
       throw invalid('request body must be JSON');
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('request body must be a JSON object');
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw invalid('request body must be a JSON object');
     return body as Record<string, unknown>;
   }
 
@@ -204,7 +213,8 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
       model: MODEL,
       state: t.state,
       param: t.param,
-      resultJson: t.state === 'success' ? JSON.stringify({ resultUrls: [`${baseUrl()}/media/kie/avatar-sample.mp4`] }) : '',
+      resultJson:
+        t.state === 'success' ? JSON.stringify({ resultUrls: [`${baseUrl()}/media/kie/avatar-sample.mp4`] }) : '',
       failCode: t.state === 'fail' ? t.failCode : '',
       failMsg: t.state === 'fail' ? t.failMsg : '',
       costTime: done && t.completeTime !== null ? t.completeTime - t.createTime : null,
@@ -241,9 +251,13 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     while (admitted.length > 0 && (admitted[0] as number) <= now - limit.windowMs) admitted.shift();
     if (admitted.length >= limit.creates) {
       const retryAfterS = Math.max(1, Math.ceil(((admitted[0] as number) + limit.windowMs - now) / 1000));
-      throw new KieApiError(429, `Rate limit exceeded: at most ${limit.creates} createTask requests per ${limit.windowMs / 1000} s`, {
-        'retry-after': String(retryAfterS),
-      });
+      throw new KieApiError(
+        429,
+        `Rate limit exceeded: at most ${limit.creates} createTask requests per ${limit.windowMs / 1000} s`,
+        {
+          'retry-after': String(retryAfterS),
+        },
+      );
     }
     admitted.push(now);
   }
@@ -252,7 +266,13 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     if (nextCreateError) {
       const e = nextCreateError;
       nextCreateError = null;
-      throw new KieApiError(e.code, e.message ?? `error ${e.code} (injected)`, e.retryAfter !== undefined ? { 'retry-after': e.retryAfter } : {}, e.httpStatus, e.messageField);
+      throw new KieApiError(
+        e.code,
+        e.message ?? `error ${e.code} (injected)`,
+        e.retryAfter !== undefined ? { 'retry-after': e.retryAfter } : {},
+        e.httpStatus,
+        e.messageField,
+      );
     }
     checkRateLimit();
     const body = parseJson(req);
@@ -268,11 +288,19 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     const resolution = inp['resolution'] ?? '480p';
     if (resolution !== '480p' && resolution !== '720p') throw invalid('input.resolution must be one of 480p, 720p');
     const seed = inp['seed'];
-    if (seed !== undefined && seed !== null && (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 10_000 || seed > 1_000_000)) {
+    if (
+      seed !== undefined &&
+      seed !== null &&
+      (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 10_000 || seed > 1_000_000)
+    ) {
       throw invalid('input.seed must be an integer in [10000, 1000000]');
     }
     const callBackUrl = body['callBackUrl'];
-    if (callBackUrl !== undefined && callBackUrl !== null && (typeof callBackUrl !== 'string' || !/^https?:\/\//i.test(callBackUrl))) {
+    if (
+      callBackUrl !== undefined &&
+      callBackUrl !== null &&
+      (typeof callBackUrl !== 'string' || !/^https?:\/\//i.test(callBackUrl))
+    ) {
       throw invalid('callBackUrl must be an http(s) URL');
     }
 
@@ -283,7 +311,10 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
       state: 'waiting',
       param: JSON.stringify(body),
       callBackUrl: typeof callBackUrl === 'string' ? callBackUrl : null,
-      failing: opts.failPromptContains !== undefined && opts.failPromptContains !== '' && prompt.includes(opts.failPromptContains),
+      failing:
+        opts.failPromptContains !== undefined &&
+        opts.failPromptContains !== '' &&
+        prompt.includes(opts.failPromptContains),
       failCode: '501',
       failMsg: 'Generation failed (simulated)',
       credits: resolution === '720p' ? 24 : 12,
@@ -316,7 +347,9 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
         const shift = Math.max(0, Date.now() - task.createTime - generatingAt);
         transition(task, 'generating');
         const completeAt = Math.max(completeAfterMs, generatingAfterMs + 2, queuingAfterMs + 2) + shift;
-        timers.later(Math.max(1, task.createTime + completeAt - Date.now()), () => transition(task, task.failing ? 'fail' : 'success'));
+        timers.later(Math.max(1, task.createTime + completeAt - Date.now()), () =>
+          transition(task, task.failing ? 'fail' : 'success'),
+        );
       });
     });
     if (faults.latencyMs > 0) await timers.sleep(faults.latencyMs);
@@ -344,7 +377,7 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
 
   function safeName(name: string): string {
     const base = name.split(/[\\/]/).pop() ?? '';
-    return base.replace(/[^\w.\-]+/g, '_') || 'file';
+    return base.replace(/[^\w.-]+/g, '_') || 'file';
   }
 
   function store(data: Buffer, fileName: string, uploadPath: string, mimeType: string, res: ServerResponse): void {
@@ -388,7 +421,10 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     const uploadPath = uploadPathOf(form.get('uploadPath'));
     const fileNameField = form.get('fileName');
     const fileName = typeof fileNameField === 'string' && fileNameField !== '' ? fileNameField : file.name || 'file';
-    last = { ...(last as RecordedRequest), body: { file: { fileName: file.name, size: file.size, type: file.type }, uploadPath, fileName: fileNameField } };
+    last = {
+      ...(last as RecordedRequest),
+      body: { file: { fileName: file.name, size: file.size, type: file.type }, uploadPath, fileName: fileNameField },
+    };
     store(Buffer.from(await file.arrayBuffer()), fileName, uploadPath, mimeFor(fileName, file.type), res);
   }
 
@@ -401,19 +437,27 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     const payload = (m ? (m[2] ?? '') : raw).replace(/\s+/g, '');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(payload)) throw new KieApiError(400, 'base64Data is not valid base64');
     const data = Buffer.from(payload, 'base64');
-    const fileName = typeof body['fileName'] === 'string' && body['fileName'] !== '' ? (body['fileName'] as string) : `${randomUUID()}`;
+    const fileName =
+      typeof body['fileName'] === 'string' && body['fileName'] !== ''
+        ? (body['fileName'] as string)
+        : `${randomUUID()}`;
     store(data, fileName, uploadPath, mimeFor(fileName, m?.[1]), res);
   }
 
   async function urlUpload(req: SimRequest, res: ServerResponse): Promise<void> {
     const body = parseJson(req);
     const fileUrl = body['fileUrl'];
-    if (typeof fileUrl !== 'string' || !/^https?:\/\//i.test(fileUrl)) throw new KieApiError(400, 'fileUrl must be an http(s) URL');
+    if (typeof fileUrl !== 'string' || !/^https?:\/\//i.test(fileUrl))
+      throw new KieApiError(400, 'fileUrl must be an http(s) URL');
     const uploadPath = uploadPathOf(body['uploadPath']);
     let data: Buffer;
     let contentType: string | undefined;
     try {
-      const r = await request(fileUrl, { headersTimeout: 5000, bodyTimeout: 5000, signal: AbortSignal.timeout(10_000) });
+      const r = await request(fileUrl, {
+        headersTimeout: 5000,
+        bodyTimeout: 5000,
+        signal: AbortSignal.timeout(10_000),
+      });
       if (r.statusCode !== 200) {
         await r.body.dump();
         throw new Error(`HTTP ${r.statusCode}`);
@@ -425,15 +469,27 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
       throw new KieApiError(400, `could not download fileUrl: ${err instanceof Error ? err.message : String(err)}`);
     }
     const fromUrl = decodeURIComponent(new URL(fileUrl).pathname.split('/').pop() ?? '');
-    const fileName = typeof body['fileName'] === 'string' && body['fileName'] !== '' ? (body['fileName'] as string) : fromUrl || randomUUID();
+    const fileName =
+      typeof body['fileName'] === 'string' && body['fileName'] !== ''
+        ? (body['fileName'] as string)
+        : fromUrl || randomUUID();
     store(data, fileName, uploadPath, mimeFor(fileName, contentType), res);
   }
 
   const api =
-    (isCreate: boolean, handler: (req: SimRequest, res: ServerResponse) => void | Promise<void>, extra: Record<string, unknown> = {}) =>
+    (
+      isCreate: boolean,
+      handler: (req: SimRequest, res: ServerResponse) => void | Promise<void>,
+      extra: Record<string, unknown> = {},
+    ) =>
     async (req: SimRequest, res: ServerResponse): Promise<void> => {
       requests += 1;
-      last = { method: req.method, path: req.url.pathname + req.url.search, headers: req.headers, body: bodyForRecord(req.body, req.headers['content-type']) };
+      last = {
+        method: req.method,
+        path: req.url.pathname + req.url.search,
+        headers: req.headers,
+        body: bodyForRecord(req.body, req.headers['content-type']),
+      };
       try {
         authenticate(req);
         const fault = faults.take(isCreate);

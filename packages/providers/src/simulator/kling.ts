@@ -213,10 +213,17 @@ export function mountKling(
   const timers = new Timers();
   const faults = new HttpFaultState();
   const signer = opts.webhookSecret !== undefined ? new Webhook(opts.webhookSecret) : null;
-  const callbacks = new CallbackSender(timers, seededRandom(opts.seed ?? 1), opts.reorderHoldMs !== undefined ? { reorderHoldMs: opts.reorderHoldMs } : {});
+  const callbacks = new CallbackSender(
+    timers,
+    seededRandom(opts.seed ?? 1),
+    opts.reorderHoldMs !== undefined ? { reorderHoldMs: opts.reorderHoldMs } : {},
+  );
   const tasks: SimTask[] = [];
   const byTaskId: Record<KlingSimCapability, Map<string, SimTask>> = { avatar: new Map(), video_to_audio: new Map() };
-  const byExternalId: Record<KlingSimCapability, Map<string, SimTask>> = { avatar: new Map(), video_to_audio: new Map() };
+  const byExternalId: Record<KlingSimCapability, Map<string, SimTask>> = {
+    avatar: new Map(),
+    video_to_audio: new Map(),
+  };
   /** Videos generated here, by id: a video-to-audio video_id may refer to one. */
   const generatedVideos = new Map<string, ParentVideo>();
   const createAttempts = new Map<string, number>();
@@ -235,7 +242,8 @@ export function mountKling(
   async function authenticate(req: SimRequest): Promise<void> {
     const header = req.headers.authorization;
     const m = header === undefined ? null : /^Bearer\s+(.*)$/i.exec(header.trim());
-    if (header === undefined || header.trim() === '') throw new KlingApiError(401, 1001, 'Authorization header is empty');
+    if (header === undefined || header.trim() === '')
+      throw new KlingApiError(401, 1001, 'Authorization header is empty');
     if (!m) throw new KlingApiError(401, 1002, 'Authorization header is invalid: expected Bearer <token>');
     const token = (m[1] ?? '').trim();
     if (token === '') throw new KlingApiError(401, 1001, 'Authorization token is empty');
@@ -318,7 +326,11 @@ export function mountKling(
     // Strictly increasing, so consumers can order events by updated_at.
     t.updatedAt = Math.max(Date.now(), t.updatedAt + 1);
     if (status === 'succeed' && t.capability === 'avatar') {
-      generatedVideos.set(t.videoId, { id: t.videoId, url: `${baseUrl()}/media/kling/avatar-sample.mp4`, duration: AVATAR_DURATION });
+      generatedVideos.set(t.videoId, {
+        id: t.videoId,
+        url: `${baseUrl()}/media/kling/avatar-sample.mp4`,
+        duration: AVATAR_DURATION,
+      });
     }
     emitCallback(t);
   }
@@ -352,7 +364,11 @@ export function mountKling(
   }
 
   /** Avatar fields → the capability-specific part of a new task, plus the prompts to test for failPromptContains. */
-  function validateAvatar(body: Record<string, unknown>): { prompts: string[]; watermark: boolean; urls: NamedInput[] } {
+  function validateAvatar(body: Record<string, unknown>): {
+    prompts: string[];
+    watermark: boolean;
+    urls: NamedInput[];
+  } {
     const image = body['image'];
     if (typeof image !== 'string' || image.trim() === '') throw new KlingApiError(400, 1200, 'image is required');
     if (/^data:/i.test(image.trim())) throw invalid('image must be a URL or raw base64 without a data: prefix');
@@ -374,7 +390,8 @@ export function mountKling(
       // The zh page calls it an array, the object form is what clients send; accept both.
       const item: unknown = Array.isArray(wm) ? wm[0] : wm;
       const enabled = typeof item === 'object' && item !== null ? (item as { enabled?: unknown }).enabled : undefined;
-      if (enabled !== undefined && typeof enabled !== 'boolean') throw invalid('watermark_info.enabled must be a boolean');
+      if (enabled !== undefined && typeof enabled !== 'boolean')
+        throw invalid('watermark_info.enabled must be a boolean');
       watermark = enabled === true;
     }
     // image and sound_file may be raw base64 instead: only URLs are downloaded.
@@ -384,7 +401,11 @@ export function mountKling(
     return { prompts: [prompt], watermark, urls };
   }
 
-  function validateVideoToAudio(body: Record<string, unknown>): { prompts: string[]; parentVideo: ParentVideo; urls: NamedInput[] } {
+  function validateVideoToAudio(body: Record<string, unknown>): {
+    prompts: string[];
+    parentVideo: ParentVideo;
+    urls: NamedInput[];
+  } {
     const videoId = optionalString(body, 'video_id');
     const videoUrl = optionalString(body, 'video_url');
     if ((videoId === undefined) === (videoUrl === undefined)) {
@@ -403,7 +424,11 @@ export function mountKling(
     // A video_id it did not generate itself is accepted too (it may come from another sandbox run).
     const parentVideo: ParentVideo =
       videoId !== undefined
-        ? (generatedVideos.get(videoId) ?? { id: videoId, url: `${baseUrl()}/media/kling/avatar-sample.mp4`, duration: AVATAR_DURATION })
+        ? (generatedVideos.get(videoId) ?? {
+            id: videoId,
+            url: `${baseUrl()}/media/kling/avatar-sample.mp4`,
+            duration: AVATAR_DURATION,
+          })
         : { id: randomUUID(), url: videoUrl as string, duration: VIDEO_WITH_SOUND_DURATION };
     return { prompts, parentVideo, urls: videoUrl !== undefined ? [{ field: 'video_url', url: videoUrl }] : [] };
   }
@@ -419,7 +444,12 @@ export function mountKling(
     if (nextCreateError) {
       const e = nextCreateError;
       nextCreateError = null;
-      throw new KlingApiError(e.httpStatus, e.code, e.message, e.retryAfter !== undefined ? { 'retry-after': e.retryAfter } : {});
+      throw new KlingApiError(
+        e.httpStatus,
+        e.code,
+        e.message,
+        e.retryAfter !== undefined ? { 'retry-after': e.retryAfter } : {},
+      );
     }
 
     let prompts: string[];
@@ -439,7 +469,10 @@ export function mountKling(
       throw new KlingApiError(429, 1303, 'parallel task over resource pack limit');
     }
 
-    const failing = opts.failPromptContains !== undefined && opts.failPromptContains !== '' && prompts.some((p) => p.includes(opts.failPromptContains as string));
+    const failing =
+      opts.failPromptContains !== undefined &&
+      opts.failPromptContains !== '' &&
+      prompts.some((p) => p.includes(opts.failPromptContains as string));
     seq += 1;
     const now = Date.now();
     const task: SimTask = {
@@ -486,13 +519,23 @@ export function mountKling(
     if (faults.latencyMs > 0) await timers.sleep(faults.latencyMs);
     const submitted = serialize({ ...task, status: 'submitted', statusMsg: '', updatedAt: task.createdAt });
     const { task_id, task_info, task_status, created_at, updated_at } = submitted;
-    ok(res, { task_id, task_info: { external_task_id: (task_info as { external_task_id: string }).external_task_id }, task_status, created_at, updated_at });
+    ok(res, {
+      task_id,
+      task_info: { external_task_id: (task_info as { external_task_id: string }).external_task_id },
+      task_status,
+      created_at,
+      updated_at,
+    });
     // The initial 'submitted' callback goes out right after the create response.
     emitCallback(task, submitted);
   }
 
   function active(capability?: KlingSimCapability): number {
-    return tasks.filter((t) => (capability === undefined || t.capability === capability) && (t.status === 'submitted' || t.status === 'processing')).length;
+    return tasks.filter(
+      (t) =>
+        (capability === undefined || t.capability === capability) &&
+        (t.status === 'submitted' || t.status === 'processing'),
+    ).length;
   }
 
   function get(capability: KlingSimCapability, req: SimRequest, res: ServerResponse): void {
@@ -513,7 +556,9 @@ export function mountKling(
   function list(capability: KlingSimCapability, req: SimRequest, res: ServerResponse): void {
     const pageNum = pageParam(req, 'pageNum', 1, 1000);
     const pageSize = pageParam(req, 'pageSize', 30, 500);
-    const newestFirst = tasks.filter((t) => t.capability === capability).sort((a, b) => b.createdAt - a.createdAt || b.seq - a.seq);
+    const newestFirst = tasks
+      .filter((t) => t.capability === capability)
+      .sort((a, b) => b.createdAt - a.createdAt || b.seq - a.seq);
     ok(res, newestFirst.slice((pageNum - 1) * pageSize, pageNum * pageSize).map(serialize));
   }
 
@@ -521,7 +566,12 @@ export function mountKling(
     (isCreate: boolean, handler: (req: SimRequest, res: ServerResponse) => void | Promise<void>) =>
     async (req: SimRequest, res: ServerResponse): Promise<void> => {
       requests += 1;
-      last = { method: req.method, path: req.url.pathname + req.url.search, headers: req.headers, body: bodyForRecord(req.body, req.headers['content-type']) };
+      last = {
+        method: req.method,
+        path: req.url.pathname + req.url.search,
+        headers: req.headers,
+        body: bodyForRecord(req.body, req.headers['content-type']),
+      };
       try {
         await authenticate(req);
         const fault = faults.take(isCreate);
@@ -544,9 +594,27 @@ export function mountKling(
   for (const capability of ['avatar', 'video_to_audio'] as const) {
     const path = PATHS[capability];
     router
-      .on('POST', path, api(true, (req, res) => create(capability, req, res)))
-      .on('GET', path, api(false, delayed((req, res) => list(capability, req, res))))
-      .on('GET', `${path}/:id`, api(false, delayed((req, res) => get(capability, req, res))));
+      .on(
+        'POST',
+        path,
+        api(true, (req, res) => create(capability, req, res)),
+      )
+      .on(
+        'GET',
+        path,
+        api(
+          false,
+          delayed((req, res) => list(capability, req, res)),
+        ),
+      )
+      .on(
+        'GET',
+        `${path}/:id`,
+        api(
+          false,
+          delayed((req, res) => get(capability, req, res)),
+        ),
+      );
   }
   router.on('GET', '/media/kling/:file', async (req, res) => {
     const file = req.params['file'] ?? '';

@@ -27,7 +27,10 @@ export const kieAvatarOptionsSchema = z.object({
     .optional(),
 });
 
-const language = z.string().min(2, 'must be a language code such as en or cn').max(16, 'must be a language code such as en or cn');
+const language = z
+  .string()
+  .min(2, 'must be a language code such as en or cn')
+  .max(16, 'must be a language code such as en or cn');
 const spokenText = z
   .string()
   .min(1, 'must not be empty')
@@ -72,7 +75,11 @@ export const createAvatarVideoInputSchema = z
         if (!input.image) ctx.addIssue({ code: 'custom', path: ['image'], message: 'is required' });
         exactlyOne(ctx, { audio: input.audio, 'kling.audioId': input.kling?.audioId }, ['audio']);
         if (input.prompt !== undefined && input.prompt.length > KLING_AVATAR_PROMPT_MAX) {
-          ctx.addIssue({ code: 'custom', path: ['prompt'], message: `must be at most ${KLING_AVATAR_PROMPT_MAX} characters for KLING` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['prompt'],
+            message: `must be at most ${KLING_AVATAR_PROMPT_MAX} characters for KLING`,
+          });
         }
         break;
       case 'KIE':
@@ -81,7 +88,11 @@ export const createAvatarVideoInputSchema = z
         if (!input.audio) ctx.addIssue({ code: 'custom', path: ['audio'], message: 'is required' });
         if (!input.prompt?.trim()) ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'is required for KIE' });
         else if (input.prompt.length > KIE_PROMPT_MAX) {
-          ctx.addIssue({ code: 'custom', path: ['prompt'], message: `must be at most ${KIE_PROMPT_MAX} characters for KIE` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['prompt'],
+            message: `must be at most ${KIE_PROMPT_MAX} characters for KIE`,
+          });
         }
         break;
       case 'DIGITAL_HUMAN':
@@ -89,7 +100,11 @@ export const createAvatarVideoInputSchema = z
         exactlyOne(ctx, { image: input.image, video: input.video }, ['image']);
         exactlyOne(
           ctx,
-          { audio: input.audio, 'digitalHuman.cloneVoice': input.digitalHuman?.cloneVoice, 'digitalHuman.stockVoice': input.digitalHuman?.stockVoice },
+          {
+            audio: input.audio,
+            'digitalHuman.cloneVoice': input.digitalHuman?.cloneVoice,
+            'digitalHuman.stockVoice': input.digitalHuman?.stockVoice,
+          },
           ['audio'],
         );
         break;

@@ -13,11 +13,7 @@ export const webhookUrlSchema = z
   .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL');
 
 /** Adds an issue at `path` unless exactly one of `values` is present. */
-export function exactlyOne(
-  ctx: z.RefinementCtx,
-  values: Record<string, unknown>,
-  path: (string | number)[],
-): void {
+export function exactlyOne(ctx: z.RefinementCtx, values: Record<string, unknown>, path: (string | number)[]): void {
   const present = Object.entries(values).filter(([, v]) => v !== undefined && v !== null);
   if (present.length !== 1) {
     const names = Object.keys(values);
@@ -25,7 +21,10 @@ export function exactlyOne(
     ctx.addIssue({
       code: 'custom',
       path,
-      message: present.length === 0 ? `give one of ${list}` : `give only one of ${list}, not ${present.map(([k]) => k).join(' and ')}`,
+      message:
+        present.length === 0
+          ? `give one of ${list}`
+          : `give only one of ${list}, not ${present.map(([k]) => k).join(' and ')}`,
     });
   }
 }
@@ -33,6 +32,7 @@ export function exactlyOne(
 /** Adds an issue for each key in `values` that is present: the field does not apply here. */
 export function notFor(ctx: z.RefinementCtx, provider: string, values: Record<string, unknown>): void {
   for (const [key, v] of Object.entries(values)) {
-    if (v !== undefined && v !== null) ctx.addIssue({ code: 'custom', path: [key], message: `does not apply to ${provider}` });
+    if (v !== undefined && v !== null)
+      ctx.addIssue({ code: 'custom', path: [key], message: `does not apply to ${provider}` });
   }
 }

@@ -54,12 +54,8 @@ export const tasks = pgTable(
     index('tasks_tenant_created_idx').on(t.tenantId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
     uniqueIndex('tasks_tenant_external_id_idx').on(t.tenantId, t.externalTaskId),
     uniqueIndex('tasks_callback_token_hash_idx').on(t.callbackTokenHash),
-    index('tasks_active_idx')
-      .on(t.status)
-      .where(sql`${t.status} in ('PENDING', 'SUBMITTED', 'PROCESSING')`),
-    index('tasks_poll_idx')
-      .on(t.nextPollAt)
-      .where(sql`${t.status} in ('SUBMITTED', 'PROCESSING')`),
+    index('tasks_active_idx').on(t.status).where(sql`${t.status} in ('PENDING', 'SUBMITTED', 'PROCESSING')`),
+    index('tasks_poll_idx').on(t.nextPollAt).where(sql`${t.status} in ('SUBMITTED', 'PROCESSING')`),
     index('tasks_provider_inflight_idx')
       .on(t.provider, t.submitStartedAt)
       .where(sql`${t.status} in ('PENDING', 'SUBMITTED', 'PROCESSING')`),

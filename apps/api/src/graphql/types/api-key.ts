@@ -10,7 +10,10 @@ import type { GraphQLContext } from '../context.js';
 type ApiKeyRow = Awaited<ReturnType<typeof listApiKeys>>[number];
 
 const ApiKeyScopeEnum = builder.enumType('ApiKeyScope', {
-  values: { TENANT: { value: 'tenant' }, ADMIN: { value: 'admin', description: 'Can also create tenants and their keys.' } } as const,
+  values: {
+    TENANT: { value: 'tenant' },
+    ADMIN: { value: 'admin', description: 'Can also create tenants and their keys.' },
+  } as const,
 });
 
 const ApiKeyType = builder.objectRef<Omit<ApiKeyRow, 'tenantId'> & { tenantId: string }>('ApiKey').implement({
@@ -34,7 +37,8 @@ const CreatedApiKeyType = builder.objectRef<{ key: string; apiKey: ApiKeyRow }>(
 });
 
 function requireAdmin(ctx: GraphQLContext): void {
-  if (ctx.principal.scope !== 'admin') throw new GraphQLError('an admin API key is required', { extensions: { code: 'FORBIDDEN' } });
+  if (ctx.principal.scope !== 'admin')
+    throw new GraphQLError('an admin API key is required', { extensions: { code: 'FORBIDDEN' } });
 }
 
 async function created(ctx: GraphQLContext, key: { id: string; key: string }) {
@@ -46,7 +50,8 @@ builder.queryField('apiKeys', (t) =>
   t.field({
     type: [ApiKeyType],
     description: 'Your tenant’s keys (an admin key: every tenant’s).',
-    resolve: (_root, _args, ctx) => listApiKeys(ctx.db, ctx.principal.scope === 'admin' ? null : ctx.principal.tenantId),
+    resolve: (_root, _args, ctx) =>
+      listApiKeys(ctx.db, ctx.principal.scope === 'admin' ? null : ctx.principal.tenantId),
   }),
 );
 
@@ -56,15 +61,18 @@ builder.mutationField('createApiKey', (t) =>
     description: 'A new key for your tenant (an admin key may name another tenant, created if needed).',
     args: { name: t.arg.string({ required: true }), tenant: t.arg.string() },
     resolve: async (_root, { name, tenant }, ctx) => {
-      if (name.length < 1 || name.length > 100) throw new GraphQLError('name: must be 1 to 100 characters', { extensions: { code: 'BAD_USER_INPUT' } });
+      if (name.length < 1 || name.length > 100)
+        throw new GraphQLError('name: must be 1 to 100 characters', { extensions: { code: 'BAD_USER_INPUT' } });
       let tenantId = ctx.principal.tenantId;
       if (tenant != null) {
         requireAdmin(ctx);
         const [existing] = await ctx.db.select().from(tenants).where(eq(tenants.name, tenant));
-        tenantId = existing?.id ?? (await createTenant(ctx.db, tenant).catch((e: unknown) => {
-          if (isUniqueViolation(e)) throw new GraphQLError('tenant: created concurrently, try again');
-          throw e;
-        }));
+        tenantId =
+          existing?.id ??
+          (await createTenant(ctx.db, tenant).catch((e: unknown) => {
+            if (isUniqueViolation(e)) throw new GraphQLError('tenant: created concurrently, try again');
+            throw e;
+          }));
       }
       return created(ctx, await createApiKey(ctx.db, tenantId, name));
     },
@@ -75,11 +83,16 @@ builder.mutationField('revokeApiKey', (t) =>
   t.field({
     type: ApiKeyType,
     nullable: true,
-    description: 'Revokes a key: refused within seconds on every path, and its open WebSockets are closed. Null for an unknown id.',
+    description:
+      'Revokes a key: refused within seconds on every path, and its open WebSockets are closed. Null for an unknown id.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
       if (!isUuid(String(id))) return null;
-      const row = await revokeApiKey(ctx.db, String(id), ctx.principal.scope === 'admin' ? null : ctx.principal.tenantId);
+      const row = await revokeApiKey(
+        ctx.db,
+        String(id),
+        ctx.principal.scope === 'admin' ? null : ctx.principal.tenantId,
+      );
       if (!row) return null;
       return (await listApiKeys(ctx.db, null)).find((r) => r.id === row.id) ?? null;
     },

@@ -1,4 +1,10 @@
-import { DIGITAL_HUMAN_TEXT_MAX, KIE_PROMPT_MAX, KIE_SEED_MAX, KIE_SEED_MIN, KLING_AVATAR_PROMPT_MAX } from '@clipwire/schema';
+import {
+  DIGITAL_HUMAN_TEXT_MAX,
+  KIE_PROMPT_MAX,
+  KIE_SEED_MAX,
+  KIE_SEED_MIN,
+  KLING_AVATAR_PROMPT_MAX,
+} from '@clipwire/schema';
 import { builder } from '../builder.js';
 import { ProviderEnum } from './enums.js';
 import { MediaInputType } from './media-input.js';
@@ -17,9 +23,14 @@ const KieResolutionEnum = builder.enumType('KieResolution', {
 const KlingAvatarOptions = builder.inputType('KlingAvatarOptions', {
   description: 'Kling avatar (POST /v1/videos/avatar/image2video).',
   fields: (t) => ({
-    audioId: t.string({ description: 'A Kling TTS audio id (audio_id, 2–300 s, made within 30 days), instead of `audio`.' }),
+    audioId: t.string({
+      description: 'A Kling TTS audio id (audio_id, 2–300 s, made within 30 days), instead of `audio`.',
+    }),
     mode: t.field({ type: KlingModeEnum, defaultValue: 'std', description: 'mode' }),
-    watermark: t.boolean({ defaultValue: false, description: 'Also produce a watermarked video (watermark_info.enabled).' }),
+    watermark: t.boolean({
+      defaultValue: false,
+      description: 'Also produce a watermarked video (watermark_info.enabled).',
+    }),
   }),
 });
 
@@ -51,7 +62,8 @@ const StockVoiceInput = builder.inputType('DigitalHumanStockVoice', {
 });
 
 const DigitalHumanOptions = builder.inputType('DigitalHumanAvatarOptions', {
-  description: 'The digital-human reseller (/avatar/generation). Give exactly one voice: `audio`, `cloneVoice` or `stockVoice`.',
+  description:
+    'The digital-human reseller (/avatar/generation). Give exactly one voice: `audio`, `cloneVoice` or `stockVoice`.',
   fields: (t) => ({
     noWatermark: t.boolean({ defaultValue: false }),
     cloneVoice: t.field({ type: CloneVoiceInput }),
@@ -64,16 +76,26 @@ export const CreateAvatarVideoInput = builder.inputType('CreateAvatarVideoInput'
     provider: t.field({ type: ProviderEnum, defaultValue: 'KLING' }),
     image: t.field({
       type: MediaInputType,
-      description: 'The portrait. KLING: jpg/png ≤ 10 MB, sides ≥ 300 px, aspect 1:2.5–2.5:1. KIE: jpeg/png/webp ≤ 10 MB.',
+      description:
+        'The portrait. KLING: jpg/png ≤ 10 MB, sides ≥ 300 px, aspect 1:2.5–2.5:1. KIE: jpeg/png/webp ≤ 10 MB.',
     }),
-    video: t.field({ type: MediaInputType, description: 'DIGITAL_HUMAN only: the avatar as an mp4/mov video instead of an image.' }),
+    video: t.field({
+      type: MediaInputType,
+      description: 'DIGITAL_HUMAN only: the avatar as an mp4/mov video instead of an image.',
+    }),
     audio: t.field({
       type: MediaInputType,
       description: 'The speech. KLING (sound_file): mp3/wav/m4a/aac ≤ 5 MB, 2–300 s. KIE: mp3/wav/aac/m4a/ogg ≤ 10 MB.',
     }),
-    prompt: t.string({ description: `KLING: optional, ≤ ${KLING_AVATAR_PROMPT_MAX} characters. KIE: required, ≤ ${KIE_PROMPT_MAX}.` }),
-    externalTaskId: t.string({ description: 'Your own id for the task, unique in your tenant; find the task by it later.' }),
-    webhookUrl: t.string({ description: 'Where each of this task’s events is POSTed, signed (Standard Webhooks). Default: your tenant’s.' }),
+    prompt: t.string({
+      description: `KLING: optional, ≤ ${KLING_AVATAR_PROMPT_MAX} characters. KIE: required, ≤ ${KIE_PROMPT_MAX}.`,
+    }),
+    externalTaskId: t.string({
+      description: 'Your own id for the task, unique in your tenant; find the task by it later.',
+    }),
+    webhookUrl: t.string({
+      description: 'Where each of this task’s events is POSTed, signed (Standard Webhooks). Default: your tenant’s.',
+    }),
     kling: t.field({ type: KlingAvatarOptions }),
     kie: t.field({ type: KieAvatarOptions }),
     digitalHuman: t.field({ type: DigitalHumanOptions }),

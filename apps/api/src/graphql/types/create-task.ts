@@ -1,11 +1,22 @@
 import type { TaskRow } from '@clipwire/schema/tables';
-import { DuplicateExternalTaskIdError, ProviderRejectedError, ProviderUnavailableError, ValidationError } from '../../errors.js';
+import {
+  DuplicateExternalTaskIdError,
+  ProviderRejectedError,
+  ProviderUnavailableError,
+  ValidationError,
+} from '../../errors.js';
 import { intakeAvatarVideo, intakeVideoSound } from '../../tasks/intake.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { CreateAvatarVideoInput } from './create-avatar-video-input.js';
 import { CreateVideoSoundInput } from './create-video-sound-input.js';
-import { DuplicateExternalTaskIdType, ProviderRejectedType, ProviderUnavailableType, ValidationErrorType, type ErrorResult } from './errors.js';
+import {
+  DuplicateExternalTaskIdType,
+  ProviderRejectedType,
+  ProviderUnavailableType,
+  ValidationErrorType,
+  type ErrorResult,
+} from './errors.js';
 import { TaskType } from './task.js';
 
 type CreateResult = TaskRow | ErrorResult;
@@ -16,13 +27,16 @@ export const CreateTaskResult = builder.unionType('CreateTaskResult', {
   resolveType: (value) => ('__typename' in value ? value.__typename : 'Task'),
 });
 
-
 /** Expected failures become typed results; anything else stays a (masked) error. */
-async function createTask(ctx: GraphQLContext, intake: () => ReturnType<typeof intakeAvatarVideo>): Promise<CreateResult> {
+async function createTask(
+  ctx: GraphQLContext,
+  intake: () => ReturnType<typeof intakeAvatarVideo>,
+): Promise<CreateResult> {
   try {
     return await ctx.tasks.create(ctx.principal, await intake());
   } catch (error) {
-    if (error instanceof ValidationError) return { __typename: 'ValidationError', message: error.message, issues: error.issues };
+    if (error instanceof ValidationError)
+      return { __typename: 'ValidationError', message: error.message, issues: error.issues };
     if (error instanceof DuplicateExternalTaskIdError) {
       return { __typename: 'DuplicateExternalTaskId', message: error.message, externalTaskId: error.externalTaskId };
     }
@@ -30,7 +44,12 @@ async function createTask(ctx: GraphQLContext, intake: () => ReturnType<typeof i
       return { __typename: 'ProviderUnavailable', message: error.message, provider: error.provider };
     }
     if (error instanceof ProviderRejectedError) {
-      return { __typename: 'ProviderRejected', message: error.message, provider: error.provider, providerCode: error.providerCode };
+      return {
+        __typename: 'ProviderRejected',
+        message: error.message,
+        provider: error.provider,
+        providerCode: error.providerCode,
+      };
     }
     throw error;
   }

@@ -13,6 +13,8 @@ export const CreateVideoSoundInput = builder.inputType('CreateVideoSoundInput', 
     bgmPrompt: t.string({ description: `≤ ${KLING_SOUND_PROMPT_MAX} characters (bgm_prompt).` }),
     asmrMode: t.boolean({ defaultValue: false, description: 'Richer detail sounds (asmr_mode).' }),
     externalTaskId: t.string({ description: 'Your own id for the task, unique in your tenant.' }),
-    webhookUrl: t.string({ description: 'Where each of this task’s events is POSTed, signed (Standard Webhooks). Default: your tenant’s.' }),
+    webhookUrl: t.string({
+      description: 'Where each of this task’s events is POSTed, signed (Standard Webhooks). Default: your tenant’s.',
+    }),
   }),
 });

@@ -31,11 +31,13 @@ export const ValidationErrorType = builder.objectRef<Of<'ValidationError'>>('Val
   fields: (t) => ({ issues: t.field({ type: [FieldIssueRef], resolve: (e) => e.issues }) }),
 });
 
-export const DuplicateExternalTaskIdType = builder.objectRef<Of<'DuplicateExternalTaskId'>>('DuplicateExternalTaskId').implement({
-  description: 'Another task of yours already has this externalTaskId: find it with task(externalTaskId:).',
-  interfaces: [ErrorInterface],
-  fields: (t) => ({ externalTaskId: t.exposeString('externalTaskId') }),
-});
+export const DuplicateExternalTaskIdType = builder
+  .objectRef<Of<'DuplicateExternalTaskId'>>('DuplicateExternalTaskId')
+  .implement({
+    description: 'Another task of yours already has this externalTaskId: find it with task(externalTaskId:).',
+    interfaces: [ErrorInterface],
+    fields: (t) => ({ externalTaskId: t.exposeString('externalTaskId') }),
+  });
 
 export const ProviderUnavailableType = builder.objectRef<Of<'ProviderUnavailable'>>('ProviderUnavailable').implement({
   description: 'The provider cannot take tasks now (not configured). Nothing was created.',
@@ -49,6 +51,8 @@ export const ProviderRejectedType = builder.objectRef<Of<'ProviderRejected'>>('P
   interfaces: [ErrorInterface],
   fields: (t) => ({
     provider: t.exposeString('provider'),
-    providerCode: t.exposeString('providerCode', { description: 'The provider’s business code, e.g. Kling 1102, KIE 402.' }),
+    providerCode: t.exposeString('providerCode', {
+      description: 'The provider’s business code, e.g. Kling 1102, KIE 402.',
+    }),
   }),
 });

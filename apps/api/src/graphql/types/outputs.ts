@@ -30,6 +30,9 @@ export const TaskErrorType = builder.objectRef<TaskErrorInfo>('TaskError').imple
 
 export const TaskCostType = builder.objectRef<TaskCostInfo>('TaskCost').implement({
   fields: (t) => ({
-    units: t.exposeString('units', { nullable: true, description: 'Provider units deducted, as the provider reports them.' }),
+    units: t.exposeString('units', {
+      nullable: true,
+      description: 'Provider units deducted, as the provider reports them.',
+    }),
   }),
 });

@@ -36,10 +36,18 @@ const ProviderInfoType = builder.objectRef<ProviderInfo>('ProviderInfo').impleme
     configured: t.exposeBoolean('configured'),
     mode: t.expose('mode', { type: ProviderModeEnum, nullable: true }),
     capabilities: t.expose('capabilities', { type: [TaskKindEnum] }),
-    callbacks: t.exposeBoolean('callbacks', { description: 'Whether the provider calls back; otherwise tasks are polled.' }),
-    circuit: t.expose('circuit', { type: CircuitStateEnum, description: 'The circuit breaker in front of the provider (this process).' }),
+    callbacks: t.exposeBoolean('callbacks', {
+      description: 'Whether the provider calls back; otherwise tasks are polled.',
+    }),
+    circuit: t.expose('circuit', {
+      type: CircuitStateEnum,
+      description: 'The circuit breaker in front of the provider (this process).',
+    }),
     inFlight: t.exposeInt('inFlight', { description: 'Tasks sent to the provider and not final yet (all tenants).' }),
-    limit: t.exposeInt('limit', { nullable: true, description: 'Concurrency limit (slots), where the provider has one.' }),
+    limit: t.exposeInt('limit', {
+      nullable: true,
+      description: 'Concurrency limit (slots), where the provider has one.',
+    }),
   }),
 });
 

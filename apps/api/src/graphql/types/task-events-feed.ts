@@ -4,7 +4,6 @@ import { builder } from '../builder.js';
 import { normalizeFilter, TaskFilterInput } from './task.js';
 import { TaskEventType } from './task-event.js';
 
-
 builder.subscriptionField('taskEvents', (t) =>
   t.field({
     type: TaskEventType,
@@ -23,15 +22,16 @@ builder.subscriptionField('taskEvents', (t) =>
 );
 
 function parseCursor(cursor: string): number {
-  if (!/^\d{1,15}$/.test(cursor)) throw new GraphQLError('after: is not an event cursor', { extensions: { code: 'BAD_USER_INPUT' } });
+  if (!/^\d{1,15}$/.test(cursor))
+    throw new GraphQLError('after: is not an event cursor', { extensions: { code: 'BAD_USER_INPUT' } });
   return Number(cursor);
 }
-
 
 builder.queryField('latestTaskEventCursor', (t) =>
   t.string({
     nullable: true,
-    description: 'The cursor of your newest event (null when there is none): subscribe to taskEvents(after:) with it to follow only what happens from now on.',
+    description:
+      'The cursor of your newest event (null when there is none): subscribe to taskEvents(after:) with it to follow only what happens from now on.',
     resolve: async (_root, _args, ctx) => {
       const id = await latestTenantEventId(ctx.db, ctx.principal.tenantId);
       return id === 0 ? null : String(id);

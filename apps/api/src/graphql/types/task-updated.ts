@@ -10,7 +10,8 @@ import { TaskType } from './task.js';
 builder.subscriptionField('taskUpdated', (t) =>
   t.field({
     type: TaskType,
-    description: 'The task’s current state first, then every change; completes when the task reaches a terminal status.',
+    description:
+      'The task’s current state first, then every change; completes when the task reaches a terminal status.',
     args: { id: t.arg.globalID({ for: TaskType, required: true }) },
     subscribe: (_root, args, ctx) => taskUpdates(ctx, args.id.id),
     resolve: (task) => task,
@@ -30,7 +31,10 @@ function taskUpdates(ctx: GraphQLContext, taskId: string): Repeater<TaskRow> {
     let seen = 0;
     const emit = async (version?: number): Promise<boolean> => {
       const recent = version === undefined ? undefined : ctx.tasks.recentRow(taskId, version);
-      const task = recent?.tenantId === ctx.principal.tenantId ? recent : await ctx.asTenant((db) => findTask(db, ctx.principal.tenantId, { id: taskId }));
+      const task =
+        recent?.tenantId === ctx.principal.tenantId
+          ? recent
+          : await ctx.asTenant((db) => findTask(db, ctx.principal.tenantId, { id: taskId }));
       if (!task) return true;
       if (task.version > seen) {
         seen = task.version;

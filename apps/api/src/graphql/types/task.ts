@@ -42,7 +42,11 @@ export const TaskType = builder.node(TaskRef, {
     }),
     externalTaskId: t.exposeString('externalTaskId', { nullable: true }),
     providerTaskId: t.exposeString('providerTaskId', { nullable: true }),
-    input: t.field({ type: 'JSON', description: 'The input as given, with media bodies elided.', resolve: (task) => task.input }),
+    input: t.field({
+      type: 'JSON',
+      description: 'The input as given, with media bodies elided.',
+      resolve: (task) => task.input,
+    }),
     videos: t.field({ type: [VideoOutputType], resolve: (task) => task.output.videos }),
     audios: t.field({ type: [AudioOutputType], resolve: (task) => task.output.audios }),
     error: t.field({ type: TaskErrorType, nullable: true, resolve: (task) => task.error }),
@@ -102,42 +106,49 @@ builder.queryField('task', (t) =>
 );
 
 builder.queryField('tasks', (t) =>
-  t.connection({
-    type: TaskType,
-    description: 'The tenant’s tasks, newest first.',
-    args: { filter: t.arg({ type: TaskFilterInput }) },
-    resolve: async (_root, args, ctx) => {
-      const connection = await resolveCursorConnection(
-        { args, toCursor: (task: TaskRow) => encodeTaskCursor(task), defaultSize: 20, maxSize: 100 },
-        (page: ResolveCursorConnectionArgs) =>
-          listTasks(ctx.db, ctx.principal.tenantId, {
-            after: page.after === undefined ? undefined : parseTaskCursor(page.after, 'after'),
-            before: page.before === undefined ? undefined : parseTaskCursor(page.before, 'before'),
-            limit: page.limit,
-            inverted: page.inverted,
-            filter: normalizeFilter(args.filter),
-          }),
-      );
-      // Counted only when asked for.
-      return Object.assign(connection, { count: () => countTasks(ctx.db, ctx.principal.tenantId, normalizeFilter(args.filter)) });
+  t.connection(
+    {
+      type: TaskType,
+      description: 'The tenant’s tasks, newest first.',
+      args: { filter: t.arg({ type: TaskFilterInput }) },
+      resolve: async (_root, args, ctx) => {
+        const connection = await resolveCursorConnection(
+          { args, toCursor: (task: TaskRow) => encodeTaskCursor(task), defaultSize: 20, maxSize: 100 },
+          (page: ResolveCursorConnectionArgs) =>
+            listTasks(ctx.db, ctx.principal.tenantId, {
+              after: page.after === undefined ? undefined : parseTaskCursor(page.after, 'after'),
+              before: page.before === undefined ? undefined : parseTaskCursor(page.before, 'before'),
+              limit: page.limit,
+              inverted: page.inverted,
+              filter: normalizeFilter(args.filter),
+            }),
+        );
+        // Counted only when asked for.
+        return Object.assign(connection, {
+          count: () => countTasks(ctx.db, ctx.principal.tenantId, normalizeFilter(args.filter)),
+        });
+      },
     },
-  }, {
-    fields: (t) => ({
-      totalCount: t.int({
-        description: 'How many of your tasks match the filter.',
-        resolve: (connection) => (connection as unknown as { count: () => Promise<number> }).count(),
+    {
+      fields: (t) => ({
+        totalCount: t.int({
+          description: 'How many of your tasks match the filter.',
+          resolve: (connection) => (connection as unknown as { count: () => Promise<number> }).count(),
+        }),
       }),
-    }),
-  }),
+    },
+  ),
 );
 
 function parseTaskCursor(cursor: string, arg: string): TaskCursor {
   const decoded = decodeTaskCursor(cursor);
-  if (!decoded) throw new GraphQLError(`${arg}: is not a cursor of this connection`, { extensions: { code: 'BAD_USER_INPUT' } });
+  if (!decoded)
+    throw new GraphQLError(`${arg}: is not a cursor of this connection`, { extensions: { code: 'BAD_USER_INPUT' } });
   return decoded;
 }
 
 function parseEventCursor(cursor: string): number {
-  if (!/^\d{1,15}$/.test(cursor)) throw new GraphQLError('invalid event cursor', { extensions: { code: 'BAD_USER_INPUT' } });
+  if (!/^\d{1,15}$/.test(cursor))
+    throw new GraphQLError('invalid event cursor', { extensions: { code: 'BAD_USER_INPUT' } });
   return Number(cursor);
 }

@@ -42,7 +42,10 @@ builder.mutationField('setDefaultWebhookUrl', (t) =>
         const problem = parsed.success ? ctx.webhooks.checkUrl(url) : parsed.error.issues[0]?.message;
         if (problem) throw new GraphQLError(`url: ${problem}`, { extensions: { code: 'BAD_USER_INPUT' } });
       }
-      await ctx.db.update(tenants).set({ webhookUrl: url ?? null }).where(eq(tenants.id, ctx.principal.tenantId));
+      await ctx.db
+        .update(tenants)
+        .set({ webhookUrl: url ?? null })
+        .where(eq(tenants.id, ctx.principal.tenantId));
       const { secret, createdAt } = await ctx.webhooks.currentSecret(ctx.principal.tenantId);
       return { defaultUrl: url ?? null, secret, secretCreatedAt: createdAt };
     },
@@ -52,11 +55,13 @@ builder.mutationField('setDefaultWebhookUrl', (t) =>
 builder.mutationField('rotateWebhookSecret', (t) =>
   t.field({
     type: WebhookSettingsType,
-    description: 'Makes a new signing secret. The previous one keeps signing too (a second signature) for `graceHours`.',
+    description:
+      'Makes a new signing secret. The previous one keeps signing too (a second signature) for `graceHours`.',
     args: { graceHours: t.arg.int({ defaultValue: 24 }) },
     resolve: async (_root, { graceHours }, ctx) => {
       const hours = graceHours ?? 24;
-      if (hours < 0 || hours > 24 * 30) throw new GraphQLError('graceHours: must be between 0 and 720', { extensions: { code: 'BAD_USER_INPUT' } });
+      if (hours < 0 || hours > 24 * 30)
+        throw new GraphQLError('graceHours: must be between 0 and 720', { extensions: { code: 'BAD_USER_INPUT' } });
       const { secret, createdAt } = await ctx.webhooks.rotate(ctx.principal.tenantId, hours * 3600_000);
       const tenant = await findTenant(ctx.db, ctx.principal.tenantId);
       return { defaultUrl: tenant?.webhookUrl ?? null, secret, secretCreatedAt: createdAt };

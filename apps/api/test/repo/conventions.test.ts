@@ -1,0 +1,45 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES } from '../../src/config.js';
+
+/*
+ * Conventions of the repository that no compiler checks: turbo passes the environment the
+ * processes it starts actually read, and no other.
+ */
+
+const ROOT = join(import.meta.dirname, '..', '..', '..', '..');
+
+function sources(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name === 'dist') continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) sources(path, out);
+    else if (/\.(ts|tsx|js|mjs)$/.test(name) && !name.endsWith('.d.ts')) out.push(path);
+  }
+  return out;
+}
+
+/** Variables read as `process.env.NAME` (or `process.env['NAME']`) in the given files. */
+function envReads(files: string[]): Set<string> {
+  const names = new Set<string>();
+  for (const file of files)
+    for (const m of readFileSync(file, 'utf8').matchAll(/process\.env(?:\.([A-Z][A-Z0-9_]*)|\['([A-Z][A-Z0-9_]*)'\])/g))
+      names.add((m[1] ?? m[2])!);
+  return names;
+}
+
+describe('repository conventions', () => {
+  it("turbo.json passes through exactly the variables of Clipwire's configuration and those its started processes read", () => {
+    const turbo = JSON.parse(readFileSync(join(ROOT, 'turbo.json'), 'utf8')) as { globalPassThroughEnv: string[] };
+    // What `pnpm start` / `pnpm dev` run under turbo: the API, the simulator it starts, the console's dev server.
+    const started = [
+      ...sources(join(ROOT, 'apps', 'api', 'src')),
+      ...sources(join(ROOT, 'packages', 'providers', 'src')),
+      join(ROOT, 'apps', 'web', 'vite.config.ts'),
+    ];
+    const expected = new Set([...CONFIG_VARIABLES, ...envReads(started)]);
+    expect(CONFIG_VARIABLES.length).toBeGreaterThan(20);
+    expect([...turbo.globalPassThroughEnv].sort()).toEqual([...expected].sort());
+  });
+});
