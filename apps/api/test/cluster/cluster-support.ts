@@ -10,7 +10,7 @@ import { request } from 'undici';
 import WebSocket from 'ws';
 import { SANDBOX_DIGITAL_HUMAN_API_KEY, SANDBOX_KIE_API_KEY, SANDBOX_KLING_API_KEY } from '../../src/config.js';
 import { createTestDatabase } from '../support/database.js';
-import { MainProcess } from '../support/main-process.js';
+import { gql, MainProcess } from '../support/main-process.js';
 
 /*
  * Support for the scale-out battery: Clipwire as real child processes (`node dist/main.js`,
@@ -110,7 +110,7 @@ export async function createClusterDatabase(): Promise<ClusterDatabase> {
   };
 }
 
-export { freePort, type ChildExit } from '../support/main-process.js';
+export { freePort, gql, type ChildExit, type GqlResult } from '../support/main-process.js';
 
 export type Role = 'migrate' | 'api' | 'worker';
 
@@ -231,46 +231,6 @@ export class Cluster {
   }
 }
 
-export type GqlResult =
-  | {
-      ok: true;
-      status: number;
-      data?: Record<string, any>;
-      errors?: { message: string; extensions?: Record<string, unknown> }[];
-    }
-  | { ok: false; error: string };
-
-/** GraphQL over HTTP; a transport failure (dead process) is a result, not an exception. */
-export async function gql(
-  url: string,
-  apiKey: string,
-  query: string,
-  variables: Record<string, unknown> = {},
-  timeoutMs = 30_000,
-): Promise<GqlResult> {
-  try {
-    const res = await request(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
-      body: JSON.stringify({ query, variables }),
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      // A kept-alive socket of a killed process must not be reused.
-      reset: true,
-    });
-    const text = await res.body.text();
-    try {
-      return { ok: true, status: res.statusCode, ...(JSON.parse(text) as object) };
-    } catch {
-      return { ok: false, error: `HTTP ${res.statusCode} with a non-JSON body: ${text.slice(0, 200)}` };
-    }
-  } catch (error) {
-    const e = error as { code?: string; message?: string };
-    return { ok: false, error: `${e.code ?? 'error'}: ${e.message ?? String(error)}` };
-  }
-}
-
-/** GraphQL that must answer without errors. */
 export async function gqlOk(
   target: ClipwireProcess,
   apiKey: string,

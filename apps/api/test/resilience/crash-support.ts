@@ -1,7 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { request } from 'undici';
-import { MainProcess } from '../support/main-process.js';
+import { gql, MainProcess } from '../support/main-process.js';
 
 /**
  * Support for the crash battery (crash.test.ts): the API as a real child process that can be
@@ -9,54 +8,12 @@ import { MainProcess } from '../support/main-process.js';
  * HTTP that reports a dead server instead of throwing.
  */
 
-export { freePort, type ChildExit } from '../support/main-process.js';
+export { freePort, gql, type ChildExit, type GqlResult } from '../support/main-process.js';
 
 /** One incarnation of the API (`new ApiChild(url, env, label)`): it can be SIGKILLed and started again on the same port. */
 export class ApiChild extends MainProcess {
   constructor(url: string, env: Record<string, string>, label: string) {
     super(label, url, env);
-  }
-}
-
-export type GqlResult =
-  | {
-      ok: true;
-      status: number;
-      data?: Record<string, any>;
-      errors?: { message: string; extensions?: Record<string, unknown> }[];
-    }
-  /** No answer: the connection was refused or reset (the server died). */
-  | { ok: false; error: string };
-
-/** GraphQL over HTTP; a transport failure is a result, not an exception. */
-export async function gql(
-  url: string,
-  apiKey: string,
-  query: string,
-  variables: Record<string, unknown> = {},
-  timeoutMs = 20_000,
-): Promise<GqlResult> {
-  try {
-    const res = await request(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
-      body: JSON.stringify({ query, variables }),
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      // Each request on its own connection: a kept-alive socket of a dead process must not be reused.
-      reset: true,
-    });
-    const text = await res.body.text();
-    let body: Record<string, any>;
-    try {
-      body = JSON.parse(text) as Record<string, any>;
-    } catch {
-      return { ok: false, error: `HTTP ${res.statusCode} with a non-JSON body: ${text.slice(0, 200)}` };
-    }
-    return { ok: true, status: res.statusCode, ...body };
-  } catch (error) {
-    const e = error as { code?: string; message?: string };
-    return { ok: false, error: `${e.code ?? 'error'}: ${e.message ?? String(error)}` };
   }
 }
 

@@ -156,3 +156,43 @@ export class MainProcess {
     await this.exited;
   }
 }
+
+export type GqlResult =
+  | {
+      ok: true;
+      status: number;
+      data?: Record<string, any>;
+      errors?: { message: string; extensions?: Record<string, unknown> }[];
+    }
+  /** No answer: the connection was refused or reset (the process died). */
+  | { ok: false; error: string };
+
+/** GraphQL over HTTP to a child process; a transport failure (dead process) is a result, not an exception. */
+export async function gql(
+  url: string,
+  apiKey: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  timeoutMs = 30_000,
+): Promise<GqlResult> {
+  try {
+    const res = await request(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+      body: JSON.stringify({ query, variables }),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      // Each request on its own connection: a kept-alive socket of a killed process must not be reused.
+      reset: true,
+    });
+    const text = await res.body.text();
+    try {
+      return { ok: true, status: res.statusCode, ...(JSON.parse(text) as object) };
+    } catch {
+      return { ok: false, error: `HTTP ${res.statusCode} with a non-JSON body: ${text.slice(0, 200)}` };
+    }
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    return { ok: false, error: `${e.code ?? 'error'}: ${e.message ?? String(error)}` };
+  }
+}
