@@ -96,7 +96,11 @@ describe('outbound webhooks', () => {
     const final = await stack.waitForFinal(id, TASK_FIELDS);
 
     expect(got.map(statusOf)).toEqual(eventStatuses(final));
-    expect(got.map(statusOf)).toEqual(['PENDING', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED']);
+    // PROCESSING is skipped only when Kling finished before the engine read it (a loaded machine).
+    expect([
+      ['PENDING', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED'],
+      ['PENDING', 'SUBMITTED', 'SUCCEEDED'],
+    ]).toContainEqual(got.map(statusOf));
     const verifier = new Webhook(secret);
     for (const d of got) {
       const payload = verifier.verify(d.raw, webhookHeaders(d)) as any;
@@ -105,7 +109,7 @@ describe('outbound webhooks', () => {
       expect(d.headers['content-type']).toBe('application/json');
     }
     // One webhook-id per event, each the id of its event.
-    expect(new Set(got.map((d) => d.headers['webhook-id'])).size).toBe(4);
+    expect(new Set(got.map((d) => d.headers['webhook-id'])).size).toBe(got.length);
     // A body changed in transit does not verify.
     expect(() => verifier.verify(got[0]!.raw.replace('PENDING', 'FAILED'), webhookHeaders(got[0]!))).toThrow();
   });
@@ -127,10 +131,12 @@ describe('outbound webhooks', () => {
     for (const d of got) new Webhook(secret).verify(d.raw, webhookHeaders(d));
 
     // The later events went out only after the first one was through, in order.
-    const later = got.slice(4);
-    expect(later.map(statusOf)).toEqual(['SUBMITTED', 'PROCESSING', 'SUCCEEDED']);
-    expect(later.every((d) => d.answered === 204 && d.at >= first[3]!.at)).toBe(true);
+    // (PROCESSING is absent when Kling has finished before the engine reads it: a loaded machine.)
     const final = await stack.waitForFinal(id, TASK_FIELDS);
+    const later = got.slice(4);
+    expect(later.map(statusOf)).toEqual(eventStatuses(final).slice(1));
+    expect(later.map(statusOf).at(-1)).toBe('SUCCEEDED');
+    expect(later.every((d) => d.answered === 204 && d.at >= first[3]!.at)).toBe(true);
     expect(got.filter((d) => d.answered < 300).map(statusOf)).toEqual(eventStatuses(final));
   });
 

@@ -135,8 +135,11 @@ describe('latency under attack', () => {
     await probing;
     expect(refused.every((r) => r.status === 400)).toBe(true);
     expect(latencies.length).toBeGreaterThan(5);
-    const worst = Math.max(...latencies);
-    expect(worst, `probe latencies ${latencies.map(Math.round).join(',')}`).toBeLessThan(300);
+    // The 90th percentile: a probe held behind a hostile body would be slow each round (the probes are
+    // sequential, so held probes are a large share of them); one scheduler stall on a loaded machine is not.
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const p90 = sorted[Math.floor(sorted.length * 0.9)]!;
+    expect(p90, `probe latencies ${latencies.map(Math.round).join(',')}`).toBeLessThan(300);
   });
 });
 
