@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { PROVIDERS, type Provider, TASK_KINDS, TASK_STATUSES, type TaskKind, type TaskStatus } from '@clipwire/schema';
 import { useClient, useQuery, useSubscription } from 'urql';
 import { TaskByExternalIdQuery, TaskRowUpdated, TasksQuery, type TaskRow } from '../documents';
 import type { VariablesOf } from '../graphql';
@@ -20,15 +21,12 @@ import {
 } from '../components/ui';
 
 const PAGE_SIZE = 25;
-const STATUSES = ['PENDING', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED'] as const;
-const KINDS = ['AVATAR_VIDEO', 'VIDEO_SOUND'] as const;
-const PROVIDERS = ['KLING', 'KIE', 'DIGITAL_HUMAN'] as const;
 
 type Filter = NonNullable<VariablesOf<typeof TasksQuery>['filter']>;
 interface FilterState {
-  statuses: (typeof STATUSES)[number][];
-  kinds: (typeof KINDS)[number][];
-  providers: (typeof PROVIDERS)[number][];
+  statuses: TaskStatus[];
+  kinds: TaskKind[];
+  providers: Provider[];
 }
 
 function toFilter(f: FilterState): Filter | null {
@@ -93,14 +91,14 @@ export function TasksPage() {
           <div className="filter-groups">
             <CheckGroup
               legend="Status"
-              options={STATUSES}
+              options={TASK_STATUSES}
               labels={(s) => label(s)}
               value={filters.statuses}
               onChange={(statuses) => setFilters({ ...filters, statuses })}
             />
             <CheckGroup
               legend="Capability"
-              options={KINDS}
+              options={TASK_KINDS}
               labels={(k) => KIND_LABEL[k] ?? k}
               value={filters.kinds}
               onChange={(kinds) => setFilters({ ...filters, kinds })}
