@@ -36,6 +36,14 @@ export const PROVIDER_LABEL: Record<Provider, string> = {
 };
 export const KIND_LABEL: Record<TaskKind, string> = { AVATAR_VIDEO: 'Avatar video', VIDEO_SOUND: 'Video sound' };
 
+/** A kind's or provider's display name; the value itself when the console does not know it, — when absent. */
+export function kindLabel(kind: string | null | undefined): string {
+  return kind ? (KIND_LABEL[kind as TaskKind] ?? kind) : '—';
+}
+export function providerLabel(provider: string | null | undefined): string {
+  return provider ? (PROVIDER_LABEL[provider as Provider] ?? provider) : '—';
+}
+
 export function Progress({ value, label: text }: { value: number | null | undefined; label: string }) {
   if (value == null) return <progress aria-label={text} />;
   const pct = Math.round(Math.max(0, Math.min(1, value)) * 100);

@@ -1,3 +1,4 @@
+import { Fragment, type ReactNode } from 'react';
 import { MediaField, type MediaValue } from '../../components/MediaField';
 import { CheckField, Choice, type ChoiceOption, SelectField, TextArea, TextField } from '../../components/fields';
 import { type FormState, type KeysOf, useForm, type WordKey } from './state';
@@ -79,16 +80,27 @@ export function Check({ field, name, label }: { field: KeysOf<boolean>; name: st
   return <CheckField name={name} label={label} checked={s[field]} onChange={(v) => set(field, v)} />;
 }
 
-/** Radio cards for one of the form's choices; the radios' name is the field's. */
+/**
+ * Radio cards for one of the form's choices (the radios' name is the field's), followed by what
+ * `then` shows for the chosen value.
+ */
 export function Pick<K extends WordKey>({
   field,
   legend,
   options,
+  then,
 }: {
   field: K;
   legend: string;
   options: readonly ChoiceOption<FormState[K]>[];
+  then?: Partial<Record<FormState[K], ReactNode>>;
 }) {
   const { s, set } = useForm();
-  return <Choice legend={legend} name={field} value={s[field]} options={options} onChange={(v) => set(field, v)} />;
+  const value = s[field];
+  return (
+    <>
+      <Choice legend={legend} name={field} value={value} options={options} onChange={(v) => set(field, v)} />
+      <Fragment key={value}>{then?.[value]}</Fragment>
+    </>
+  );
 }
