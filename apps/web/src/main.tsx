@@ -1,7 +1,11 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
-import './styles.css';
+// In this order: later sheets refine earlier ones.
+import './styles/base.css';
+import './styles/lists.css';
+import './styles/detail-form.css';
+import './styles/phones.css';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('#root is missing from index.html');

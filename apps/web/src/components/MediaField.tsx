@@ -7,6 +7,11 @@ export interface MediaValue {
   url: string;
 }
 
+const SOURCES = [
+  ['file', 'Upload a file'],
+  ['url', 'Use a URL'],
+] as const;
+
 export const emptyMedia = (): MediaValue => ({ source: 'file', file: null, url: '' });
 
 /** The GraphQL MediaInput for a field: exactly one of file or url, or nothing when empty. */
@@ -52,6 +57,8 @@ export function MediaField({
   const hintId = `${id}-hint`;
   const errorId = `${id}-error`;
   const describedBy = [hintId, error ? errorId : null].filter(Boolean).join(' ');
+  // The file input and the URL input are the same control to labels, hints and errors.
+  const control = { id, name, 'aria-invalid': error ? (true as const) : undefined, 'aria-describedby': describedBy };
   const preview = useObjectUrl(value.source === 'file' ? value.file : null);
 
   return (
@@ -61,37 +68,25 @@ export function MediaField({
         {required ? <span className="req"> (required)</span> : null}
       </legend>
       <div className="segmented" role="radiogroup" aria-label={`${legend}: source`}>
-        <label className="seg">
-          <input
-            type="radio"
-            name={`${uid}-src`}
-            checked={value.source === 'file'}
-            onChange={() => onChange({ ...value, source: 'file' })}
-          />
-          Upload a file
-        </label>
-        <label className="seg">
-          <input
-            type="radio"
-            name={`${uid}-src`}
-            checked={value.source === 'url'}
-            onChange={() => onChange({ ...value, source: 'url' })}
-          />
-          Use a URL
-        </label>
+        {SOURCES.map(([source, text]) => (
+          <label key={source} className="seg">
+            <input
+              type="radio"
+              name={`${uid}-src`}
+              checked={value.source === source}
+              onChange={() => onChange({ ...value, source })}
+            />
+            {text}
+          </label>
+        ))}
       </div>
       {value.source === 'file' ? (
         <div className="file-row">
-          <label htmlFor={id} className="sr-only">
-            {legend} file
-          </label>
+          <label htmlFor={id} className="sr-only">{`${legend} file`}</label>
           <input
-            id={id}
-            name={name}
+            {...control}
             type="file"
             accept={accept}
-            aria-invalid={error ? true : undefined}
-            aria-describedby={describedBy}
             onChange={(e) => onChange({ ...value, file: e.target.files?.[0] ?? null })}
           />
           {value.file ? (
@@ -127,18 +122,13 @@ export function MediaField({
         </div>
       ) : (
         <div>
-          <label htmlFor={id} className="sr-only">
-            {legend} URL
-          </label>
+          <label htmlFor={id} className="sr-only">{`${legend} URL`}</label>
           <input
-            id={id}
-            name={name}
+            {...control}
             type="url"
             inputMode="url"
             placeholder="https://…"
             value={value.url}
-            aria-invalid={error ? true : undefined}
-            aria-describedby={describedBy}
             onChange={(e) => onChange({ ...value, url: e.target.value })}
           />
         </div>

@@ -1,11 +1,12 @@
 import { useEffect, useRef, type ReactNode } from 'react';
-import { TERMINAL_STATUSES } from '@clipwire/schema';
+import { type Provider, TASK_STATUSES, type TaskKind, TERMINAL_STATUSES } from '@clipwire/schema';
 import type { CombinedError } from 'urql';
 import type { TaskRow } from '../documents';
 
 export type TaskStatus = NonNullable<TaskRow['status']>;
 
 const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_STATUSES);
+const KNOWN: ReadonlySet<string> = new Set(TASK_STATUSES);
 
 export function isFinal(status: string | null | undefined): boolean {
   return status != null && TERMINAL.has(status);
@@ -15,9 +16,7 @@ export function StatusBadge({ status }: { status: string | null | undefined }) {
   const s = status ?? 'UNKNOWN';
   return (
     <span className={`badge status-${s.toLowerCase()}`} data-status={s}>
-      {s === 'PROCESSING' || s === 'SUBMITTED' || s === 'PENDING' ? (
-        <span className="pulse" aria-hidden="true" />
-      ) : null}
+      {KNOWN.has(s) && !TERMINAL.has(s) ? <span className="pulse" aria-hidden="true" /> : null}
       {label(s)}
     </span>
   );
@@ -30,8 +29,20 @@ export function label(value: string): string {
     .join(' ');
 }
 
-export const PROVIDER_LABEL: Record<string, string> = { KLING: 'Kling', KIE: 'KIE.ai', DIGITAL_HUMAN: 'Digital human' };
-export const KIND_LABEL: Record<string, string> = { AVATAR_VIDEO: 'Avatar video', VIDEO_SOUND: 'Video sound' };
+export const PROVIDER_LABEL: Record<Provider, string> = {
+  KLING: 'Kling',
+  KIE: 'KIE.ai',
+  DIGITAL_HUMAN: 'Digital human',
+};
+export const KIND_LABEL: Record<TaskKind, string> = { AVATAR_VIDEO: 'Avatar video', VIDEO_SOUND: 'Video sound' };
+
+/** A kind's or provider's display name; the value itself when the console does not know it, — when absent. */
+export function kindLabel(kind: string | null | undefined): string {
+  return kind ? (KIND_LABEL[kind as TaskKind] ?? kind) : '—';
+}
+export function providerLabel(provider: string | null | undefined): string {
+  return provider ? (PROVIDER_LABEL[provider as Provider] ?? provider) : '—';
+}
 
 export function Progress({ value, label: text }: { value: number | null | undefined; label: string }) {
   if (value == null) return <progress aria-label={text} />;

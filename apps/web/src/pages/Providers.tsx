@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useQuery } from 'urql';
 import { ProvidersQuery } from '../documents';
-import { EmptyState, ErrorState, KIND_LABEL, label, PageTitle, PROVIDER_LABEL } from '../components/ui';
+import { EmptyState, ErrorState, kindLabel, label, PageTitle, providerLabel } from '../components/ui';
 
 const REFRESH_MS = 5000;
 
@@ -71,7 +71,7 @@ export function ProvidersPage() {
                 <tr key={p.provider} data-provider={p.provider}>
                   <th scope="row" data-label="Provider">
                     <div>
-                      {p.provider ? (PROVIDER_LABEL[p.provider] ?? p.provider) : '—'}
+                      {providerLabel(p.provider)}
                       {!p.configured ? <div className="small muted">not configured</div> : null}
                     </div>
                   </th>
@@ -80,7 +80,7 @@ export function ProvidersPage() {
                   </td>
                   <td data-label="Capabilities">
                     {(p.capabilities ?? []).length ? (
-                      (p.capabilities ?? []).map((c) => KIND_LABEL[c] ?? c).join(', ')
+                      (p.capabilities ?? []).map(kindLabel).join(', ')
                     ) : (
                       <span className="muted">none</span>
                     )}

@@ -1,52 +1,25 @@
-import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
-import { useClient, useQuery, useSubscription } from 'urql';
-import { TaskByExternalIdQuery, TaskRowUpdated, TasksQuery, type TaskRow } from '../documents';
-import type { VariablesOf } from '../graphql';
-import { href, navigate } from '../router';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { useQuery } from 'urql';
+import { TasksQuery } from '../documents';
+import { href } from '../router';
 import { clearFlash, peekFlash } from '../flash';
-import {
-  describeError,
-  EmptyState,
-  ErrorState,
-  isFinal,
-  KIND_LABEL,
-  label,
-  PageTitle,
-  Progress,
-  PROVIDER_LABEL,
-  shortId,
-  StatusBadge,
-  Time,
-} from '../components/ui';
+import { ExternalIdSearch } from '../components/ExternalIdSearch';
+import { activeFilters, type FilterState, NO_FILTERS, TaskFilters, toFilter } from '../components/TaskFilters';
+import { LiveTaskRow } from '../components/TaskRow';
+import { EmptyState, ErrorState, PageTitle } from '../components/ui';
 
 const PAGE_SIZE = 25;
-const STATUSES = ['PENDING', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED'] as const;
-const KINDS = ['AVATAR_VIDEO', 'VIDEO_SOUND'] as const;
-const PROVIDERS = ['KLING', 'KIE', 'DIGITAL_HUMAN'] as const;
 
-type Filter = NonNullable<VariablesOf<typeof TasksQuery>['filter']>;
-interface FilterState {
-  statuses: (typeof STATUSES)[number][];
-  kinds: (typeof KINDS)[number][];
-  providers: (typeof PROVIDERS)[number][];
-}
-
-function toFilter(f: FilterState): Filter | null {
-  const filter: Filter = {};
-  if (f.statuses.length) filter.statuses = f.statuses;
-  if (f.kinds.length) filter.kinds = f.kinds;
-  if (f.providers.length) filter.providers = f.providers;
-  return Object.keys(filter).length ? filter : null;
-}
+type Filter = ReturnType<typeof toFilter>;
 
 export function TasksPage() {
-  const [filters, setFilters] = useState<FilterState>({ statuses: [], kinds: [], providers: [] });
+  const [filters, setFilters] = useState<FilterState>(NO_FILTERS);
   // Each page of the cursor connection is its own query; the list grows as the user scrolls.
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const [generation, setGeneration] = useState(0);
   const filter = toFilter(filters);
   const filterKey = JSON.stringify(filter);
-  const active = filters.statuses.length + filters.kinds.length + filters.providers.length;
+  const active = activeFilters(filters);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new filter (by value) restarts the pages
   useEffect(() => setCursors([null]), [filterKey]);
@@ -88,41 +61,7 @@ export function TasksPage() {
       ) : null}
       <div className="toolbar">
         <ExternalIdSearch />
-        <details className="filters" open={active > 0 ? true : undefined}>
-          <summary>Filters{active ? <span className="count"> ({active} on)</span> : null}</summary>
-          <div className="filter-groups">
-            <CheckGroup
-              legend="Status"
-              options={STATUSES}
-              labels={(s) => label(s)}
-              value={filters.statuses}
-              onChange={(statuses) => setFilters({ ...filters, statuses })}
-            />
-            <CheckGroup
-              legend="Capability"
-              options={KINDS}
-              labels={(k) => KIND_LABEL[k] ?? k}
-              value={filters.kinds}
-              onChange={(kinds) => setFilters({ ...filters, kinds })}
-            />
-            <CheckGroup
-              legend="Provider"
-              options={PROVIDERS}
-              labels={(p) => PROVIDER_LABEL[p] ?? p}
-              value={filters.providers}
-              onChange={(providers) => setFilters({ ...filters, providers })}
-            />
-            {active ? (
-              <button
-                type="button"
-                className="button subtle"
-                onClick={() => setFilters({ statuses: [], kinds: [], providers: [] })}
-              >
-                Clear filters
-              </button>
-            ) : null}
-          </div>
-        </details>
+        <TaskFilters value={filters} onChange={setFilters} />
       </div>
       <div className="table-wrap">
         <table className="tasks">
@@ -163,7 +102,7 @@ function TaskPageRows({
   onLoadMore,
 }: {
   after: string | null;
-  filter: Filter | null;
+  filter: Filter;
   first: boolean;
   last: boolean;
   filtered: boolean;
@@ -244,153 +183,5 @@ function LoadMore({ onLoad }: { onLoad(): void }) {
     <button ref={ref} type="button" className="button subtle load-more" onClick={onLoad}>
       Load more tasks
     </button>
-  );
-}
-
-/** One row; while the task is not final it follows `taskUpdated`, so its status changes in place. */
-function LiveTaskRow({ task }: { task: TaskRow }) {
-  const [{ data, error }] = useSubscription({
-    query: TaskRowUpdated,
-    variables: { id: task.id },
-    pause: isFinal(task.status),
-  });
-  const live = data?.taskUpdated;
-  const latest = live && newer(live, task) ? live : task;
-  const running = !isFinal(latest.status);
-  return (
-    <tr data-task-id={latest.id} data-status={latest.status ?? undefined}>
-      <td data-label="Task">
-        <a
-          href={href.task(latest.id)}
-          className="mono"
-          aria-label={`Task ${shortId(latest.id)}${latest.externalTaskId ? ` (${latest.externalTaskId})` : ''}`}
-        >
-          {shortId(latest.id)}
-        </a>
-      </td>
-      <td data-label="Status">
-        <div>
-          <div className="status-cell">
-            <StatusBadge status={latest.status} />
-            {running && latest.progress != null ? (
-              <Progress value={latest.progress} label={`Progress of task ${shortId(latest.id)}`} />
-            ) : null}
-            {error ? (
-              <span className="muted small" title={describeError(error)}>
-                (live updates paused)
-              </span>
-            ) : null}
-          </div>
-          {latest.statusMessage && latest.status === 'FAILED' ? (
-            <div className="small muted clamp">{latest.statusMessage}</div>
-          ) : null}
-        </div>
-      </td>
-      <td data-label="Capability">{latest.kind ? (KIND_LABEL[latest.kind] ?? latest.kind) : '—'}</td>
-      <td data-label="Provider">
-        <div>
-          {latest.provider ? (PROVIDER_LABEL[latest.provider] ?? latest.provider) : '—'}
-          {latest.model ? <div className="small muted">{latest.model}</div> : null}
-        </div>
-      </td>
-      <td data-label="External id" className="mono break">
-        {latest.externalTaskId ?? <span className="muted">—</span>}
-      </td>
-      <td data-label="Created">
-        <Time value={latest.createdAt} short />
-      </td>
-    </tr>
-  );
-}
-
-function newer(a: TaskRow, b: TaskRow): boolean {
-  return (a.updatedAt ?? '') >= (b.updatedAt ?? '');
-}
-
-function CheckGroup<T extends string>({
-  legend,
-  options,
-  labels,
-  value,
-  onChange,
-}: {
-  legend: string;
-  options: readonly T[];
-  labels(v: T): string;
-  value: T[];
-  onChange(v: T[]): void;
-}) {
-  const id = useId();
-  return (
-    <fieldset className="check-group">
-      <legend>{legend}</legend>
-      {options.map((o) => (
-        <label key={o} htmlFor={`${id}-${o}`} className="check">
-          <input
-            id={`${id}-${o}`}
-            type="checkbox"
-            checked={value.includes(o)}
-            onChange={(e) => onChange(e.target.checked ? [...value, o] : value.filter((v) => v !== o))}
-          />
-          {labels(o)}
-        </label>
-      ))}
-    </fieldset>
-  );
-}
-
-function ExternalIdSearch() {
-  const client = useClient();
-  const [value, setValue] = useState('');
-  const [message, setMessage] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const id = useId();
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    const externalTaskId = value.trim();
-    if (!externalTaskId) {
-      setMessage('Enter an external task id.');
-      return;
-    }
-    setBusy(true);
-    setMessage(null);
-    const result = await client
-      .query(TaskByExternalIdQuery, { externalTaskId }, { requestPolicy: 'network-only' })
-      .toPromise();
-    setBusy(false);
-    if (result.error) return setMessage(describeError(result.error));
-    const task = result.data?.task;
-    if (!task) return setMessage(`No task has the external id “${externalTaskId}”.`);
-    navigate(href.task(task.id));
-  }
-
-  return (
-    // biome-ignore lint/a11y/useSemanticElements: <search> is not yet in every browser the console supports
-    <form className="search" role="search" onSubmit={submit} aria-label="Find a task by external id">
-      <label htmlFor={`${id}-q`}>External task id</label>
-      <div className="input-row">
-        <input
-          id={`${id}-q`}
-          type="search"
-          value={value}
-          onChange={(e) => {
-            setValue(e.target.value);
-            setMessage(null);
-          }}
-          placeholder="e.g. order-1234"
-          aria-describedby={message ? `${id}-msg` : undefined}
-          spellCheck={false}
-        />
-        <button type="submit" className="button" disabled={busy}>
-          Find
-        </button>
-      </div>
-      {message ? (
-        <p id={`${id}-msg`} className="field-error" role="status">
-          {message}
-        </p>
-      ) : null}
-    </form>
   );
 }
