@@ -1,8 +1,16 @@
-import { ProviderError } from '@clipwire/providers';
 import { parseKlingCallback, type KlingClient, type KlingTask } from '@clipwire/providers/kling';
 import type { TaskRow } from '@clipwire/schema/tables';
 import { Webhook } from 'standardwebhooks';
-import type { CallbackReading, MediaRef, ProviderReport, SubmitContext, TaskAdapter } from './types.js';
+import { storedRequest } from '../slice.js';
+import {
+  unlessNotFound,
+  type CallbackReading,
+  type MediaRef,
+  type ProviderReport,
+  type SubmitContext,
+  type TaskAdapter,
+} from '../types.js';
+import { klingAvatarRequestSchema, klingVideoSoundRequestSchema } from './request.js';
 
 /** Kling's report in Clipwire's terms (avatar and video-to-audio share one task shape). */
 export function klingReport(task: KlingTask): ProviderReport {
@@ -33,13 +41,8 @@ async function klingMedia(ref: MediaRef, ctx: SubmitContext): Promise<string> {
   return 'url' in ref ? ref.url : ctx.mediaBase64(ref.mediaId);
 }
 
-async function lookupByOurId(get: (id: { externalTaskId: string }) => Promise<KlingTask>, task: TaskRow) {
-  try {
-    return klingReport(await get({ externalTaskId: task.id }));
-  } catch (error) {
-    if (error instanceof ProviderError && error.kind === 'not_found') return null;
-    throw error;
-  }
+function lookupByOurId(get: (id: { externalTaskId: string }) => Promise<KlingTask>, task: TaskRow) {
+  return unlessNotFound(async () => klingReport(await get({ externalTaskId: task.id })));
 }
 
 /**
@@ -72,15 +75,6 @@ function callbackReader(webhookSecret: string | undefined) {
   };
 }
 
-export interface KlingAvatarRequest {
-  image: MediaRef;
-  sound: MediaRef | null;
-  audioId: string | null;
-  prompt: string | null;
-  mode: 'std' | 'pro';
-  watermark: boolean;
-}
-
 export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE', webhookSecret?: string): TaskAdapter {
   return {
     provider: 'KLING',
@@ -90,7 +84,7 @@ export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE'
     findsUnconfirmedCreates: true,
     inlinesMedia: true,
     async submit(task, ctx) {
-      const r = task.providerRequest as unknown as KlingAvatarRequest;
+      const r = storedRequest(klingAvatarRequestSchema, task);
       const audio = r.sound ? { soundFile: await klingMedia(r.sound, ctx) } : { audioId: r.audioId! };
       const created = await client.createAvatarVideo({
         image: await klingMedia(r.image, ctx),
@@ -108,14 +102,6 @@ export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE'
   };
 }
 
-export interface KlingVideoSoundRequest {
-  video: MediaRef | null;
-  videoId: string | null;
-  soundEffectPrompt: string | null;
-  bgmPrompt: string | null;
-  asmrMode: boolean;
-}
-
 export function klingVideoSoundAdapter(
   client: KlingClient,
   mode: 'SANDBOX' | 'LIVE',
@@ -128,7 +114,7 @@ export function klingVideoSoundAdapter(
     callbacks: true,
     findsUnconfirmedCreates: true,
     async submit(task, ctx) {
-      const r = task.providerRequest as unknown as KlingVideoSoundRequest;
+      const r = storedRequest(klingVideoSoundRequestSchema, task);
       // video_url must be a URL: stored uploads are served to Kling at a signed /media URL.
       const source = r.video
         ? { videoUrl: 'url' in r.video ? r.video.url : await ctx.mediaUrl(r.video.mediaId) }

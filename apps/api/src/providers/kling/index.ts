@@ -1,0 +1,20 @@
+import { KlingClient } from '@clipwire/providers/kling';
+import type { ProviderSlice } from '../slice.js';
+import { klingAvatarAdapter, klingVideoSoundAdapter } from './adapter.js';
+import { buildKlingAvatar, buildKlingVideoSound } from './request.js';
+
+/** Kling: avatar video and video-to-audio, one client for both. */
+export const kling: ProviderSlice = {
+  provider: 'KLING',
+  slug: 'kling',
+  settings: (config) => config.kling,
+  adapters(config, { mode, options }) {
+    const client = new KlingClient({ ...options, auth: config.kling.auth });
+    return [
+      klingAvatarAdapter(client, mode, config.klingWebhookSecret),
+      klingVideoSoundAdapter(client, mode, config.klingWebhookSecret),
+    ];
+  },
+  avatarVideo: buildKlingAvatar,
+  videoSound: buildKlingVideoSound,
+};
