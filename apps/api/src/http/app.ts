@@ -32,7 +32,12 @@ import { schema } from '../graphql/schema.js';
 import { createLogger, type Logger } from '../logger.js';
 import { MediaStore } from '../media/store.js';
 import { createSafeDispatcher } from '../media/safe-fetch.js';
-import { buildAdapterRegistry, providerForSlug, type AdapterRegistry } from '../providers/registry.js';
+import {
+  buildAdapterRegistry,
+  providerForSlug,
+  providerSettings,
+  type AdapterRegistry,
+} from '../providers/registry.js';
 import { Metrics } from '../metrics.js';
 import { createClipwirePubSub } from '../pubsub.js';
 import { JOBS_CHANNEL, JobQueue, Worker, type JobRow } from '../jobs/queue.js';
@@ -593,7 +598,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
 }
 
 function sandboxOrigins(config: Config, sandboxUrl: string | undefined): string[] {
-  const urls = [config.kling, config.kie, config.digitalHuman]
+  const urls = providerSettings(config)
     .filter((p) => p.mode === 'SANDBOX')
     .map((p) => p.baseUrl ?? sandboxUrl);
   return [...new Set(urls.filter((u): u is string => u !== undefined).map((u) => new URL(u).origin))];

@@ -1,5 +1,6 @@
 import type { Provider, TaskKind } from '@clipwire/schema';
-import type { Config } from '../config.js';
+import type { SimulatorOptions } from '@clipwire/providers/simulator';
+import type { Config, ProviderSettings } from '../config.js';
 import { digitalHuman } from './digital-human/index.js';
 import { kie } from './kie/index.js';
 import { kling } from './kling/index.js';
@@ -42,4 +43,14 @@ export const CALLBACK_SLUGS = Object.fromEntries(
 
 export function providerForSlug(slug: string): Provider | undefined {
   return Object.values(PROVIDER_SLICES).find((slice) => slice.slug === slug)?.provider;
+}
+
+/** Each provider's part of the configuration. */
+export function providerSettings(config: Config): ProviderSettings<unknown>[] {
+  return Object.values(PROVIDER_SLICES).map((slice) => slice.settings(config));
+}
+
+/** The sandbox simulator's options for every provider (keys, and signing secrets when configured). */
+export function simulatorOptions(config: Config): SimulatorOptions {
+  return Object.assign({}, ...Object.values(PROVIDER_SLICES).map((slice) => slice.simulator(config)));
 }

@@ -1,4 +1,5 @@
 import type { CreateAvatarVideoInput, CreateVideoSoundInput, MediaInput, Provider } from '@clipwire/schema';
+import type { SimulatorOptions } from '@clipwire/providers/simulator';
 import type { TaskRow } from '@clipwire/schema/tables';
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
@@ -17,6 +18,8 @@ export interface ProviderSlice {
   readonly slug: string;
   /** Its part of the configuration: LIVE with credentials, else SANDBOX. */
   settings(config: Config): ProviderSettings<unknown>;
+  /** What the sandbox simulator needs to act as this provider for this configuration. */
+  simulator(config: Config): SimulatorOptions;
   /** Its capabilities, built when it has a base URL (not when sandboxed with no simulator to talk to). */
   adapters(config: Config, client: ClientEnv): TaskAdapter[];
   /** Builds an avatar-video task from a validated input naming this provider (absent: not offered). */

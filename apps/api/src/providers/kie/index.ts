@@ -1,4 +1,5 @@
 import { KieClient } from '@clipwire/providers/kie';
+import { SANDBOX_KIE_API_KEY } from '../../config.js';
 import type { ProviderSlice } from '../slice.js';
 import { kieAvatarAdapter } from './adapter.js';
 import { buildKieAvatar } from './request.js';
@@ -8,6 +9,9 @@ export const kie: ProviderSlice = {
   provider: 'KIE',
   slug: 'kie',
   settings: (config) => config.kie,
+  simulator: (config) => ({
+    kie: { apiKey: SANDBOX_KIE_API_KEY, ...(config.kie.webhookHmacKey ? { hmacKey: config.kie.webhookHmacKey } : {}) },
+  }),
   adapters(config, { mode, options }) {
     const uploadBaseUrl = config.kie.uploadBaseUrl ?? (mode === 'SANDBOX' ? options.baseUrl : undefined);
     const client = new KieClient({
