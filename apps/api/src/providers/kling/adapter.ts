@@ -1,4 +1,5 @@
 import { parseKlingCallback, type KlingClient, type KlingTask } from '@clipwire/providers/kling';
+import type { TaskKind } from '@clipwire/schema';
 import type { TaskRow } from '@clipwire/schema/tables';
 import { Webhook } from 'standardwebhooks';
 import { storedRequest } from '../slice.js';
@@ -41,10 +42,6 @@ async function klingMedia(ref: MediaRef, ctx: SubmitContext): Promise<string> {
   return 'url' in ref ? ref.url : ctx.mediaBase64(ref.mediaId);
 }
 
-function lookupByOurId(get: (id: { externalTaskId: string }) => Promise<KlingTask>, task: TaskRow) {
-  return unlessNotFound(async () => klingReport(await get({ externalTaskId: task.id })));
-}
-
 /**
  * Kling callbacks name the task. With a signing secret configured (Kling's opt-in Standard
  * Webhooks signature over the whole body), an unsigned or badly signed one is refused and a valid
@@ -75,31 +72,43 @@ function callbackReader(webhookSecret: string | undefined) {
   };
 }
 
-export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE', webhookSecret?: string): TaskAdapter {
+/** What Kling's two capabilities share: callbacks, lookups by our id (its external_task_id), one callback reader. */
+function klingCapability(
+  kind: TaskKind,
+  mode: 'SANDBOX' | 'LIVE',
+  webhookSecret: string | undefined,
+  get: (id: { externalTaskId: string }) => Promise<KlingTask>,
+  submit: TaskAdapter['submit'],
+): TaskAdapter {
   return {
     provider: 'KLING',
-    kind: 'AVATAR_VIDEO',
+    kind,
     mode,
     callbacks: true,
     findsUnconfirmedCreates: true,
-    inlinesMedia: true,
-    async submit(task, ctx) {
-      const r = storedRequest(klingAvatarRequestSchema, task);
-      const audio = r.sound ? { soundFile: await klingMedia(r.sound, ctx) } : { audioId: r.audioId! };
-      const created = await client.createAvatarVideo({
-        image: await klingMedia(r.image, ctx),
-        ...audio,
-        ...(r.prompt ? { prompt: r.prompt } : {}),
-        mode: r.mode,
-        watermark: r.watermark,
-        externalTaskId: task.id,
-        ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
-      });
-      return klingReport(created);
-    },
-    lookup: (task) => lookupByOurId((id) => client.getAvatarVideo(id), task),
+    submit,
+    lookup: (task) => unlessNotFound(async () => klingReport(await get({ externalTaskId: task.id }))),
     readCallback: callbackReader(webhookSecret),
   };
+}
+
+export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE', webhookSecret?: string): TaskAdapter {
+  const submit: TaskAdapter['submit'] = async (task, ctx) => {
+    const r = storedRequest(klingAvatarRequestSchema, task);
+    const audio = r.sound ? { soundFile: await klingMedia(r.sound, ctx) } : { audioId: r.audioId! };
+    const created = await client.createAvatarVideo({
+      image: await klingMedia(r.image, ctx),
+      ...audio,
+      ...(r.prompt ? { prompt: r.prompt } : {}),
+      mode: r.mode,
+      watermark: r.watermark,
+      externalTaskId: task.id,
+      ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
+    });
+    return klingReport(created);
+  };
+  const get = (id: { externalTaskId: string }) => client.getAvatarVideo(id);
+  return { ...klingCapability('AVATAR_VIDEO', mode, webhookSecret, get, submit), inlinesMedia: true };
 }
 
 export function klingVideoSoundAdapter(
@@ -107,29 +116,21 @@ export function klingVideoSoundAdapter(
   mode: 'SANDBOX' | 'LIVE',
   webhookSecret?: string,
 ): TaskAdapter {
-  return {
-    provider: 'KLING',
-    kind: 'VIDEO_SOUND',
-    mode,
-    callbacks: true,
-    findsUnconfirmedCreates: true,
-    async submit(task, ctx) {
-      const r = storedRequest(klingVideoSoundRequestSchema, task);
-      // video_url must be a URL: stored uploads are served to Kling at a signed /media URL.
-      const source = r.video
-        ? { videoUrl: 'url' in r.video ? r.video.url : await ctx.mediaUrl(r.video.mediaId) }
-        : { videoId: r.videoId! };
-      const created = await client.createVideoToAudio({
-        ...source,
-        ...(r.soundEffectPrompt ? { soundEffectPrompt: r.soundEffectPrompt } : {}),
-        ...(r.bgmPrompt ? { bgmPrompt: r.bgmPrompt } : {}),
-        asmrMode: r.asmrMode,
-        externalTaskId: task.id,
-        ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
-      });
-      return klingReport(created);
-    },
-    lookup: (task) => lookupByOurId((id) => client.getVideoToAudio(id), task),
-    readCallback: callbackReader(webhookSecret),
+  const submit: TaskAdapter['submit'] = async (task, ctx) => {
+    const r = storedRequest(klingVideoSoundRequestSchema, task);
+    // video_url must be a URL: stored uploads are served to Kling at a signed /media URL.
+    const source = r.video
+      ? { videoUrl: 'url' in r.video ? r.video.url : await ctx.mediaUrl(r.video.mediaId) }
+      : { videoId: r.videoId! };
+    const created = await client.createVideoToAudio({
+      ...source,
+      ...(r.soundEffectPrompt ? { soundEffectPrompt: r.soundEffectPrompt } : {}),
+      ...(r.bgmPrompt ? { bgmPrompt: r.bgmPrompt } : {}),
+      asmrMode: r.asmrMode,
+      externalTaskId: task.id,
+      ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
+    });
+    return klingReport(created);
   };
+  return klingCapability('VIDEO_SOUND', mode, webhookSecret, (id) => client.getVideoToAudio(id), submit);
 }
