@@ -1,15 +1,9 @@
 import { startSimulator, type Simulator } from '@clipwire/providers/simulator';
-import {
-  type Config,
-  ConfigError,
-  loadConfig,
-  SANDBOX_DIGITAL_HUMAN_API_KEY,
-  SANDBOX_KIE_API_KEY,
-  SANDBOX_KLING_API_KEY,
-} from './config.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
+import { providerSettings, simulatorOptions } from './providers/registry.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -34,29 +28,10 @@ async function main(): Promise<void> {
 
   // Sandbox by default: providers without credentials talk to the simulator, started here.
   let simulator: Simulator | undefined;
-  const sandboxed =
-    config.role === 'all' &&
-    [config.kling, config.kie, config.digitalHuman].some((p) => p.mode === 'SANDBOX' && !p.baseUrl);
+  const sandboxed = config.role === 'all' && providerSettings(config).some((p) => p.mode === 'SANDBOX' && !p.baseUrl);
   if (sandboxed) {
-    const timing = {
-      processingAfterMs: config.simulator.processingAfterMs,
-      succeedAfterMs: config.simulator.succeedAfterMs,
-    };
-    simulator = await startSimulator({
-      host: '127.0.0.1',
-      port: config.simulator.port,
-      // Callbacks signed as the providers sign them once signing is turned on, when it is configured here.
-      kling: {
-        apiKey: SANDBOX_KLING_API_KEY,
-        timing,
-        ...(config.klingWebhookSecret ? { webhookSecret: config.klingWebhookSecret } : {}),
-      },
-      kie: {
-        apiKey: SANDBOX_KIE_API_KEY,
-        ...(config.kie.webhookHmacKey ? { hmacKey: config.kie.webhookHmacKey } : {}),
-      },
-      digitalHuman: { apiKey: SANDBOX_DIGITAL_HUMAN_API_KEY },
-    });
+    // Callbacks signed as the providers sign them once signing is turned on, when it is configured here.
+    simulator = await startSimulator({ host: '127.0.0.1', port: config.simulator.port, ...simulatorOptions(config) });
     log.info({ url: simulator.url }, 'provider sandbox simulator listening');
   }
 

@@ -1,7 +1,8 @@
 /**
- * The providers' documented input limits (see /work/shared/providers), checked against a probe.
- * Each check is pure: (probe, path) → issues whose message names the field (the last path segment)
- * and says what was found. Only documented rules are enforced for each provider.
+ * Media rules and their check against a probe. Each provider's rules (its documented input limits,
+ * see /work/shared/providers) are in its folder under src/providers/. Each check is pure:
+ * (probe, path) → issues whose message names the field (the last path segment) and says what was
+ * found. Only documented rules are enforced for each provider.
  *
  * "MB" in the provider pages is read as MiB (1024 × 1024 bytes): the pages don't say which, and the
  * more lenient reading never refuses a file the provider would take.
@@ -30,10 +31,11 @@ export interface MediaRule {
   maxSeconds?: number;
 }
 
-const KLING_IMAGE_TYPES = { 'image/jpeg': 'jpg', 'image/png': 'png' } as const;
-const KIE_IMAGE_TYPES = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' } as const;
-/** KIE's documented audio types; the digital-human API documents none and takes these and FLAC. */
-const KIE_AUDIO_TYPES = {
+/**
+ * Common audio types: KIE's documented ones; the digital-human API documents none and takes these
+ * and FLAC.
+ */
+export const AUDIO_TYPES = {
   'audio/mpeg': 'mp3',
   'audio/wav': 'wav',
   'audio/x-wav': 'wav',
@@ -42,53 +44,6 @@ const KIE_AUDIO_TYPES = {
   'audio/mp4': 'm4a',
   'audio/ogg': 'ogg',
 } as const;
-
-export const RULES = {
-  /** Kling avatar `image`: .jpg/.jpeg/.png, ≤ 10 MB, sides ≥ 300 px, aspect 1:2.5–2.5:1. */
-  klingAvatarImage: {
-    kind: 'image',
-    types: KLING_IMAGE_TYPES,
-    maxBytes: 10 * MB,
-    minSidePx: 300,
-    maxAspect: 2.5,
-  },
-  /** Kling avatar `sound_file`: .mp3/.wav/.m4a/.aac, ≤ 5 MB, 2–300 s. */
-  klingAvatarAudio: {
-    kind: 'audio',
-    types: { 'audio/mpeg': 'mp3', 'audio/wav': 'wav', 'audio/x-m4a': 'm4a', 'audio/mp4': 'm4a', 'audio/aac': 'aac' },
-    maxBytes: 5 * MB,
-    minSeconds: 2,
-    maxSeconds: 300,
-  },
-  /** Kling video-to-audio `video_url`: mp4/mov, ≤ 100 MB, 3.0–20.0 s. */
-  klingVideoToAudioVideo: {
-    kind: 'video',
-    types: { 'video/mp4': 'mp4', 'video/quicktime': 'mov' },
-    maxBytes: 100 * MB,
-    minSeconds: 3,
-    maxSeconds: 20,
-  },
-  /** KIE infinitalk `image_url`: jpeg/png/webp ≤ 10 MB (no dimension rules documented). */
-  kieImage: { kind: 'image', types: KIE_IMAGE_TYPES, maxBytes: 10 * MB },
-  /** KIE infinitalk `audio_url`: mpeg/wav/x-wav/aac/mp4/ogg ≤ 10 MB (no duration rule documented). */
-  kieAudio: {
-    kind: 'audio',
-    types: KIE_AUDIO_TYPES,
-    maxBytes: 10 * MB,
-  },
-  /**
-   * Digital human `create_voice.audio_url`: the voice is cloned from it and needs ≥ 20 s of speech;
-   * the request as a whole allows ≤ 100 MB of media. Formats are undocumented: any audio.
-   */
-  digitalHumanVoiceAudio: {
-    kind: 'audio',
-    types: { ...KIE_AUDIO_TYPES, 'audio/flac': 'flac' },
-    maxBytes: 100 * MB,
-    minSeconds: 20,
-  },
-} as const satisfies Record<string, MediaRule>;
-
-export type RuleName = keyof typeof RULES;
 
 function fieldName(path: readonly string[]): string {
   for (let i = path.length - 1; i >= 0; i--) {
@@ -194,16 +149,3 @@ export function checkMedia(rule: MediaRule, probe: MediaProbe, path: string[]): 
   }
   return issues;
 }
-
-export const checkKlingAvatarImage = (probe: MediaProbe, path: string[]): MediaIssue[] =>
-  checkMedia(RULES.klingAvatarImage, probe, path);
-export const checkKlingAvatarAudio = (probe: MediaProbe, path: string[]): MediaIssue[] =>
-  checkMedia(RULES.klingAvatarAudio, probe, path);
-export const checkKlingVideoToAudioVideo = (probe: MediaProbe, path: string[]): MediaIssue[] =>
-  checkMedia(RULES.klingVideoToAudioVideo, probe, path);
-export const checkKieImage = (probe: MediaProbe, path: string[]): MediaIssue[] =>
-  checkMedia(RULES.kieImage, probe, path);
-export const checkKieAudio = (probe: MediaProbe, path: string[]): MediaIssue[] =>
-  checkMedia(RULES.kieAudio, probe, path);
-export const checkDigitalHumanVoiceAudio = (probe: MediaProbe, path: string[]): MediaIssue[] =>
-  checkMedia(RULES.digitalHumanVoiceAudio, probe, path);

@@ -18,7 +18,7 @@ import { safeFetch, type SafeAgent } from './safe-fetch.js';
 
 export interface FetchAndProbeOptions {
   dispatcher: SafeAgent;
-  /** Usually the rule's maxBytes (RULES.x.maxBytes). */
+  /** Usually the rule's maxBytes. */
   maxBytes: number;
   /** Per download (at most two). */
   timeoutMs: number;

@@ -1,4 +1,4 @@
-import type { ProviderError, UnifiedStatus } from '@clipwire/providers';
+import { ProviderError, type UnifiedStatus } from '@clipwire/providers';
 import type { Provider, TaskCostInfo, TaskKind, TaskOutput } from '@clipwire/schema';
 import type { TaskRow } from '@clipwire/schema/tables';
 
@@ -74,6 +74,16 @@ export function acceptedReport(providerTaskId: string, rawStatus: string): Provi
     failure: null,
     updatedAt: null,
   };
+}
+
+/** The provider's answer, or null when it has never seen the task. */
+export async function unlessNotFound<T>(lookup: () => Promise<T>): Promise<T | null> {
+  try {
+    return await lookup();
+  } catch (error) {
+    if (error instanceof ProviderError && error.kind === 'not_found') return null;
+    throw error;
+  }
 }
 
 /** Whether a failed create certainly never reached the provider (so sending it again is safe). */

@@ -9,22 +9,18 @@ import {
   type TaskKind,
 } from '@clipwire/schema';
 import { issuesFromZod, ValidationError, type FieldIssue } from '../errors.js';
-import { checkMedia, RULES, type MediaRule } from '../media/limits.js';
+import { checkMedia, type MediaRule } from '../media/limits.js';
 import { PROBE_PREFIX_BYTES, probeMedia } from '../media/probe.js';
 import { fetchAndProbe } from '../media/remote.js';
 import { MediaFetchError, type SafeAgent } from '../media/safe-fetch.js';
-import type { KlingAvatarRequest, KlingVideoSoundRequest } from '../providers/kling.js';
-import type { DigitalHumanRequest } from '../providers/digital-human.js';
-import type { KieAvatarRequest } from '../providers/kie.js';
+import { PROVIDER_SLICES } from '../providers/registry.js';
+import { elide, type DraftRef, type MediaReading, type ProviderDraft } from '../providers/slice.js';
 
 /** Media the client sent as bytes: kept by Clipwire, referenced from the request as `{ upload: n }`. */
 export interface PendingUpload {
   bytes: Buffer;
   mime: string;
 }
-
-/** A request whose media references may still point at uploads not yet stored. */
-export type DraftRef = { url: string } | { upload: number };
 
 /** Everything needed to commit a task, checked against the provider's documented limits. */
 export interface TaskDraft {
@@ -61,7 +57,7 @@ function checkWebhookUrl(url: string | undefined, env: IntakeEnv): string | null
 }
 
 /** Reads a media input far enough to check it, and returns how the task will refer to it. */
-class MediaReader {
+class MediaReader implements MediaReading {
   readonly uploads: PendingUpload[] = [];
   readonly issues: FieldIssue[] = [];
 
@@ -127,14 +123,6 @@ export function stripNulls(value: unknown): unknown {
   return value;
 }
 
-function elide(media: MediaInput | undefined): Record<string, unknown> | undefined {
-  if (!media) return undefined;
-  if (media.url !== undefined) return { url: media.url };
-  if (media.base64 !== undefined) return { base64: { elided: true, chars: media.base64.length } };
-  const file = media.file as Blob & { name?: string };
-  return { file: { name: file.name ?? null, size: file.size, type: file.type || null } };
-}
-
 function parse<T>(
   schema: {
     safeParse(
@@ -150,23 +138,13 @@ function parse<T>(
   return parsed.data;
 }
 
-function done(reader: MediaReader): void {
-  if (reader.issues.length > 0) throw new ValidationError(reader.issues);
-}
-
 /**
  * Checks an avatar-video input against its provider's documented limits, reading media facts from
  * the bytes, before anything is stored or sent. Throws a ValidationError listing every issue.
  */
 export async function intakeAvatarVideo(raw: unknown, env: IntakeEnv): Promise<TaskDraft> {
   const input = parse<CreateAvatarVideoInput>(createAvatarVideoInputSchema, raw);
-  const reader = new MediaReader(env);
-  const base = {
-    kind: 'AVATAR_VIDEO' as const,
-    provider: input.provider,
-    externalTaskId: input.externalTaskId ?? null,
-    webhookUrl: checkWebhookUrl(input.webhookUrl, env),
-  };
+  const webhookUrl = checkWebhookUrl(input.webhookUrl, env);
   const shown = {
     provider: input.provider,
     image: elide(input.image),
@@ -174,139 +152,46 @@ export async function intakeAvatarVideo(raw: unknown, env: IntakeEnv): Promise<T
     audio: elide(input.audio),
     prompt: input.prompt,
   };
-
-  switch (input.provider) {
-    case 'KLING': {
-      const kling = { audioId: undefined, mode: 'std' as const, watermark: false, ...input.kling };
-      const image = await reader.read(input.image!, ['input', 'image'], RULES.klingAvatarImage);
-      const sound = input.audio ? await reader.read(input.audio, ['input', 'audio'], RULES.klingAvatarAudio) : null;
-      done(reader);
-      const request: Draft<KlingAvatarRequest> = {
-        image: image!,
-        sound,
-        audioId: kling.audioId ?? null,
-        prompt: input.prompt ?? null,
-        mode: kling.mode,
-        watermark: kling.watermark,
-      };
-      return {
-        ...base,
-        model: `kling-avatar-${kling.mode}`,
-        input: { ...shown, kling },
-        request: { ...request },
-        uploads: reader.uploads,
-      };
-    }
-    case 'KIE': {
-      const kie = { resolution: '480p' as const, ...input.kie };
-      const image = await reader.read(input.image!, ['input', 'image'], RULES.kieImage);
-      const audio = await reader.read(input.audio!, ['input', 'audio'], RULES.kieAudio);
-      done(reader);
-      const request: Draft<KieAvatarRequest> = {
-        image: image!,
-        audio: audio!,
-        prompt: input.prompt!,
-        resolution: kie.resolution,
-        seed: kie.seed ?? null,
-      };
-      return {
-        ...base,
-        model: `infinitalk/from-audio-${kie.resolution}`,
-        input: { ...shown, kie },
-        request: { ...request },
-        uploads: reader.uploads,
-      };
-    }
-    case 'DIGITAL_HUMAN': {
-      const dh = input.digitalHuman ?? { noWatermark: false };
-      // The reseller takes an image or a video as the avatar (≤ 100 MB of media in all); it
-      // documents no format rules, so type and size are what is checked.
-      const avatar = input.image
-        ? await reader.read(input.image, ['input', 'image'], DIGITAL_HUMAN_AVATAR_IMAGE)
-        : await reader.read(input.video!, ['input', 'video'], DIGITAL_HUMAN_AVATAR_VIDEO);
-      let voice: Draft<DigitalHumanRequest>['voice'];
-      if (input.audio) {
-        const audio = await reader.read(input.audio, ['input', 'audio'], DIGITAL_HUMAN_DRIVING_AUDIO);
-        voice = { type: 'audio', audio: audio! };
-      } else if (dh.cloneVoice) {
-        const audio = await reader.read(
-          dh.cloneVoice.audio,
-          ['input', 'digitalHuman', 'cloneVoice', 'audio'],
-          RULES.digitalHumanVoiceAudio,
-        );
-        voice = { type: 'clone', audio: audio!, language: dh.cloneVoice.language, text: dh.cloneVoice.text };
-      } else {
-        voice = { type: 'stock', ...dh.stockVoice! };
-      }
-      done(reader);
-      const request: Draft<DigitalHumanRequest> = { avatar: avatar!, voice, noWatermark: dh.noWatermark };
-      return {
-        ...base,
-        model: `digital-human-${voice.type}`,
-        input: { ...shown, digitalHuman: { noWatermark: dh.noWatermark, voice: describeVoice(dh) } },
-        request: { ...request },
-        uploads: reader.uploads,
-      };
-    }
-  }
+  return draft('AVATAR_VIDEO', input, webhookUrl, shown, env, (reader) =>
+    offered(input.provider, PROVIDER_SLICES[input.provider].avatarVideo)(input, reader),
+  );
 }
 
 /** Checks a video-sound input (Kling video-to-audio) the same way. */
 export async function intakeVideoSound(raw: unknown, env: IntakeEnv): Promise<TaskDraft> {
   const input = parse<CreateVideoSoundInput>(createVideoSoundInputSchema, raw);
-  const reader = new MediaReader(env);
   const webhookUrl = checkWebhookUrl(input.webhookUrl, env);
-  const video = input.video ? await reader.read(input.video, ['input', 'video'], RULES.klingVideoToAudioVideo) : null;
-  done(reader);
-  const request: Draft<KlingVideoSoundRequest> = {
-    video,
-    videoId: input.videoId ?? null,
-    soundEffectPrompt: input.soundEffectPrompt ?? null,
-    bgmPrompt: input.bgmPrompt ?? null,
-    asmrMode: input.asmrMode,
-  };
+  return draft('VIDEO_SOUND', input, webhookUrl, { provider: input.provider }, env, (reader) =>
+    offered(input.provider, PROVIDER_SLICES[input.provider].videoSound)(input, reader),
+  );
+}
+
+/** The provider's part of the draft, built once every media input is read and found within its limits. */
+async function draft(
+  kind: TaskKind,
+  input: { provider: Provider; externalTaskId?: string },
+  webhookUrl: string | null,
+  shown: Record<string, unknown>,
+  env: IntakeEnv,
+  build: (reader: MediaReader) => Promise<ProviderDraft>,
+): Promise<TaskDraft> {
+  const reader = new MediaReader(env);
+  const built = await build(reader);
+  if (reader.issues.length > 0) throw new ValidationError(reader.issues);
   return {
-    kind: 'VIDEO_SOUND',
-    provider: 'KLING',
-    model: 'kling-video-to-audio',
+    kind,
+    provider: input.provider,
+    model: built.model,
     externalTaskId: input.externalTaskId ?? null,
     webhookUrl,
-    input: {
-      provider: 'KLING',
-      video: elide(input.video),
-      videoId: input.videoId,
-      soundEffectPrompt: input.soundEffectPrompt,
-      bgmPrompt: input.bgmPrompt,
-      asmrMode: input.asmrMode,
-    },
-    request: { ...request },
+    input: { ...shown, ...built.shown },
+    request: built.request,
     uploads: reader.uploads,
   };
 }
 
-/** A provider request type with its stored media references replaced by draft references. */
-type Draft<T> = {
-  [K in keyof T]: T[K] extends { mediaId: string } | { url: string }
-    ? DraftRef
-    : T[K] extends ({ mediaId: string } | { url: string }) | null
-      ? DraftRef | null
-      : T[K] extends object
-        ? Draft<T[K]>
-        : T[K];
-};
-
-function describeVoice(dh: NonNullable<CreateAvatarVideoInput['digitalHuman']>): Record<string, unknown> {
-  if (dh.cloneVoice)
-    return { clone: { audio: elide(dh.cloneVoice.audio), language: dh.cloneVoice.language, text: dh.cloneVoice.text } };
-  if (dh.stockVoice) return { stock: dh.stockVoice };
-  return { audio: true };
+/** A provider's builder for a kind of task; a ValidationError naming `provider` when it offers none. */
+function offered<F>(provider: Provider, build: F | undefined): F {
+  if (!build) throw new ValidationError([{ path: ['input', 'provider'], message: `is not offered by ${provider}` }]);
+  return build;
 }
-
-const ANY_IMAGE = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/webp': 'webp' } as const;
-const DIGITAL_HUMAN_AVATAR_IMAGE: MediaRule = { kind: 'image', types: ANY_IMAGE, maxBytes: 100 * 1024 * 1024 };
-const DIGITAL_HUMAN_AVATAR_VIDEO: MediaRule = {
-  kind: 'video',
-  types: { 'video/mp4': 'mp4', 'video/quicktime': 'mov' },
-  maxBytes: 100 * 1024 * 1024,
-};
-const DIGITAL_HUMAN_DRIVING_AUDIO: MediaRule = { ...RULES.digitalHumanVoiceAudio, minSeconds: undefined };

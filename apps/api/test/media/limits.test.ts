@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { MB } from '../../src/media/limits.js';
+import { checkDigitalHumanVoiceAudio } from '../../src/providers/digital-human/limits.js';
+import { checkKieAudio, checkKieImage } from '../../src/providers/kie/limits.js';
 import {
-  MB,
-  checkDigitalHumanVoiceAudio,
-  checkKieAudio,
-  checkKieImage,
   checkKlingAvatarAudio,
   checkKlingAvatarImage,
   checkKlingVideoToAudioVideo,
-} from '../../src/media/limits.js';
+} from '../../src/providers/kling/limits.js';
 import { probeMedia, type MediaProbe } from '../../src/media/probe.js';
 import { fixture } from './helpers.js';
 

@@ -1,8 +1,17 @@
-import { ProviderError } from '@clipwire/providers';
 import { parseKlingCallback, type KlingClient, type KlingTask } from '@clipwire/providers/kling';
+import type { TaskKind } from '@clipwire/schema';
 import type { TaskRow } from '@clipwire/schema/tables';
 import { Webhook } from 'standardwebhooks';
-import type { CallbackReading, MediaRef, ProviderReport, SubmitContext, TaskAdapter } from './types.js';
+import { storedRequest } from '../slice.js';
+import {
+  unlessNotFound,
+  type CallbackReading,
+  type MediaRef,
+  type ProviderReport,
+  type SubmitContext,
+  type TaskAdapter,
+} from '../types.js';
+import { klingAvatarRequestSchema, klingVideoSoundRequestSchema } from './request.js';
 
 /** Kling's report in Clipwire's terms (avatar and video-to-audio share one task shape). */
 export function klingReport(task: KlingTask): ProviderReport {
@@ -31,15 +40,6 @@ export function klingReport(task: KlingTask): ProviderReport {
 /** Kling takes media as a URL or as raw base64, so stored bytes go inline and Kling never has to reach us. */
 async function klingMedia(ref: MediaRef, ctx: SubmitContext): Promise<string> {
   return 'url' in ref ? ref.url : ctx.mediaBase64(ref.mediaId);
-}
-
-async function lookupByOurId(get: (id: { externalTaskId: string }) => Promise<KlingTask>, task: TaskRow) {
-  try {
-    return klingReport(await get({ externalTaskId: task.id }));
-  } catch (error) {
-    if (error instanceof ProviderError && error.kind === 'not_found') return null;
-    throw error;
-  }
 }
 
 /**
@@ -72,48 +72,43 @@ function callbackReader(webhookSecret: string | undefined) {
   };
 }
 
-export interface KlingAvatarRequest {
-  image: MediaRef;
-  sound: MediaRef | null;
-  audioId: string | null;
-  prompt: string | null;
-  mode: 'std' | 'pro';
-  watermark: boolean;
-}
-
-export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE', webhookSecret?: string): TaskAdapter {
+/** What Kling's two capabilities share: callbacks, lookups by our id (its external_task_id), one callback reader. */
+function klingCapability(
+  kind: TaskKind,
+  mode: 'SANDBOX' | 'LIVE',
+  webhookSecret: string | undefined,
+  get: (id: { externalTaskId: string }) => Promise<KlingTask>,
+  submit: TaskAdapter['submit'],
+): TaskAdapter {
   return {
     provider: 'KLING',
-    kind: 'AVATAR_VIDEO',
+    kind,
     mode,
     callbacks: true,
     findsUnconfirmedCreates: true,
-    inlinesMedia: true,
-    async submit(task, ctx) {
-      const r = task.providerRequest as unknown as KlingAvatarRequest;
-      const audio = r.sound ? { soundFile: await klingMedia(r.sound, ctx) } : { audioId: r.audioId! };
-      const created = await client.createAvatarVideo({
-        image: await klingMedia(r.image, ctx),
-        ...audio,
-        ...(r.prompt ? { prompt: r.prompt } : {}),
-        mode: r.mode,
-        watermark: r.watermark,
-        externalTaskId: task.id,
-        ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
-      });
-      return klingReport(created);
-    },
-    lookup: (task) => lookupByOurId((id) => client.getAvatarVideo(id), task),
+    submit,
+    lookup: (task) => unlessNotFound(async () => klingReport(await get({ externalTaskId: task.id }))),
     readCallback: callbackReader(webhookSecret),
   };
 }
 
-export interface KlingVideoSoundRequest {
-  video: MediaRef | null;
-  videoId: string | null;
-  soundEffectPrompt: string | null;
-  bgmPrompt: string | null;
-  asmrMode: boolean;
+export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE', webhookSecret?: string): TaskAdapter {
+  const submit: TaskAdapter['submit'] = async (task, ctx) => {
+    const r = storedRequest(klingAvatarRequestSchema, task);
+    const audio = r.sound ? { soundFile: await klingMedia(r.sound, ctx) } : { audioId: r.audioId! };
+    const created = await client.createAvatarVideo({
+      image: await klingMedia(r.image, ctx),
+      ...audio,
+      ...(r.prompt ? { prompt: r.prompt } : {}),
+      mode: r.mode,
+      watermark: r.watermark,
+      externalTaskId: task.id,
+      ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
+    });
+    return klingReport(created);
+  };
+  const get = (id: { externalTaskId: string }) => client.getAvatarVideo(id);
+  return { ...klingCapability('AVATAR_VIDEO', mode, webhookSecret, get, submit), inlinesMedia: true };
 }
 
 export function klingVideoSoundAdapter(
@@ -121,29 +116,21 @@ export function klingVideoSoundAdapter(
   mode: 'SANDBOX' | 'LIVE',
   webhookSecret?: string,
 ): TaskAdapter {
-  return {
-    provider: 'KLING',
-    kind: 'VIDEO_SOUND',
-    mode,
-    callbacks: true,
-    findsUnconfirmedCreates: true,
-    async submit(task, ctx) {
-      const r = task.providerRequest as unknown as KlingVideoSoundRequest;
-      // video_url must be a URL: stored uploads are served to Kling at a signed /media URL.
-      const source = r.video
-        ? { videoUrl: 'url' in r.video ? r.video.url : await ctx.mediaUrl(r.video.mediaId) }
-        : { videoId: r.videoId! };
-      const created = await client.createVideoToAudio({
-        ...source,
-        ...(r.soundEffectPrompt ? { soundEffectPrompt: r.soundEffectPrompt } : {}),
-        ...(r.bgmPrompt ? { bgmPrompt: r.bgmPrompt } : {}),
-        asmrMode: r.asmrMode,
-        externalTaskId: task.id,
-        ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
-      });
-      return klingReport(created);
-    },
-    lookup: (task) => lookupByOurId((id) => client.getVideoToAudio(id), task),
-    readCallback: callbackReader(webhookSecret),
+  const submit: TaskAdapter['submit'] = async (task, ctx) => {
+    const r = storedRequest(klingVideoSoundRequestSchema, task);
+    // video_url must be a URL: stored uploads are served to Kling at a signed /media URL.
+    const source = r.video
+      ? { videoUrl: 'url' in r.video ? r.video.url : await ctx.mediaUrl(r.video.mediaId) }
+      : { videoId: r.videoId! };
+    const created = await client.createVideoToAudio({
+      ...source,
+      ...(r.soundEffectPrompt ? { soundEffectPrompt: r.soundEffectPrompt } : {}),
+      ...(r.bgmPrompt ? { bgmPrompt: r.bgmPrompt } : {}),
+      asmrMode: r.asmrMode,
+      externalTaskId: task.id,
+      ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
+    });
+    return klingReport(created);
   };
+  return klingCapability('VIDEO_SOUND', mode, webhookSecret, (id) => client.getVideoToAudio(id), submit);
 }

@@ -1,15 +1,7 @@
-import { ProviderError } from '@clipwire/providers';
 import type { DigitalHumanClient, DigitalHumanTask } from '@clipwire/providers/digital-human';
-import { acceptedReport, type MediaRef, type ProviderReport, type TaskAdapter } from './types.js';
-
-export interface DigitalHumanRequest {
-  avatar: MediaRef;
-  voice:
-    | { type: 'audio'; audio: MediaRef }
-    | { type: 'clone'; audio: MediaRef; language: string; text: string }
-    | { type: 'stock'; voiceEngineId: string; audioId: string; language: string; text: string };
-  noWatermark: boolean;
-}
+import { storedRequest } from '../slice.js';
+import { acceptedReport, unlessNotFound, type MediaRef, type ProviderReport, type TaskAdapter } from '../types.js';
+import { digitalHumanRequestSchema } from './request.js';
 
 export function digitalHumanReport(task: DigitalHumanTask): ProviderReport {
   const video = task.videoUrl;
@@ -46,7 +38,7 @@ export function digitalHumanAdapter(client: DigitalHumanClient, mode: 'SANDBOX' 
     callbacks: false,
     findsUnconfirmedCreates: false,
     async submit(task, ctx) {
-      const r = task.providerRequest as unknown as DigitalHumanRequest;
+      const r = storedRequest(digitalHumanRequestSchema, task);
       const url = (ref: MediaRef) => ('url' in ref ? Promise.resolve(ref.url) : ctx.mediaUrl(ref.mediaId));
       const avatarUrl = await url(r.avatar);
       const v = r.voice;
@@ -63,13 +55,8 @@ export function digitalHumanAdapter(client: DigitalHumanClient, mode: 'SANDBOX' 
       return acceptedReport(taskId, 'SUBMITTED');
     },
     async lookup(task) {
-      if (!task.providerTaskId) return null;
-      try {
-        return digitalHumanReport(await client.getTask(task.providerTaskId));
-      } catch (error) {
-        if (error instanceof ProviderError && error.kind === 'not_found') return null;
-        throw error;
-      }
+      const id = task.providerTaskId;
+      return id ? unlessNotFound(async () => digitalHumanReport(await client.getTask(id))) : null;
     },
   };
 }

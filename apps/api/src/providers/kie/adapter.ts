@@ -1,15 +1,7 @@
-import { ProviderError } from '@clipwire/providers';
 import { parseKieCallback, verifyKieSignature, type KieClient, type KieTask } from '@clipwire/providers/kie';
-import type { TaskRow } from '@clipwire/schema/tables';
-import { acceptedReport, type MediaRef, type ProviderReport, type TaskAdapter } from './types.js';
-
-export interface KieAvatarRequest {
-  image: MediaRef;
-  audio: MediaRef;
-  prompt: string;
-  resolution: '480p' | '720p';
-  seed: number | null;
-}
+import { storedRequest } from '../slice.js';
+import { acceptedReport, unlessNotFound, type MediaRef, type ProviderReport, type TaskAdapter } from '../types.js';
+import { kieAvatarRequestSchema } from './request.js';
 
 export function kieReport(task: KieTask): ProviderReport {
   return {
@@ -53,7 +45,7 @@ export function kieAvatarAdapter(
     callbacks: true,
     findsUnconfirmedCreates: false,
     async submit(task, ctx) {
-      const r = task.providerRequest as unknown as KieAvatarRequest;
+      const r = storedRequest(kieAvatarRequestSchema, task);
       const url = async (ref: MediaRef, name: string) => {
         if ('url' in ref) return ref.url;
         if (!opts.uploadInputs) return ctx.mediaUrl(ref.mediaId);
@@ -70,14 +62,9 @@ export function kieAvatarAdapter(
       });
       return acceptedReport(taskId, 'waiting');
     },
-    async lookup(task: TaskRow) {
-      if (!task.providerTaskId) return null;
-      try {
-        return kieReport(await client.recordInfo(task.providerTaskId));
-      } catch (error) {
-        if (error instanceof ProviderError && error.kind === 'not_found') return null;
-        throw error;
-      }
+    async lookup(task) {
+      const id = task.providerTaskId;
+      return id ? unlessNotFound(async () => kieReport(await client.recordInfo(id))) : null;
     },
     readCallback(task, rawBody, headers) {
       const callback = parseKieCallback(JSON.parse(rawBody));
