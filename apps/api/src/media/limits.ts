@@ -1,6 +1,6 @@
 /**
  * Media rules and their check against a probe. Each provider's rules (its documented input limits,
- * see /work/shared/providers) are in its folder under src/providers/. Each check is pure:
+ * see docs/providers/) are in its folder under src/providers/. Each check is pure:
  * (probe, path) → issues whose message names the field (the last path segment) and says what was
  * found. Only documented rules are enforced for each provider.
  *

@@ -116,7 +116,7 @@ export const digitalHumanTaskSchema = z
     }),
   );
 
-/** The create answer's `data`: the id as a string (CONTRACTS.md), or `{id}` / `{task_id}` (the page's own example). */
+/** The create answer's `data`: the id as a string (docs/providers/digital-human.md), or `{id}` / `{task_id}` (the page's own example). */
 export const digitalHumanCreateDataSchema = z.union([
   z.string().min(1),
   z.number().transform(String),

@@ -6,7 +6,7 @@ interface CodeRule {
 }
 
 /**
- * KIE.ai body codes (CONTRACTS.md). They arrive in the JSON body, sometimes with HTTP 200, so
+ * KIE.ai body codes (docs/providers/kie.md). They arrive in the JSON body, sometimes with HTTP 200, so
  * classification is by this code, never by the HTTP status. Retryable: 429, 455, 500.
  */
 const CODE_RULES: Record<number, CodeRule> = {

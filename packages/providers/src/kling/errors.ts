@@ -5,7 +5,7 @@ interface CodeRule {
   retryable: boolean;
 }
 
-/** Kling business codes (CONTRACTS.md). Classification is by business code, not HTTP status. */
+/** Kling business codes (docs/providers/kling.md). Classification is by business code, not HTTP status. */
 const CODE_RULES: Record<number, CodeRule> = {
   1000: { kind: 'auth', retryable: false },
   1001: { kind: 'auth', retryable: false },

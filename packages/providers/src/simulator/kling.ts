@@ -461,7 +461,7 @@ export function mountKling(
     const callbackUrl = optionalString(body, 'callback_url');
     httpUrl('callback_url', callbackUrl);
     if (externalTaskId !== undefined && byExternalId[capability].has(externalTaskId)) {
-      // What Kling really answers to a duplicate external_task_id is unconfirmed (CONTRACTS.md);
+      // What Kling really answers to a duplicate external_task_id is unconfirmed (docs/providers/kling.md);
       // this is our best guess. Clients must look the id up rather than rely on this answer.
       throw invalid('external_task_id already exists');
     }

@@ -1,4 +1,4 @@
-/** KIE.ai's documented input limits for infinitalk/from-audio (see /work/shared/providers). */
+/** KIE.ai's documented input limits for infinitalk/from-audio (docs/providers/kie.md). */
 import { AUDIO_TYPES, checkMedia, MB, type MediaIssue, type MediaRule } from '../../media/limits.js';
 import type { MediaProbe } from '../../media/probe.js';
 

@@ -1,4 +1,4 @@
-/** Kling's documented input limits (see /work/shared/providers), checked against a probe. */
+/** Kling's documented input limits (docs/providers/kling.md), checked against a probe. */
 import { checkMedia, MB, type MediaIssue, type MediaRule } from '../../media/limits.js';
 import type { MediaProbe } from '../../media/probe.js';
 
