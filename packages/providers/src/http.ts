@@ -36,7 +36,7 @@ interface HttpRequest {
   timeoutMs: number;
 }
 
-export interface HttpResponse {
+interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
@@ -78,7 +78,7 @@ export interface EnvelopeApi<E> {
   read(env: E, res: HttpResponse): { data: unknown; requestId?: string | undefined } | ProviderError;
 }
 
-export interface ApiRequest {
+interface ApiRequest {
   method: 'GET' | 'POST';
   url: string;
   /** Sent as `Authorization: Bearer <bearer>`. */

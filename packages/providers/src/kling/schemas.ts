@@ -68,7 +68,7 @@ export function klingStatusToUnified(raw: string): UnifiedStatus {
 /** Seconds, as a string ("5.1") or a number. Absent or garbled → null. */
 const durationSeconds = optionalNumber;
 
-export const klingVideoSchema = z
+const klingVideoSchema = z
   .object({
     id,
     url: z.string().min(1),
@@ -77,7 +77,7 @@ export const klingVideoSchema = z
   })
   .transform((v): KlingVideo => ({ id: v.id, url: v.url, watermarkUrl: v.watermark_url, durationSeconds: v.duration }));
 
-export const klingAudioSchema = z
+const klingAudioSchema = z
   .object({
     id,
     url_mp3: optionalText,

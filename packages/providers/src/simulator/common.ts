@@ -79,7 +79,7 @@ export interface ApiStyle<E> {
 }
 
 /** The controls every provider simulator shares. */
-export interface CommonControls extends FaultControls {
+interface CommonControls extends FaultControls {
   requestCount(): number;
   lastRequest(): RecordedRequest | null;
   inputFetches(): InputFetch[];

@@ -39,8 +39,8 @@ export interface FetchInputOptions {
  * Providers' own download timeouts are undocumented; 5 s (this default until 2026-11) failed tasks on
  * a loaded CI machine, where 40 downloads shared the fetcher's 8 connections behind a busy server.
  */
-export const DEFAULT_INPUT_TIMEOUT_MS = 30_000;
-export const DEFAULT_INPUT_MAX_BYTES = 100 * 1024 * 1024;
+const DEFAULT_INPUT_TIMEOUT_MS = 30_000;
+const DEFAULT_INPUT_MAX_BYTES = 100 * 1024 * 1024;
 
 /** GETs `url` and reads its body to the end, counting the bytes. Never throws. */
 export async function fetchInput(url: string, opts: FetchInputOptions = {}): Promise<FetchedInput> {
@@ -96,7 +96,7 @@ export interface NamedInput {
 }
 
 /** The outcome of downloading all inputs of one task. */
-export type InputsOutcome = { ok: true } | { ok: false; field: string; result: FetchedInput; reason: string };
+type InputsOutcome = { ok: true } | { ok: false; field: string; result: FetchedInput; reason: string };
 
 const OK: InputsOutcome = { ok: true };
 

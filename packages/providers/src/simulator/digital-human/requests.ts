@@ -6,7 +6,7 @@ import type { DigitalHumanSimOptions, Form } from './types.js';
 
 /* How the reseller sandbox checks a request: its error type, authentication, and the three create-body forms. */
 
-export type DhApiError = SimApiError<string>;
+type DhApiError = SimApiError<string>;
 
 const invalid = (message: string): DhApiError => new SimApiError(400, 'invalid_request', message);
 

@@ -14,7 +14,7 @@ import {
 
 /* How the Kling sandbox checks a request: its error type, authentication, and create-body validation. */
 
-export type KlingApiError = SimApiError<number>;
+type KlingApiError = SimApiError<number>;
 
 export const invalid = (message: string): KlingApiError => new SimApiError(400, 1201, message);
 
