@@ -1,6 +1,8 @@
 import type { FaultControls, RecordedRequest } from '../faults.js';
 import type { InputFetch } from '../inputs.js';
 
+/* The reseller sandbox's options and controls (public), and its task model (internal). */
+
 export interface DigitalHumanSimTiming {
   /** ms after creation at which NOT_START turns SUBMITTED. */
   submittedAfterMs: number;

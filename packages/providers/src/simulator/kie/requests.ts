@@ -6,6 +6,10 @@ import { MODEL, type KieSimError, type KieSimOptions } from './types.js';
 
 /* How the KIE sandbox checks a request: its error type and rendering, authentication, and create-body validation. */
 
+/**
+ * A KIE error answer. Unlike SimApiError it is keyed by KIE's body code: the HTTP status, when not
+ * given, follows from that code (or is 200 with errorsWithHttp200), and the message may sit in `msg` or `message`.
+ */
 export class KieApiError extends Error {
   constructor(
     readonly code: number,

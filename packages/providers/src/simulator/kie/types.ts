@@ -2,6 +2,8 @@ import type { SentCallback } from '../callbacks.js';
 import type { CallbackFaultControls, FaultControls, RecordedRequest } from '../faults.js';
 import type { InputFetch } from '../inputs.js';
 
+/* The KIE sandbox's options and controls (public), and its task model (internal). */
+
 export interface KieSimTiming {
   /** ms after creation at which 'waiting' turns 'queuing'. */
   queuingAfterMs: number;

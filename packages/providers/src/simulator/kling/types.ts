@@ -2,15 +2,7 @@ import type { CallbackFaultControls, FaultControls, RecordedRequest } from '../f
 import type { SentCallback } from '../callbacks.js';
 import type { InputFetch } from '../inputs.js';
 
-/*
- * Kling sandbox: avatar (/v1/videos/avatar/image2video) and video-to-audio (/v1/audio/video-to-audio)
- * create / query / list with Kling's envelope, business codes, auth rules, per-model concurrency
- * limit and callback bodies (one per status change), plus the sample media under /media/kling/.
- * It models ONE account: every accepted credential shares the task lists. external_task_id is
- * unique per capability (each capability has its own query path). URL inputs (video_url; image and
- * sound_file when they are http(s) URLs rather than raw base64) are downloaded, as Kling does, before
- * the task may end: a failed download ends it 'failed' with a task_status_msg naming the field.
- */
+/* The Kling sandbox's options and controls (public), and its task model and sample media (internal). */
 
 export interface KlingSimTiming {
   /** ms after submission at which the task turns 'processing'. */
