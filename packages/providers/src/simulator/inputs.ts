@@ -1,4 +1,5 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
+import { createHttpDispatcher } from '../http.js';
 
 /*
  * Input downloads. Real providers fetch the media URLs they are given (image_url, audio_url,
@@ -114,7 +115,7 @@ export class InputFetcher {
   private readonly slots: Array<InputFetch | null> = [];
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
-  private dispatcher: Agent | undefined;
+  private dispatcher: Dispatcher | undefined;
   private stopped = false;
 
   constructor(
@@ -128,10 +129,10 @@ export class InputFetcher {
    */
   fetchAll(inputs: NamedInput[]): Promise<InputsOutcome> {
     if (!this.enabled || this.stopped || inputs.length === 0) return Promise.resolve(OK);
-    this.dispatcher ??= new Agent({
+    this.dispatcher ??= createHttpDispatcher({
       connections: 8,
-      keepAliveTimeout: 1000,
-      connect: { timeout: this.opts.timeoutMs ?? DEFAULT_INPUT_TIMEOUT_MS },
+      keepAliveTimeoutMs: 1000,
+      connectTimeoutMs: this.opts.timeoutMs ?? DEFAULT_INPUT_TIMEOUT_MS,
     });
     const dispatcher = this.dispatcher;
     const one = (input: NamedInput): Promise<FetchedInput> => {
