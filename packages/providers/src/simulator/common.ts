@@ -31,6 +31,11 @@ export class SimApiError<Code extends number | string> extends Error {
   }
 }
 
+/** Whether `value` is an http(s) URL, the only inputs and callback targets the providers take. */
+export function isHttpUrl(value: string): boolean {
+  return /^https?:\/\//i.test(value);
+}
+
 /** The Retry-After header for an injected error, when it has one. */
 export function retryAfterHeader(retryAfter: string | undefined): Record<string, string> {
   return retryAfter !== undefined ? { 'retry-after': retryAfter } : {};

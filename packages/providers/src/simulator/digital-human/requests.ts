@@ -1,4 +1,4 @@
-import { SimApiError, jsonObjectBody, retryAfterHeader, type ApiStyle } from '../common.js';
+import { SimApiError, jsonObjectBody, isHttpUrl, retryAfterHeader, type ApiStyle } from '../common.js';
 import type { HttpFault } from '../faults.js';
 import type { NamedInput } from '../inputs.js';
 import { sendJson, type SimRequest } from '../server.js';
@@ -36,7 +36,7 @@ export function dhApiStyle(opts: DigitalHumanSimOptions): ApiStyle<DhApiError> {
 function str(obj: Record<string, unknown>, field: string, label: string, url = false): string {
   const v = obj[field];
   if (typeof v !== 'string' || v.trim() === '') throw invalid(`${label} is required`);
-  if (url && !/^https?:\/\//i.test(v)) throw invalid(`${label} must be an http(s) URL`);
+  if (url && !isHttpUrl(v)) throw invalid(`${label} must be an http(s) URL`);
   return v;
 }
 

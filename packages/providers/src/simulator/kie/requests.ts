@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { jsonObjectBody, retryAfterHeader, type ApiStyle } from '../common.js';
+import { jsonObjectBody, isHttpUrl, retryAfterHeader, type ApiStyle } from '../common.js';
 import type { HttpFault } from '../faults.js';
 import { sendJson, type SimRequest } from '../server.js';
 import { MODEL, type KieSimError, type KieSimOptions } from './types.js';
@@ -72,7 +72,7 @@ export function parseJson(req: SimRequest): Record<string, unknown> {
 function requiredUrl(obj: Record<string, unknown>, field: string, label = field): string {
   const v = obj[field];
   if (typeof v !== 'string' || v.trim() === '') throw invalid(`${label} is required`);
-  if (!/^https?:\/\//i.test(v)) throw invalid(`${label} must be an http(s) URL`);
+  if (!isHttpUrl(v)) throw invalid(`${label} must be an http(s) URL`);
   return v;
 }
 
@@ -107,7 +107,7 @@ export function validateCreate(body: Record<string, unknown>): {
   if (
     callBackUrl !== undefined &&
     callBackUrl !== null &&
-    (typeof callBackUrl !== 'string' || !/^https?:\/\//i.test(callBackUrl))
+    (typeof callBackUrl !== 'string' || !isHttpUrl(callBackUrl))
   ) {
     throw invalid('callBackUrl must be an http(s) URL');
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { extname } from 'node:path';
 import { request } from 'undici';
-import type { SimCore } from '../common.js';
+import { isHttpUrl, type SimCore } from '../common.js';
 import type { RecordedRequest } from '../faults.js';
 import { sendBytes, sendJson, type Router, type SimRequest } from '../server.js';
 import { KieApiError, kieApiStyle, parseJson } from './requests.js';
@@ -114,7 +114,7 @@ export function mountKieUploads(
   async function urlUpload(req: SimRequest, res: ServerResponse): Promise<void> {
     const body = parseJson(req);
     const fileUrl = body['fileUrl'];
-    if (typeof fileUrl !== 'string' || !/^https?:\/\//i.test(fileUrl))
+    if (typeof fileUrl !== 'string' || !isHttpUrl(fileUrl))
       throw new KieApiError(400, 'fileUrl must be an http(s) URL');
     const uploadPath = uploadPathOf(body['uploadPath']);
     let data: Buffer;

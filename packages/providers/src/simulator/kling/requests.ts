@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
-import { SimApiError, jsonObjectBody, retryAfterHeader, type ApiStyle } from '../common.js';
+import { SimApiError, jsonObjectBody, isHttpUrl, retryAfterHeader, type ApiStyle } from '../common.js';
 import type { HttpFault } from '../faults.js';
 import type { NamedInput } from '../inputs.js';
 import { sendJson, type SimRequest } from '../server.js';
@@ -109,12 +109,8 @@ export function optionalString(body: Record<string, unknown>, field: string): st
   return v;
 }
 
-function isHttpUrl(value: string): boolean {
-  return /^https?:\/\//i.test(value.trim());
-}
-
 export function httpUrl(field: string, value: string | undefined): void {
-  if (value !== undefined && !/^https?:\/\//i.test(value)) throw invalid(`${field} must be an http(s) URL`);
+  if (value !== undefined && !isHttpUrl(value)) throw invalid(`${field} must be an http(s) URL`);
 }
 
 /** Avatar fields → the capability-specific part of a new task, plus the prompts to test for failPromptContains. */
@@ -150,8 +146,8 @@ export function validateAvatar(body: Record<string, unknown>): {
   }
   // image and sound_file may be raw base64 instead: only URLs are downloaded.
   const urls: NamedInput[] = [];
-  if (isHttpUrl(image)) urls.push({ field: 'image', url: image.trim() });
-  if (soundFile !== undefined && isHttpUrl(soundFile)) urls.push({ field: 'sound_file', url: soundFile.trim() });
+  if (isHttpUrl(image.trim())) urls.push({ field: 'image', url: image.trim() });
+  if (soundFile !== undefined && isHttpUrl(soundFile.trim())) urls.push({ field: 'sound_file', url: soundFile.trim() });
   return { prompts: [prompt], watermark, urls };
 }
 
