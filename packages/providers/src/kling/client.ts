@@ -205,7 +205,7 @@ const KLING_API: EnvelopeApi<KlingEnvelope> = {
           httpStatus: res.status,
           code: env.code,
           message: env.message,
-          ...(env.requestId !== undefined ? { requestId: env.requestId } : {}),
+          requestId: env.requestId,
           ...retryAfterOf(res.headers),
         }),
 };
