@@ -90,6 +90,12 @@ interface CommonControls extends FaultControls {
   inputFetches(): InputFetch[];
 }
 
+/** A provider simulator mounted on the shared router: its controls, and stop() for its timers, downloads and callbacks. */
+export interface MountedSim<Controls> {
+  controls: Controls;
+  stop(): Promise<void>;
+}
+
 /** State and plumbing shared by the provider simulators: timers, HTTP faults, input downloads, request records. */
 export class SimCore {
   readonly timers = new Timers();

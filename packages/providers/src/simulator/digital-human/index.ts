@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { OneShot, SimApiError, SimCore, retryAfterHeader } from '../common.js';
+import { OneShot, SimApiError, SimCore, retryAfterHeader, type MountedSim } from '../common.js';
 import { mediaRoute } from '../media.js';
 import { sendJson, type Router, type SimRequest } from '../server.js';
 import { dhApiStyle, parseBody, validate } from './requests.js';
@@ -27,7 +27,7 @@ export function mountDigitalHuman(
   router: Router,
   opts: DigitalHumanSimOptions,
   baseUrl: () => string,
-): { controls: DigitalHumanSimControls; stop(): Promise<void> } {
+): MountedSim<DigitalHumanSimControls> {
   let timing: DigitalHumanSimTiming = opts.timing ?? {
     submittedAfterMs: 200,
     queuedAfterMs: 600,

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { signKieCallback } from '../../kie/signature.js';
-import { OneShot, SimCore, callbackControls, callbackSender } from '../common.js';
+import { OneShot, SimCore, callbackControls, callbackSender, type MountedSim } from '../common.js';
 import { readMedia } from '../media.js';
 import { sendBytes, sendJson, type Router, type SimRequest } from '../server.js';
 import { KieApiError, injectedCreateError, invalid, kieApiStyle, parseJson, validateCreate } from './requests.js';
@@ -24,11 +24,7 @@ import { mountKieUploads } from './uploads.js';
  * Mounted on the same server as the other providers: point both baseUrl and uploadBaseUrl at it.
  */
 
-export function mountKie(
-  router: Router,
-  opts: KieSimOptions,
-  baseUrl: () => string,
-): { controls: KieSimControls; stop(): Promise<void> } {
+export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => string): MountedSim<KieSimControls> {
   const limit = opts.rateLimit ?? { creates: 20, windowMs: 10_000 };
   let timing: KieSimTiming = opts.timing ?? { queuingAfterMs: 500, generatingAfterMs: 1500, completeAfterMs: 5000 };
   const nextCreateError = new OneShot<KieSimError>();

@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { klingCallbackHeaders } from '../../kling/signature.js';
-import { OneShot, SimApiError, SimCore, callbackControls, callbackSender, retryAfterHeader } from '../common.js';
+import {
+  OneShot,
+  SimApiError,
+  SimCore,
+  callbackControls,
+  callbackSender,
+  retryAfterHeader,
+  type MountedSim,
+} from '../common.js';
 import type { NamedInput } from '../inputs.js';
 import { mediaRoute } from '../media.js';
 import { sendJson, type Router, type SimRequest } from '../server.js';
@@ -41,11 +49,7 @@ import { serializeTask } from './wire.js';
  * the task may end: a failed download ends it 'failed' with a task_status_msg naming the field.
  */
 
-export function mountKling(
-  router: Router,
-  opts: KlingSimOptions,
-  baseUrl: () => string,
-): { controls: KlingSimControls; stop(): Promise<void> } {
+export function mountKling(router: Router, opts: KlingSimOptions, baseUrl: () => string): MountedSim<KlingSimControls> {
   const timing: Record<KlingSimCapability, KlingSimTiming> = {
     avatar: opts.timing ?? { processingAfterMs: 1500, succeedAfterMs: 4000 },
     video_to_audio: opts.videoToAudioTiming ?? { processingAfterMs: 1500, succeedAfterMs: 5000 },
