@@ -92,24 +92,51 @@ export function transportError(provider: ProviderName, err: unknown): ProviderEr
     e.name === 'AbortError' ||
     code === 'UND_ERR_ABORTED' ||
     (code !== undefined && TIMEOUT_CODES.has(code));
-  if (isTimeout) {
-    return new ProviderError({
-      provider,
-      code: code ?? 'TIMEOUT',
-      kind: 'timeout',
-      retryable: true,
-      message: `${provider}: request timed out (${detail})`,
-      cause: err,
-    });
-  }
   return new ProviderError({
     provider,
-    code: code ?? 'NETWORK_ERROR',
-    kind: 'network',
+    code: code ?? (isTimeout ? 'TIMEOUT' : 'NETWORK_ERROR'),
+    kind: isTimeout ? 'timeout' : 'network',
     retryable: true,
-    message: `${provider}: network error (${detail})`,
+    message: `${provider}: ${isTimeout ? 'request timed out' : 'network error'} (${detail})`,
     cause: err,
   });
+}
+
+/** How a provider's code table classifies one code. */
+export interface ErrorRule {
+  kind: ProviderErrorKind;
+  retryable: boolean;
+}
+
+/** A server-side failure: worth retrying. */
+export const RETRYABLE_UPSTREAM: ErrorRule = { kind: 'upstream', retryable: true };
+
+/** `Retry-After` of a response as the optional `retryAfterMs` of a ProviderErrorInit. */
+export function retryAfterOf(headers: Record<string, string | string[] | undefined>): { retryAfterMs?: number } {
+  const ms = parseRetryAfter(headers['retry-after']);
+  return ms === undefined ? {} : { retryAfterMs: ms };
+}
+
+/** An error of our own making, not the provider's answer. Not retryable: the same call would fail again. */
+function clientError(
+  provider: ProviderName,
+  code: string,
+  kind: ProviderErrorKind,
+  message: string,
+  extra: { httpStatus?: number; requestId?: string; cause?: unknown } = {},
+): ProviderError {
+  return new ProviderError({ provider, code, kind, retryable: false, message: `${provider}: ${message}`, ...extra });
+}
+
+/** A bad argument, refused before any request is sent. */
+export function invalidArgument(provider: ProviderName, message: string): ProviderError {
+  return clientError(provider, 'INVALID_ARGUMENT', 'validation', message);
+}
+
+/** `value` when it is a non-empty string, else an invalidArgument naming `field`. */
+export function requireId(provider: ProviderName, field: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw invalidArgument(provider, `${field} must be a non-empty string`);
+  return value;
 }
 
 /** A response we cannot make sense of. Not retryable: the same request would get the same answer. */
@@ -118,12 +145,5 @@ export function protocolError(
   message: string,
   extra: { httpStatus?: number; requestId?: string; cause?: unknown } = {},
 ): ProviderError {
-  return new ProviderError({
-    provider,
-    code: 'PROTOCOL_ERROR',
-    kind: 'protocol',
-    retryable: false,
-    message: `${provider}: ${message}`,
-    ...extra,
-  });
+  return clientError(provider, 'PROTOCOL_ERROR', 'protocol', message, extra);
 }

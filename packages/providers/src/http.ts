@@ -1,5 +1,6 @@
 import { Agent, request, type Dispatcher, type FormData } from 'undici';
-import { transportError, type ProviderName } from './errors.js';
+import type { z } from 'zod';
+import { ProviderError, protocolError, retryAfterOf, transportError, type ProviderName } from './errors.js';
 
 export interface HttpDispatcherOptions {
   /** Max sockets per origin. */
@@ -25,7 +26,7 @@ export function sharedHttpDispatcher(): Dispatcher {
   return shared;
 }
 
-export interface HttpRequest {
+interface HttpRequest {
   method: 'GET' | 'POST';
   url: string;
   headers?: Record<string, string>;
@@ -35,7 +36,7 @@ export interface HttpRequest {
   timeoutMs: number;
 }
 
-export interface HttpResponse {
+interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
@@ -46,7 +47,7 @@ export interface HttpResponse {
  * body, or the overall deadline) become retryable ProviderErrors of kind 'network' / 'timeout';
  * HTTP error statuses are returned, not thrown: each provider classifies its own envelope.
  */
-export async function sendHttpRequest(provider: ProviderName, req: HttpRequest): Promise<HttpResponse> {
+async function sendHttpRequest(provider: ProviderName, req: HttpRequest): Promise<HttpResponse> {
   try {
     const res = await request(req.url, {
       method: req.method,
@@ -62,4 +63,92 @@ export async function sendHttpRequest(provider: ProviderName, req: HttpRequest):
   } catch (err) {
     throw transportError(provider, err);
   }
+}
+
+/** How one provider's JSON API answers: its envelope, and what an envelope says. */
+export interface EnvelopeApi<E> {
+  provider: ProviderName;
+  /** A body this rejects is not the provider's answer (a gateway page, garbage). */
+  envelope: z.ZodType<E>;
+  /** How error messages name the envelope, e.g. 'a Kling envelope'. */
+  envelopeName: string;
+  /** A 429 without an envelope is a retryable rate limit (else, like any non-5xx, a protocol error). */
+  rateLimitWithoutEnvelope?: boolean;
+  /** The payload of a successful envelope, or the ProviderError the envelope reports. */
+  read(env: E, res: HttpResponse): { data: unknown; requestId?: string | undefined } | ProviderError;
+}
+
+interface ApiRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  /** Sent as `Authorization: Bearer <bearer>`. */
+  bearer: string;
+  /** A body sent as application/json. */
+  json?: object | undefined;
+  /** A multipart body (undici sets the boundary header). */
+  form?: FormData;
+  dispatcher: Dispatcher;
+  timeoutMs: number;
+}
+
+/**
+ * One call to a provider's JSON API: sends `req`, checks the envelope, and returns its payload
+ * parsed by `dataSchema`. Throws a ProviderError: transport ('network' / 'timeout'), 'upstream'
+ * (retryable) for a 5xx without an envelope, 'protocol' for anything unparseable, else what
+ * `api.read` makes of the envelope.
+ */
+export async function callEnvelopeApi<E, S extends z.ZodType>(
+  api: EnvelopeApi<E>,
+  req: ApiRequest,
+  dataSchema: S,
+): Promise<z.output<S>> {
+  const { provider } = api;
+  const headers: Record<string, string> = { authorization: `Bearer ${req.bearer}`, accept: 'application/json' };
+  let body: string | FormData | undefined = req.form;
+  if (req.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(req.json);
+  }
+  const res = await sendHttpRequest(provider, {
+    method: req.method,
+    url: req.url,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+    dispatcher: req.dispatcher,
+    timeoutMs: req.timeoutMs,
+  });
+  let json: unknown;
+  try {
+    json = JSON.parse(res.text);
+  } catch {
+    json = undefined;
+  }
+  const envelope = api.envelope.safeParse(json);
+  if (!envelope.success) {
+    // A gateway error page instead of the provider's envelope: a 5xx is worth retrying, anything else is not.
+    const rateLimited = api.rateLimitWithoutEnvelope === true && res.status === 429;
+    if (res.status >= 500 || rateLimited) {
+      throw new ProviderError({
+        provider,
+        code: `HTTP_${res.status}`,
+        kind: rateLimited ? 'rate_limit' : 'upstream',
+        retryable: true,
+        httpStatus: res.status,
+        message: `${provider}: HTTP ${res.status} without ${api.envelopeName}`,
+        ...retryAfterOf(res.headers),
+      });
+    }
+    throw protocolError(provider, `unparseable response (HTTP ${res.status})`, { httpStatus: res.status });
+  }
+  const outcome = api.read(envelope.data, res);
+  if (outcome instanceof ProviderError) throw outcome;
+  const data = dataSchema.safeParse(outcome.data);
+  if (!data.success) {
+    throw protocolError(provider, `unexpected response data: ${data.error.message}`, {
+      httpStatus: res.status,
+      ...(outcome.requestId !== undefined ? { requestId: outcome.requestId } : {}),
+      cause: data.error,
+    });
+  }
+  return data.data;
 }

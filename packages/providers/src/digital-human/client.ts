@@ -1,12 +1,13 @@
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
-import { ProviderError, parseRetryAfter, protocolError } from '../errors.js';
-import { sendHttpRequest, sharedHttpDispatcher, type HttpResponse } from '../http.js';
+import { requireId, retryAfterOf } from '../errors.js';
+import { callEnvelopeApi, sharedHttpDispatcher, type EnvelopeApi } from '../http.js';
 import { classifyDigitalHumanError } from './errors.js';
 import {
   digitalHumanCreateDataSchema,
   digitalHumanEnvelopeSchema,
   digitalHumanTaskSchema,
+  type DigitalHumanEnvelope,
   type DigitalHumanTask,
 } from './schemas.js';
 
@@ -88,76 +89,40 @@ export class DigitalHumanClient {
   }
 
   async getTask(taskId: string): Promise<DigitalHumanTask> {
-    if (typeof taskId !== 'string' || taskId === '') {
-      throw new ProviderError({
-        provider: 'digital_human',
-        code: 'INVALID_ARGUMENT',
-        kind: 'validation',
-        retryable: false,
-        message: 'digital_human: taskId must be a non-empty string',
-      });
-    }
-    return this.call('GET', `/avatar/task/${encodeURIComponent(taskId)}`, undefined, digitalHumanTaskSchema);
+    const id = requireId('digital_human', 'taskId', taskId);
+    return this.call('GET', `/avatar/task/${encodeURIComponent(id)}`, undefined, digitalHumanTaskSchema);
   }
 
-  private async call<S extends z.ZodType>(
+  private call<S extends z.ZodType>(
     method: 'GET' | 'POST',
     path: string,
-    body: object | undefined,
+    json: object | undefined,
     dataSchema: S,
   ): Promise<z.output<S>> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await sendHttpRequest('digital_human', {
+    const req = {
       method,
       url: this.baseUrl + path,
-      headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      bearer: this.apiKey,
+      json,
       dispatcher: this.dispatcher,
       timeoutMs: this.timeoutMs,
-    });
-    let json: unknown;
-    try {
-      json = JSON.parse(res.text);
-    } catch {
-      json = undefined;
-    }
-    const envelope = digitalHumanEnvelopeSchema.safeParse(json);
-    if (!envelope.success) {
-      if (res.status >= 500 || res.status === 429) {
-        throw new ProviderError({
-          provider: 'digital_human',
-          code: `HTTP_${res.status}`,
-          kind: res.status === 429 ? 'rate_limit' : 'upstream',
-          retryable: true,
-          httpStatus: res.status,
-          message: `digital_human: HTTP ${res.status} without an envelope`,
-          ...retryAfter(res),
-        });
-      }
-      throw protocolError('digital_human', `unparseable response (HTTP ${res.status})`, { httpStatus: res.status });
-    }
-    const env = envelope.data;
-    if (env.ok && res.status < 300) {
-      const data = dataSchema.safeParse(env.data);
-      if (!data.success) {
-        throw protocolError('digital_human', `unexpected response data: ${data.error.message}`, {
-          httpStatus: res.status,
-          cause: data.error,
-        });
-      }
-      return data.data;
-    }
-    throw classifyDigitalHumanError({
-      httpStatus: res.status,
-      code: env.ok ? '' : env.code,
-      message: env.message,
-      ...retryAfter(res),
-    });
+    };
+    return callEnvelopeApi(DIGITAL_HUMAN_API, req, dataSchema);
   }
 }
 
-function retryAfter(res: HttpResponse): { retryAfterMs?: number } {
-  const ms = parseRetryAfter(res.headers['retry-after']);
-  return ms === undefined ? {} : { retryAfterMs: ms };
-}
+const DIGITAL_HUMAN_API: EnvelopeApi<DigitalHumanEnvelope> = {
+  provider: 'digital_human',
+  envelope: digitalHumanEnvelopeSchema,
+  envelopeName: 'an envelope',
+  rateLimitWithoutEnvelope: true,
+  read: (env, res) =>
+    env.ok && res.status < 300
+      ? { data: env.data }
+      : classifyDigitalHumanError({
+          httpStatus: res.status,
+          code: env.ok ? '' : env.code,
+          message: env.message,
+          ...retryAfterOf(res.headers),
+        }),
+};

@@ -1,9 +1,4 @@
-import { ProviderError, type ProviderErrorKind } from '../errors.js';
-
-interface CodeRule {
-  kind: ProviderErrorKind;
-  retryable: boolean;
-}
+import { ProviderError, type ErrorRule } from '../errors.js';
 
 /*
  * The reseller documents no error codes: only that `code` is the string "success" when all is well.
@@ -11,7 +6,7 @@ interface CodeRule {
  * "insufficient_user_quota", "rate_limit_exceeded", …). Classification is by that business code
  * when it says something recognisable, else by the HTTP status.
  */
-const CODE_PATTERNS: Array<[RegExp, CodeRule]> = [
+const CODE_PATTERNS: Array<[RegExp, ErrorRule]> = [
   [/rate.?limit|too.?many|throttl|concurren/i, { kind: 'rate_limit', retryable: true }],
   [/quota|balance|insufficient|credit|arrear|payment/i, { kind: 'quota', retryable: false }],
   [/forbidden|permission|disabled|not.?allowed/i, { kind: 'permission', retryable: false }],
@@ -22,7 +17,7 @@ const CODE_PATTERNS: Array<[RegExp, CodeRule]> = [
   [/timeout|unavailable|server|upstream|internal|busy|maintenance|overload/i, { kind: 'upstream', retryable: true }],
 ];
 
-function ruleForHttpStatus(status: number): CodeRule {
+function ruleForHttpStatus(status: number): ErrorRule {
   if (status === 401) return { kind: 'auth', retryable: false };
   if (status === 402) return { kind: 'quota', retryable: false };
   if (status === 403) return { kind: 'permission', retryable: false };
@@ -41,13 +36,8 @@ export function classifyDigitalHumanError(e: {
   retryAfterMs?: number;
 }): ProviderError {
   const rule = CODE_PATTERNS.find(([re]) => re.test(e.code))?.[1] ?? ruleForHttpStatus(e.httpStatus);
-  return new ProviderError({
-    provider: 'digital_human',
-    code: e.code === '' ? `HTTP_${e.httpStatus}` : e.code,
-    kind: rule.kind,
-    retryable: rule.retryable,
-    httpStatus: e.httpStatus,
-    message: `digital_human ${e.code || e.httpStatus}: ${e.message || 'no message'}`,
-    ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
-  });
+  const { httpStatus, retryAfterMs } = e;
+  const code = e.code === '' ? `HTTP_${httpStatus}` : e.code;
+  const message = `digital_human ${e.code || httpStatus}: ${e.message || 'no message'}`;
+  return new ProviderError({ provider: 'digital_human', code, ...rule, httpStatus, message, retryAfterMs });
 }

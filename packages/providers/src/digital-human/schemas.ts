@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { id } from '../schemas.js';
 import type { UnifiedStatus } from '../status.js';
 
 /*
@@ -89,7 +90,7 @@ const resultSchema = z
 
 export const digitalHumanTaskSchema = z
   .object({
-    task_id: z.union([z.string().min(1), z.number().transform(String)]),
+    task_id: id,
     action: text,
     status: z.string(),
     fail_reason: text,
@@ -120,8 +121,8 @@ export const digitalHumanTaskSchema = z
 export const digitalHumanCreateDataSchema = z.union([
   z.string().min(1),
   z.number().transform(String),
-  z.object({ id: z.union([z.string().min(1), z.number().transform(String)]) }).transform((d) => d.id),
-  z.object({ task_id: z.union([z.string().min(1), z.number().transform(String)]) }).transform((d) => d.task_id),
+  z.object({ id }).transform((d) => d.id),
+  z.object({ task_id: id }).transform((d) => d.task_id),
 ]);
 
 /** `{code, message, data}` with code "success" on success; or a gateway's `{error:{message, code|type}}`. */
@@ -154,3 +155,5 @@ export const digitalHumanEnvelopeSchema = z.union([
       data: undefined as unknown,
     })),
 ]);
+
+export type DigitalHumanEnvelope = z.output<typeof digitalHumanEnvelopeSchema>;

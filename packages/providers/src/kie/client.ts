@@ -1,14 +1,15 @@
 import type { Dispatcher } from 'undici';
 import { FormData } from 'undici';
 import type { z } from 'zod';
-import { ProviderError, parseRetryAfter, protocolError } from '../errors.js';
-import { sendHttpRequest, sharedHttpDispatcher, type HttpResponse } from '../http.js';
+import { requireId, retryAfterOf } from '../errors.js';
+import { callEnvelopeApi, sharedHttpDispatcher, type EnvelopeApi } from '../http.js';
 import { classifyKieError } from './errors.js';
 import {
   kieCreateDataSchema,
   kieEnvelopeSchema,
   kieTaskSchema,
   kieUploadDataSchema,
+  type KieEnvelope,
   type KieTask,
   type KieUploadedFile,
 } from './schemas.js';
@@ -81,7 +82,7 @@ export class KieClient {
       this.baseUrl,
       'POST',
       '/api/v1/jobs/createTask',
-      JSON.stringify(body),
+      { json: body },
       kieCreateDataSchema,
       this.timeoutMs,
     );
@@ -89,20 +90,12 @@ export class KieClient {
 
   /** Task detail (free; not rate limited). */
   async recordInfo(taskId: string): Promise<KieTask> {
-    if (typeof taskId !== 'string' || taskId === '') {
-      throw new ProviderError({
-        provider: 'kie',
-        code: 'INVALID_ARGUMENT',
-        kind: 'validation',
-        retryable: false,
-        message: 'kie: taskId must be a non-empty string',
-      });
-    }
+    const id = requireId('kie', 'taskId', taskId);
     return this.call(
       this.baseUrl,
       'GET',
-      `/api/v1/jobs/recordInfo?taskId=${encodeURIComponent(taskId)}`,
-      undefined,
+      `/api/v1/jobs/recordInfo?taskId=${encodeURIComponent(id)}`,
+      {},
       kieTaskSchema,
       this.timeoutMs,
     );
@@ -116,100 +109,52 @@ export class KieClient {
     form.append('file', blob, fileName);
     form.append('uploadPath', uploadPath);
     form.append('fileName', fileName);
-    return this.call(
-      this.uploadBaseUrl,
-      'POST',
-      '/api/file-stream-upload',
-      form,
-      kieUploadDataSchema,
-      this.uploadTimeoutMs,
-    );
+    return this.upload('/api/file-stream-upload', { form });
   }
 
   /** Upload of base64 data (raw, or a `data:<mime>;base64,` URL). */
   async uploadBase64(base64Data: string, uploadPath: string, fileName?: string): Promise<KieUploadedFile> {
-    const body: Record<string, string> = { base64Data, uploadPath };
-    if (fileName !== undefined) body['fileName'] = fileName;
-    return this.call(
-      this.uploadBaseUrl,
-      'POST',
-      '/api/file-base64-upload',
-      JSON.stringify(body),
-      kieUploadDataSchema,
-      this.uploadTimeoutMs,
-    );
+    return this.upload('/api/file-base64-upload', { json: withFileName({ base64Data, uploadPath }, fileName) });
   }
 
   /** KIE downloads `fileUrl` and stores it. */
   async uploadFromUrl(fileUrl: string, uploadPath: string, fileName?: string): Promise<KieUploadedFile> {
-    const body: Record<string, string> = { fileUrl, uploadPath };
-    if (fileName !== undefined) body['fileName'] = fileName;
-    return this.call(
-      this.uploadBaseUrl,
-      'POST',
-      '/api/file-url-upload',
-      JSON.stringify(body),
-      kieUploadDataSchema,
-      this.uploadTimeoutMs,
-    );
+    return this.upload('/api/file-url-upload', { json: withFileName({ fileUrl, uploadPath }, fileName) });
   }
 
-  private async call<S extends z.ZodType>(
+  private upload(path: string, body: { json?: object; form?: FormData }): Promise<KieUploadedFile> {
+    return this.call(this.uploadBaseUrl, 'POST', path, body, kieUploadDataSchema, this.uploadTimeoutMs);
+  }
+
+  private call<S extends z.ZodType>(
     base: string,
     method: 'GET' | 'POST',
     path: string,
-    body: string | FormData | undefined,
+    body: { json?: object; form?: FormData },
     dataSchema: S,
     timeoutMs: number,
   ): Promise<z.output<S>> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, accept: 'application/json' };
-    if (typeof body === 'string') headers['content-type'] = 'application/json';
-    const res = await sendHttpRequest('kie', {
-      method,
-      url: base + path,
-      headers,
-      ...(body !== undefined ? { body } : {}),
-      dispatcher: this.dispatcher,
-      timeoutMs,
-    });
-    let json: unknown;
-    try {
-      json = JSON.parse(res.text);
-    } catch {
-      json = undefined;
-    }
-    const envelope = kieEnvelopeSchema.safeParse(json);
-    if (!envelope.success) {
-      if (res.status >= 500) {
-        throw new ProviderError({
-          provider: 'kie',
-          code: `HTTP_${res.status}`,
-          kind: 'upstream',
-          retryable: true,
-          httpStatus: res.status,
-          message: `kie: HTTP ${res.status} without a KIE envelope`,
-          ...retryAfter(res),
-        });
-      }
-      throw protocolError('kie', `unparseable response (HTTP ${res.status})`, { httpStatus: res.status });
-    }
-    const env = envelope.data;
-    // The body code decides, whatever the HTTP status (errors often come with HTTP 200).
-    if (env.code === 200 && env.success !== false) {
-      const data = dataSchema.safeParse(env.data);
-      if (!data.success) {
-        throw protocolError('kie', `unexpected response data: ${data.error.message}`, {
-          httpStatus: res.status,
-          cause: data.error,
-        });
-      }
-      return data.data;
-    }
-    throw classifyKieError({ httpStatus: res.status, code: env.code, message: env.message, ...retryAfter(res) });
+    const req = { method, url: base + path, bearer: this.apiKey, ...body, dispatcher: this.dispatcher, timeoutMs };
+    return callEnvelopeApi(KIE_API, req, dataSchema);
   }
 }
 
-function retryAfter(res: HttpResponse): { retryAfterMs?: number } {
-  const ms = parseRetryAfter(res.headers['retry-after']);
-  return ms === undefined ? {} : { retryAfterMs: ms };
+function withFileName(body: Record<string, string>, fileName: string | undefined): Record<string, string> {
+  return fileName !== undefined ? { ...body, fileName } : body;
 }
+
+const KIE_API: EnvelopeApi<KieEnvelope> = {
+  provider: 'kie',
+  envelope: kieEnvelopeSchema,
+  envelopeName: 'a KIE envelope',
+  // The body code decides, whatever the HTTP status (errors often come with HTTP 200).
+  read: (env, res) =>
+    env.code === 200 && env.success !== false
+      ? { data: env.data }
+      : classifyKieError({
+          httpStatus: res.status,
+          code: env.code,
+          message: env.message,
+          ...retryAfterOf(res.headers),
+        }),
+};

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { protocolError } from '../errors.js';
+import { id, numeric, optionalNumber, optionalText, parseCallbackBody, timestamp } from '../schemas.js';
 import type { UnifiedStatus } from '../status.js';
 
 /*
@@ -61,31 +61,8 @@ export function kieStateToUnified(raw: string): UnifiedStatus {
   }
 }
 
-const numeric = z.union([
-  z.number(),
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+(\.\d+)?$/)
-    .transform(Number),
-]);
-const id = z.union([z.string().min(1), z.number().transform(String)]);
-
-const optionalNumber = numeric
-  .nullish()
-  .catch(null)
-  .transform((n) => (n === null || n === undefined || !Number.isFinite(n) ? null : n));
-
-/** ms since epoch; values below 1e12 are taken as seconds. Absent, 0 or garbled → null. */
-const timestamp = optionalNumber.transform((n): Date | null =>
-  n !== null && n > 0 ? new Date(n < 1e12 ? n * 1000 : n) : null,
-);
-
-const optionalText = z
-  .union([z.string(), z.number().transform(String)])
-  .nullish()
-  .catch(null)
-  .transform((s) => (s === null || s === undefined || s === '' ? null : s));
+/** As optionalText, but a value of another type → null too. */
+const lenientText = optionalText.catch(null);
 
 /** A JSON string (KIE's way) or an already-parsed object. Anything else → null. */
 const jsonObject = z.unknown().transform((v): Record<string, unknown> | null => {
@@ -106,12 +83,12 @@ const jsonObject = z.unknown().transform((v): Record<string, unknown> | null => 
 export const kieTaskSchema = z
   .object({
     taskId: id,
-    model: optionalText,
+    model: lenientText,
     state: z.string(),
     param: jsonObject,
     resultJson: jsonObject,
-    failCode: optionalText,
-    failMsg: optionalText,
+    failCode: lenientText,
+    failMsg: lenientText,
     costTime: optionalNumber,
     completeTime: timestamp,
     createTime: timestamp,
@@ -166,6 +143,8 @@ export const kieEnvelopeSchema = z
   })
   .transform((e) => ({ code: e.code, message: e.msg ?? e.message ?? '', success: e.success ?? null, data: e.data }));
 
+export type KieEnvelope = z.output<typeof kieEnvelopeSchema>;
+
 const kieCallbackSchema = z.object({
   code: numeric,
   msg: z.string().nullish(),
@@ -183,23 +162,12 @@ const kieCreditsSchema = z.object({
  * malformed input; an unknown state parses to UNKNOWN.
  */
 export function parseKieCallback(body: unknown): KieCallback {
-  let value = body;
-  if (typeof body === 'string' || body instanceof Uint8Array) {
-    try {
-      value = JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body));
-    } catch (err) {
-      throw protocolError('kie', 'callback body is not JSON', { cause: err });
-    }
-  }
-  const parsed = kieCallbackSchema.safeParse(value);
-  if (!parsed.success) {
-    throw protocolError('kie', `malformed callback body: ${parsed.error.message}`, { cause: parsed.error });
-  }
+  const { value, parsed } = parseCallbackBody('kie', kieCallbackSchema, body);
   const credits = kieCreditsSchema.parse(value).data;
   return {
-    ...parsed.data.data,
-    callbackCode: parsed.data.code,
-    callbackMessage: parsed.data.msg ?? parsed.data.message ?? '',
+    ...parsed.data,
+    callbackCode: parsed.code,
+    callbackMessage: parsed.msg ?? parsed.message ?? '',
     consumeCredits: credits.consumeCredits,
     remainedCredits: credits.remainedCredits,
   };

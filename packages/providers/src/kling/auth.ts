@@ -4,7 +4,7 @@ export type KlingAuth = { apiKey: string } | { accessKey: string; secretKey: str
 
 export const KLING_JWT_TTL_SECONDS = 1800;
 /** Re-mint this long before exp, so a token never expires in flight. */
-export const KLING_JWT_REFRESH_MARGIN_SECONDS = 300;
+const KLING_JWT_REFRESH_MARGIN_SECONDS = 300;
 
 /** The AK/SK token Kling documents: HS256, iss = AccessKey, exp = now + 1800, nbf = now − 5. */
 export async function signKlingJwt(opts: {

@@ -1,11 +1,12 @@
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
-import { ProviderError, parseRetryAfter, protocolError } from '../errors.js';
-import { sendHttpRequest, sharedHttpDispatcher } from '../http.js';
+import { invalidArgument, requireId, retryAfterOf } from '../errors.js';
+import { callEnvelopeApi, sharedHttpDispatcher, type EnvelopeApi } from '../http.js';
 import { KlingTokenSource, type KlingAuth } from './auth.js';
-import { KLING_TOKEN_REFRESH_CODES, classifyKlingError } from './errors.js';
+import { classifyKlingError, isTokenRefreshError } from './errors.js';
 import {
   klingEnvelopeSchema,
+  type KlingEnvelope,
   klingTaskListSchema,
   klingTaskSchema,
   type KlingAvatarCreateBody,
@@ -72,13 +73,7 @@ const VIDEO_TO_AUDIO_PATH = '/v1/audio/video-to-audio';
 
 function checkRange(field: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ProviderError({
-      provider: 'kling',
-      code: 'INVALID_ARGUMENT',
-      kind: 'validation',
-      retryable: false,
-      message: `kling: ${field} must be an integer in [${min}, ${max}], got ${value}`,
-    });
+    throw invalidArgument('kling', `${field} must be an integer in [${min}, ${max}], got ${value}`);
   }
 }
 
@@ -154,16 +149,10 @@ export class KlingClient {
   }
 
   private async getTask(basePath: string, req: GetAvatarVideoRequest): Promise<KlingTask> {
-    const [field, id] = 'taskId' in req ? ['taskId', req.taskId] : ['externalTaskId', req.externalTaskId];
-    if (typeof id !== 'string' || id === '') {
-      throw new ProviderError({
-        provider: 'kling',
-        code: 'INVALID_ARGUMENT',
-        kind: 'validation',
-        retryable: false,
-        message: `kling: ${field} must be a non-empty string`,
-      });
-    }
+    const id =
+      'taskId' in req
+        ? requireId('kling', 'taskId', req.taskId)
+        : requireId('kling', 'externalTaskId', req.externalTaskId);
     return this.call('GET', `${basePath}/${encodeURIComponent(id)}`, undefined, klingTaskSchema);
   }
 
@@ -178,76 +167,45 @@ export class KlingClient {
   private async call<S extends z.ZodType>(
     method: 'GET' | 'POST',
     path: string,
-    body: object | undefined,
+    json: object | undefined,
     dataSchema: S,
   ): Promise<z.output<S>> {
     for (let attempt = 0; ; attempt++) {
-      const token = await this.tokens.token();
-      const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      const res = await sendHttpRequest('kling', {
+      const bearer = await this.tokens.token();
+      const req = {
         method,
         url: this.baseUrl + path,
-        headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        bearer,
+        json,
         dispatcher: this.dispatcher,
         timeoutMs: this.timeoutMs,
-      });
-
-      let json: unknown;
+      };
       try {
-        json = JSON.parse(res.text);
-      } catch {
-        json = undefined;
-      }
-      const envelope = klingEnvelopeSchema.safeParse(json);
-      if (!envelope.success) {
-        // A gateway error page instead of Kling's envelope: a 5xx is worth retrying, anything else is not.
-        if (res.status >= 500) {
-          throw new ProviderError({
-            provider: 'kling',
-            code: `HTTP_${res.status}`,
-            kind: 'upstream',
-            retryable: true,
-            httpStatus: res.status,
-            message: `kling: HTTP ${res.status} without a Kling envelope`,
-            ...retryAfter(res.headers),
-          });
+        return await callEnvelopeApi(KLING_API, req, dataSchema);
+      } catch (err) {
+        // A JWT that is not yet valid or has expired (clock skew, a long pause): sign a new one, retry once.
+        if (attempt === 0 && this.tokens.refreshable && isTokenRefreshError(err)) {
+          this.tokens.invalidate();
+          continue;
         }
-        throw protocolError('kling', `unparseable response (HTTP ${res.status})`, { httpStatus: res.status });
+        throw err;
       }
-      const env = envelope.data;
-
-      if (res.status === 200 && env.code === 0) {
-        const data = dataSchema.safeParse(env.data);
-        if (!data.success) {
-          throw protocolError('kling', `unexpected response data: ${data.error.message}`, {
-            httpStatus: res.status,
-            ...(env.requestId !== undefined ? { requestId: env.requestId } : {}),
-            cause: data.error,
-          });
-        }
-        return data.data;
-      }
-
-      const error = classifyKlingError({
-        httpStatus: res.status,
-        code: env.code,
-        message: env.message,
-        ...(env.requestId !== undefined ? { requestId: env.requestId } : {}),
-        ...retryAfter(res.headers),
-      });
-      // A JWT that is not yet valid or has expired (clock skew, a long pause): sign a new one, retry once.
-      if (attempt === 0 && this.tokens.refreshable && KLING_TOKEN_REFRESH_CODES.has(env.code)) {
-        this.tokens.invalidate();
-        continue;
-      }
-      throw error;
     }
   }
 }
 
-function retryAfter(headers: Record<string, string | string[] | undefined>): { retryAfterMs?: number } {
-  const ms = parseRetryAfter(headers['retry-after']);
-  return ms === undefined ? {} : { retryAfterMs: ms };
-}
+const KLING_API: EnvelopeApi<KlingEnvelope> = {
+  provider: 'kling',
+  envelope: klingEnvelopeSchema,
+  envelopeName: 'a Kling envelope',
+  read: (env, res) =>
+    res.status === 200 && env.code === 0
+      ? { data: env.data, requestId: env.requestId }
+      : classifyKlingError({
+          httpStatus: res.status,
+          code: env.code,
+          message: env.message,
+          requestId: env.requestId,
+          ...retryAfterOf(res.headers),
+        }),
+};

@@ -1,12 +1,7 @@
-import { ProviderError, type ProviderErrorKind } from '../errors.js';
-
-interface CodeRule {
-  kind: ProviderErrorKind;
-  retryable: boolean;
-}
+import { ProviderError, RETRYABLE_UPSTREAM, type ErrorRule, type ProviderErrorKind } from '../errors.js';
 
 /** Kling business codes (docs/providers/kling.md). Classification is by business code, not HTTP status. */
-const CODE_RULES: Record<number, CodeRule> = {
+const CODE_RULES: Record<number, ErrorRule> = {
   1000: { kind: 'auth', retryable: false },
   1001: { kind: 'auth', retryable: false },
   1002: { kind: 'auth', retryable: false },
@@ -33,7 +28,12 @@ const CODE_RULES: Record<number, CodeRule> = {
 };
 
 /** Business codes that mean "make a new JWT and retry once" (token not yet valid / expired). */
-export const KLING_TOKEN_REFRESH_CODES: ReadonlySet<number> = new Set([1003, 1004]);
+const TOKEN_REFRESH_CODES: ReadonlySet<string> = new Set(['1003', '1004']);
+
+/** A Kling answer saying the JWT is not yet valid or has expired: a new one may succeed. */
+export function isTokenRefreshError(err: unknown): boolean {
+  return err instanceof ProviderError && err.provider === 'kling' && TOKEN_REFRESH_CODES.has(err.code);
+}
 
 function kindForHttpStatus(status: number): ProviderErrorKind {
   if (status === 401) return 'auth';
@@ -44,6 +44,12 @@ function kindForHttpStatus(status: number): ProviderErrorKind {
   return 'upstream';
 }
 
+/** Codes missing from the table: any 5xxx code or HTTP 5xx is a retryable upstream failure, else the HTTP status says. */
+function fallbackRule(code: number, httpStatus: number): ErrorRule {
+  if ((code >= 5000 && code < 6000) || httpStatus >= 500) return RETRYABLE_UPSTREAM;
+  return { kind: kindForHttpStatus(httpStatus), retryable: false };
+}
+
 export function classifyKlingError(e: {
   httpStatus: number;
   code: number;
@@ -51,21 +57,16 @@ export function classifyKlingError(e: {
   requestId?: string;
   retryAfterMs?: number;
 }): ProviderError {
-  const rule: CodeRule =
-    CODE_RULES[e.code] ??
-    (e.code >= 5000 && e.code < 6000
-      ? { kind: 'upstream', retryable: true }
-      : e.httpStatus >= 500
-        ? { kind: 'upstream', retryable: true }
-        : { kind: kindForHttpStatus(e.httpStatus), retryable: false });
+  const rule = CODE_RULES[e.code] ?? fallbackRule(e.code, e.httpStatus);
+  const { httpStatus, retryAfterMs, requestId } = e;
+  const message = `kling ${e.code}: ${e.message || 'no message'}`;
   return new ProviderError({
     provider: 'kling',
     code: String(e.code),
-    kind: rule.kind,
-    retryable: rule.retryable,
-    httpStatus: e.httpStatus,
-    message: `kling ${e.code}: ${e.message || 'no message'}`,
-    ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
-    ...(e.requestId !== undefined ? { requestId: e.requestId } : {}),
+    ...rule,
+    httpStatus,
+    message,
+    retryAfterMs,
+    requestId,
   });
 }

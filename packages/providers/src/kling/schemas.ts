@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { protocolError } from '../errors.js';
+import { id, numeric, optionalNumber, optionalText, parseCallbackBody, timestamp } from '../schemas.js';
 import type { UnifiedStatus } from '../status.js';
 
 /*
@@ -65,37 +65,10 @@ export function klingStatusToUnified(raw: string): UnifiedStatus {
   }
 }
 
-const numeric = z.union([
-  z.number(),
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+(\.\d+)?$/)
-    .transform(Number),
-]);
-
-/** Ids arrive as strings; tolerate numbers. */
-const id = z.union([z.string().min(1), z.number().transform(String)]);
-
-/** ms since epoch; values below 1e12 are taken as seconds. Absent or garbled → null (informational only). */
-const timestamp = numeric
-  .transform((n): Date | null => (Number.isFinite(n) && n > 0 ? new Date(n < 1e12 ? n * 1000 : n) : null))
-  .nullish()
-  .catch(null)
-  .transform((d) => d ?? null);
-
 /** Seconds, as a string ("5.1") or a number. Absent or garbled → null. */
-const durationSeconds = numeric
-  .nullish()
-  .catch(null)
-  .transform((n) => (n === null || n === undefined || !Number.isFinite(n) ? null : n));
+const durationSeconds = optionalNumber;
 
-const optionalText = z
-  .union([z.string(), z.number().transform(String)])
-  .nullish()
-  .transform((s) => (s === null || s === undefined || s === '' ? null : s));
-
-export const klingVideoSchema = z
+const klingVideoSchema = z
   .object({
     id,
     url: z.string().min(1),
@@ -104,7 +77,7 @@ export const klingVideoSchema = z
   })
   .transform((v): KlingVideo => ({ id: v.id, url: v.url, watermarkUrl: v.watermark_url, durationSeconds: v.duration }));
 
-export const klingAudioSchema = z
+const klingAudioSchema = z
   .object({
     id,
     url_mp3: optionalText,
@@ -216,17 +189,5 @@ export interface KlingVideoToAudioCreateBody {
  * Throws a ProviderError of kind 'protocol' on malformed input.
  */
 export function parseKlingCallback(body: unknown): KlingTask {
-  let value = body;
-  if (typeof body === 'string' || body instanceof Uint8Array) {
-    try {
-      value = JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body));
-    } catch (err) {
-      throw protocolError('kling', 'callback body is not JSON', { cause: err });
-    }
-  }
-  const parsed = klingTaskSchema.safeParse(value);
-  if (!parsed.success) {
-    throw protocolError('kling', `malformed callback body: ${parsed.error.message}`, { cause: parsed.error });
-  }
-  return parsed.data;
+  return parseCallbackBody('kling', klingTaskSchema, body).parsed;
 }

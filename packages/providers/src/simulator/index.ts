@@ -1,7 +1,10 @@
 import { Router, sendJson, startServer } from './server.js';
-import { mountKling, type KlingSimControls, type KlingSimOptions } from './kling.js';
-import { mountKie, type KieSimControls, type KieSimOptions } from './kie.js';
-import { mountDigitalHuman, type DigitalHumanSimControls, type DigitalHumanSimOptions } from './digital-human.js';
+import { mountKling } from './kling/index.js';
+import type { KlingSimControls, KlingSimOptions } from './kling/types.js';
+import { mountKie } from './kie/index.js';
+import type { KieSimControls, KieSimOptions } from './kie/types.js';
+import { mountDigitalHuman } from './digital-human/index.js';
+import type { DigitalHumanSimControls, DigitalHumanSimOptions } from './digital-human/types.js';
 
 export { mediaDir, fixturesDir } from './media.js';
 export type {
@@ -10,14 +13,14 @@ export type {
   KlingSimCreateError,
   KlingSimOptions,
   KlingSimTiming,
-} from './kling.js';
-export type { KieSimControls, KieSimError, KieSimOptions, KieSimTiming } from './kie.js';
+} from './kling/types.js';
+export type { KieSimControls, KieSimError, KieSimOptions, KieSimTiming } from './kie/types.js';
 export type {
   DigitalHumanSimControls,
   DigitalHumanSimError,
   DigitalHumanSimOptions,
   DigitalHumanSimTiming,
-} from './digital-human.js';
+} from './digital-human/types.js';
 export type { SentCallback } from './callbacks.js';
 export { fetchInput, type FetchInputOptions, type FetchedInput, type InputFetch } from './inputs.js';
 export type {

@@ -1,4 +1,5 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
+import { createHttpDispatcher } from '../http.js';
 
 /*
  * Input downloads. Real providers fetch the media URLs they are given (image_url, audio_url,
@@ -39,8 +40,8 @@ export interface FetchInputOptions {
  * Providers' own download timeouts are undocumented; 5 s (this default until 2026-11) failed tasks on
  * a loaded CI machine, where 40 downloads shared the fetcher's 8 connections behind a busy server.
  */
-export const DEFAULT_INPUT_TIMEOUT_MS = 30_000;
-export const DEFAULT_INPUT_MAX_BYTES = 100 * 1024 * 1024;
+const DEFAULT_INPUT_TIMEOUT_MS = 30_000;
+const DEFAULT_INPUT_MAX_BYTES = 100 * 1024 * 1024;
 
 /** GETs `url` and reads its body to the end, counting the bytes. Never throws. */
 export async function fetchInput(url: string, opts: FetchInputOptions = {}): Promise<FetchedInput> {
@@ -96,7 +97,7 @@ export interface NamedInput {
 }
 
 /** The outcome of downloading all inputs of one task. */
-export type InputsOutcome = { ok: true } | { ok: false; field: string; result: FetchedInput; reason: string };
+type InputsOutcome = { ok: true } | { ok: false; field: string; result: FetchedInput; reason: string };
 
 const OK: InputsOutcome = { ok: true };
 
@@ -114,7 +115,7 @@ export class InputFetcher {
   private readonly slots: Array<InputFetch | null> = [];
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
-  private dispatcher: Agent | undefined;
+  private dispatcher: Dispatcher | undefined;
   private stopped = false;
 
   constructor(
@@ -128,10 +129,10 @@ export class InputFetcher {
    */
   fetchAll(inputs: NamedInput[]): Promise<InputsOutcome> {
     if (!this.enabled || this.stopped || inputs.length === 0) return Promise.resolve(OK);
-    this.dispatcher ??= new Agent({
+    this.dispatcher ??= createHttpDispatcher({
       connections: 8,
-      keepAliveTimeout: 1000,
-      connect: { timeout: this.opts.timeoutMs ?? DEFAULT_INPUT_TIMEOUT_MS },
+      keepAliveTimeoutMs: 1000,
+      connectTimeoutMs: this.opts.timeoutMs ?? DEFAULT_INPUT_TIMEOUT_MS,
     });
     const dispatcher = this.dispatcher;
     const one = (input: NamedInput): Promise<FetchedInput> => {
