@@ -1,4 +1,5 @@
 import SchemaBuilder from '@pothos/core';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin from '@pothos/plugin-relay';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { GraphQLContext } from './context.js';
@@ -14,7 +15,7 @@ export const builder = new SchemaBuilder<{
   };
   DefaultInputFieldRequiredness: false;
 }>({
-  plugins: [RelayPlugin, TextInputsPlugin],
+  plugins: [RelayPlugin, DataloaderPlugin, TextInputsPlugin],
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
