@@ -1,13 +1,16 @@
 import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { authScopes, unauthorizedError, type AuthScopes } from './auth.js';
 import type { GraphQLContext } from './context.js';
 import TextInputsPlugin from './text-inputs.js';
 
 /** Plugins and scalars only; every type lives in its own file under types/. */
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
+  AuthScopes: AuthScopes;
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
@@ -15,7 +18,9 @@ export const builder = new SchemaBuilder<{
   };
   DefaultInputFieldRequiredness: false;
 }>({
-  plugins: [RelayPlugin, DataloaderPlugin, TextInputsPlugin],
+  // Scope checks first: a refused caller's arguments are not even looked at.
+  plugins: [ScopeAuthPlugin, RelayPlugin, DataloaderPlugin, TextInputsPlugin],
+  scopeAuth: { authScopes, unauthorizedError, authorizeOnSubscribe: true },
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
@@ -27,6 +32,7 @@ export const builder = new SchemaBuilder<{
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('JSON', JSONResolver);
 
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+// Every root field needs a tenant's key; fields that need more say so (authScopes: { admin: true }).
+builder.queryType({ authScopes: { tenant: true } });
+builder.mutationType({ authScopes: { tenant: true } });
+builder.subscriptionType({ authScopes: { tenant: true } });
