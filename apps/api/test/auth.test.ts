@@ -97,7 +97,8 @@ describe('tenants', () => {
 });
 
 describe('admin keys', () => {
-  const CREATE_KEY = 'mutation ($tenant: String) { createApiKey(name: "k", tenant: $tenant) { apiKey { tenant } } }';
+  const CREATE_KEY =
+    'mutation ($tenant: String) { createApiKey(name: "k", tenant: $tenant) { ... on CreatedApiKey { apiKey { tenant } } } }';
 
   it('only an admin key names a tenant in createApiKey; a tenant key is refused with FORBIDDEN and sees only its keys', async () => {
     const own = await stack.newTenant('keys-own');
@@ -120,5 +121,21 @@ describe('admin keys', () => {
       );
     expect(await tenantsSeen(own.apiKey)).toEqual(new Set(['keys-own']));
     expect(await tenantsSeen(admin)).toContain('keys-elsewhere');
+  });
+
+  it('answers a ValidationError naming the argument for invalid input of createApiKey and rotateWebhookSecret', async () => {
+    const invalid = '__typename ... on ValidationError { message issues { path } }';
+    const key = await stack.gql(`mutation { createApiKey(name: "") { ${invalid} } }`);
+    expect(key.data!.createApiKey).toEqual({
+      __typename: 'ValidationError',
+      message: 'name: must be 1 to 100 characters',
+      issues: [{ path: ['name'] }],
+    });
+    const rotate = await stack.gql(`mutation { rotateWebhookSecret(graceHours: 721) { ${invalid} } }`);
+    expect(rotate.data!.rotateWebhookSecret).toEqual({
+      __typename: 'ValidationError',
+      message: 'graceHours: must be between 0 and 720',
+      issues: [{ path: ['graceHours'] }],
+    });
   });
 });

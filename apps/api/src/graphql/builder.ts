@@ -1,5 +1,6 @@
 import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
+import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
@@ -19,8 +20,14 @@ export const builder = new SchemaBuilder<{
   DefaultInputFieldRequiredness: false;
 }>({
   // Scope checks first: a refused caller's arguments are not even looked at.
-  plugins: [ScopeAuthPlugin, RelayPlugin, DataloaderPlugin, TextInputsPlugin],
+  // Then errors: what the resolver and the text checks throw of a field's error types becomes its result.
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, DataloaderPlugin, TextInputsPlugin],
   scopeAuth: { authScopes, unauthorizedError, authorizeOnSubscribe: true },
+  // A field with `errors` answers `<Field>Result`: its own type (not wrapped in a Success object) or an error.
+  errors: {
+    directResult: true,
+    defaultUnionOptions: { name: ({ fieldName }) => `${fieldName[0]!.toUpperCase()}${fieldName.slice(1)}Result` },
+  },
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',

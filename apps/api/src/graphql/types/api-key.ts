@@ -6,6 +6,7 @@ import { isUuid } from '@clipwire/schema';
 import { isUniqueViolation } from '../../tasks/repository.js';
 import { keysTenant } from '../auth.js';
 import { builder } from '../builder.js';
+import { INPUT_ERRORS, invalidArgument } from './errors.js';
 import type { GraphQLContext } from '../context.js';
 
 type ApiKeyRow = Awaited<ReturnType<typeof listApiKeys>>[number];
@@ -53,13 +54,13 @@ builder.queryField('apiKeys', (t) =>
 builder.mutationField('createApiKey', (t) =>
   t.field({
     type: CreatedApiKeyType,
+    errors: INPUT_ERRORS,
     description: 'A new key for your tenant (an admin key may name another tenant, created if needed).',
     args: { name: t.arg.string({ required: true }), tenant: t.arg.string() },
     // Naming a tenant (another one, or a new one) takes an admin key.
     authScopes: (_root, args) => (args.tenant == null ? { tenant: true } : { admin: true }),
     resolve: async (_root, { name, tenant }, ctx) => {
-      if (name.length < 1 || name.length > 100)
-        throw new GraphQLError('name: must be 1 to 100 characters', { extensions: { code: 'BAD_USER_INPUT' } });
+      if (name.length < 1 || name.length > 100) throw invalidArgument('name', 'must be 1 to 100 characters');
       let tenantId = ctx.principal.tenantId;
       if (tenant != null) {
         const [existing] = await ctx.db.select().from(tenants).where(eq(tenants.name, tenant));
