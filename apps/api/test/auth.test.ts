@@ -1,6 +1,7 @@
 import { apiKeys } from '@clipwire/schema/tables';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../src/auth/api-keys.js';
 import { rowsOf } from '../src/db/client.js';
 import { collect, CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
 
@@ -98,5 +99,49 @@ describe('tenants', () => {
       other.apiKey,
     );
     expect(reuse.data!.createAvatarVideo.__typename).toBe('Task');
+  });
+});
+
+describe('admin keys', () => {
+  const CREATE_KEY =
+    'mutation ($tenant: String) { createApiKey(name: "k", tenant: $tenant) { ... on CreatedApiKey { apiKey { tenant } } } }';
+
+  it('only an admin key names a tenant in createApiKey; a tenant key is refused with FORBIDDEN and sees only its keys', async () => {
+    const own = await stack.newTenant('keys-own');
+    const refused = await stack.gql(CREATE_KEY, { tenant: 'keys-elsewhere' }, own.apiKey);
+    expect(refused.errors?.[0]).toMatchObject({
+      message: 'an admin API key is required',
+      extensions: { code: 'FORBIDDEN' },
+    });
+    expect(refused.data).toEqual({ createApiKey: null });
+    expect((await stack.gql(CREATE_KEY, {}, own.apiKey)).data).toEqual({
+      createApiKey: { apiKey: { tenant: 'keys-own' } },
+    });
+
+    const admin = (await createApiKey(stack.app.db.db, own.tenantId, 'admin key', 'admin')).key;
+    const created = await stack.gql(CREATE_KEY, { tenant: 'keys-elsewhere' }, admin);
+    expect(created.data).toEqual({ createApiKey: { apiKey: { tenant: 'keys-elsewhere' } } });
+    const tenantsSeen = async (key: string) =>
+      new Set(
+        (await stack.gql('{ apiKeys { tenant } }', {}, key)).data!.apiKeys.map((k: { tenant: string }) => k.tenant),
+      );
+    expect(await tenantsSeen(own.apiKey)).toEqual(new Set(['keys-own']));
+    expect(await tenantsSeen(admin)).toContain('keys-elsewhere');
+  });
+
+  it('answers a ValidationError naming the argument for invalid input of createApiKey and rotateWebhookSecret', async () => {
+    const invalid = '__typename ... on ValidationError { message issues { path } }';
+    const key = await stack.gql(`mutation { createApiKey(name: "") { ${invalid} } }`);
+    expect(key.data!.createApiKey).toEqual({
+      __typename: 'ValidationError',
+      message: 'name: must be 1 to 100 characters',
+      issues: [{ path: ['name'] }],
+    });
+    const rotate = await stack.gql(`mutation { rotateWebhookSecret(graceHours: 721) { ${invalid} } }`);
+    expect(rotate.data!.rotateWebhookSecret).toEqual({
+      __typename: 'ValidationError',
+      message: 'graceHours: must be between 0 and 720',
+      issues: [{ path: ['graceHours'] }],
+    });
   });
 });

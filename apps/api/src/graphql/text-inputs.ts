@@ -2,12 +2,12 @@
  * Text the database cannot store (see text.ts) is refused at the boundary, for every string argument
  * of every field. Without this, such a string reached an INSERT and came back as "Unexpected error.".
  *
- * A field whose result can be a ValidationError (the create mutations) answers one; any other field
+ * A field whose result can be a ValidationError (the mutations with input errors) answers one; any other field
  * answers a BAD_USER_INPUT error. Either way the issue names the field and nothing runs.
  */
 import SchemaBuilder, { BasePlugin, type PothosOutputFieldConfig, type SchemaTypes } from '@pothos/core';
 import { getNamedType, GraphQLError, isUnionType, type GraphQLFieldResolver, type GraphQLResolveInfo } from 'graphql';
-import type { FieldIssue } from '../errors.js';
+import { ValidationError, type FieldIssue } from '../errors.js';
 import { textProblem } from '../text.js';
 import { isBlobLike } from '@clipwire/schema';
 
@@ -26,13 +26,13 @@ export function findTextIssue(value: unknown, path: string[]): FieldIssue | null
   return null;
 }
 
-/** A ValidationError result where the field's type has one (the create mutations), else a thrown BAD_USER_INPUT. */
-function refusal(issue: FieldIssue, info: GraphQLResolveInfo): unknown {
-  const message = `${issue.path.join('.')}: ${issue.message}`;
+/** A ValidationError where the field's result can be one (plugin-errors turns it into the result), else BAD_USER_INPUT. */
+function refusal(issue: FieldIssue, info: GraphQLResolveInfo): never {
   const type = getNamedType(info.returnType);
   if (isUnionType(type) && info.schema.getPossibleTypes(type).some((t) => t.name === 'ValidationError')) {
-    return { __typename: 'ValidationError', message, issues: [issue] };
+    throw new ValidationError([issue]);
   }
+  const message = `${issue.path.join('.')}: ${issue.message}`;
   throw new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', issues: [issue] } });
 }
 

@@ -27,7 +27,7 @@ beforeAll(async () => {
   b = await stack.newTenant('tenant-b');
   // A asks for every one of its tasks' events at its receiver.
   await stack.gql(
-    'mutation ($url: String) { setDefaultWebhookUrl(url: $url) { defaultUrl } }',
+    'mutation ($url: String) { setDefaultWebhookUrl(url: $url) { ... on WebhookSettings { defaultUrl } } }',
     { url: `${origin}/a` },
     a.apiKey,
   );

@@ -4,7 +4,9 @@ import { GraphQLError } from 'graphql';
 import { createApiKey, createTenant, listApiKeys, revokeApiKey } from '../../auth/api-keys.js';
 import { isUuid } from '@clipwire/schema';
 import { isUniqueViolation } from '../../tasks/repository.js';
+import { keysTenant } from '../auth.js';
 import { builder } from '../builder.js';
+import { INPUT_ERRORS, invalidArgument } from './errors.js';
 import type { GraphQLContext } from '../context.js';
 
 type ApiKeyRow = Awaited<ReturnType<typeof listApiKeys>>[number];
@@ -36,11 +38,6 @@ const CreatedApiKeyType = builder.objectRef<{ key: string; apiKey: ApiKeyRow }>(
   }),
 });
 
-function requireAdmin(ctx: GraphQLContext): void {
-  if (ctx.principal.scope !== 'admin')
-    throw new GraphQLError('an admin API key is required', { extensions: { code: 'FORBIDDEN' } });
-}
-
 async function created(ctx: GraphQLContext, key: { id: string; key: string }) {
   const rows = await listApiKeys(ctx.db, null);
   return { key: key.key, apiKey: rows.find((r) => r.id === key.id)! };
@@ -50,22 +47,22 @@ builder.queryField('apiKeys', (t) =>
   t.field({
     type: [ApiKeyType],
     description: 'Your tenant’s keys (an admin key: every tenant’s).',
-    resolve: (_root, _args, ctx) =>
-      listApiKeys(ctx.db, ctx.principal.scope === 'admin' ? null : ctx.principal.tenantId),
+    resolve: (_root, _args, ctx) => listApiKeys(ctx.db, keysTenant(ctx)),
   }),
 );
 
 builder.mutationField('createApiKey', (t) =>
   t.field({
     type: CreatedApiKeyType,
+    errors: INPUT_ERRORS,
     description: 'A new key for your tenant (an admin key may name another tenant, created if needed).',
     args: { name: t.arg.string({ required: true }), tenant: t.arg.string() },
+    // Naming a tenant (another one, or a new one) takes an admin key.
+    authScopes: (_root, args) => (args.tenant == null ? { tenant: true } : { admin: true }),
     resolve: async (_root, { name, tenant }, ctx) => {
-      if (name.length < 1 || name.length > 100)
-        throw new GraphQLError('name: must be 1 to 100 characters', { extensions: { code: 'BAD_USER_INPUT' } });
+      if (name.length < 1 || name.length > 100) throw invalidArgument('name', 'must be 1 to 100 characters');
       let tenantId = ctx.principal.tenantId;
       if (tenant != null) {
-        requireAdmin(ctx);
         const [existing] = await ctx.db.select().from(tenants).where(eq(tenants.name, tenant));
         tenantId =
           existing?.id ??
@@ -88,11 +85,7 @@ builder.mutationField('revokeApiKey', (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
       if (!isUuid(String(id))) return null;
-      const row = await revokeApiKey(
-        ctx.db,
-        String(id),
-        ctx.principal.scope === 'admin' ? null : ctx.principal.tenantId,
-      );
+      const row = await revokeApiKey(ctx.db, String(id), keysTenant(ctx));
       if (!row) return null;
       return (await listApiKeys(ctx.db, null)).find((r) => r.id === row.id) ?? null;
     },

@@ -1,19 +1,21 @@
-import type { FieldIssue } from '../../errors.js';
+import {
+  DuplicateExternalTaskIdError,
+  ProviderRejectedError,
+  ProviderUnavailableError,
+  ValidationError,
+  type FieldIssue,
+} from '../../errors.js';
 import { builder } from '../builder.js';
 
-/**
- * Expected failures as GraphQL values. They are plain objects tagged with __typename, not Error
- * instances: graphql-js treats a returned Error as a thrown one.
+/*
+ * Expected failures as GraphQL values, through @pothos/plugin-errors: a mutation that can fail lists
+ * the error classes it answers (`errors: { types }`), and its result is the union of its object type
+ * and those errors' types (`<Field>Result`, see builder.ts). Any other error stays a (masked) error;
+ * malformed arguments of queries and subscriptions (cursors, exactly-one-of) are BAD_USER_INPUT errors.
  */
-export type ErrorResult =
-  | { __typename: 'ValidationError'; message: string; issues: FieldIssue[] }
-  | { __typename: 'DuplicateExternalTaskId'; message: string; externalTaskId: string }
-  | { __typename: 'ProviderUnavailable'; message: string; provider: string }
-  | { __typename: 'ProviderRejected'; message: string; provider: string; providerCode: string };
 
-type Of<N extends ErrorResult['__typename']> = Extract<ErrorResult, { __typename: N }>;
-
-export const ErrorInterface = builder.interfaceRef<ErrorResult>('Error').implement({
+export const ErrorInterface = builder.interfaceType(Error, {
+  name: 'Error',
   fields: (t) => ({ message: t.exposeString('message') }),
 });
 
@@ -25,27 +27,29 @@ const FieldIssueRef = builder.objectRef<FieldIssue>('FieldIssue').implement({
   }),
 });
 
-export const ValidationErrorType = builder.objectRef<Of<'ValidationError'>>('ValidationError').implement({
+builder.objectType(ValidationError, {
+  name: 'ValidationError',
   description: 'The input breaks a documented limit. Nothing was created and nothing was sent to the provider.',
   interfaces: [ErrorInterface],
   fields: (t) => ({ issues: t.field({ type: [FieldIssueRef], resolve: (e) => e.issues }) }),
 });
 
-export const DuplicateExternalTaskIdType = builder
-  .objectRef<Of<'DuplicateExternalTaskId'>>('DuplicateExternalTaskId')
-  .implement({
-    description: 'Another task of yours already has this externalTaskId: find it with task(externalTaskId:).',
-    interfaces: [ErrorInterface],
-    fields: (t) => ({ externalTaskId: t.exposeString('externalTaskId') }),
-  });
+builder.objectType(DuplicateExternalTaskIdError, {
+  name: 'DuplicateExternalTaskId',
+  description: 'Another task of yours already has this externalTaskId: find it with task(externalTaskId:).',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ externalTaskId: t.exposeString('externalTaskId') }),
+});
 
-export const ProviderUnavailableType = builder.objectRef<Of<'ProviderUnavailable'>>('ProviderUnavailable').implement({
+builder.objectType(ProviderUnavailableError, {
+  name: 'ProviderUnavailable',
   description: 'The provider cannot take tasks now (not configured). Nothing was created.',
   interfaces: [ErrorInterface],
   fields: (t) => ({ provider: t.exposeString('provider') }),
 });
 
-export const ProviderRejectedType = builder.objectRef<Of<'ProviderRejected'>>('ProviderRejected').implement({
+builder.objectType(ProviderRejectedError, {
+  name: 'ProviderRejected',
   description:
     'The provider refused this account’s last task for a reason that applies to every task (quota, arrears, permission), within the last minute. Nothing was created.',
   interfaces: [ErrorInterface],
@@ -56,3 +60,11 @@ export const ProviderRejectedType = builder.objectRef<Of<'ProviderRejected'>>('P
     }),
   }),
 });
+
+/** The errors of a field whose only expected failure is its input: ValidationError. */
+export const INPUT_ERRORS = { types: [ValidationError] };
+
+/** A ValidationError of one argument: its message names the argument. */
+export function invalidArgument(arg: string, message: string): ValidationError {
+  return new ValidationError([{ path: [arg], message }]);
+}

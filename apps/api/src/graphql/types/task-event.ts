@@ -1,8 +1,16 @@
-import type { TaskEventRow } from '@clipwire/schema/tables';
-import { findTaskById, findTaskEvent } from '../../tasks/repository.js';
+import type { TaskEventRow, TaskRow } from '@clipwire/schema/tables';
+import { findTaskEvent, findTasksByIds } from '../../tasks/repository.js';
 import { builder } from '../builder.js';
+import type { GraphQLContext } from '../context.js';
 import { TaskEventSourceEnum, TaskStatusEnum } from './enums.js';
 import { TaskRef } from './task.js';
+
+/** The tasks of a batch of events, in one query scoped to the caller's tenant, in the order of the ids. */
+async function loadEventTasks(ids: string[], ctx: GraphQLContext): Promise<(TaskRow | Error)[]> {
+  const rows = await findTasksByIds(ctx.db, ctx.principal.tenantId, [...new Set(ids)]);
+  const byId = new Map(rows.map((task) => [task.id, task]));
+  return ids.map((id) => byId.get(id) ?? new Error('task of an event not found'));
+}
 
 export const TaskEventType = builder.node(builder.objectRef<TaskEventRow>('TaskEvent'), {
   description: 'One status change of a task. Its cursor orders every event of the tenant.',
@@ -14,14 +22,14 @@ export const TaskEventType = builder.node(builder.objectRef<TaskEventRow>('TaskE
     message: t.exposeString('message', { nullable: true }),
     source: t.expose('source', { type: TaskEventSourceEnum }),
     occurredAt: t.expose('occurredAt', { type: 'DateTime' }),
-    task: t.field({
+    // Events are only ever reached through a task of the caller's tenant, or a tenant-scoped feed.
+    // Batched per tick, not cached: a subscription keeps its context across events, and each event
+    // must see its task as it is now.
+    task: t.loadable({
       type: TaskRef,
-      // Events are only ever reached through a task of the caller's tenant, or a tenant-scoped feed.
-      resolve: async (e, _args, ctx) => {
-        const task = await findTaskById(ctx.db, e.taskId);
-        if (!task || task.tenantId !== ctx.principal.tenantId) throw new Error('task of an event not found');
-        return task;
-      },
+      load: loadEventTasks,
+      loaderOptions: { cache: false },
+      resolve: (e) => e.taskId,
     }),
   }),
 });

@@ -13,6 +13,7 @@ import {
   type TaskCursor,
   type TaskFilter,
 } from '../../tasks/repository.js';
+import { taskView } from '../../tasks/public.js';
 import { INPUT_LIMITS } from '../input-limits.js';
 import { builder } from '../builder.js';
 import { ProviderEnum, TaskKindEnum, TaskStatusEnum } from './enums.js';
@@ -30,30 +31,31 @@ export const TaskType = builder.node(TaskRef, {
     return ids.map((id) => byId.get(id) ?? null);
   },
   fields: (t) => ({
-    kind: t.expose('kind', { type: TaskKindEnum }),
-    provider: t.expose('provider', { type: ProviderEnum }),
-    model: t.exposeString('model'),
-    status: t.expose('status', { type: TaskStatusEnum }),
-    statusMessage: t.exposeString('statusMessage', { nullable: true }),
+    // The values are the task's public view (tasks/public.ts), which webhook bodies carry too.
+    kind: t.field({ type: TaskKindEnum, resolve: (task) => taskView(task).kind }),
+    provider: t.field({ type: ProviderEnum, resolve: (task) => taskView(task).provider }),
+    model: t.string({ resolve: (task) => taskView(task).model }),
+    status: t.field({ type: TaskStatusEnum, resolve: (task) => taskView(task).status }),
+    statusMessage: t.string({ nullable: true, resolve: (task) => taskView(task).statusMessage }),
     progress: t.float({
       nullable: true,
       description: 'From 0 to 1, when known.',
-      resolve: (task) => task.progress ?? (task.status === 'SUCCEEDED' ? 1 : null),
+      resolve: (task) => taskView(task).progress,
     }),
-    externalTaskId: t.exposeString('externalTaskId', { nullable: true }),
-    providerTaskId: t.exposeString('providerTaskId', { nullable: true }),
+    externalTaskId: t.string({ nullable: true, resolve: (task) => taskView(task).externalTaskId }),
+    providerTaskId: t.string({ nullable: true, resolve: (task) => taskView(task).providerTaskId }),
     input: t.field({
       type: 'JSON',
       description: 'The input as given, with media bodies elided.',
       resolve: (task) => task.input,
     }),
-    videos: t.field({ type: [VideoOutputType], resolve: (task) => task.output.videos }),
-    audios: t.field({ type: [AudioOutputType], resolve: (task) => task.output.audios }),
-    error: t.field({ type: TaskErrorType, nullable: true, resolve: (task) => task.error }),
-    cost: t.field({ type: TaskCostType, nullable: true, resolve: (task) => task.cost }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+    videos: t.field({ type: [VideoOutputType], resolve: (task) => taskView(task).videos }),
+    audios: t.field({ type: [AudioOutputType], resolve: (task) => taskView(task).audios }),
+    error: t.field({ type: TaskErrorType, nullable: true, resolve: (task) => taskView(task).error }),
+    cost: t.field({ type: TaskCostType, nullable: true, resolve: (task) => taskView(task).cost }),
+    createdAt: t.field({ type: 'DateTime', resolve: (task) => taskView(task).createdAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (task) => taskView(task).updatedAt }),
+    completedAt: t.field({ type: 'DateTime', nullable: true, resolve: (task) => taskView(task).completedAt }),
     events: t.connection({
       type: TaskEventType,
       description: 'The full history of the task, oldest first.',

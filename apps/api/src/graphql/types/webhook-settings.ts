@@ -1,9 +1,9 @@
 import { tenants } from '@clipwire/schema/tables';
 import { webhookUrlSchema } from '@clipwire/schema';
 import { eq } from 'drizzle-orm';
-import { GraphQLError } from 'graphql';
 import { findTenant } from '../../tasks/repository.js';
 import { builder } from '../builder.js';
+import { INPUT_ERRORS, invalidArgument } from './errors.js';
 
 interface WebhookSettings {
   defaultUrl: string | null;
@@ -35,12 +35,13 @@ builder.queryField('webhookSettings', (t) =>
 builder.mutationField('setDefaultWebhookUrl', (t) =>
   t.field({
     type: WebhookSettingsType,
+    errors: INPUT_ERRORS,
     args: { url: t.arg.string({ description: 'null to stop delivering tasks that name no webhookUrl.' }) },
     resolve: async (_root, { url }, ctx) => {
       if (url != null) {
         const parsed = webhookUrlSchema.safeParse(url);
         const problem = parsed.success ? ctx.webhooks.checkUrl(url) : parsed.error.issues[0]?.message;
-        if (problem) throw new GraphQLError(`url: ${problem}`, { extensions: { code: 'BAD_USER_INPUT' } });
+        if (problem) throw invalidArgument('url', problem);
       }
       await ctx.db
         .update(tenants)
@@ -55,13 +56,13 @@ builder.mutationField('setDefaultWebhookUrl', (t) =>
 builder.mutationField('rotateWebhookSecret', (t) =>
   t.field({
     type: WebhookSettingsType,
+    errors: INPUT_ERRORS,
     description:
       'Makes a new signing secret. The previous one keeps signing too (a second signature) for `graceHours`.',
     args: { graceHours: t.arg.int({ defaultValue: 24 }) },
     resolve: async (_root, { graceHours }, ctx) => {
       const hours = graceHours ?? 24;
-      if (hours < 0 || hours > 24 * 30)
-        throw new GraphQLError('graceHours: must be between 0 and 720', { extensions: { code: 'BAD_USER_INPUT' } });
+      if (hours < 0 || hours > 24 * 30) throw invalidArgument('graceHours', 'must be between 0 and 720');
       const { secret, createdAt } = await ctx.webhooks.rotate(ctx.principal.tenantId, hours * 3600_000);
       const tenant = await findTenant(ctx.db, ctx.principal.tenantId);
       return { defaultUrl: tenant?.webhookUrl ?? null, secret, secretCreatedAt: createdAt };

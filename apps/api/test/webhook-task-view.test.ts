@@ -1,0 +1,57 @@
+import type { JobRow } from '@clipwire/schema/tables';
+import { tasks } from '@clipwire/schema/tables';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidOf } from './support/ids.js';
+import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
+import { NO_API_RATE_LIMIT, startReceiver, type WebhookReceiver } from './resilience/resilience-support.js';
+
+/*
+ * The webhook body's task and GraphQL's Task come from one serializer (tasks/public.ts): a delivery
+ * carries exactly what task(id:) answers, progress included.
+ */
+
+/** Every field of the webhook body's task, selected over GraphQL. */
+const PUBLIC_TASK_FIELDS = `id kind provider model status statusMessage progress externalTaskId providerTaskId
+  videos { id url watermarkUrl durationSeconds } audios { id mp3Url wavUrl mp3DurationSeconds wavDurationSeconds }
+  error { code message providerCode } cost { units } createdAt updatedAt completedAt`;
+const TASK = `query ($id: ID!) { task(id: $id) { ${PUBLIC_TASK_FIELDS} events { edges { node { cursor status } } } } }`;
+
+let stack: Stack;
+let receiver: WebhookReceiver;
+beforeAll(async () => {
+  receiver = await startReceiver();
+  stack = await startStack({ env: { ...NO_API_RATE_LIMIT, WEBHOOK_ALLOW_ORIGINS: receiver.origin } });
+});
+afterAll(async () => {
+  await stack?.stop();
+  await receiver?.stop();
+});
+
+describe('webhook task payload', () => {
+  it('is the task as GraphQL gives it: a SUCCEEDED task the provider gave no progress for has progress 1 in both', async () => {
+    const input = { ...SAMPLE_INPUT, provider: 'KLING', webhookUrl: receiver.url('/view') };
+    const created = await stack.gql(CREATE_AVATAR, { input });
+    const id = created.data!.createAvatarVideo.id as string;
+    await stack.waitForFinal(id, 'status');
+    const delivered = () => receiver.on('/view').filter((d) => d.answered < 300);
+    await eventually(async () => (delivered().length === 4 ? true : null), 10_000, 'every event delivered');
+
+    // As a provider that reports no progress leaves it; then the SUCCEEDED event delivered again.
+    await stack.app.db.db
+      .update(tasks)
+      .set({ progress: null })
+      .where(eq(tasks.id, uuidOf(id)));
+    const { task: graphql } = (await stack.gql(TASK, { id })).data!;
+    const succeeded = graphql.events.edges.find((e: any) => e.node.status === 'SUCCEEDED').node;
+    const job = { payload: { eventId: Number(succeeded.cursor) }, attempts: 1 } as unknown as JobRow;
+    expect(await stack.app.webhooks.deliverJob(job)).toMatchObject({ done: true });
+
+    const body = delivered().at(-1)!.json;
+    expect(body.data.event.status).toBe('SUCCEEDED');
+    const { events: _events, ...fields } = graphql;
+    expect(fields.progress).toBe(1);
+    expect(body.data.task.progress).toBe(fields.progress);
+    expect(body.data.task).toEqual(fields);
+  });
+});
