@@ -9,7 +9,8 @@ import {
 } from '@clipwire/schema';
 import { tasks, type JobRow, type MediaObjectRow, type TaskRow } from '@clipwire/schema/tables';
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
-import { generateSecret, sha256Hex, type Principal } from '../auth/api-keys.js';
+import type { Principal } from '../auth/api-keys.js';
+import { generateSecret, sha256Hex } from '../crypto.js';
 import { crashPoint } from '../crash.js';
 import type { Database, Tx } from '../db/client.js';
 import { driverValues, fieldPlaceholders, run } from '../db/prepared.js';
