@@ -1,12 +1,12 @@
 import type { Provider } from '@clipwire/schema';
 import { tasks, type TaskRow } from '@clipwire/schema/tables';
-import { and, eq, isNull, sql } from 'drizzle-orm';
-import type { Database, Tx } from '../db/client.js';
+import { and, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import type { Database, DbOrTx, Tx } from '../db/client.js';
 import { driverValues, fieldPlaceholders, run } from '../db/prepared.js';
 import type { JobOutcome } from '../jobs/queue.js';
 import type { TaskAdapter } from '../providers/types.js';
 import type { EngineSettings } from './engine-settings.js';
-import { countInFlight, countSubmitsSince, type TaskPatch } from './repository.js';
+import type { TaskPatch } from './transitions.js';
 
 const RATE_WINDOW_MARGIN_MS = 250;
 
@@ -78,4 +78,46 @@ export async function clearAttempt(db: Database, taskId: string, refund = false)
 /** The outcome of a submission that found its provider at its limit: try again shortly. */
 export function busy(provider: Provider): JobOutcome {
   return { retryInMs: 500 + Math.random() * 1000, error: `${provider} at its limit` };
+}
+
+/** Tasks of a provider holding a slot: sent (or being sent) upstream and not final. */
+export async function countInFlight(db: DbOrTx, provider: Provider): Promise<number> {
+  const [row] = await run(
+    db,
+    'tasks-in-flight',
+    (db) =>
+      db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(tasks)
+        .where(
+          and(
+            eq(tasks.provider, sql.placeholder('provider')),
+            or(
+              inArray(tasks.status, ['SUBMITTED', 'PROCESSING']),
+              and(eq(tasks.status, 'PENDING'), sql`${tasks.submitStartedAt} is not null`),
+            ),
+          ),
+        ),
+    { provider },
+  );
+  return row?.n ?? 0;
+}
+
+/**
+ * Creates that reached a provider since `since` (rate windows). The provider counts a create when it
+ * arrives, somewhere between our send (submit_started_at) and its answer (submitted_at): an answered
+ * create counts from its answer, one still in flight from its send. Counting answered ones from the send
+ * would free their slot early whenever a request took longer to arrive than the margin.
+ */
+export async function countSubmitsSince(db: DbOrTx, provider: Provider, since: Date): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(tasks)
+    .where(
+      and(
+        eq(tasks.provider, provider),
+        sql`coalesce(${tasks.submittedAt}, ${tasks.submitStartedAt}) > ${since.toISOString()}`,
+      ),
+    );
+  return row?.n ?? 0;
 }

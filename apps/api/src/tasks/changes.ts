@@ -9,7 +9,7 @@ import type { ProviderReport, TaskAdapter } from '../providers/types.js';
 import type { ClipwirePubSub } from '../pubsub.js';
 import { storable } from '../text.js';
 import type { RecentRows } from './recent-rows.js';
-import { transitionTask, type ChangeJobs, type TaskPatch, type Transition } from './repository.js';
+import { transitionTask, type ChangeJobs, type TaskPatch, type Transition } from './transitions.js';
 
 /**
  * What the task engine needs from webhooks: the jobs each change queues in its own statement. The

@@ -10,7 +10,8 @@ import type { ProviderHealth } from '../providers/health.js';
 import type { AdapterRegistry } from '../providers/registry.js';
 import { adapterFor, type TaskChanges } from './changes.js';
 import { retryLater, type EngineSettings } from './engine-settings.js';
-import { claimDuePolls, findOverdueTasks, findTaskById, nextPollDue } from './repository.js';
+import { claimDuePolls, findOverdueTasks, nextPollDue } from './poll-queries.js';
+import { findTaskById } from './repository.js';
 
 export interface PollerDeps {
   db: Database;

@@ -17,8 +17,10 @@ import type { EngineSettings } from './engine-settings.js';
 import type { TaskDraft } from './intake.js';
 import { Poller } from './polling.js';
 import { RecentRows } from './recent-rows.js';
-import { countInFlight, findTask, findTaskById, insertTask, isUniqueViolation } from './repository.js';
+import { countInFlight } from './admission.js';
+import { findTask, findTaskById, isUniqueViolation } from './repository.js';
 import { Submission } from './submission.js';
+import { insertTask } from './transitions.js';
 
 export { MAX_CALLBACK_BYTES, type CallbackOutcome } from './callbacks.js';
 export type { TaskChangeWebhooks } from './changes.js';

@@ -1,5 +1,6 @@
 import type { TaskEventRow } from '@clipwire/schema/tables';
-import { findTaskById, findTaskEvent } from '../../tasks/repository.js';
+import { findTaskEvent } from '../../tasks/events.js';
+import { findTaskById } from '../../tasks/repository.js';
 import { builder } from '../builder.js';
 import { TaskEventSourceEnum, TaskStatusEnum } from './enums.js';
 import { TaskRef } from './task.js';
