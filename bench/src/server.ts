@@ -12,7 +12,7 @@ import postgres from 'postgres';
 import { createApiKey, createTenant } from '@clipwire/api/auth/api-keys';
 import { loadConfig } from '@clipwire/api/config';
 import { buildApp } from '@clipwire/api/http/app';
-import { transitionStatement } from '@clipwire/api/tasks/repository';
+import { transitionStatement } from '@clipwire/api/tasks/transitions';
 import { serve } from './lib/ipc.js';
 import { KLING_WEBHOOK_SECRET, seededId, seededToken, summarize, sleep } from './lib/common.js';
 

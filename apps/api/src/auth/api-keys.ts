@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { apiKeys, tenants } from '@clipwire/schema/tables';
 import { and, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
+import { generateSecret, sha256Hex } from '../crypto.js';
 import type { DbOrTx } from '../db/client.js';
 
 /** Recognizable in logs and secret scanners; 32 random bytes (256 bits) follow. */
@@ -10,14 +10,6 @@ export interface Principal {
   tenantId: string;
   apiKeyId: string;
   scope: 'tenant' | 'admin';
-}
-
-export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
-}
-
-export function generateSecret(bytes = 32): string {
-  return randomBytes(bytes).toString('base64url');
 }
 
 export interface CreatedApiKey {

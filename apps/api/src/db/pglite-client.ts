@@ -20,27 +20,18 @@
  * until the callback here returns or throws, and statements outside it wait. As with PGlite itself, a
  * statement on the database awaited inside a transaction's callback therefore waits forever.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { QueryOptions, Results } from '@electric-sql/pglite';
+import type { WorkerInit, WorkerReady, WorkerReply, WorkerRequest } from './pglite-protocol.js';
+import { workerEntry } from './pglite-worker-entry.js';
 import {
-  messages,
-  TransactionAbortedError,
-  types,
-  type ParserOptions,
-  type QueryOptions,
-  type Results,
-} from '@electric-sql/pglite';
-import type {
-  WireError,
-  WireQueryOptions,
-  WorkerInit,
-  WorkerReady,
-  WorkerReply,
-  WorkerRequest,
-} from './pglite-protocol.js';
+  DRIZZLE_RAW_TYPES,
+  fromWire,
+  type Parser,
+  parseRawColumns,
+  pgliteParsers,
+  wireOptions,
+} from './pglite-wire.js';
 
 /** The transaction handed to transaction()'s callback: PGlite's Transaction, less sql and listen. */
 export interface PgliteWorkerTransaction {
@@ -55,136 +46,6 @@ interface Pending {
   reject(error: unknown): void;
   params: unknown[] | undefined;
   options: QueryOptions | undefined;
-}
-
-type Parser = (value: string, typeId: number) => unknown;
-
-/**
- * The types drizzle-orm/pglite (0.45) passes parsers for on every query (it keeps dates, times and
- * intervals, and numeric and date arrays, as text). The worker leaves them raw for every query, so
- * that drizzle's queries need no parsers in the worker (see WireQueryOptions.raw); other queries get
- * PGlite's own parsing of them here. Should drizzle ask for others, those queries are just slower.
- */
-const DRIZZLE_RAW_TYPES = [
-  types.TIMESTAMP,
-  types.TIMESTAMPTZ,
-  types.INTERVAL,
-  types.DATE,
-  1231,
-  1115,
-  1185,
-  1187,
-  1182,
-];
-
-const NO_OPTIONS: WireQueryOptions = { raw: [] };
-const UNSUPPORTED = ['serializers', 'blob', 'onNotice'] as const;
-const wireOptionsOf = new WeakMap<QueryOptions, WireQueryOptions>();
-
-function wireOptions(options: QueryOptions | undefined): WireQueryOptions {
-  if (!options) return NO_OPTIONS;
-  let wire = wireOptionsOf.get(options);
-  if (!wire) {
-    for (const key of UNSUPPORTED) {
-      if (options[key] !== undefined)
-        throw new Error(`PGlite in a worker thread does not take the query option ${key}`);
-    }
-    const parsers = options.parsers ?? {};
-    wire = {
-      raw: Object.keys(parsers)
-        .map(Number)
-        .filter((typeId) => typeof parsers[typeId] === 'function'),
-    };
-    if (options.rowMode !== undefined) wire.rowMode = options.rowMode;
-    if (options.paramTypes !== undefined) wire.paramTypes = options.paramTypes;
-    wireOptionsOf.set(options, wire);
-  }
-  return wire;
-}
-
-/**
- * PGlite's own parser of each type the worker leaves raw, as the PGlite instance has it: its module's
- * parser of the type, or for an array type, its array parser over the element type's.
- */
-function pgliteParsers(raw: number[], arrays: [number, number][]): Map<number, Parser> {
-  const elementOf = new Map(arrays);
-  const parserOf = (typeId: number): Parser | undefined => {
-    const element = elementOf.get(typeId);
-    if (element === undefined) return (types.parsers as ParserOptions)[typeId];
-    const parseElement = parserOf(element);
-    return (value) => types.arrayParser(value, parseElement as types.Parser, typeId);
-  };
-  const parsers = new Map<number, Parser>();
-  for (const typeId of raw) {
-    const parse = parserOf(typeId);
-    if (parse) parsers.set(typeId, parse);
-  }
-  return parsers;
-}
-
-const STANDARD_ERRORS: Record<string, ErrorConstructor> = {
-  TypeError,
-  RangeError,
-  SyntaxError,
-  ReferenceError,
-  EvalError,
-  URIError,
-};
-
-/** An error from the worker, rebuilt here as PGlite threw it. */
-function fromWire(wire: WireError, params?: unknown[], options?: QueryOptions): unknown {
-  if (wire.kind === 'value') return 'value' in wire ? wire.value : new Error(wire.message);
-  let error: Error;
-  if (wire.kind === 'transaction-aborted') error = new TransactionAbortedError();
-  else if (wire.kind === 'database')
-    error = new messages.DatabaseError(
-      wire.message,
-      Number(wire.fields.length ?? 0),
-      wire.fields.name as messages.MessageName,
-    );
-  else {
-    error = new (STANDARD_ERRORS[wire.name] ?? Error)(wire.message);
-    if (error.name !== wire.name) error.name = wire.name;
-  }
-  Object.assign(error, wire.fields);
-  const target = error as Error & { params?: unknown; queryOptions?: unknown };
-  for (const key of wire.attached) {
-    if (key === 'params') target.params = params;
-    else target.queryOptions = options;
-  }
-  return error;
-}
-
-/**
- * How to start the worker: its file beside this one, in this module's own flavour — pglite-worker.js
- * in a compiled build, pglite-worker.ts when this runs from TypeScript source (tsx, vitest). A .ts
- * worker needs tsx inside the worker: Node 20 does not apply a loader given with `--import` to a
- * worker's own entry file, and vitest compiles in-process with no loader at all. So a .ts worker
- * starts from a two-line bootstrap that registers tsx's loader in the worker thread, then imports it.
- */
-function workerEntry(): { entry: URL | string; eval: boolean } {
-  const here = import.meta.url;
-  const candidates = here.endsWith('.ts')
-    ? ['./pglite-worker.ts', './pglite-worker.js']
-    : ['./pglite-worker.js', './pglite-worker.ts'];
-  const url = candidates.map((file) => new URL(file, here)).find((candidate) => existsSync(candidate));
-  if (!url) throw new Error(`the PGlite worker is missing: no pglite-worker.js or .ts beside ${here}`);
-  if (!url.pathname.endsWith('.ts')) return { entry: url, eval: false };
-  const register = tsxRegisterUrl(here);
-  const bootstrap = `import(${JSON.stringify(register)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); });`;
-  return { entry: bootstrap, eval: true };
-}
-
-/** The file URL of tsx's ESM API (`tsx/esm/api`, whose register() installs its loader), as its package exports it. */
-function tsxRegisterUrl(from: string): string {
-  const manifestPath = createRequire(from).resolve('tsx/package.json');
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-    exports?: Record<string, { import?: { default?: string } } | string>;
-  };
-  const api = manifest.exports?.['./esm/api'];
-  const file = typeof api === 'object' ? api.import?.default : undefined;
-  if (!file) throw new Error(`tsx at ${manifestPath} exports no ./esm/api for import`);
-  return pathToFileURL(join(dirname(manifestPath), file)).href;
 }
 
 /** The part of PGlite's client API that drizzle's pglite driver uses, with PGlite in a worker thread. */
@@ -328,7 +189,7 @@ export class PgliteWorkerClient {
       params ?? [],
       options,
     )) as Results<T>;
-    this.#parse(result as Results, options);
+    parseRawColumns(result as Results, options, this.#raw, this.#pgliteParsers);
     return result;
   }
 
@@ -339,39 +200,8 @@ export class PgliteWorkerClient {
       undefined,
       options,
     )) as Results[];
-    for (const result of results) this.#parse(result, options);
+    for (const result of results) parseRawColumns(result, options, this.#raw, this.#pgliteParsers);
     return results;
-  }
-
-  /**
-   * Parses the columns the worker left as raw text, as PGlite would have: with the caller's parser of
-   * the column's type if it gave one, else PGlite's own (a type with neither stays text). A null is
-   * never parsed. Rows as objects keep, of two columns of one name, the last one's value.
-   */
-  #parse(result: Results, options: QueryOptions | undefined): void {
-    if (result.rows.length === 0) return;
-    const own = options?.parsers;
-    const columns: { key: number | string; typeId: number; parse: Parser }[] = [];
-    const add = (key: number | string, typeId: number) => {
-      const given = own?.[typeId];
-      const parse =
-        typeof given === 'function' ? given : this.#raw.has(typeId) ? this.#pgliteParsers.get(typeId) : undefined;
-      if (parse) columns.push({ key, typeId, parse });
-    };
-    if (options?.rowMode === 'array') {
-      result.fields.forEach(({ dataTypeID }, index) => add(index, dataTypeID));
-    } else {
-      const typeOf = new Map<string, number>();
-      for (const { name, dataTypeID } of result.fields) typeOf.set(name, dataTypeID);
-      for (const [name, typeId] of typeOf) add(name, typeId);
-    }
-    if (columns.length === 0) return;
-    for (const row of result.rows as Record<number | string, unknown>[]) {
-      for (const { key, typeId, parse } of columns) {
-        const value = row[key];
-        if (value !== null && value !== undefined) row[key] = parse(value as string, typeId);
-      }
-    }
   }
 
   #nextId(): number {

@@ -40,7 +40,8 @@ import {
 } from '../providers/registry.js';
 import { Metrics } from '../metrics.js';
 import { createClipwirePubSub } from '../pubsub.js';
-import { JOBS_CHANNEL, JobQueue, Worker, type JobRow } from '../jobs/queue.js';
+import { JOBS_CHANNEL, JobQueue, type JobRow } from '../jobs/queue.js';
+import { Worker } from '../jobs/worker.js';
 import { TenantFeeds } from '../tasks/feed.js';
 import { countTasksByStatus } from '../tasks/repository.js';
 import { ProviderHealth } from '../providers/health.js';

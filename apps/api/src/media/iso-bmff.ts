@@ -1,6 +1,6 @@
 /**
  * The ISO base media file format's boxes (mp4, mov, m4a), as probe.ts (duration, frame size) and
- * integrity.ts (every box present, sample tables inside the file) walk them.
+ * integrity/iso-bmff.ts (every box present, sample tables inside the file) walk them.
  */
 
 export const ISO_BMFF_MIMES: ReadonlySet<string> = new Set([

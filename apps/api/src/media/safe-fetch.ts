@@ -14,258 +14,29 @@
  *   inside `lookup`, which Node skips for IP literals. Here the check sits in undici's connector,
  *   which sees every connection, and the socket is opened to the address that was checked, so a
  *   second DNS answer (DNS rebinding) can never be used.
+ *
+ * The address and URL policy is in fetch-policy.ts, the connecting Agent in safe-agent.ts; this module
+ * re-exports both and does the download itself.
  */
-import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
-import { Agent, buildConnector, request } from 'undici';
-import ipaddr from 'ipaddr.js';
+import { request } from 'undici';
+import { MediaFetchError, redactUrl, validateFetchUrl } from './fetch-policy.js';
+import { SafeAgent } from './safe-agent.js';
 
-export type MediaFetchErrorCode =
-  | 'BLOCKED_URL'
-  | 'BLOCKED_ADDRESS'
-  | 'TOO_LARGE'
-  | 'TIMEOUT'
-  | 'HTTP_STATUS'
-  | 'TOO_MANY_REDIRECTS'
-  | 'NETWORK';
-
-export class MediaFetchError extends Error {
-  constructor(
-    readonly code: MediaFetchErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'MediaFetchError';
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Address policy
-// ---------------------------------------------------------------------------------------------
-
-export type AddressVerdict = { ok: true } | { ok: false; reason: string };
-
-function checkV4(addr: ipaddr.IPv4, via?: string): AddressVerdict {
-  const range = addr.range();
-  if (range === 'unicast') return { ok: true };
-  return { ok: false, reason: via ? `${via} embedding ${range} IPv4 ${addr.toString()}` : range };
-}
-
-function v4FromParts(hi: number, lo: number): ipaddr.IPv4 {
-  return new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
-}
-
-/**
- * Whether an IP address is public unicast (the only kind a fetched URL may reach). `reason` names the
- * range otherwise (ipaddr.js range names: loopback, private, linkLocal, carrierGradeNat, …).
- */
-export function classifyAddress(ip: string): AddressVerdict {
-  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
-  try {
-    parsed = ipaddr.parse(ip);
-  } catch {
-    return { ok: false, reason: 'not an IP address' };
-  }
-  if (parsed.kind() === 'ipv4') return checkV4(parsed as ipaddr.IPv4);
-
-  const v6 = parsed as ipaddr.IPv6;
-  const p = v6.parts;
-  const [p0 = 0, p1 = 0, p2 = 0, p3 = 0, p4 = 0, p5 = 0, p6 = 0, p7 = 0] = p;
-  // ::ffff:a.b.c.d (IPv4-mapped): the socket would go to the IPv4 address.
-  if (v6.isIPv4MappedAddress()) return checkV4(v6.toIPv4Address(), 'IPv4-mapped IPv6');
-  // ::ffff:0:a.b.c.d (IPv4-translated, RFC 6145).
-  if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0 && p4 === 0xffff && p5 === 0) {
-    return checkV4(v4FromParts(p6, p7), 'IPv4-translated IPv6');
-  }
-  // ::/96 — unspecified, loopback and the deprecated IPv4-compatible form (::7f00:1): never public.
-  if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0 && p4 === 0 && p5 === 0) {
-    const range = v6.range();
-    return { ok: false, reason: range === 'unicast' ? 'IPv4-compatible IPv6' : range };
-  }
-  // NAT64 well-known prefix 64:ff9b::/96: reaches the embedded IPv4 address through the translator.
-  if (p0 === 0x64 && p1 === 0xff9b && p2 === 0 && p3 === 0 && p4 === 0 && p5 === 0) {
-    return checkV4(v4FromParts(p6, p7), 'NAT64');
-  }
-  // 64:ff9b:1::/48 is the local-use NAT64 prefix (RFC 8215): a private translator.
-  if (p0 === 0x64 && p1 === 0xff9b && p2 === 1) return { ok: false, reason: 'local-use NAT64' };
-  // 6to4 2002:AABB:CCDD::/48 tunnels to the IPv4 address AA.BB.CC.DD.
-  if (p0 === 0x2002) return checkV4(v4FromParts(p1, p2), '6to4');
-  const range = v6.range();
-  // Teredo (2001::/32) hides an arbitrary IPv4 endpoint (obfuscated): refused outright.
-  if (range === 'unicast') return { ok: true };
-  return { ok: false, reason: range };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Dispatcher
-// ---------------------------------------------------------------------------------------------
-
-export interface ResolvedAddress {
-  address: string;
-  family: number;
-}
-
-/** Resolves a hostname to ALL its addresses. Injected in tests so nothing depends on real DNS. */
-export type LookupFunction = (hostname: string) => Promise<readonly ResolvedAddress[]>;
-
-const systemLookup: LookupFunction = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
-
-export interface SafeDispatcherOptions {
-  /**
-   * Exact origins (`http://127.0.0.1:4010`) that may be reached even though their address is not
-   * public — only the sandbox simulator's. Scheme, host and port must all match.
-   */
-  allowOrigins?: string[];
-  /** Per connection attempt. Default 10 s. */
-  connectTimeoutMs?: number;
-  /** Name resolution; default `dns.lookup(name, { all: true })`. */
-  lookup?: LookupFunction;
-}
-
-function normalizeOrigin(origin: string): string {
-  const u = new URL(origin);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new TypeError(`allowOrigins entry must be an http(s) origin, got ${u.protocol}`);
-  }
-  return u.origin;
-}
-
-/** Strips brackets and trailing dots; lower-cases. */
-function bareHost(hostname: string): string {
-  let h = hostname.toLowerCase();
-  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
-  while (h.endsWith('.')) h = h.slice(0, -1);
-  return h;
-}
-
-function blockedAddress(host: string, reason: string, literal: boolean): MediaFetchError {
-  // Resolved addresses are not echoed (they describe the inside of our network); literals were
-  // written by the caller anyway.
-  return new MediaFetchError(
-    'BLOCKED_ADDRESS',
-    literal
-      ? `address ${host} is not a public address (${reason})`
-      : `host ${host} resolves to a non-public address (${reason})`,
-  );
-}
-
-/**
- * An undici Agent that only ever opens sockets to public unicast addresses (plus the exact
- * allow-listed origins). Its connector resolves the name itself, refuses if ANY answer is not public,
- * then connects to the checked address while keeping the hostname for SNI (and undici keeps it for
- * the Host header), so no second DNS answer is ever used.
- */
-export class SafeAgent extends Agent {
-  readonly allowOrigins: ReadonlySet<string>;
-
-  constructor(opts: SafeDispatcherOptions = {}) {
-    const allow = new Set((opts.allowOrigins ?? []).map(normalizeOrigin));
-    const lookup = opts.lookup ?? systemLookup;
-    const base = buildConnector({
-      timeout: opts.connectTimeoutMs ?? 10_000,
-      // Defence in depth: we always hand net/tls an IP literal, for which Node never resolves.
-      // Should that ever change, fail instead of resolving a second time.
-      lookup: (hostname: string, _o: unknown, cb: (err: Error) => void) =>
-        cb(new MediaFetchError('BLOCKED_ADDRESS', `unexpected second DNS lookup for ${hostname}`)),
-    } as buildConnector.BuildOptions);
-
-    const connect: buildConnector.connector = (options, callback) => {
-      const fail = (err: Error) => callback(err, null);
-      const origin = `${options.protocol}//${options.host ?? options.hostname}`;
-      const allowed = allow.has(origin);
-      const host = bareHost(options.hostname);
-      const go = (address: string) =>
-        base(
-          {
-            ...options,
-            hostname: address,
-            // SNI: the name, never an IP (undici also derives it from `host`; be explicit).
-            ...(options.protocol === 'https:' && isIP(host) === 0 ? { servername: host } : {}),
-          },
-          callback,
-        );
-      if (isIP(host) !== 0) {
-        const verdict = classifyAddress(host);
-        if (!verdict.ok && !allowed) return fail(blockedAddress(host, verdict.reason, true));
-        go(host);
-        return;
-      }
-      if (!allowed && (host === 'localhost' || host.endsWith('.localhost'))) {
-        return fail(new MediaFetchError('BLOCKED_ADDRESS', `host ${host} is a loopback name`));
-      }
-      lookup(host).then(
-        (addresses) => {
-          if (addresses.length === 0) {
-            return fail(new MediaFetchError('NETWORK', `host ${host} has no addresses`));
-          }
-          // An allow-listed origin (exact scheme, host and port) skips the address check only.
-          for (const a of allowed ? [] : addresses) {
-            const verdict = classifyAddress(a.address);
-            if (!verdict.ok) return fail(blockedAddress(host, verdict.reason, false));
-          }
-          go(addresses[0]!.address);
-        },
-        (err: unknown) =>
-          fail(
-            new MediaFetchError('NETWORK', `could not resolve host ${host}`, {
-              cause: err,
-            }),
-          ),
-      );
-    };
-
-    super({ connect });
-    this.allowOrigins = allow;
-  }
-}
-
-export function createSafeDispatcher(opts: SafeDispatcherOptions = {}): SafeAgent {
-  return new SafeAgent(opts);
-}
-
-// ---------------------------------------------------------------------------------------------
-// URL validation
-// ---------------------------------------------------------------------------------------------
-
-/** scheme://host/path — no credentials, no query (presigned URLs carry secrets there). */
-export function redactUrl(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}`;
-}
-
-/**
- * Checks a URL before any connection: http(s) only, no credentials, no localhost names, no literal
- * non-public IPs (unless the exact origin is allow-listed). Names are checked again at connect time.
- */
-export function validateFetchUrl(input: string | URL, allowOrigins: ReadonlySet<string> = new Set()): URL {
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw new MediaFetchError('BLOCKED_URL', 'not a valid absolute URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new MediaFetchError('BLOCKED_URL', `URL scheme ${url.protocol} is not allowed (only http and https)`);
-  }
-  if (url.username !== '' || url.password !== '') {
-    throw new MediaFetchError('BLOCKED_URL', 'URL must not contain credentials (user:password@)');
-  }
-  if (allowOrigins.has(url.origin)) return url;
-  const host = bareHost(url.hostname);
-  if (host === '') throw new MediaFetchError('BLOCKED_URL', 'URL has no host');
-  if (host === 'localhost' || host.endsWith('.localhost')) {
-    throw new MediaFetchError('BLOCKED_URL', `host ${host} is a loopback name`);
-  }
-  if (isIP(host) !== 0) {
-    const verdict = classifyAddress(host);
-    if (!verdict.ok) throw blockedAddress(host, verdict.reason, true);
-  }
-  return url;
-}
-
-// ---------------------------------------------------------------------------------------------
-// safeFetch
-// ---------------------------------------------------------------------------------------------
+export {
+  type AddressVerdict,
+  classifyAddress,
+  MediaFetchError,
+  type MediaFetchErrorCode,
+  redactUrl,
+  validateFetchUrl,
+} from './fetch-policy.js';
+export {
+  createSafeDispatcher,
+  type LookupFunction,
+  type ResolvedAddress,
+  SafeAgent,
+  type SafeDispatcherOptions,
+} from './safe-agent.js';
 
 export interface SafeFetchOptions {
   /** Must come from createSafeDispatcher: it is what enforces the address policy. */

@@ -1,7 +1,7 @@
 import type { TaskEventRow } from '@clipwire/schema/tables';
 import type { DbOrTx } from '../db/client.js';
 import type { ClipwirePubSub } from '../pubsub.js';
-import { latestTenantEventId, listTenantEvents, type EventFilter } from './repository.js';
+import { latestTenantEventId, listTenantEvents, type EventFilter } from './events.js';
 
 const PAGE = 500;
 /** Recent events kept per feed, so caught-up subscribers never touch the database. */

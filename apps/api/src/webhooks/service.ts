@@ -9,7 +9,8 @@ import type { JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
 import { MediaFetchError, validateFetchUrl, type SafeAgent } from '../media/safe-fetch.js';
 import { publicEvent, publicTask } from '../tasks/public.js';
-import { findTaskById, type ChangeJobs } from '../tasks/repository.js';
+import { findTaskById } from '../tasks/repository.js';
+import type { ChangeJobs } from '../tasks/transitions.js';
 
 /**
  * Delay before each retry of a failed delivery: quick at first, then hours apart, about 27 hours

@@ -1,5 +1,6 @@
 import type { TaskEventRow, TaskRow } from '@clipwire/schema/tables';
-import { findTaskEvent, findTasksByIds } from '../../tasks/repository.js';
+import { findTaskEvent } from '../../tasks/events.js';
+import { findTasksByIds } from '../../tasks/repository.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { TaskEventSourceEnum, TaskStatusEnum } from './enums.js';

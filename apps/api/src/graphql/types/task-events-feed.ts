@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { latestTenantEventId } from '../../tasks/repository.js';
+import { latestTenantEventId } from '../../tasks/events.js';
 import { builder } from '../builder.js';
 import { normalizeFilter, TaskFilterInput } from './task.js';
 import { TaskEventType } from './task-event.js';

@@ -2,17 +2,16 @@ import { isUuid } from '@clipwire/schema';
 import type { TaskRow } from '@clipwire/schema/tables';
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
+import { listTaskEvents } from '../../tasks/events.js';
+import { findTask, findTasksByIds } from '../../tasks/repository.js';
 import {
   decodeTaskCursor,
   encodeTaskCursor,
-  findTask,
-  findTasksByIds,
-  listTaskEvents,
   listTasks,
   countTasks,
   type TaskCursor,
   type TaskFilter,
-} from '../../tasks/repository.js';
+} from '../../tasks/task-pages.js';
 import { taskView } from '../../tasks/public.js';
 import { INPUT_LIMITS } from '../input-limits.js';
 import { builder } from '../builder.js';

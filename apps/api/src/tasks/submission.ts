@@ -1,0 +1,270 @@
+import { ProviderError } from '@clipwire/providers';
+import type { Provider } from '@clipwire/schema';
+import type { JobRow, MediaObjectRow, TaskRow } from '@clipwire/schema/tables';
+import { crashPoint } from '../crash.js';
+import { generateSecret, sha256Hex } from '../crypto.js';
+import type { Database, Tx } from '../db/client.js';
+import type { ClaimStep, JobOutcome } from '../jobs/queue.js';
+import type { Logger } from '../logger.js';
+import type { MediaStore } from '../media/store.js';
+import { CircuitOpenError, type ProviderHealth } from '../providers/health.js';
+import { CALLBACK_SLUGS, type AdapterRegistry } from '../providers/registry.js';
+import { neverReachedProvider, type ProviderReport, type SubmitContext, type TaskAdapter } from '../providers/types.js';
+import { admit, busy, clearAttempt, firstPoll } from './admission.js';
+import { adapterFor, type TaskChanges } from './changes.js';
+import { backoff, retryLater, type EngineSettings } from './engine-settings.js';
+import type { RecentRows } from './recent-rows.js';
+import { findTaskById } from './repository.js';
+
+export interface SubmissionDeps {
+  db: Database;
+  adapters: AdapterRegistry;
+  media: MediaStore;
+  health: ProviderHealth;
+  log: Logger;
+  /** Where providers reach us: callbacks and /media links are built on it. */
+  publicBaseUrl: () => string;
+  engine: EngineSettings;
+}
+
+/**
+ * What the submission job's claim prepared: the task as the claim left it and, when the claim committed
+ * an attempt, that attempt's callback token and the stored media the provider takes inline.
+ */
+export interface SubmitClaim {
+  task: TaskRow;
+  attempt: SubmitAttempt | null;
+}
+
+interface SubmitAttempt {
+  token: string;
+  media: Map<string, MediaObjectRow>;
+}
+
+const done: JobOutcome = { done: true };
+/** The job was deleted in the transaction of the change that ended it. */
+const completed: JobOutcome = { done: true, completed: true };
+
+/**
+ * Sends a task's create to its provider, at most once upstream: the submission job, its claim step,
+ * and what an unconfirmed create calls for (looking the task up before anything is resent).
+ */
+export class Submission {
+  /**
+   * Account-level refusals seen lately, per provider (quota, arrears, no permission): while one is
+   * fresh, new tasks for that provider are refused at once instead of being accepted to fail.
+   */
+  private readonly accountRefusals = new Map<Provider, { code: string; message: string; until: number }>();
+
+  constructor(
+    private readonly deps: SubmissionDeps,
+    private readonly changes: TaskChanges,
+    private readonly recent: RecentRows,
+    /** Plans a poll round at this time (epoch ms) unless an earlier one is planned. */
+    private readonly planPoll: (at: number) => void,
+  ) {}
+
+  /** A fresh account-level refusal of `provider`, while new tasks for it are refused at once. */
+  refusal(provider: Provider): { code: string; message: string } | undefined {
+    const refusal = this.accountRefusals.get(provider);
+    return refusal && refusal.until > Date.now() ? refusal : undefined;
+  }
+
+  /**
+   * The submission job's ClaimStep, inside the claim's transaction: reads the task and, when it is to
+   * be sent now, takes its slot, commits the attempt (with a fresh callback token's hash) and reads the
+   * media the provider takes inline. Claiming a submission is one transaction.
+   */
+  readonly claim: ClaimStep = async (tx, job) => {
+    const task = await findTaskById(tx, String(job.payload.taskId));
+    if (task?.status !== 'PENDING' || !task.providerRequest) return { settle: done };
+    const adapter = this.deps.adapters.get(task.provider, task.kind);
+    // An earlier attempt's outcome is unknown, or the provider is not configured here: the job decides.
+    if (task.submitStartedAt !== null || !adapter) return { context: { task, attempt: null } satisfies SubmitClaim };
+    const started = await this.startAttempt(tx, task, adapter);
+    return 'task' in started ? { context: started } : { settle: started };
+  };
+
+  /**
+   * Inside the caller's transaction: admits the task (see `admit`) with a fresh callback token and
+   * reads the media the provider takes inline; or the outcome for the job when the task is gone or
+   * its provider at its limit.
+   */
+  private async startAttempt(
+    tx: Tx,
+    task: TaskRow,
+    adapter: TaskAdapter,
+  ): Promise<{ task: TaskRow; attempt: SubmitAttempt } | JobOutcome> {
+    const token = generateSecret(32);
+    const admitted = await admit(tx, this.deps.engine, task, adapter, sha256Hex(token));
+    if (admitted === 'gone') return done;
+    if (admitted === 'busy') return busy(task.provider);
+    const media = adapter.inlinesMedia
+      ? await this.deps.media.getMany(tx, mediaIdsOf(admitted.providerRequest))
+      : new Map<string, MediaObjectRow>();
+    return { task: admitted, attempt: { token, media } };
+  }
+
+  /**
+   * The submission job. At most one create per task reaches the provider: the attempt is
+   * committed (with a fresh callback token's hash) before the request goes out, so after a crash
+   * or a timeout the next run knows a create may be upstream and looks for it first. Its answer,
+   * the job's end and the jobs the change calls for commit together.
+   */
+  async submitJob(job: JobRow, context?: unknown): Promise<JobOutcome> {
+    const claim = context as SubmitClaim | undefined;
+    let task = claim?.task ?? (await findTaskById(this.deps.db, String(job.payload.taskId)));
+    if (task?.status !== 'PENDING' || !task.providerRequest) return done;
+    const adapter = adapterFor(this.deps.adapters, task);
+    const log = this.deps.log.child({ taskId: task.id, provider: task.provider });
+    const { engine } = this.deps;
+
+    let attempt = claim?.attempt ?? null;
+    if (!attempt) {
+      if (task.submitStartedAt !== null) {
+        // The previous attempt's outcome is unknown (its process died, or the request timed out).
+        if (!adapter.findsUnconfirmedCreates) {
+          await this.changes.fail(
+            task,
+            'SUBMISSION_UNCONFIRMED',
+            null,
+            `${task.provider} may or may not have accepted the task; it was not sent again so that it cannot run (and be paid for) twice`,
+          );
+          return done;
+        }
+        try {
+          if (await this.adoptUpstream(task, adapter)) return done;
+        } catch (error) {
+          return retryLater(job, error, engine.retryBaseMs, engine.retryMaxMs);
+        }
+        // "Not found" proves nothing while the earlier request may still be on its way: resend only
+        // once it can no longer land (the provider would otherwise see two creates).
+        const waited = Date.now() - task.submitStartedAt.getTime();
+        if (waited < engine.unconfirmedGraceMs) {
+          return {
+            retryInMs: engine.unconfirmedGraceMs - waited,
+            error: 'earlier create not found yet; waiting before resending',
+          };
+        }
+        log.info(
+          { waitedMs: waited, attempts: task.submitAttempts },
+          'earlier create not found upstream after the grace period: sending it again',
+        );
+        await clearAttempt(this.deps.db, task.id);
+      }
+      const pending = task;
+      const started = await this.deps.db.transaction((tx) => this.startAttempt(tx, pending, adapter));
+      if (!('task' in started)) return started;
+      ({ task, attempt } = started);
+    }
+    crashPoint('submit:after-attempt-committed');
+    this.recent.remember(task); // its callback token is known here from now on
+    if (task.nextPollAt) this.planPoll(task.nextPollAt.getTime());
+
+    let report: ProviderReport;
+    try {
+      const ctx = this.submitContext(task, adapter, attempt);
+      const sending = task;
+      report = await this.deps.health.call(task.provider, () => adapter.submit(sending, ctx));
+    } catch (error) {
+      if (error instanceof CircuitOpenError) {
+        // Nothing was sent: the attempt does not count against the task.
+        await clearAttempt(this.deps.db, task.id, true);
+        return { retryInMs: 5000, error: error.message };
+      }
+      if (!(error instanceof ProviderError)) throw error;
+      const unconfirmed = (error.kind === 'network' || error.kind === 'timeout') && !neverReachedProvider(error);
+      if (unconfirmed) {
+        // Leave the attempt marked: the next run looks the task up before anything is resent.
+        log.warn({ code: error.code, kind: error.kind }, 'create outcome unknown');
+        return { retryInMs: 1000, error: error.message };
+      }
+      await clearAttempt(this.deps.db, task.id);
+      const attempts = task.submitAttempts;
+      if (isDuplicateCreate(error) && adapter.findsUnconfirmedCreates) {
+        // A create we did not know of is upstream after all: a second create went out for this task.
+        log.warn(
+          { code: error.code, attempts },
+          'create refused as a duplicate of one already upstream; adopting that one',
+        );
+        if (await this.adoptUpstream(task, adapter)) return done;
+      }
+      if (error.retryable && attempts < engine.submitAttempts) {
+        const delay = backoff(attempts, engine.retryBaseMs, engine.retryMaxMs, error.retryAfterMs);
+        log.info(
+          { code: error.code, kind: error.kind, attempts, delayMs: Math.round(delay) },
+          'submission will be retried',
+        );
+        return { retryInMs: delay, error: error.message };
+      }
+      log.warn({ code: error.code, kind: error.kind, attempts }, 'submission failed');
+      if (error.kind === 'quota' || error.kind === 'permission') {
+        this.accountRefusals.set(task.provider, {
+          code: error.code,
+          message: error.message,
+          until: Date.now() + engine.accountRefusalMs,
+        });
+      }
+      await this.changes.fail(
+        task,
+        `PROVIDER_${error.kind.toUpperCase()}`,
+        error.code,
+        `${task.provider} refused the task: ${error.message}`,
+      );
+      return done;
+    }
+    crashPoint('submit:after-upstream-accepted');
+    this.accountRefusals.delete(task.provider);
+    // The answer ("submitted"), the job's end and the jobs the change calls for: one transaction.
+    await this.changes.applyReport(
+      task,
+      report,
+      'API',
+      { submittedAt: new Date(), ...firstPoll(engine, adapter) },
+      job,
+    );
+    return completed;
+  }
+
+  private submitContext(task: TaskRow, adapter: TaskAdapter, attempt: SubmitAttempt): SubmitContext {
+    const base = this.deps.publicBaseUrl();
+    return {
+      callbackUrl: adapter.callbacks ? `${base}/callbacks/${CALLBACK_SLUGS[task.provider]}/${attempt.token}` : null,
+      mediaUrl: async (id) => `${base}${this.deps.media.signedPath(id)}`,
+      mediaBase64: async (id) => {
+        const media = attempt.media.get(id) ?? (await this.deps.media.get(id));
+        if (!media) throw new Error(`stored media ${id} of task ${task.id} is missing`);
+        return media.bytes.toString('base64');
+      },
+    };
+  }
+
+  private async adoptUpstream(task: TaskRow, adapter: TaskAdapter): Promise<boolean> {
+    const existing = await this.deps.health.call(task.provider, () => adapter.lookup(task));
+    if (!existing) return false;
+    await this.changes.applyReport(task, existing, 'POLL', {
+      submittedAt: new Date(),
+      ...firstPoll(this.deps.engine, adapter),
+    });
+    return true;
+  }
+}
+
+function isDuplicateCreate(error: ProviderError): boolean {
+  return error.kind === 'validation' && /external_task_id/i.test(error.message) && /exist/i.test(error.message);
+}
+
+/** The stored media a provider request refers to (`{ mediaId }` anywhere in it). */
+function mediaIdsOf(request: unknown): string[] {
+  const ids = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.mediaId === 'string' && Object.keys(o).length === 1) ids.add(o.mediaId);
+      else Object.values(o).forEach(walk);
+    }
+  };
+  walk(request);
+  return [...ids];
+}
