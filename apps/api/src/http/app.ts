@@ -3,9 +3,6 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { DigitalHumanClient } from '@clipwire/providers/digital-human';
-import { KieClient } from '@clipwire/providers/kie';
-import { KlingClient } from '@clipwire/providers/kling';
 import { UUID_PATTERN } from '@clipwire/schema';
 import { webRoot } from '@clipwire/web';
 import { execute, getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
@@ -35,11 +32,8 @@ import { schema } from '../graphql/schema.js';
 import { createLogger, type Logger } from '../logger.js';
 import { MediaStore } from '../media/store.js';
 import { createSafeDispatcher } from '../media/safe-fetch.js';
-import { digitalHumanAdapter } from '../providers/digital-human.js';
-import { kieAvatarAdapter } from '../providers/kie.js';
-import { klingAvatarAdapter, klingVideoSoundAdapter } from '../providers/kling.js';
-import { AdapterRegistry, providerForSlug } from '../providers/registry.js';
-import type { TaskAdapter } from '../providers/types.js';
+import { buildAdapters } from '../providers/build.js';
+import { providerForSlug } from '../providers/registry.js';
 import { Metrics } from '../metrics.js';
 import { createClipwirePubSub } from '../pubsub.js';
 import { JOBS_CHANNEL, JobQueue, Worker, type JobRow } from '../jobs/queue.js';
@@ -604,59 +598,6 @@ function sandboxOrigins(config: Config, sandboxUrl: string | undefined): string[
     .filter((p) => p.mode === 'SANDBOX')
     .map((p) => p.baseUrl ?? sandboxUrl);
   return [...new Set(urls.filter((u): u is string => u !== undefined).map((u) => new URL(u).origin))];
-}
-
-/** One adapter per configured provider capability; sandboxed providers talk to the simulator. */
-function buildAdapters(
-  config: Config,
-  sandboxUrl: string | undefined,
-  dispatcher: Dispatcher | undefined,
-): AdapterRegistry {
-  const adapters: TaskAdapter[] = [];
-  const base = (p: { mode: 'LIVE' | 'SANDBOX'; baseUrl: string | undefined }) =>
-    p.mode === 'LIVE' ? p.baseUrl : (p.baseUrl ?? sandboxUrl);
-  const klingUrl = base(config.kling);
-  if (klingUrl) {
-    const kling = new KlingClient({
-      baseUrl: klingUrl,
-      auth: config.kling.auth,
-      dispatcher,
-      timeoutMs: config.providerTimeoutMs,
-    });
-    adapters.push(
-      klingAvatarAdapter(kling, config.kling.mode, config.klingWebhookSecret),
-      klingVideoSoundAdapter(kling, config.kling.mode, config.klingWebhookSecret),
-    );
-  }
-  const kieUrl = base(config.kie);
-  if (kieUrl) {
-    const uploadBaseUrl = config.kie.uploadBaseUrl ?? (config.kie.mode === 'SANDBOX' ? kieUrl : undefined);
-    const kie = new KieClient({
-      apiKey: config.kie.auth.apiKey,
-      baseUrl: kieUrl,
-      dispatcher,
-      timeoutMs: config.providerTimeoutMs,
-      ...(uploadBaseUrl ? { uploadBaseUrl } : {}),
-    });
-    adapters.push(
-      kieAvatarAdapter(kie, config.kie.mode, {
-        hmacKey: config.kie.webhookHmacKey,
-        // Live without a public base URL, KIE cannot fetch our /media links: use its upload API.
-        uploadInputs: config.kie.mode === 'LIVE' && !config.publicBaseUrl,
-      }),
-    );
-  }
-  const dhUrl = base(config.digitalHuman);
-  if (dhUrl) {
-    const dh = new DigitalHumanClient({
-      baseUrl: dhUrl,
-      apiKey: config.digitalHuman.auth.apiKey,
-      dispatcher,
-      timeoutMs: config.providerTimeoutMs,
-    });
-    adapters.push(digitalHumanAdapter(dh, config.digitalHuman.mode));
-  }
-  return new AdapterRegistry(adapters);
 }
 
 /** A bounded set of route names for metrics labels. */
