@@ -5,30 +5,17 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { UUID_PATTERN } from '@clipwire/schema';
 import { webRoot } from '@clipwire/web';
-import { execute, getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { createYoga, type Plugin } from 'graphql-yoga';
-import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import type { GraphQLError } from 'graphql';
 import type { Dispatcher } from 'undici';
-import { WebSocketServer, type WebSocket } from 'ws';
-import {
-  ApiKeyAuthenticator,
-  AUTH_FAILURE_MESSAGES,
-  revokedKeyIds,
-  type AuthFailure,
-  type Principal,
-} from '../auth/api-keys.js';
+import { createAdmission } from '../auth/admission.js';
+import { ApiKeyAuthenticator } from '../auth/api-keys.js';
 import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { bootstrapSandboxTenant, SANDBOX_KEY_FILE } from '../auth/bootstrap.js';
 import { isSandbox, type Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/client.js';
-import type { GraphQLContext } from '../graphql/context.js';
-import { armorPlugins } from '../graphql/armor.js';
-import { useRequestBodyLimit, type BodyLimits } from '../graphql/body-limit.js';
-import { clientErrorPolicy } from '../graphql/client-errors.js';
-import { checkVariables, useInputLimits } from '../graphql/input-limits.js';
-import { SubscriptionDelivery, type Delivery } from '../graphql/ws-delivery.js';
-import { schema } from '../graphql/schema.js';
+import type { SubscriptionDelivery } from '../graphql/ws-delivery.js';
+import { createGraphQLWebSocket, startRevocationSweep } from '../graphql/ws.js';
+import { createGraphQLServer, GRAPHQL_PATH } from '../graphql/yoga.js';
 import { createLogger, type Logger } from '../logger.js';
 import { MediaStore } from '../media/store.js';
 import { createSafeDispatcher } from '../media/safe-fetch.js';
@@ -43,8 +30,9 @@ import { ProviderHealth } from '../providers/health.js';
 import { DEFAULT_ENGINE, MAX_CALLBACK_BYTES, TaskService, type EngineSettings } from '../tasks/service.js';
 import { WEBHOOK_RETRY_SCHEDULE_MS, WebhookService } from '../webhooks/service.js';
 import { BodyTooLargeError, readBody } from './body.js';
-import { MB } from '../media/limits.js';
 import { serveStatic } from './static.js';
+
+export { GRAPHQL_BODY_LIMITS } from '../graphql/yoga.js';
 
 export interface AppOptions {
   config: Config;
@@ -78,28 +66,7 @@ export interface App {
   stop(): Promise<void>;
 }
 
-const GRAPHQL_PATH = '/graphql';
 const MEDIA_PATH = new RegExp(`^/media/(${UUID_PATTERN})$`);
-/**
- * The GraphQL endpoint's body limits, sized to the largest legitimate request of each kind:
- * - JSON: an image and an audio inline as base64 at KIE's 10 MB maxima (2 × 13.4 MiB) and the rest
- *   of the request; larger media (videos up to 100 MB) go as a URL or a multipart upload. A create
- *   holds fewer than a hundred JSON values: 10,000 leaves room and bounds what JSON.parse may cost.
- * - multipart: one file at the largest documented maximum (a 100 MB video) and the rest; each file
- *   up to 101 MiB, so that the media checks, not the parser, say which field is over its limit.
- */
-export const GRAPHQL_BODY_LIMITS: BodyLimits = {
-  jsonBytes: 32 * MB,
-  jsonValues: 10_000,
-  jsonDepth: 32,
-  multipartBytes: 110 * MB,
-  fileBytes: 101 * MB,
-  fieldBytes: 1 * MB,
-  files: 4,
-};
-/** Largest WebSocket frame accepted; a subscription document is far smaller. */
-const WS_MAX_PAYLOAD = 256 * 1024;
-
 /**
  * The whole API on one http.Server: GraphQL over HTTP (yoga) and WebSocket (graphql-ws), provider
  * callbacks, health endpoints and the web console. `start()` listens; `stop()` undoes everything.
@@ -173,120 +140,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
   ];
   let unlisten: (() => Promise<void>) | undefined;
 
-  /** Subscriptions started, over SSE (the envelop) or WebSocket (SubscriptionDelivery). */
-  function countSubscription(args: Pick<ExecutionArgs, 'document' | 'operationName'>): void {
-    const op = getOperationAST(args.document, args.operationName);
-    metrics.graphqlOperations.inc({ type: 'subscription', name: op?.name?.value ?? 'anonymous', outcome: 'ok' });
-  }
-
-  const errors = clientErrorPolicy({
-    production: config.env === 'production',
-    onMasked: (err) => log.error({ err }, 'graphql error'),
+  const admit = createAdmission(authenticator, rateLimiter);
+  const { yoga, errors } = createGraphQLServer({
+    config,
+    services: { db, pubsub, feeds, tasks, adapters, health, webhooks, safeDispatcher, log },
+    metrics,
+    admit,
+    maxBodyBytes: options.maxGraphQLBodyBytes,
   });
-  const bodyLimits: BodyLimits = options.maxGraphQLBodyBytes
-    ? { ...GRAPHQL_BODY_LIMITS, jsonBytes: options.maxGraphQLBodyBytes, multipartBytes: options.maxGraphQLBodyBytes }
-    : GRAPHQL_BODY_LIMITS;
-
-  /** Who is calling, and whether they may now: a principal, or the refusal to send. */
-  async function admit(authorization: unknown): Promise<{ principal: Principal } | { refusal: GraphQLError }> {
-    const outcome = await authenticator.authenticate(authorization);
-    if ('failure' in outcome) return { refusal: unauthenticated(outcome.failure) };
-    const waitMs = await rateLimiter.take(outcome.apiKeyId);
-    if (waitMs !== null) {
-      return {
-        refusal: new GraphQLError('too many requests for this API key', {
-          extensions: {
-            code: 'RATE_LIMITED',
-            http: { status: 429, headers: { 'retry-after': String(Math.ceil(waitMs / 1000)) } },
-          },
-        }),
-      };
-    }
-    return { principal: outcome };
-  }
-
-  const yoga = createYoga<{ req?: IncomingMessage; res?: ServerResponse; principal?: Principal }, GraphQLContext>({
-    schema,
-    graphqlEndpoint: GRAPHQL_PATH,
-    landingPage: false,
-    // Checked by useRequestBodyLimit below instead (yoga's own check pipes every body through a stream).
-    maxRequestBodySize: false,
-    graphiql: config.env === 'production' ? false : { subscriptionsProtocol: 'WS' },
-    maskedErrors: errors.maskedErrors,
-    batching: false,
-    plugins: [
-      useInputLimits(),
-      ...armorPlugins(config.env === 'production'),
-      errors.plugin,
-      useGraphQLJsExecute(),
-      // A cross-site form or GET cannot be a GraphQL request: JSON bodies preflight by themselves;
-      // multipart uploads and GETs must carry one of these headers.
-      useCSRFPrevention({ requestHeaders: ['graphql-preflight', 'apollo-require-preflight', 'x-graphql-csrf'] }),
-      useTenantScopedQueries(),
-      useRequestBodyLimit(bodyLimits),
-      {
-        onExecute: ({ args }) => ({
-          onExecuteDone: ({ result }) => {
-            const op = getOperationAST(args.document, args.operationName);
-            const failed = 'errors' in result && Array.isArray(result.errors) && result.errors.length > 0;
-            metrics.graphqlOperations.inc({
-              type: op?.operation ?? 'unknown',
-              name: op?.name?.value ?? 'anonymous',
-              outcome: failed ? 'error' : 'ok',
-            });
-          },
-        }),
-        onSubscribe: ({ args }) => countSubscription(args),
-      } satisfies Plugin,
-    ],
-    logging: {
-      debug: (...args) => log.debug(args.map(String).join(' ')),
-      info: (...args) => log.info(args.map(String).join(' ')),
-      warn: (...args) => log.warn(args.map(String).join(' ')),
-      error: (...args) => log.error({ err: args[0] }, 'graphql error'),
-    },
-    // POST requests (and WebSocket operations) are admitted before their body is read; a GET here.
-    context: async (initial): Promise<GraphQLContext> => {
-      let principal = initial.principal;
-      if (!principal) {
-        const admission = await admit(initial.request?.headers.get('authorization') ?? undefined);
-        if ('refusal' in admission) throw admission.refusal;
-        principal = admission.principal;
-      }
-      return {
-        db: db.db,
-        asTenant: (fn) => (principal.scope === 'admin' ? fn(db.db) : db.asTenant(principal.tenantId, fn)),
-        principal,
-        pubsub,
-        feeds,
-        tasks,
-        adapters,
-        health,
-        webhooks,
-        intake: { dispatcher: safeDispatcher, fetchTimeoutMs: 20_000, checkWebhookUrl: (u) => webhooks.checkUrl(u) },
-        log,
-      };
-    },
-  });
-
-  /**
-   * Query operations read as the caller's tenant (each statement in its own tenant-scoped
-   * transaction, see asTenant), so on Postgres row-level security backs up every tenant filter in
-   * the resolvers. (Mutations go through the task engine, which scopes by tenant in its queries;
-   * subscriptions scope each read with ctx.asTenant.)
-   */
-  function useTenantScopedQueries(): Plugin {
-    return {
-      onExecute({ args, setExecuteFn, executeFn }) {
-        const ctx = args.contextValue as unknown as GraphQLContext;
-        if (!db.rowLevelSecurity || ctx.principal.scope === 'admin') return;
-        if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
-        setExecuteFn((execArgs) =>
-          ctx.asTenant((tx) => Promise.resolve(executeFn({ ...execArgs, contextValue: { ...ctx, db: tx } }))),
-        );
-      },
-    };
-  }
 
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
@@ -432,105 +293,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
     return key ? { mode, sandboxApiKey: key } : { mode };
   }
 
-  const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: WS_MAX_PAYLOAD });
-  const delivery = new SubscriptionDelivery(errors.mask);
-  const wsOperations = new WeakMap<
-    ExecutionArgs,
-    { execute: (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult; delivery: Delivery }
-  >();
-  type WsExtra = { principal?: Principal; socket: WebSocket };
-  /** Open authenticated sockets, so that a revoked key's sockets can be closed. */
-  const sockets = new Map<WebSocket, Principal>();
-  const wsServer = useServer<Record<string, unknown> | undefined, WsExtra>(
-    {
-      connectionInitWaitTimeout: 3000, // no connection_init in time: closed with 4408
-      onConnect: async (ctx) => {
-        const principal = await authenticator.authenticate(ctx.connectionParams?.authorization);
-        if ('failure' in principal) {
-          // Closed here with the reason; graphql-ws's own close (4403 "Forbidden") then finds it closing.
-          ctx.extra.socket.close(4403, AUTH_FAILURE_MESSAGES[principal.failure]);
-          return false;
-        }
-        ctx.extra.principal = principal;
-        sockets.set(ctx.extra.socket, principal);
-        metrics.openSockets.inc();
-        return true;
-      },
-      onClose: (ctx) => {
-        if (sockets.delete(ctx.extra.socket)) metrics.openSockets.dec();
-      },
-      onComplete: () => {
-        metrics.openSubscriptions.dec();
-      },
-      onOperation: () => {
-        metrics.openSubscriptions.inc();
-      },
-      onSubscribe: async (ctx, id, payload) => {
-        const principal = ctx.extra.principal;
-        if (!principal) return [new GraphQLError('not authenticated')];
-        const tooBig = checkVariables(payload.variables);
-        if (tooBig) return [tooBig];
-        try {
-          const enveloped = yoga.getEnveloped({ principal, params: payload });
-          // The same envelop as HTTP: parse (token limit) and validate (depth, aliases, cost…).
-          // graphql-ws skips validation when onSubscribe returns execution args, so it is done here.
-          const document = enveloped.parse(payload.query);
-          const errors = enveloped.validate(enveloped.schema, document);
-          if (errors.length > 0) return errors;
-          const args: ExecutionArgs = {
-            schema: enveloped.schema,
-            document,
-            operationName: payload.operationName,
-            variableValues: payload.variables,
-            contextValue: await enveloped.contextFactory(),
-          };
-          const shareKey = JSON.stringify([
-            principal.apiKeyId,
-            payload.operationName ?? null,
-            payload.query,
-            payload.variables ?? null,
-          ]);
-          wsOperations.set(args, { execute: enveloped.execute, delivery: { socket: ctx.extra.socket, id, shareKey } });
-          return args;
-        } catch (error) {
-          if (error instanceof GraphQLError) return [error];
-          throw error;
-        }
-      },
-      // Queries and mutations over the socket run through the envelop; subscriptions are delivered
-      // by SubscriptionDelivery (executed once per event and distinct subscription).
-      execute: (args) => wsOperations.get(args)!.execute(args),
-      subscribe: (args) => {
-        countSubscription(args);
-        return delivery.subscribe(args, wsOperations.get(args)!.delivery);
-      },
-      // What graphql-ws itself sends (results of queries, mutations and refused subscriptions; errors)
-      // passes the same error policy as HTTP.
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors ? { ...result, errors: result.errors.map((e) => errors.mask(e).toJSON()) } : undefined,
-      onError: (_ctx, _id, _payload, errs) => errs.map((e) => errors.mask(e).toJSON()),
-    },
-    wss,
-  );
-
-  /** Closes, within seconds, the sockets of keys revoked since they connected (4403). */
-  const revocationSweep = setInterval(() => {
-    if (sockets.size === 0) return;
-    const ids = [...new Set([...sockets.values()].map((p) => p.apiKeyId))];
-    void revokedKeyIds(db.db, ids)
-      .then((revoked) => {
-        for (const [socket, principal] of sockets) {
-          if (revoked.has(principal.apiKeyId)) socket.close(4403, 'API key revoked');
-        }
-      })
-      .catch((err: unknown) => log.error({ err }, 'revocation sweep failed'));
-  }, 2000);
-  revocationSweep.unref();
+  const ws = createGraphQLWebSocket({ server, yoga, errors, authenticator, metrics });
+  const stopRevocationSweep = startRevocationSweep(ws.sockets, db.db, log);
 
   return {
     server,
     feeds,
-    delivery,
+    delivery: ws.delivery,
     db,
     tasks,
     webhooks,
@@ -577,11 +346,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
       metricsServer?.close();
       metricsServer?.closeAllConnections();
       tasks.stopPolling();
-      clearInterval(revocationSweep);
+      stopRevocationSweep();
       if (config.role !== 'api') await Promise.all(workers.map((w) => w.stop())); // finish the jobs in hand, release the rest
       await unlisten?.();
-      await wsServer.dispose(); // closes every socket with 1001 Going Away
-      wss.close();
+      await ws.close();
       server.closeAllConnections();
       await closed;
       health.shutdown();
@@ -615,13 +383,6 @@ function isLoopback(address: string | undefined): boolean {
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 }
 
-/** Refused credentials: 401 with the expected form, in GraphQL's error shape. */
-function unauthenticated(failure: AuthFailure): GraphQLError {
-  return new GraphQLError(AUTH_FAILURE_MESSAGES[failure], {
-    extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
-  });
-}
-
 /** A request refused before GraphQL ran, answered as yoga answers one (status and headers from the error). */
 function sendGraphQLError(res: ServerResponse, error: GraphQLError): void {
   const http = (error.extensions.http ?? {}) as { status?: number; headers?: Record<string, string> };
@@ -642,15 +403,4 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
     ...headers,
   });
   res.end(text);
-}
-
-/**
- * Queries and mutations execute on graphql-js's `execute`, as subscription events already do in
- * SubscriptionDelivery, instead of yoga's default @graphql-tools/executor: the same result for the
- * operations this schema has (no @defer/@stream), with fewer promise wrappers per field. Measured on
- * S5 over PostgreSQL, alternating both engines on one machine state: 0.27–0.30 → 0.31–0.33 of the raw
- * SELECT's throughput.
- */
-function useGraphQLJsExecute(): Plugin {
-  return { onExecute: ({ setExecuteFn }) => setExecuteFn(execute) };
 }
