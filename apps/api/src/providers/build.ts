@@ -61,3 +61,11 @@ export function buildAdapters(
   }
   return new AdapterRegistry(adapters);
 }
+
+/** The origins of the sandboxed providers: the only private addresses URL media may be fetched from. */
+export function sandboxOrigins(config: Config, sandboxUrl: string | undefined): string[] {
+  const urls = [config.kling, config.kie, config.digitalHuman]
+    .filter((p) => p.mode === 'SANDBOX')
+    .map((p) => p.baseUrl ?? sandboxUrl);
+  return [...new Set(urls.filter((u): u is string => u !== undefined).map((u) => new URL(u).origin))];
+}
