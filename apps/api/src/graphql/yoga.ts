@@ -6,16 +6,9 @@ import type { Admit } from '../auth/admission.js';
 import type { Principal } from '../auth/api-keys.js';
 import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
-import type { Logger } from '../logger.js';
 import { MB } from '../media/limits.js';
 import type { SafeAgent } from '../media/safe-fetch.js';
 import type { Metrics } from '../metrics.js';
-import type { ProviderHealth } from '../providers/health.js';
-import type { AdapterRegistry } from '../providers/registry.js';
-import type { ClipwirePubSub } from '../pubsub.js';
-import type { TenantFeeds } from '../tasks/feed.js';
-import type { TaskService } from '../tasks/service.js';
-import type { WebhookService } from '../webhooks/service.js';
 import { armorPlugins } from './armor.js';
 import { type BodyLimits, useRequestBodyLimit } from './body-limit.js';
 import { type ClientErrorPolicy, clientErrorPolicy } from './client-errors.js';
@@ -51,18 +44,14 @@ export interface ServerContext {
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
 
 /** The services every operation's context is made of. */
-export interface ContextServices {
+export type ContextServices = Pick<
+  GraphQLContext,
+  'pubsub' | 'feeds' | 'tasks' | 'adapters' | 'health' | 'webhooks' | 'log'
+> & {
   db: DatabaseHandle;
-  pubsub: ClipwirePubSub;
-  feeds: TenantFeeds;
-  tasks: TaskService;
-  adapters: AdapterRegistry;
-  health: ProviderHealth;
-  webhooks: WebhookService;
   /** The SSRF-safe dispatcher URL media are probed through. */
   safeDispatcher: SafeAgent;
-  log: Logger;
-}
+};
 
 /** One operation's context, over HTTP and WebSocket alike, for an admitted principal. */
 export function createContext(services: ContextServices, principal: Principal): GraphQLContext {

@@ -4,16 +4,16 @@ import { ApiKeyAuthenticator } from '../auth/api-keys.js';
 import { bootstrapSandboxTenant } from '../auth/bootstrap.js';
 import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { type Config, isSandbox } from '../config.js';
-import { type DatabaseHandle, openDatabase } from '../db/client.js';
+import { openDatabase } from '../db/client.js';
 import { JOBS_CHANNEL, JobQueue, type JobRow, Worker } from '../jobs/queue.js';
+import type { ContextServices } from '../graphql/yoga.js';
 import { createLogger, type Logger } from '../logger.js';
-import { createSafeDispatcher, type SafeAgent } from '../media/safe-fetch.js';
+import { createSafeDispatcher } from '../media/safe-fetch.js';
 import { MediaStore } from '../media/store.js';
 import { Metrics } from '../metrics.js';
 import { buildAdapters, sandboxOrigins } from '../providers/build.js';
 import { ProviderHealth } from '../providers/health.js';
-import type { AdapterRegistry } from '../providers/registry.js';
-import { type ClipwirePubSub, createClipwirePubSub, type PubSubHandle } from '../pubsub.js';
+import { createClipwirePubSub, type PubSubHandle } from '../pubsub.js';
 import { TenantFeeds } from '../tasks/feed.js';
 import { DEFAULT_ENGINE, type EngineSettings, TaskService } from '../tasks/service.js';
 import { WEBHOOK_RETRY_SCHEDULE_MS, WebhookService } from '../webhooks/service.js';
@@ -35,27 +35,17 @@ export interface AppOptions {
 }
 
 /** Everything the API's surfaces (HTTP, GraphQL, WebSocket) are built on. */
-export interface Services {
+export interface Services extends ContextServices {
   config: Config;
-  log: Logger;
-  db: DatabaseHandle;
   authenticator: ApiKeyAuthenticator;
   /** Credentials, then the key's rate limit: for GraphQL over HTTP. */
   admit: Admit;
   bus: PubSubHandle;
-  pubsub: ClipwirePubSub;
   metrics: Metrics;
-  feeds: TenantFeeds;
   /** Set on the first sandbox start: the key of the bootstrap tenant. */
   sandboxApiKey: string | null;
   media: MediaStore;
-  adapters: AdapterRegistry;
-  /** URL media are probed through this client. */
-  safeDispatcher: SafeAgent;
   jobs: JobQueue;
-  health: ProviderHealth;
-  webhooks: WebhookService;
-  tasks: TaskService;
   /** In the worker and all roles: job workers, the poller and LISTEN for new jobs. */
   startWork(): Promise<void>;
   /** Stops the poller, finishes the jobs in hand (releasing the rest) and stops listening. */
