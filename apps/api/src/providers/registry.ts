@@ -54,3 +54,11 @@ export function providerSettings(config: Config): ProviderSettings<unknown>[] {
 export function simulatorOptions(config: Config): SimulatorOptions {
   return Object.assign({}, ...Object.values(PROVIDER_SLICES).map((slice) => slice.simulator(config)));
 }
+
+/** The origins of the sandboxed providers: the only private addresses URL media may be fetched from. */
+export function sandboxOrigins(config: Config, sandboxUrl: string | undefined): string[] {
+  const urls = providerSettings(config)
+    .filter((p) => p.mode === 'SANDBOX')
+    .map((p) => p.baseUrl ?? sandboxUrl);
+  return [...new Set(urls.filter((u): u is string => u !== undefined).map((u) => new URL(u).origin))];
+}

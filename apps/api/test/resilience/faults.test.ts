@@ -331,7 +331,7 @@ describe('a Kling create that lands after Clipwire decided to resend it (PROVIDE
   });
 
   it('the resend is refused as a duplicate, the late task is adopted, and Kling holds one task', async () => {
-    const grace = 2 * 500 + 5000; // app.ts: unconfirmedGraceMs = 2 × PROVIDER_TIMEOUT_MS + 5 s
+    const grace = 2 * 500 + 5000; // server/compose.ts: unconfirmedGraceMs = 2 × PROVIDER_TIMEOUT_MS + 5 s
     // The first create of a task is held on the way (Clipwire times out, looks the task up and finds
     // nothing); it lands when the resend arrives, just before the resend itself.
     const heldFirst = new Map<string, () => void>();

@@ -1,0 +1,28 @@
+import type { ServerResponse } from 'node:http';
+import type { GraphQLError } from 'graphql';
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** A request refused before GraphQL ran, answered as yoga answers one (status and headers from the error). */
+export function sendGraphQLError(res: ServerResponse, error: GraphQLError): void {
+  const http = (error.extensions.http ?? {}) as { status?: number; headers?: Record<string, string> };
+  const { http: _http, ...extensions } = error.extensions;
+  sendJson(res, http.status ?? 400, { errors: [{ message: error.message, extensions }] }, http.headers ?? {});
+}
+
+export function isLoopback(address: string | undefined): boolean {
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+}

@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { UUID_PATTERN } from '@clipwire/schema';
+import { webRoot } from '@clipwire/web';
+import type { Admit } from '../auth/admission.js';
+import { SANDBOX_KEY_FILE } from '../auth/bootstrap.js';
+import { type Config, isSandbox } from '../config.js';
+import type { DatabaseHandle } from '../db/client.js';
+import { GRAPHQL_PATH, type Yoga } from '../graphql/yoga.js';
+import type { Logger } from '../logger.js';
+import type { MediaStore } from '../media/store.js';
+import type { Metrics } from '../metrics.js';
+import { providerForSlug } from '../providers/registry.js';
+import type { PubSubHandle } from '../pubsub.js';
+import { MAX_CALLBACK_BYTES, type TaskService } from '../tasks/service.js';
+import { BodyTooLargeError, readBody } from './body.js';
+import type { RequestHandler } from './metrics.js';
+import { isLoopback, sendGraphQLError, sendJson } from './respond.js';
+import { serveStatic } from './static.js';
+
+const MEDIA_PATH = new RegExp(`^/media/(${UUID_PATTERN})$`);
+
+export interface RouterOptions {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  yoga: Yoga;
+  admit: Admit;
+  tasks: TaskService;
+  media: MediaStore;
+  db: DatabaseHandle;
+  bus: PubSubHandle;
+  /** Set on the first sandbox start: the key of the bootstrap tenant. */
+  sandboxApiKey: string | null;
+  /** GET /metrics on the public port, when there is no METRICS_PORT. */
+  serveMetrics: RequestHandler;
+}
+
+/**
+ * Every HTTP route on the public port: metrics (without METRICS_PORT), GraphQL, provider callbacks,
+ * signed media links, the console's config, health and the console's static files.
+ */
+export function createRouter(options: RouterOptions): RequestListener {
+  const { config, log, metrics, yoga, admit, tasks, db, bus } = options;
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const method = req.method ?? 'GET';
+    const started = process.hrtime.bigint();
+    const routeName = routeLabel(path);
+    const requestId = String(req.headers['x-request-id'] ?? '').slice(0, 64) || randomUUID();
+    res.setHeader('x-request-id', requestId);
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.httpRequests.inc({ route: routeName, method, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ route: routeName }, seconds);
+      if (routeName !== '/healthz' && routeName !== '/metrics') {
+        log.debug(
+          { requestId, method, route: routeName, status: res.statusCode, ms: Math.round(seconds * 1000) },
+          'request',
+        );
+      }
+    });
+    if (path === '/metrics' && method === 'GET' && config.metrics.port === undefined)
+      return options.serveMetrics(req, res);
+    if (path === GRAPHQL_PATH) {
+      if (method !== 'POST') return yoga.handle(req, res, { req, res });
+      // Credentials and the rate limit are checked before a byte of the body is read or parsed.
+      const admission = await admit(req.headers.authorization);
+      if ('refusal' in admission) return sendGraphQLError(res, admission.refusal);
+      return yoga.handle(req, res, { req, res, principal: admission.principal });
+    }
+    const callback = /^\/callbacks\/([a-z-]+)\/([^/]+)$/.exec(path);
+    if (callback) {
+      if (method !== 'POST') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'POST' });
+      let body: string;
+      try {
+        body = await readBody(req, MAX_CALLBACK_BYTES);
+      } catch (error) {
+        if (error instanceof BodyTooLargeError) return sendJson(res, 413, { error: 'callback body over 64 KiB' });
+        throw error;
+      }
+      const outcome = await tasks.handleCallback(callback[1]!, callback[2]!, body, req.headers);
+      return sendJson(res, outcome.status, { message: outcome.message });
+    }
+    const mediaPath = MEDIA_PATH.exec(path);
+    if (mediaPath && (method === 'GET' || method === 'HEAD'))
+      return serveMedia(options.media, mediaPath[1]!, req, res, method);
+    if (path === '/console/config.json')
+      return sendJson(res, 200, await consoleConfig(config, options.sandboxApiKey, req));
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      try {
+        await db.ping();
+        if (!(await db.migrationsApplied())) return sendJson(res, 503, { status: 'migrations pending' });
+        if (!(await bus.ping())) return sendJson(res, 503, { status: 'redis unreachable' });
+        return sendJson(res, 200, {
+          status: 'ready',
+          database: db.driver,
+          ...(config.redisUrl ? { redis: 'ok' } : {}),
+        });
+      } catch {
+        return sendJson(res, 503, { status: 'database unreachable' });
+      }
+    }
+    if ((method === 'GET' || method === 'HEAD') && (await serveStatic(webRoot, path, res, method))) return;
+    sendJson(res, 404, { error: 'not found' });
+  }
+
+  return (req, res) => {
+    route(req, res).catch((error: unknown) => {
+      log.error({ err: error, url: req.url }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  };
+}
+
+/** Stored inputs, for providers that only take URLs: the link is signed and expires. */
+async function serveMedia(
+  media: MediaStore,
+  id: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  method: string,
+): Promise<void> {
+  const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  const verdict = media.verify(id, query.get('exp'), query.get('sig'));
+  if (verdict !== 'ok') return sendJson(res, 403, { error: verdict === 'expired' ? 'link expired' : 'invalid link' });
+  const object = await media.get(id);
+  if (!object) return sendJson(res, 404, { error: 'not found' });
+  res.writeHead(200, {
+    'content-type': object.mime,
+    'content-length': object.sizeBytes,
+    'cache-control': 'private, max-age=3600',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(method === 'HEAD' ? undefined : object.bytes);
+}
+
+/**
+ * What the console needs before sign-in. The sandbox key is handed out only in sandbox mode and
+ * only to a browser on this machine: it is the key printed at first start, nothing more.
+ */
+async function consoleConfig(
+  config: Config,
+  sandboxApiKey: string | null,
+  req: IncomingMessage,
+): Promise<Record<string, unknown>> {
+  const mode = isSandbox(config) ? 'SANDBOX' : 'LIVE';
+  if (mode !== 'SANDBOX' || !isLoopback(req.socket.remoteAddress)) return { mode };
+  const key = sandboxApiKey ?? (await readFile(join(config.dataDir, SANDBOX_KEY_FILE), 'utf8').catch(() => '')).trim();
+  return key ? { mode, sandboxApiKey: key } : { mode };
+}
+
+/** A bounded set of route names for metrics labels. */
+function routeLabel(path: string): string {
+  if (path === GRAPHQL_PATH || path === '/healthz' || path === '/readyz' || path === '/metrics') return path;
+  if (path.startsWith('/callbacks/')) {
+    const slug = path.split('/')[2] ?? '';
+    return providerForSlug(slug) ? `/callbacks/${slug}` : '/callbacks/other';
+  }
+  if (path.startsWith('/media/')) return '/media';
+  return 'static';
+}

@@ -1,0 +1,166 @@
+import type { Dispatcher } from 'undici';
+import { type Admit, createAdmission } from '../auth/admission.js';
+import { ApiKeyAuthenticator } from '../auth/api-keys.js';
+import { bootstrapSandboxTenant } from '../auth/bootstrap.js';
+import { KeyRateLimiter } from '../auth/rate-limit.js';
+import { type Config, isSandbox } from '../config.js';
+import { openDatabase } from '../db/client.js';
+import { JOBS_CHANNEL, JobQueue, type JobRow } from '../jobs/queue.js';
+import { Worker } from '../jobs/worker.js';
+import type { ContextServices } from '../graphql/yoga.js';
+import { createLogger, type Logger } from '../logger.js';
+import { createSafeDispatcher } from '../media/safe-fetch.js';
+import { MediaStore } from '../media/store.js';
+import { Metrics } from '../metrics.js';
+import { buildAdapterRegistry, sandboxOrigins } from '../providers/registry.js';
+import { ProviderHealth } from '../providers/health.js';
+import { createClipwirePubSub, type PubSubHandle } from '../pubsub.js';
+import { TenantFeeds } from '../tasks/feed.js';
+import { DEFAULT_ENGINE, type EngineSettings, TaskService } from '../tasks/service.js';
+import { WEBHOOK_RETRY_SCHEDULE_MS, WebhookService } from '../webhooks/service.js';
+
+export interface AppOptions {
+  config: Config;
+  log?: Logger;
+  /** The simulator started beside the API: every provider in sandbox mode without a base URL goes there. */
+  sandboxUrl?: string;
+  dispatcher?: Dispatcher;
+  /** Overrides of the engine's timings and limits (tests shorten them). */
+  engine?: Partial<EngineSettings>;
+  /** Overrides of the webhook retry schedule (tests shorten it). */
+  webhookScheduleMs?: number[];
+  /** Circuit breaker settings (tests shorten the reset). */
+  breaker?: ConstructorParameters<typeof ProviderHealth>[0];
+  /** The GraphQL endpoint's body limit, JSON and multipart alike (tests lower it). */
+  maxGraphQLBodyBytes?: number;
+}
+
+/** Everything the API's surfaces (HTTP, GraphQL, WebSocket) are built on. */
+export interface Services extends ContextServices {
+  config: Config;
+  authenticator: ApiKeyAuthenticator;
+  /** Credentials, then the key's rate limit: for GraphQL over HTTP. */
+  admit: Admit;
+  bus: PubSubHandle;
+  metrics: Metrics;
+  /** Set on the first sandbox start: the key of the bootstrap tenant. */
+  sandboxApiKey: string | null;
+  media: MediaStore;
+  jobs: JobQueue;
+  /** In the worker and all roles: job workers, the poller and LISTEN for new jobs. */
+  startWork(): Promise<void>;
+  /** Stops the poller, finishes the jobs in hand (releasing the rest) and stops listening. */
+  stopWork(): Promise<void>;
+  /** Closes what is left: breakers, outbound clients, the bus and the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: the database, the services and the job workers, wired from the
+ * configuration. `url` is where the API listens, for the links handed to providers.
+ */
+export async function composeServices(options: AppOptions, url: () => string): Promise<Services> {
+  const { config } = options;
+  const log = options.log ?? createLogger(config.logLevel);
+  const db = await openDatabase(config.database);
+  const authenticator = new ApiKeyAuthenticator(db.db);
+  const rateLimiter = new KeyRateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
+  const bus = createClipwirePubSub(config.redisUrl);
+  const pubsub = bus.pubsub;
+  const metrics = new Metrics();
+  const feeds = new TenantFeeds(pubsub, (tenantId, fn) => db.asTenant(tenantId, fn));
+  const sandboxApiKey = isSandbox(config) ? await bootstrapSandboxTenant(db.db, config.dataDir, log) : null;
+  const media = await MediaStore.open(db.db, config.mediaUrlSecret);
+  const adapters = buildAdapterRegistry(config, { sandboxUrl: options.sandboxUrl, dispatcher: options.dispatcher });
+  // URL media are probed through this client; only the sandbox simulator's own origin may be a
+  // private address (loopback here, a compose network's in a cluster).
+  const safeDispatcher = createSafeDispatcher({ allowOrigins: sandboxOrigins(config, options.sandboxUrl) });
+
+  // Only Postgres has other processes to wake with NOTIFY.
+  const jobs = new JobQueue(db.db, config.worker.id, db.driver === 'postgres');
+  const health = new ProviderHealth(options.breaker, (provider, outcome, seconds) =>
+    metrics.providerCalls.observe({ provider, outcome }, seconds),
+  );
+  const webhookDispatcher = createSafeDispatcher({ allowOrigins: config.webhookAllowOrigins });
+  const webhooks = new WebhookService(db.db, jobs, log, {
+    onOutcome: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+    dispatcher: webhookDispatcher,
+    timeoutMs: 10_000,
+    scheduleMs: options.webhookScheduleMs ?? WEBHOOK_RETRY_SCHEDULE_MS,
+  });
+  const engine: EngineSettings = {
+    ...DEFAULT_ENGINE,
+    concurrency: { KLING: config.limits.klingConcurrency },
+    rate: { KIE: { creates: config.limits.kieCreatesPer10s, windowMs: 10_000 } },
+    deadlineMs: config.poll.deadlineMs,
+    unconfirmedGraceMs: 2 * config.providerTimeoutMs + 5000,
+    ...options.engine,
+  };
+  const tasks = new TaskService({
+    db: db.db,
+    pubsub,
+    adapters,
+    media,
+    jobs,
+    health,
+    webhooks,
+    log,
+    publicBaseUrl: () => config.publicBaseUrl ?? url(),
+    engine,
+  });
+  // Two pools: refreshes (callbacks, polls) mostly wait on a provider round trip and come in
+  // bursts, so they get their own, larger pool and never queue behind submissions or webhooks.
+  const handlers = {
+    submit: (j: JobRow, claim?: unknown) => tasks.submitJob(j, claim),
+    refresh: (j: JobRow) => tasks.refreshJob(j),
+    webhook: (j: JobRow) => webhooks.deliverJob(j),
+  };
+  // A submission's claim also takes its slot, commits its attempt and reads its media: one transaction.
+  const pool = { idleMs: config.poll.intervalMs, leaseMs: config.worker.leaseMs, steps: { submit: tasks.claimSubmit } };
+  const workers = [
+    new Worker(jobs, handlers, { ...pool, queues: ['submit', 'webhook'], concurrency: config.worker.concurrency }, log),
+    new Worker(jobs, handlers, { ...pool, queues: ['refresh'], concurrency: config.worker.concurrency * 4 }, log),
+  ];
+  let unlisten: (() => Promise<void>) | undefined;
+
+  return {
+    config,
+    log,
+    db,
+    authenticator,
+    admit: createAdmission(authenticator, rateLimiter),
+    bus,
+    pubsub,
+    metrics,
+    feeds,
+    sandboxApiKey,
+    media,
+    adapters,
+    safeDispatcher,
+    jobs,
+    health,
+    webhooks,
+    tasks,
+    async startWork() {
+      if (config.role === 'api') return;
+      // Embedded PGlite is one process by construction: jobs it held when it died are free now.
+      if (db.driver === 'pglite') await jobs.releaseAll();
+      await tasks.pollRunningTasksNow();
+      for (const worker of workers) worker.start();
+      tasks.startPolling(config.poll.intervalMs);
+      unlisten = await db.listen?.(JOBS_CHANNEL, (payload) => jobs.onNotify(payload));
+    },
+    async stopWork() {
+      tasks.stopPolling();
+      if (config.role !== 'api') await Promise.all(workers.map((w) => w.stop())); // finish the jobs in hand, release the rest
+      await unlisten?.();
+    },
+    async close() {
+      health.shutdown();
+      await safeDispatcher.close();
+      await webhookDispatcher.close();
+      await bus.close();
+      await db.close();
+    },
+  };
+}
