@@ -4,7 +4,7 @@ import type { DatabaseHandle } from '../db/client.js';
 import { createGraphQLServer } from '../graphql/yoga.js';
 import { createGraphQLWebSocket, startRevocationSweep } from '../graphql/ws.js';
 import type { SubscriptionDelivery } from '../graphql/ws-delivery.js';
-import { type AppOptions, composeServices } from '../server/compose.js';
+import { type AppOptions, composeServices, type Services } from '../server/compose.js';
 import type { TenantFeeds } from '../tasks/feed.js';
 import type { TaskService } from '../tasks/service.js';
 import type { WebhookService } from '../webhooks/service.js';
@@ -16,6 +16,8 @@ export { GRAPHQL_BODY_LIMITS } from '../graphql/yoga.js';
 
 export interface App {
   server: Server;
+  /** The composed services (what each GraphQL operation's context is made of). */
+  services: Services;
   feeds: TenantFeeds;
   delivery: SubscriptionDelivery;
   db: DatabaseHandle;
@@ -59,6 +61,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   return {
     server,
+    services,
     feeds: services.feeds,
     delivery: ws.delivery,
     db,
