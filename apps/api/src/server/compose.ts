@@ -12,7 +12,8 @@ import { createLogger, type Logger } from '../logger.js';
 import { createSafeDispatcher } from '../media/safe-fetch.js';
 import { MediaStore } from '../media/store.js';
 import { Metrics } from '../metrics.js';
-import { buildAdapterRegistry, sandboxOrigins } from '../providers/registry.js';
+import { AdapterRegistry, buildAdapterRegistry, sandboxOrigins } from '../providers/registry.js';
+import type { TaskAdapter } from '../providers/types.js';
 import { ProviderHealth } from '../providers/health.js';
 import { createClipwirePubSub, type PubSubHandle } from '../pubsub.js';
 import { TenantFeeds } from '../tasks/feed.js';
@@ -33,6 +34,8 @@ export interface AppOptions {
   breaker?: ConstructorParameters<typeof ProviderHealth>[0];
   /** The GraphQL endpoint's body limit, JSON and multipart alike (tests lower it). */
   maxGraphQLBodyBytes?: number;
+  /** Adapters used instead of the configured providers' (tests drive the engine with a fake one). */
+  adapters?: TaskAdapter[];
 }
 
 /** Everything the API's surfaces (HTTP, GraphQL, WebSocket) are built on. */
@@ -71,7 +74,9 @@ export async function composeServices(options: AppOptions, url: () => string): P
   const feeds = new TenantFeeds(pubsub, (tenantId, fn) => db.asTenant(tenantId, fn));
   const sandboxApiKey = isSandbox(config) ? await bootstrapSandboxTenant(db.db, config.dataDir, log) : null;
   const media = await MediaStore.open(db.db, config.mediaUrlSecret);
-  const adapters = buildAdapterRegistry(config, { sandboxUrl: options.sandboxUrl, dispatcher: options.dispatcher });
+  const adapters = options.adapters
+    ? new AdapterRegistry(options.adapters)
+    : buildAdapterRegistry(config, { sandboxUrl: options.sandboxUrl, dispatcher: options.dispatcher });
   // URL media are probed through this client; only the sandbox simulator's own origin may be a
   // private address (loopback here, a compose network's in a cluster).
   const safeDispatcher = createSafeDispatcher({ allowOrigins: sandboxOrigins(config, options.sandboxUrl) });
