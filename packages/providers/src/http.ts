@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { Agent, request, type Dispatcher, type FormData } from 'undici';
 import type { z } from 'zod';
 import { ProviderError, protocolError, retryAfterOf, transportError, type ProviderName } from './errors.js';
@@ -151,4 +152,20 @@ export async function callEnvelopeApi<E, S extends z.ZodType>(
     });
   }
   return data.data;
+}
+
+/** A JSON answer with its length: the simulator's and the API's own responses. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
 }

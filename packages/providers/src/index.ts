@@ -6,7 +6,7 @@ export {
   type ProviderName,
 } from './errors.js';
 export { UNIFIED_STATUSES, isTerminal, statusRank, type UnifiedStatus } from './status.js';
-export { createHttpDispatcher, sharedHttpDispatcher, type HttpDispatcherOptions } from './http.js';
+export { createHttpDispatcher, sendJson, sharedHttpDispatcher, type HttpDispatcherOptions } from './http.js';
 export {
   KlingClient,
   parseKlingCallback,

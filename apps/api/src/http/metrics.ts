@@ -1,3 +1,4 @@
+import { sendJson } from '@clipwire/providers';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
@@ -6,7 +7,7 @@ import type { JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { countTasksByStatus } from '../tasks/repository.js';
-import { isLoopback, sendJson } from './respond.js';
+import { isLoopback } from './respond.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 

@@ -1,20 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import { sendJson } from '@clipwire/providers';
 import type { GraphQLError } from 'graphql';
-
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
 
 /** A request refused before GraphQL ran, answered as yoga answers one (status and headers from the error). */
 export function sendGraphQLError(res: ServerResponse, error: GraphQLError): void {

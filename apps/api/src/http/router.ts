@@ -1,3 +1,4 @@
+import { sendJson } from '@clipwire/providers';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
@@ -17,7 +18,7 @@ import type { PubSubHandle } from '../pubsub.js';
 import { MAX_CALLBACK_BYTES, type TaskService } from '../tasks/service.js';
 import { BodyTooLargeError, readBody } from './body.js';
 import type { RequestHandler } from './metrics.js';
-import { isLoopback, sendGraphQLError, sendJson } from './respond.js';
+import { isLoopback, sendGraphQLError } from './respond.js';
 import { serveStatic } from './static.js';
 
 const MEDIA_PATH = new RegExp(`^/media/(${UUID_PATTERN})$`);
