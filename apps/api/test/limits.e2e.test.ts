@@ -1,7 +1,7 @@
 import { tasks as tasksTable } from '@clipwire/schema/tables';
 import { count } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CREATE_AVATAR, fixture, startStack, type Stack } from './support/stack.js';
+import { CREATE_AVATAR, CREATE_SOUND, fixture, startStack, type Stack } from './support/stack.js';
 
 /**
  * Every documented input limit, through the real mutation with real media: the answer is a
@@ -12,12 +12,6 @@ beforeAll(async () => {
   stack = await startStack();
 });
 afterAll(() => stack?.stop());
-
-const CREATE_SOUND = /* GraphQL */ `
-  mutation Create($input: CreateVideoSoundInput!) {
-    createVideoSound(input: $input) { __typename ... on ValidationError { issues { path message } } ... on Task { id } }
-  }
-`;
 
 const b64 = (name: string) => ({ base64: fixture(name).toString('base64') });
 const portrait = b64('portrait-512x640.png');

@@ -1,22 +1,12 @@
 import { parseBuffer } from 'music-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CREATE_AVATAR, fixture, startStack, type Stack } from './support/stack.js';
+import { CREATE_AVATAR, CREATE_SOUND, fixture, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack();
 });
 afterAll(() => stack?.stop());
-
-const CREATE_SOUND = /* GraphQL */ `
-  mutation Create($input: CreateVideoSoundInput!) {
-    createVideoSound(input: $input) {
-      __typename
-      ... on Task { id status kind provider model }
-      ... on ValidationError { issues { path message } }
-    }
-  }
-`;
 
 const OUTPUTS =
   'provider kind model error { code message providerCode } videos { url watermarkUrl durationSeconds } audios { mp3Url wavUrl mp3DurationSeconds wavDurationSeconds } events { edges { node { status source } } }';

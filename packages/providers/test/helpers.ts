@@ -1,5 +1,8 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MockAgent } from 'undici';
+import { afterAll, beforeAll } from 'vitest';
+import { KlingClient } from '../src/kling/index.js';
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function waitFor<T>(
@@ -138,4 +141,19 @@ export async function startMediaServer(): Promise<MediaServer> {
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * A KlingClient over undici's MockAgent, for answers the simulator never gives (a gateway's HTML,
+ * broken JSON, odd shapes): made before the calling describe's tests, closed after them.
+ */
+export function mockedKling(origin: string): { readonly mock: MockAgent; readonly client: KlingClient } {
+  const state = {} as { mock: MockAgent; client: KlingClient };
+  beforeAll(() => {
+    state.mock = new MockAgent();
+    state.mock.disableNetConnect();
+    state.client = new KlingClient({ baseUrl: origin, auth: { apiKey: 'k' }, dispatcher: state.mock });
+  });
+  afterAll(() => state.mock.close());
+  return state;
 }

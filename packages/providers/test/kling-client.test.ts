@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseBuffer } from 'music-metadata';
-import { MockAgent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KlingClient, ProviderError, createHttpDispatcher, isTerminal, type KlingTask } from '../src/index.js';
 import { fixturesDir, startSimulator, type Simulator } from '../src/simulator/index.js';
-import { rejectionOf, startMediaServer, waitFor, type MediaServer } from './helpers.js';
+import { mockedKling, rejectionOf, startMediaServer, waitFor, type MediaServer } from './helpers.js';
 
 let sim: Simulator;
 let dispatcher: Dispatcher;
@@ -362,56 +362,49 @@ describe('transport failures', () => {
 
   describe('responses that are not Kling envelopes (MockAgent)', () => {
     const origin = 'https://kling.mock';
-    let mock: MockAgent;
-    let mocked: KlingClient;
-    beforeAll(() => {
-      mock = new MockAgent();
-      mock.disableNetConnect();
-      mocked = new KlingClient({ baseUrl: origin, auth: { apiKey: 'k' }, dispatcher: mock });
-    });
-    afterAll(() => mock.close());
+    const m = mockedKling(origin);
     const path = '/v1/videos/avatar/image2video/t1';
 
     it('an HTML 502 from a gateway is a retryable upstream error', async () => {
-      mock
+      m.mock
         .get(origin)
         .intercept({ path, method: 'GET' })
         .reply(502, '<html>Bad Gateway</html>', { headers: { 'content-type': 'text/html', 'retry-after': '3' } });
-      const err = await rejectionOf(mocked.getAvatarVideo({ taskId: 't1' }));
+      const err = await rejectionOf(m.client.getAvatarVideo({ taskId: 't1' }));
       expect(err).toMatchObject({ kind: 'upstream', retryable: true, httpStatus: 502, retryAfterMs: 3000 });
     });
 
     it('a 200 that is not JSON is a non-retryable protocol error', async () => {
-      mock.get(origin).intercept({ path, method: 'GET' }).reply(200, 'hello');
-      await expect(mocked.getAvatarVideo({ taskId: 't1' })).rejects.toMatchObject({
+      m.mock.get(origin).intercept({ path, method: 'GET' }).reply(200, 'hello');
+      await expect(m.client.getAvatarVideo({ taskId: 't1' })).rejects.toMatchObject({
         kind: 'protocol',
         retryable: false,
       });
     });
 
     it('code 0 with data of the wrong shape is a protocol error', async () => {
-      mock
+      m.mock
         .get(origin)
         .intercept({ path, method: 'GET' })
         .reply(200, { code: 0, message: 'SUCCEED', request_id: 'r1', data: { nope: true } });
-      await expect(mocked.getAvatarVideo({ taskId: 't1' })).rejects.toMatchObject({
+      await expect(m.client.getAvatarVideo({ taskId: 't1' })).rejects.toMatchObject({
         kind: 'protocol',
         requestId: 'r1',
       });
     });
 
     it('an error envelope with HTTP 200 and `msg` instead of `message` is still classified by its code', async () => {
-      mock
+      m.mock
         .get(origin)
         .intercept({ path, method: 'GET' })
         .reply(200, { code: 1302, msg: 'rate too high', request_id: 'r2' });
-      const err = await rejectionOf(mocked.getAvatarVideo({ taskId: 't1' }));
+      const err = await rejectionOf(m.client.getAvatarVideo({ taskId: 't1' }));
       expect(err).toMatchObject({ kind: 'rate_limit', retryable: true, code: '1302', requestId: 'r2' });
       expect((err as Error).message).toContain('rate too high');
     });
 
     it('string durations, second timestamps and "succeeded" are normalized', async () => {
-      mock
+      m.mock
         .get(origin)
         .intercept({ path, method: 'GET' })
         .reply(200, {
@@ -426,7 +419,7 @@ describe('transport failures', () => {
             task_result: { videos: [{ id: 'v1', url: 'https://cdn/v.mp4', duration: '5.1' }] },
           },
         });
-      const t = await mocked.getAvatarVideo({ taskId: 't1' });
+      const t = await m.client.getAvatarVideo({ taskId: 't1' });
       expect(t).toMatchObject({
         status: 'SUCCEEDED',
         rawStatus: 'succeeded',

@@ -1,5 +1,5 @@
 import { parseBuffer } from 'music-metadata';
-import { MockAgent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   KlingClient,
@@ -10,7 +10,15 @@ import {
   type KlingTask,
 } from '../src/index.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
-import { rejectionOf, startMediaServer, startReceiver, waitFor, type MediaServer, type Receiver } from './helpers.js';
+import {
+  mockedKling,
+  rejectionOf,
+  startMediaServer,
+  startReceiver,
+  waitFor,
+  type MediaServer,
+  type Receiver,
+} from './helpers.js';
 
 let sim: Simulator;
 let receiver: Receiver;
@@ -374,18 +382,11 @@ describe('Kling concurrency limit (per model, slot held until terminal)', () => 
 
 describe('Kling video-to-audio quirks (MockAgent)', () => {
   const origin = 'https://kling.mock';
-  let mock: MockAgent;
-  let mocked: KlingClient;
-  beforeAll(() => {
-    mock = new MockAgent();
-    mock.disableNetConnect();
-    mocked = new KlingClient({ baseUrl: origin, auth: { apiKey: 'k' }, dispatcher: mock });
-  });
-  afterAll(() => mock.close());
+  const m = mockedKling(origin);
   const path = '/v1/audio/video-to-audio/t9';
 
   it('"succeeded", numeric/string durations, a missing wav, a garbled parent_video and `msg` are absorbed', async () => {
-    mock
+    m.mock
       .get(origin)
       .intercept({ path, method: 'GET' })
       .reply(200, {
@@ -403,7 +404,7 @@ describe('Kling video-to-audio quirks (MockAgent)', () => {
           },
         },
       });
-    const t = await mocked.getVideoToAudio({ taskId: 't9' });
+    const t = await m.client.getVideoToAudio({ taskId: 't9' });
     expect(t).toMatchObject({ status: 'SUCCEEDED', externalTaskId: 'e9', parentVideo: null });
     expect(t.updatedAt?.getTime()).toBe(1722769560000);
     expect(t.audios).toEqual([
@@ -413,17 +414,17 @@ describe('Kling video-to-audio quirks (MockAgent)', () => {
   });
 
   it('an unknown status is UNKNOWN (keep polling), not an error', async () => {
-    mock
+    m.mock
       .get(origin)
       .intercept({ path, method: 'GET' })
       .reply(200, { code: 0, message: 'SUCCEED', data: { task_id: 't9', task_status: 'mixing' } });
-    const t = await mocked.getVideoToAudio({ taskId: 't9' });
+    const t = await m.client.getVideoToAudio({ taskId: 't9' });
     expect(t).toMatchObject({ status: 'UNKNOWN', rawStatus: 'mixing', audios: [], parentVideo: null });
     expect(isTerminal(t.status)).toBe(false);
   });
 
   it('an audio with neither url_mp3 nor url_wav is a protocol error', async () => {
-    mock
+    m.mock
       .get(origin)
       .intercept({ path, method: 'GET' })
       .reply(200, {
@@ -431,7 +432,7 @@ describe('Kling video-to-audio quirks (MockAgent)', () => {
         message: 'SUCCEED',
         data: { task_id: 't9', task_status: 'succeed', task_result: { audios: [{ id: 'a' }] } },
       });
-    await expect(mocked.getVideoToAudio({ taskId: 't9' })).rejects.toMatchObject({
+    await expect(m.client.getVideoToAudio({ taskId: 't9' })).rejects.toMatchObject({
       kind: 'protocol',
       retryable: false,
     });

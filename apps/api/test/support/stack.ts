@@ -221,6 +221,16 @@ export const SAMPLE_INPUT = {
   audio: { base64: readFileSync(join(fixturesDir, 'speech-3s.mp3')).toString('base64') },
 } as const;
 
+export const CREATE_SOUND = /* GraphQL */ `
+  mutation Create($input: CreateVideoSoundInput!) {
+    createVideoSound(input: $input) {
+      __typename
+      ... on Task { id status kind provider model }
+      ... on ValidationError { issues { path message } }
+    }
+  }
+`;
+
 export const CREATE_AVATAR = /* GraphQL */ `
   mutation Create($input: CreateAvatarVideoInput!) {
     createAvatarVideo(input: $input) {
