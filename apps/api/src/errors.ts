@@ -1,3 +1,4 @@
+import type { TaskRow } from '@clipwire/schema/tables';
 /**
  * Expected failures of the API. Each is a GraphQL object type (see graphql/types/errors.ts) listed
  * on the fields that can produce it, so clients get typed errors, never "Unexpected error".
@@ -14,9 +15,15 @@ export class ValidationError extends Error {
   }
 }
 
+/** Another task of the tenant has this externalTaskId, created from another input (`existing`). */
 export class DuplicateExternalTaskIdError extends Error {
-  constructor(readonly externalTaskId: string) {
-    super(`a task with externalTaskId "${externalTaskId}" already exists`);
+  constructor(
+    readonly externalTaskId: string,
+    readonly existing: TaskRow | null,
+  ) {
+    super(
+      `a task with externalTaskId "${externalTaskId}" already exists${existing ? ` (task ${existing.id})` : ''}, created from another input`,
+    );
     this.name = 'DuplicateExternalTaskIdError';
   }
 }

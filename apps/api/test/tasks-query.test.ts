@@ -92,11 +92,16 @@ describe('tasks connection', () => {
     expect(res.errors?.[0]?.message).toMatch(/after/);
   });
 
-  it('refuses a duplicate externalTaskId in the same tenant with a typed error and creates nothing', async () => {
-    const res = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: 'page-0' } }, stack.apiKey);
+  it('refuses an externalTaskId the tenant already used for another input with a typed error naming that task, and creates nothing', async () => {
+    const res = await stack.gql(
+      CREATE_AVATAR,
+      { input: { ...SAMPLE_INPUT, prompt: 'another input', externalTaskId: 'page-0' } },
+      stack.apiKey,
+    );
     expect(res.data!.createAvatarVideo).toMatchObject({
       __typename: 'DuplicateExternalTaskId',
       externalTaskId: 'page-0',
+      task: { id: ids.at(-1) }, // page-0, the oldest
     });
     const all = await stack.gql(PAGE, { first: 50 }, stack.apiKey);
     expect(all.data!.tasks.edges).toHaveLength(7);

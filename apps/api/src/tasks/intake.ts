@@ -8,6 +8,7 @@ import {
   type Provider,
   type TaskKind,
 } from '@clipwire/schema';
+import { sha256Hex } from '../crypto.js';
 import { issuesFromZod, ValidationError, type FieldIssue } from '../errors.js';
 import { checkMedia, type MediaRule } from '../media/limits.js';
 import { PROBE_PREFIX_BYTES, probeMedia } from '../media/probe.js';
@@ -35,6 +36,8 @@ export interface TaskDraft {
   /** The provider request with `{ upload: n }` where stored media go. */
   request: Record<string, unknown>;
   uploads: PendingUpload[];
+  /** What the create asks for, as a checksum: a repeated create (same externalTaskId) is recognised by it. */
+  fingerprint: string;
 }
 
 export interface IntakeEnv {
@@ -187,7 +190,29 @@ async function draft(
     input: { ...shown, ...built.shown },
     request: built.request,
     uploads: reader.uploads,
+    fingerprint: fingerprint(kind, input.provider, built, webhookUrl, reader.uploads),
   };
+}
+
+/**
+ * SHA-256 of what a create asks for: kind, provider, model, webhook URL and the provider request, each
+ * uploaded body as its own SHA-256 (the request is built field by field in a fixed order, so equal
+ * inputs serialize equally).
+ */
+function fingerprint(
+  kind: TaskKind,
+  provider: Provider,
+  built: ProviderDraft,
+  webhookUrl: string | null,
+  uploads: PendingUpload[],
+): string {
+  const bodies = uploads.map((u) => sha256Hex(u.bytes));
+  const request = JSON.stringify(built.request, (_key, value: unknown) =>
+    value !== null && typeof value === 'object' && 'upload' in value
+      ? { sha256: bodies[(value as { upload: number }).upload] }
+      : value,
+  );
+  return sha256Hex(JSON.stringify([kind, provider, built.model, webhookUrl, request]));
 }
 
 /** A provider's builder for a kind of task; a ValidationError naming `provider` when it offers none. */

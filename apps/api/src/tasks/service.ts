@@ -91,6 +91,7 @@ export class TaskService {
             status: 'PENDING',
             statusMessage: 'waiting to be submitted',
             externalTaskId: draft.externalTaskId,
+            inputFingerprint: draft.fingerprint,
             input: draft.input,
             providerRequest: resolveUploads(draft.request, mediaIds),
             webhookUrl: draft.webhookUrl,
@@ -102,9 +103,12 @@ export class TaskService {
       this.changes.publish(task, event.id);
       return task;
     } catch (error) {
-      if (draft.externalTaskId !== null && isUniqueViolation(error))
-        throw new DuplicateExternalTaskIdError(draft.externalTaskId);
-      throw error;
+      if (draft.externalTaskId === null || !isUniqueViolation(error)) throw error;
+      // The same create again (a client retrying after a lost answer): the task it made. Another
+      // input under the same externalTaskId: a duplicate, naming the task that has it.
+      const existing = await findTask(this.deps.db, principal.tenantId, { externalTaskId: draft.externalTaskId });
+      if (existing && existing.inputFingerprint === draft.fingerprint) return existing;
+      throw new DuplicateExternalTaskIdError(draft.externalTaskId, existing);
     }
   }
 

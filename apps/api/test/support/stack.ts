@@ -237,7 +237,7 @@ export const CREATE_AVATAR = /* GraphQL */ `
       __typename
       ... on Task { id status externalTaskId }
       ... on ValidationError { message issues { path message } }
-      ... on DuplicateExternalTaskId { message externalTaskId }
+      ... on DuplicateExternalTaskId { message externalTaskId task { id } }
     }
   }
 `;

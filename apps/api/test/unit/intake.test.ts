@@ -132,3 +132,27 @@ describe('intake: refusals name their field', () => {
     expect(issues).toEqual([{ path: 'input.image', message: 'image is empty' }]);
   });
 });
+
+describe('intake: the fingerprint that makes a repeated create recognisable', () => {
+  const base = { image: b64('portrait-512x640.png'), audio: b64('speech-3s.mp3'), prompt: 'p' };
+  const fingerprintOf = async (input: Record<string, unknown>) => (await intakeAvatarVideo(input, env)).fingerprint;
+
+  it('is the same for the same input, whatever the externalTaskId or the way media are sent', async () => {
+    const file = new File([readFileSync(join(FIXTURES, 'portrait-512x640.png'))], 'p.png', { type: 'image/png' });
+    const first = await fingerprintOf(base);
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    expect(await fingerprintOf({ ...base, externalTaskId: 'other' })).toBe(first);
+    expect(await fingerprintOf({ ...base, image: { file } })).toBe(first); // the same bytes
+  });
+
+  it('differs when a media body, an option, the model or the webhook differs', async () => {
+    const first = await fingerprintOf(base);
+    const others = await Promise.all([
+      fingerprintOf({ ...base, image: b64('portrait-400x500-progressive.jpg') }),
+      fingerprintOf({ ...base, prompt: 'q' }),
+      fingerprintOf({ ...base, kling: { mode: 'pro' } }),
+      fingerprintOf({ ...base, webhookUrl: 'https://hooks.example.com/x' }),
+    ]);
+    expect(new Set([first, ...others]).size).toBe(5);
+  });
+});

@@ -107,6 +107,7 @@ async function create(externalTaskId: string): Promise<TaskRow> {
     input: {},
     request: { ...request, mode: 'std', watermark: false },
     uploads: [],
+    fingerprint: `unit-${externalTaskId}`,
   });
 }
 

@@ -20,6 +20,12 @@ export const tasks = pgTable(
     progress: real('progress'),
     /** The client's own id for the task, unique per tenant. */
     externalTaskId: text('external_task_id'),
+    /**
+     * SHA-256 (hex) of what the create asked for (kind, provider, model, webhook URL and the provider
+     * request with each media body as its checksum): a create repeated with the same externalTaskId and
+     * this fingerprint answers the existing task instead of a duplicate error.
+     */
+    inputFingerprint: text('input_fingerprint'),
     /** The provider's id, known once the provider accepted the task. */
     providerTaskId: text('provider_task_id'),
     /** The normalized input as the client gave it, with media bodies elided. */

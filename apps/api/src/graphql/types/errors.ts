@@ -6,6 +6,7 @@ import {
   type FieldIssue,
 } from '../../errors.js';
 import { builder } from '../builder.js';
+import { TaskRef } from './task.js';
 
 /*
  * Expected failures as GraphQL values, through @pothos/plugin-errors: a mutation that can fail lists
@@ -36,9 +37,13 @@ builder.objectType(ValidationError, {
 
 builder.objectType(DuplicateExternalTaskIdError, {
   name: 'DuplicateExternalTaskId',
-  description: 'Another task of yours already has this externalTaskId: find it with task(externalTaskId:).',
+  description:
+    'Another task of yours already has this externalTaskId, created from another input (the same input again answers that task).',
   interfaces: [ErrorInterface],
-  fields: (t) => ({ externalTaskId: t.exposeString('externalTaskId') }),
+  fields: (t) => ({
+    externalTaskId: t.exposeString('externalTaskId'),
+    task: t.field({ type: TaskRef, nullable: true, description: 'The task that has it.', resolve: (e) => e.existing }),
+  }),
 });
 
 builder.objectType(ProviderUnavailableError, {
