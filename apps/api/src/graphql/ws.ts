@@ -37,7 +37,12 @@ export interface GraphQLWebSocket {
  */
 export function createGraphQLWebSocket(options: WebSocketOptions): GraphQLWebSocket {
   const { yoga, errors, authenticator, metrics } = options;
-  const wss = new WebSocketServer({ server: options.server, path: GRAPHQL_PATH, maxPayload: WS_MAX_PAYLOAD });
+  // Upgrades are handed over by hand (noServer) rather than by attaching to the HTTP server: attached,
+  // ws would re-emit the server's own errors (a port in use at startup) as WebSocket server errors.
+  const wss = new WebSocketServer({ noServer: true, path: GRAPHQL_PATH, maxPayload: WS_MAX_PAYLOAD });
+  options.server.on('upgrade', (req, socket, head) =>
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)),
+  );
   const delivery = new SubscriptionDelivery(errors.mask);
   const wsOperations = new WeakMap<
     ExecutionArgs,

@@ -68,8 +68,13 @@ export class WebhookService {
       validateFetchUrl(url, this.settings.dispatcher.allowOrigins);
       return null;
     } catch (error) {
-      if (error instanceof MediaFetchError) return error.message;
-      throw error;
+      if (!(error instanceof MediaFetchError)) throw error;
+      // A private or loopback receiver is what local development uses: say how to allow one.
+      const privateHost = error.code === 'BLOCKED_ADDRESS' || error.message.endsWith('is a loopback name');
+      const hint = privateHost
+        ? ' (to deliver to a private or loopback receiver, e.g. in local development, add its origin to WEBHOOK_ALLOW_ORIGINS)'
+        : '';
+      return `${error.message}${hint}`;
     }
   }
 
