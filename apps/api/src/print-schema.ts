@@ -1,6 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { printSchema } from 'graphql';
-import { schema } from './graphql/schema.js';
+import { schemaSdl } from './graphql/schema.js';
 
 /** Writes the SDL that is committed as apps/api/schema.graphql (a test fails when they differ). */
-writeFileSync(new URL('../schema.graphql', import.meta.url), `${printSchema(schema)}\n`);
+writeFileSync(new URL('../schema.graphql', import.meta.url), schemaSdl);

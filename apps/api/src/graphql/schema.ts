@@ -1,3 +1,4 @@
+import { printSchema } from 'graphql';
 import { builder } from './builder.js';
 import './types/enums.js';
 import './types/errors.js';
@@ -14,3 +15,6 @@ import './types/task-updated.js';
 import './types/task-events-feed.js';
 
 export const schema = builder.toSchema({ sortSchema: false });
+
+/** The SDL, as committed in apps/api/schema.graphql and served at GET /schema.graphql. */
+export const schemaSdl = `${printSchema(schema)}\n`;

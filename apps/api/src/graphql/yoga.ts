@@ -10,6 +10,7 @@ import { MB } from '../media/limits.js';
 import type { SafeAgent } from '../media/safe-fetch.js';
 import type { Metrics } from '../metrics.js';
 import { armorPlugins } from './armor.js';
+import { renderGraphiQL } from './graphiql.js';
 import { type BodyLimits, useRequestBodyLimit } from './body-limit.js';
 import { type ClientErrorPolicy, clientErrorPolicy } from './client-errors.js';
 import type { GraphQLContext } from './context.js';
@@ -103,6 +104,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): { yoga: Yoga
     // Checked by useRequestBodyLimit below instead (yoga's own check pipes every body through a stream).
     maxRequestBodySize: false,
     graphiql: config.env === 'production' ? false : { subscriptionsProtocol: 'WS' },
+    renderGraphiQL,
     maskedErrors: errors.maskedErrors,
     batching: false,
     plugins: [

@@ -9,6 +9,7 @@ import type { Admit } from '../auth/admission.js';
 import { SANDBOX_KEY_FILE } from '../auth/bootstrap.js';
 import { type Config, isSandbox } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
+import { schemaSdl } from '../graphql/schema.js';
 import { GRAPHQL_PATH, type Yoga } from '../graphql/yoga.js';
 import type { Logger } from '../logger.js';
 import type { MediaStore } from '../media/store.js';
@@ -72,6 +73,16 @@ export function createRouter(options: RouterOptions): RequestListener {
       const admission = await admit(req.headers.authorization);
       if ('refusal' in admission) return sendGraphQLError(res, admission.refusal);
       return yoga.handle(req, res, { req, res, principal: admission.principal });
+    }
+    if (path === '/schema.graphql' && (method === 'GET' || method === 'HEAD')) {
+      // The SDL for codegen, in every mode (introspection is off in production), to a valid key.
+      const admission = await admit(req.headers.authorization);
+      if ('refusal' in admission) return sendGraphQLError(res, admission.refusal);
+      res.writeHead(200, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': Buffer.byteLength(schemaSdl),
+      });
+      return void res.end(method === 'HEAD' ? undefined : schemaSdl);
     }
     const callback = /^\/callbacks\/([a-z-]+)\/([^/]+)$/.exec(path);
     if (callback) {
@@ -158,7 +169,14 @@ async function consoleConfig(
 
 /** A bounded set of route names for metrics labels. */
 function routeLabel(path: string): string {
-  if (path === GRAPHQL_PATH || path === '/healthz' || path === '/readyz' || path === '/metrics') return path;
+  if (
+    path === GRAPHQL_PATH ||
+    path === '/healthz' ||
+    path === '/readyz' ||
+    path === '/metrics' ||
+    path === '/schema.graphql'
+  )
+    return path;
   if (path.startsWith('/callbacks/')) {
     const slug = path.split('/')[2] ?? '';
     return providerForSlug(slug) ? `/callbacks/${slug}` : '/callbacks/other';

@@ -1,0 +1,61 @@
+import {
+  css,
+  editorWorkerService,
+  favicon,
+  graphqlWorker,
+  js,
+  jsonWorker,
+} from '@graphql-yoga/render-graphiql/graphiql';
+import type { GraphiQLOptions } from 'graphql-yoga';
+
+/** Where the console keeps the key it signed in with (apps/web/src/session.tsx), same origin as GraphiQL. */
+export const CONSOLE_KEY_STORAGE = 'clipwire.apiKey';
+
+/**
+ * GraphiQL served whole by the API — its scripts, styles and editor workers inlined from
+ * @graphql-yoga/render-graphiql, nothing from a CDN, so it works offline and behind proxies — and
+ * signed in: the page takes the key the console signed in with (or, on this machine in sandbox mode,
+ * the sandbox key from /console/config.json) and sends it on every HTTP request (the schema's
+ * introspection included) and as the WebSocket's connectionParams, so subscriptions work too.
+ */
+export function renderGraphiQL(options: GraphiQLOptions): string {
+  const { headers: _headers, ...rest } = options;
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <title>Clipwire GraphiQL</title>
+    <link rel="icon" href="${favicon}" />
+    <style>${css}</style>
+  </head>
+  <body id="body" class="no-focus-outline">
+    <noscript>You need to enable JavaScript to run GraphiQL.</noscript>
+    <div id="root"></div>
+    <script>
+      const blobUrl = (source) => URL.createObjectURL(new Blob([source], { type: 'application/javascript' }));
+      const workers = {
+        editorWorkerService: blobUrl(${JSON.stringify(editorWorkerService)}),
+        json: blobUrl(${JSON.stringify(jsonWorker)}),
+        graphql: blobUrl(${JSON.stringify(graphqlWorker)}),
+      };
+      self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (_id, label) => workers[label] };
+      ${js};
+      (async () => {
+        let key = null;
+        try { key = localStorage.getItem(${JSON.stringify(CONSOLE_KEY_STORAGE)}); } catch {}
+        if (!key) {
+          const config = await fetch('/console/config.json').then((r) => r.json()).catch(() => ({}));
+          key = config.sandboxApiKey ?? null;
+        }
+        const options = ${JSON.stringify(rest)};
+        if (key) {
+          const authorization = 'Bearer ' + key;
+          options.additionalHeaders = { authorization };
+          options.connectionParams = { authorization };
+        }
+        YogaGraphiQL.renderYogaGraphiQL(document.querySelector('#root'), options);
+      })();
+    </script>
+  </body>
+</html>`;
+}
