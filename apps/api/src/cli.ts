@@ -51,12 +51,18 @@ async function main(argv: string[]): Promise<number> {
           if (!tenant) throw new UsageError(`no tenant named ${values.tenant}`);
           tenantId = tenant.id;
         }
-        for (const k of await listApiKeys(db, tenantId)) {
-          const state = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active';
-          process.stdout.write(
-            `${k.id}  ${k.tenant.padEnd(16)} ${k.prefix}…  ${k.scope.padEnd(6)} ${k.name.padEnd(20)} ${state}\n`,
-          );
-        }
+        const keys = await listApiKeys(db, tenantId);
+        const rows = keys.map((k) => [
+          k.id,
+          k.tenant,
+          `${k.prefix}…`,
+          k.scope,
+          k.name,
+          k.createdAt.toISOString().slice(0, 19).replace('T', ' '),
+          k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active',
+        ]);
+        process.stdout.write(table(['ID', 'TENANT', 'PREFIX', 'SCOPE', 'NAME', 'CREATED (UTC)', 'STATE'], rows));
+        if (keys.length === 0) process.stdout.write('(no keys)\n');
         return 0;
       }
       case 'revoke': {
@@ -75,6 +81,20 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** Columns padded to their widest cell, under a header row. */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows]
+    .map(
+      (r) =>
+        `${r
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd()}\n`,
+    )
+    .join('');
+}
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

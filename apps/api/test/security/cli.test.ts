@@ -49,6 +49,9 @@ describe('pnpm clipwire keys', () => {
     expect(listed.stdout).toContain(key!.slice(0, 12));
     expect(listed.stdout).not.toContain(key);
     expect(listed.stdout).toMatch(/active/);
+    // A header row, then one row per key with its creation time.
+    expect(listed.stdout.split('\n')[0]).toMatch(/^ID\s+TENANT\s+PREFIX\s+SCOPE\s+NAME\s+CREATED \(UTC\)\s+STATE$/);
+    expect(listed.stdout).toMatch(new RegExp(`${id}\\s+acme\\s+.*\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}\\s+active`));
 
     // The key works against the server, until it is revoked.
     const config = loadConfig({
