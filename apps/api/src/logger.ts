@@ -1,10 +1,10 @@
-import { pino, type Logger } from 'pino';
+import { type DestinationStream, type LoggerOptions, pino, type Logger } from 'pino';
 
 export type { Logger };
 
-/** The one logger. Secrets are redacted by path wherever they could appear in a logged object. */
-export function createLogger(level: string): Logger {
-  return pino({
+/** The one logger (to stdout, or to `destination`). Secrets are redacted by path wherever they could appear. */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     level,
     base: { service: 'clipwire' },
     redact: {
@@ -24,5 +24,6 @@ export function createLogger(level: string): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -41,6 +41,8 @@ export interface ServerContext {
   req?: IncomingMessage;
   res?: ServerResponse;
   principal?: Principal;
+  /** The request's id (x-request-id), for the operation's log lines. */
+  requestId?: string;
 }
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
 
@@ -55,7 +57,7 @@ export type ContextServices = Pick<
 };
 
 /** One operation's context, over HTTP and WebSocket alike, for an admitted principal. */
-export function createContext(services: ContextServices, principal: Principal): GraphQLContext {
+export function createContext(services: ContextServices, principal: Principal, requestId?: string): GraphQLContext {
   const { db, webhooks } = services;
   return {
     db: db.db,
@@ -72,7 +74,8 @@ export function createContext(services: ContextServices, principal: Principal): 
       fetchTimeoutMs: 20_000,
       checkWebhookUrl: (u) => webhooks.checkUrl(u),
     },
-    log: services.log,
+    // Every line an operation logs says whose it is and, over HTTP, which request it came from.
+    log: services.log.child({ tenant: principal.tenantId, ...(requestId ? { requestId } : {}) }),
   };
 }
 
@@ -133,7 +136,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): { yoga: Yoga
         if ('refusal' in admission) throw admission.refusal;
         principal = admission.principal;
       }
-      return createContext(services, principal);
+      return createContext(services, principal, initial.requestId);
     },
   });
   return { yoga, errors };

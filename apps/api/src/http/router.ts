@@ -59,7 +59,7 @@ export function createRouter(options: RouterOptions): RequestListener {
       metrics.httpRequests.inc({ route: routeName, method, status: String(res.statusCode) });
       metrics.httpDuration.observe({ route: routeName }, seconds);
       if (routeName !== '/healthz' && routeName !== '/metrics') {
-        log.debug(
+        log.info(
           { requestId, method, route: routeName, status: res.statusCode, ms: Math.round(seconds * 1000) },
           'request',
         );
@@ -68,11 +68,11 @@ export function createRouter(options: RouterOptions): RequestListener {
     if (path === '/metrics' && method === 'GET' && config.metrics.port === undefined)
       return options.serveMetrics(req, res);
     if (path === GRAPHQL_PATH) {
-      if (method !== 'POST') return yoga.handle(req, res, { req, res });
+      if (method !== 'POST') return yoga.handle(req, res, { req, res, requestId });
       // Credentials and the rate limit are checked before a byte of the body is read or parsed.
       const admission = await admit(req.headers.authorization);
       if ('refusal' in admission) return sendGraphQLError(res, admission.refusal);
-      return yoga.handle(req, res, { req, res, principal: admission.principal });
+      return yoga.handle(req, res, { req, res, principal: admission.principal, requestId });
     }
     if (path === '/schema.graphql' && (method === 'GET' || method === 'HEAD')) {
       // The SDL for codegen, in every mode (introspection is off in production), to a valid key.

@@ -31,6 +31,8 @@ export class ProviderHealth {
       errorThresholdPercentage: 50,
     },
     private readonly observe: (provider: Provider, outcome: string, seconds: number) => void = () => {},
+    /** Told when a provider's circuit opens, half-opens or closes (the operator's log). */
+    private readonly onState: (provider: Provider, state: CircuitState) => void = () => {},
   ) {}
 
   async call<T>(provider: Provider, fn: () => Promise<T>): Promise<T> {
@@ -71,6 +73,9 @@ export class ProviderHealth {
         // true = not a failure of the provider's health
         errorFilter: (error: unknown) => !(error instanceof ProviderError && UNHEALTHY.has(error.kind)),
       });
+      b.on('open', () => this.onState(provider, 'OPEN'));
+      b.on('halfOpen', () => this.onState(provider, 'HALF_OPEN'));
+      b.on('close', () => this.onState(provider, 'CLOSED'));
       this.breakers.set(provider, b);
     }
     return b;

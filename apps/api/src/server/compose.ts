@@ -83,8 +83,11 @@ export async function composeServices(options: AppOptions, url: () => string): P
 
   // Only Postgres has other processes to wake with NOTIFY.
   const jobs = new JobQueue(db.db, config.worker.id, db.driver === 'postgres');
-  const health = new ProviderHealth(options.breaker, (provider, outcome, seconds) =>
-    metrics.providerCalls.observe({ provider, outcome }, seconds),
+  const health = new ProviderHealth(
+    options.breaker,
+    (provider, outcome, seconds) => metrics.providerCalls.observe({ provider, outcome }, seconds),
+    (provider, state) =>
+      (state === 'OPEN' ? log.warn : log.info).call(log, { provider, circuit: state }, `${provider} circuit ${state}`),
   );
   const webhookDispatcher = createSafeDispatcher({ allowOrigins: config.webhookAllowOrigins });
   const webhooks = new WebhookService(db.db, jobs, log, {

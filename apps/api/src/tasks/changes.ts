@@ -124,6 +124,19 @@ export class TaskChanges {
         })
       : await transitionTask(this.deps.db, change, changeJobs);
     if (!result) return null;
+    const { task, event } = result;
+    this.deps.log.info(
+      {
+        taskId: task.id,
+        tenant: task.tenantId,
+        provider: task.provider,
+        providerTaskId: task.providerTaskId,
+        status: task.status,
+        source: event.source,
+        ...(task.error ? { error: task.error } : {}),
+      },
+      `task ${task.status}`,
+    );
     this.publish(result.task, result.event.id);
     if (result.queuedJobs) this.deps.jobs.nudge(['webhook']);
     return result.task;

@@ -62,7 +62,11 @@ export class TaskService {
   }
 
   /** Commits the task PENDING with its first event, its stored media and its submission job. */
-  async create(principal: Principal, draft: TaskDraft & { webhookUrl: string | null }): Promise<TaskRow> {
+  async create(
+    principal: Principal,
+    draft: TaskDraft & { webhookUrl: string | null },
+    log: Logger = this.deps.log,
+  ): Promise<TaskRow> {
     adapterFor(this.deps.adapters, draft); // throws when the provider is not configured here
     const refusal = this.submission.refusal(draft.provider);
     if (refusal) {
@@ -101,6 +105,18 @@ export class TaskService {
       );
       this.deps.jobs.nudge(queuedJobs ? ['submit', 'webhook'] : ['submit']);
       this.changes.publish(task, event.id);
+      log.info(
+        {
+          taskId: task.id,
+          tenant: task.tenantId,
+          kind: task.kind,
+          provider: task.provider,
+          model: task.model,
+          externalTaskId: task.externalTaskId,
+          media: draft.uploads.length,
+        },
+        'task created',
+      );
       return task;
     } catch (error) {
       if (draft.externalTaskId === null || !isUniqueViolation(error)) throw error;

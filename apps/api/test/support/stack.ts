@@ -57,6 +57,8 @@ export async function startStack(
     webhookScheduleMs?: number[];
     breaker?: AppOptions['breaker'];
     maxGraphQLBodyBytes?: number;
+    /** The API's logger (tests that read the log pass one writing to memory). */
+    log?: AppOptions['log'];
   } = {},
 ): Promise<Stack> {
   const database: TestDatabase = await createTestDatabase();
@@ -99,6 +101,7 @@ export async function startStack(
     ...(opts.webhookScheduleMs ? { webhookScheduleMs: opts.webhookScheduleMs } : {}),
     ...(opts.breaker ? { breaker: opts.breaker } : {}),
     ...(opts.maxGraphQLBodyBytes ? { maxGraphQLBodyBytes: opts.maxGraphQLBodyBytes } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
   });
   const url = await app.start();
   if (!app.sandboxApiKey) throw new Error('expected the sandbox tenant to be created on an empty database');

@@ -26,7 +26,7 @@ builder.mutationField('createAvatarVideo', (t) =>
       'Portrait + speech → talking video, on KLING (default), KIE or DIGITAL_HUMAN. Every documented limit is checked first; the task is committed PENDING and then submitted.',
     args: { input: t.arg({ type: CreateAvatarVideoInput, required: true }) },
     resolve: async (_root, { input }, ctx) =>
-      ctx.tasks.create(ctx.principal, await intakeAvatarVideo(input, ctx.intake)),
+      ctx.tasks.create(ctx.principal, await intakeAvatarVideo(input, ctx.intake), ctx.log),
   }),
 );
 
@@ -37,6 +37,6 @@ builder.mutationField('createVideoSound', (t) =>
     description: 'Video → generated sound effects and background music (Kling video-to-audio).',
     args: { input: t.arg({ type: CreateVideoSoundInput, required: true }) },
     resolve: async (_root, { input }, ctx) =>
-      ctx.tasks.create(ctx.principal, await intakeVideoSound(input, ctx.intake)),
+      ctx.tasks.create(ctx.principal, await intakeVideoSound(input, ctx.intake), ctx.log),
   }),
 );
