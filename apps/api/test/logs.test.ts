@@ -35,9 +35,13 @@ describe('the log of one task', () => {
     expect(created).toMatchObject({ level: 30, tenant: row!.tenantId, provider: 'KLING', externalTaskId: 'logged' });
     expect(created.requestId).toMatch(/^[\w-]{8,}$/);
     // The request that created it is on the log under the same id.
-    expect(lines.some((l) => l.msg === 'request' && l.requestId === created.requestId && l.route === '/graphql')).toBe(
-      true,
-    );
+    const request = lines.find((l) => l.msg === 'request' && l.requestId === created.requestId)!;
+    expect(request).toMatchObject({
+      method: 'POST',
+      route: '/graphql',
+      status: 200,
+      keyPrefix: stack.apiKey.slice(0, 12),
+    });
     const changes = story().filter((l) => /^task (SUBMITTED|PROCESSING|SUCCEEDED|FAILED)$/.test(l.msg));
     expect(changes.map((l) => l.status)).toEqual(statuses.slice(1));
     for (const l of changes) expect(l).toMatchObject({ tenant: row!.tenantId, source: expect.any(String) });

@@ -27,7 +27,7 @@ export async function createApiKey(
   scope: 'tenant' | 'admin' = 'tenant',
 ): Promise<CreatedApiKey> {
   const key = API_KEY_PREFIX + generateSecret(32);
-  const prefix = key.slice(0, API_KEY_PREFIX.length + 6);
+  const prefix = keyPrefix(key)!;
   const [row] = await db
     .insert(apiKeys)
     .values({ tenantId, name, scope, prefix, keyHash: sha256Hex(key) })
@@ -133,4 +133,11 @@ export async function listApiKeys(db: DbOrTx, tenantId: string | null) {
     .from(apiKeys)
     .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId));
   return (tenantId ? query.where(eq(apiKeys.tenantId, tenantId)) : query).orderBy(tenants.name, apiKeys.createdAt);
+}
+
+/** The shown part of a key (`cw_sk_` and 6 characters, as `keys list` and `apiKeys` show it); null when it is no key. */
+export function keyPrefix(key: string): string | null {
+  return key.startsWith(API_KEY_PREFIX) && key.length > API_KEY_PREFIX.length + 6
+    ? key.slice(0, API_KEY_PREFIX.length + 6)
+    : null;
 }

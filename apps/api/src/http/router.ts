@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { UUID_PATTERN } from '@clipwire/schema';
 import { webRoot } from '@clipwire/web';
 import type { Admit } from '../auth/admission.js';
+import { keyPrefix } from '../auth/api-keys.js';
 import { SANDBOX_KEY_FILE } from '../auth/bootstrap.js';
 import { type Config, isSandbox } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
@@ -59,8 +60,18 @@ export function createRouter(options: RouterOptions): RequestListener {
       metrics.httpRequests.inc({ route: routeName, method, status: String(res.statusCode) });
       metrics.httpDuration.observe({ route: routeName }, seconds);
       if (routeName !== '/healthz' && routeName !== '/metrics') {
+        // The key's shown prefix, never the key: which client it was, as `keys list` names it.
+        const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+        const key = bearer ? keyPrefix(bearer) : null;
         log.info(
-          { requestId, method, route: routeName, status: res.statusCode, ms: Math.round(seconds * 1000) },
+          {
+            requestId,
+            method,
+            route: routeName,
+            status: res.statusCode,
+            ms: Math.round(seconds * 1000),
+            ...(key ? { keyPrefix: key } : {}),
+          },
           'request',
         );
       }
