@@ -9,9 +9,15 @@ import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from 
  * tenant — and never a secret (API key, callback token, provider key).
  */
 const lines: Record<string, any>[] = [];
+const raw: string[] = [];
 let stack: Stack;
 beforeAll(async () => {
-  const log = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const log = createLogger('info', {
+    write: (line: string) => {
+      raw.push(line);
+      lines.push(JSON.parse(line));
+    },
+  });
   stack = await startStack({ log });
 });
 afterAll(() => stack?.stop());
@@ -34,6 +40,9 @@ describe('the log of one task', () => {
     const created = story().find((l) => l.msg === 'task created')!;
     expect(created).toMatchObject({ level: 30, tenant: row!.tenantId, provider: 'KLING', externalTaskId: 'logged' });
     expect(created.requestId).toMatch(/^[\w-]{8,}$/);
+    // Each field once (a child logger's fields are not repeated by the line's own).
+    for (const line of raw.filter((l) => l.includes(taskId)))
+      expect(line.match(/"tenant":/g)?.length ?? 0).toBeLessThanOrEqual(1);
     // The request that created it is on the log under the same id.
     const request = lines.find((l) => l.msg === 'request' && l.requestId === created.requestId)!;
     expect(request).toMatchObject({

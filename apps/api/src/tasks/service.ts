@@ -65,7 +65,8 @@ export class TaskService {
   async create(
     principal: Principal,
     draft: TaskDraft & { webhookUrl: string | null },
-    log: Logger = this.deps.log,
+    /** The operation's logger (its tenant and request id on every line); the tenant's own by default. */
+    log: Logger = this.deps.log.child({ tenant: principal.tenantId }),
   ): Promise<TaskRow> {
     adapterFor(this.deps.adapters, draft); // throws when the provider is not configured here
     const refusal = this.submission.refusal(draft.provider);
@@ -108,7 +109,6 @@ export class TaskService {
       log.info(
         {
           taskId: task.id,
-          tenant: task.tenantId,
           kind: task.kind,
           provider: task.provider,
           model: task.model,
