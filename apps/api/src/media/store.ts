@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mediaObjects, serverSecrets, type MediaObjectRow } from '@clipwire/schema/tables';
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { PgInsertValue } from 'drizzle-orm/pg-core';
@@ -31,14 +31,12 @@ export class MediaStore {
     return new MediaStore(db, Buffer.from(row.value, 'base64url'));
   }
 
-  async put(db: DbOrTx, tenantId: string, bytes: Buffer, mime: string): Promise<string> {
-    const fields = {
-      tenantId,
-      bytes,
-      mime,
-      sizeBytes: bytes.length,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-    };
+  async put(
+    db: DbOrTx,
+    tenantId: string,
+    { bytes, mime, sha256 }: { bytes: Buffer; mime: string; sha256: string },
+  ): Promise<string> {
+    const fields = { tenantId, bytes, mime, sizeBytes: bytes.length, sha256 };
     const [row] = await run(
       db,
       'media-insert',

@@ -21,6 +21,8 @@ import { elide, type DraftRef, type MediaReading, type ProviderDraft } from '../
 export interface PendingUpload {
   bytes: Buffer;
   mime: string;
+  /** Hex SHA-256 of the bytes, taken once: stored with the media and part of the create's fingerprint. */
+  sha256: string;
 }
 
 /** Everything needed to commit a task, checked against the provider's documented limits. */
@@ -95,7 +97,7 @@ class MediaReader implements MediaReading {
       }
       const probe = await probeMedia(bytes);
       if (!this.check(rule, probe, path)) return null;
-      this.uploads.push({ bytes, mime: probe.mime });
+      this.uploads.push({ bytes, mime: probe.mime, sha256: sha256Hex(bytes) });
       return { upload: this.uploads.length - 1 };
     } catch (error) {
       if (error instanceof MediaFetchError) {
@@ -206,7 +208,7 @@ function fingerprint(
   webhookUrl: string | null,
   uploads: PendingUpload[],
 ): string {
-  const bodies = uploads.map((u) => sha256Hex(u.bytes));
+  const bodies = uploads.map((u) => u.sha256);
   const request = JSON.stringify(built.request, (_key, value: unknown) =>
     value !== null && typeof value === 'object' && 'upload' in value
       ? { sha256: bodies[(value as { upload: number }).upload] }

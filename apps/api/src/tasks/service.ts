@@ -83,8 +83,7 @@ export class TaskService {
         this.deps.db,
         async (tx) => {
           const mediaIds = [];
-          for (const upload of draft.uploads)
-            mediaIds.push(await this.deps.media.put(tx, principal.tenantId, upload.bytes, upload.mime));
+          for (const upload of draft.uploads) mediaIds.push(await this.deps.media.put(tx, principal.tenantId, upload));
           await this.deps.jobs.enqueue(tx, { queue: 'submit', payload: { taskId: id }, dedupeKey: `submit:${id}` });
           crashPoint('create:before-commit');
           return {
