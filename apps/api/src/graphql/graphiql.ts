@@ -20,6 +20,15 @@ export const CONSOLE_KEY_STORAGE = 'clipwire.apiKey';
  */
 export function renderGraphiQL(options: GraphiQLOptions): string {
   const { headers: _headers, ...rest } = options;
+  const json = JSON.stringify(rest);
+  // About 9 MB of inlined bundle: made once per set of options (yoga's are the same on every request).
+  if (cached?.json !== json) cached = { json, page: page(json) };
+  return cached.page;
+}
+
+let cached: { json: string; page: string } | undefined;
+
+function page(optionsJson: string): string {
   return `<!doctype html>
 <html lang="en">
   <head>
@@ -47,7 +56,7 @@ export function renderGraphiQL(options: GraphiQLOptions): string {
           const config = await fetch('/console/config.json').then((r) => r.json()).catch(() => ({}));
           key = config.sandboxApiKey ?? null;
         }
-        const options = ${JSON.stringify(rest)};
+        const options = ${optionsJson};
         if (key) {
           const authorization = 'Bearer ' + key;
           options.additionalHeaders = { authorization };
