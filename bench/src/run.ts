@@ -970,29 +970,16 @@ async function s6(ctx: Ctx): Promise<Result> {
   const s5ctx = ctx.s5!;
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${s5ctx.apiKey}` };
   const load0 = await cpuAll([ctx.http, ...ctx.wss]);
+  // The soak's two loads: the same rate, connections and duration, each its own spec.
+  const soakLoad = (spec: Record<string, unknown>) =>
+    ctx.http.call(
+      'cannon',
+      { url: ctx.api, connections: 8, durationS: soak, overallRate: rate, spec },
+      (soak + 120) * 1000,
+    );
   const [cb, pages] = await Promise.all([
-    ctx.http.call(
-      'cannon',
-      {
-        url: ctx.api,
-        connections: 8,
-        durationS: soak,
-        overallRate: rate,
-        spec: { kind: 'callbacks', fresh: cbs.map(({ path, body }) => ({ path, body })), replay: 0.3 },
-      },
-      (soak + 120) * 1000,
-    ),
-    ctx.http.call(
-      'cannon',
-      {
-        url: ctx.api,
-        connections: 8,
-        durationS: soak,
-        overallRate: rate,
-        spec: { kind: 'pages', headers, bodies: s5ctx.bodies, expect: '"edges"' },
-      },
-      (soak + 120) * 1000,
-    ),
+    soakLoad({ kind: 'callbacks', fresh: cbs.map(({ path, body }) => ({ path, body })), replay: 0.3 }),
+    soakLoad({ kind: 'pages', headers, bodies: s5ctx.bodies, expect: '"edges"' }),
   ]);
   const load1 = await cpuAll([ctx.http, ...ctx.wss]);
   const soakStats = await ctx.server.call('stats', {});
