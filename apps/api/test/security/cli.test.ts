@@ -30,6 +30,20 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** The server's configuration on the CLI's database (its providers pointed nowhere: only keys matter here). */
+function serverConfig() {
+  return loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    CLIPWIRE_DATA_DIR: dataDir,
+    DATABASE_URL: database.url,
+    KLING_BASE_URL: 'http://127.0.0.1:9',
+    KIE_BASE_URL: 'http://127.0.0.1:9',
+    DIGITAL_HUMAN_BASE_URL: 'http://127.0.0.1:9',
+  });
+}
+
 function clipwire(...args: string[]) {
   return run(process.execPath, ['dist/cli.js', ...args], { cwd: apiDir, env });
 }
@@ -54,16 +68,7 @@ describe('pnpm clipwire keys', () => {
     expect(listed.stdout).toMatch(new RegExp(`${id}\\s+acme\\s+.*\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}\\s+active`));
 
     // The key works against the server, until it is revoked.
-    const config = loadConfig({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-      CLIPWIRE_DATA_DIR: dataDir,
-      DATABASE_URL: database.url,
-      KLING_BASE_URL: 'http://127.0.0.1:9',
-      KIE_BASE_URL: 'http://127.0.0.1:9',
-      DIGITAL_HUMAN_BASE_URL: 'http://127.0.0.1:9',
-    });
+    const config = serverConfig();
     const ask = async (url: string) =>
       (
         await fetch(`${url}/graphql`, {
@@ -88,16 +93,7 @@ describe('pnpm clipwire keys', () => {
   it('refuses a second process on an embedded data dir in use, and shares a Postgres database', {
     timeout: 60_000,
   }, async () => {
-    const config = loadConfig({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-      CLIPWIRE_DATA_DIR: dataDir,
-      DATABASE_URL: database.url,
-      KLING_BASE_URL: 'http://127.0.0.1:9',
-      KIE_BASE_URL: 'http://127.0.0.1:9',
-      DIGITAL_HUMAN_BASE_URL: 'http://127.0.0.1:9',
-    });
+    const config = serverConfig();
     const app = await buildApp({ config });
     try {
       if (database.url) {
