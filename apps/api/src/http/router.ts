@@ -59,7 +59,7 @@ export function createRouter(options: RouterOptions): RequestListener {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpRequests.inc({ route: routeName, method, status: String(res.statusCode) });
       metrics.httpDuration.observe({ route: routeName }, seconds);
-      if (routeName !== '/healthz' && routeName !== '/metrics') {
+      if (routeName !== '/healthz' && routeName !== '/metrics' && log.isLevelEnabled('info')) {
         // The key's shown prefix, never the key: which client it was, as `keys list` names it.
         const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
         const key = bearer ? keyPrefix(bearer) : null;
