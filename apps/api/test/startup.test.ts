@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, MainProcess } from './support/main-process.js';
+import { API_DIR, assertCompiled, freePort, MainProcess } from './support/main-process.js';
 
 /**
  * `node dist/main.js` on a port already taken: one plain line naming the setting that moves it, exit
@@ -44,4 +46,45 @@ describe('startup on a port in use', () => {
     );
     expect(output).not.toMatch(/\n\s+at /);
   });
+});
+
+/**
+ * Ctrl-C on `pnpm start`: the terminal sends SIGINT to the whole foreground process group (pnpm, its
+ * shell, turbo, the inner pnpm and node). The server stops and the command ends with exit code 0 and
+ * no "ELIFECYCLE Command failed" lines. `--only` runs the root script's turbo task without its build
+ * step, so this test never rewrites the dist/ other tests are running.
+ */
+describe('Ctrl-C on pnpm start', () => {
+  it('stops cleanly: exit code 0, no ELIFECYCLE or ERR_PNPM lines', async () => {
+    assertCompiled();
+    const child = spawn('pnpm', ['start', '--only'], {
+      cwd: join(API_DIR, '..', '..'),
+      detached: true, // its own process group, as a terminal's foreground job is
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        HOST: '127.0.0.1',
+        PORT: String(await freePort()),
+        SIMULATOR_PORT: String(await freePort()),
+        CLIPWIRE_DATA_DIR: 'memory://',
+        DATABASE_URL: '',
+        LOG_LEVEL: 'warn',
+      },
+    });
+    let output = '';
+    const up = new Promise<void>((resolve) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('is up:')) resolve();
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await Promise.race([up, exited.then(() => Promise.reject(new Error(`pnpm start exited early:\n${output}`)))]);
+    process.kill(-child.pid!, 'SIGINT');
+    const code = await exited;
+    expect(output).not.toMatch(/ELIFECYCLE|ERR_PNPM|Command failed/);
+    expect(code).toBe(0);
+  }, 120_000);
 });
