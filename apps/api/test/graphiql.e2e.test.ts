@@ -54,6 +54,15 @@ describe('GraphiQL', () => {
     expect(schema.errors).toBeUndefined();
     expect(schema.data!.__schema.types.length).toBeGreaterThan(20);
 
+    // The Headers editor shows the key the requests carry.
+    await page.getByRole('button', { name: 'Headers' }).click();
+    const editors = async () => (await page.locator('.graphiql-editors').innerText()).replace(/\u00a0/g, ' ');
+    await eventually(
+      async () => (await editors()).includes(`"authorization": "Bearer ${stack.apiKey}"`),
+      10_000,
+      'the Headers editor pre-filled with the key',
+    );
+
     await page.locator('.graphiql-execute-button').click();
     await eventually(
       async () => frames.some((f) => f.startsWith('received') && f.includes('connection_ack')),

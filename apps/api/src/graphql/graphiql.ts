@@ -16,7 +16,8 @@ export const CONSOLE_KEY_STORAGE = 'clipwire.apiKey';
  * @graphql-yoga/render-graphiql, nothing from a CDN, so it works offline and behind proxies — and
  * signed in: the page takes the key the console signed in with (or, on this machine in sandbox mode,
  * the sandbox key from /console/config.json) and sends it on every HTTP request (the schema's
- * introspection included) and as the WebSocket's connectionParams, so subscriptions work too.
+ * introspection included) and as the WebSocket's connectionParams, so subscriptions work too; the
+ * Headers editor is pre-filled with it.
  */
 export function renderGraphiQL(options: GraphiQLOptions): string {
   const { headers: _headers, ...rest } = options;
@@ -61,6 +62,8 @@ function page(optionsJson: string): string {
           const authorization = 'Bearer ' + key;
           options.additionalHeaders = { authorization };
           options.connectionParams = { authorization };
+          // Shown in the Headers editor too, so the developer sees which key the requests carry and can change it.
+          options.headers = JSON.stringify({ authorization }, null, 2);
         }
         YogaGraphiQL.renderYogaGraphiQL(document.querySelector('#root'), options);
       })();
