@@ -56,7 +56,7 @@ describe('GraphiQL', () => {
 
     // The Headers editor shows the key the requests carry.
     await page.getByRole('button', { name: 'Headers' }).click();
-    const editors = async () => (await page.locator('.graphiql-editors').innerText()).replace(/\u00a0/g, ' ');
+    const editors = async () => ((await page.locator('.graphiql-editors').textContent()) ?? '').replace(/\u00a0/g, ' ');
     await eventually(
       async () => (await editors()).includes(`"authorization": "Bearer ${stack.apiKey}"`),
       10_000,
