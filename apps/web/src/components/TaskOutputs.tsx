@@ -33,10 +33,16 @@ export function Outputs({ task }: { task: TaskDetail }) {
           links={{ mp3: a.mp3Url, wav: a.wavUrl }}
         >
           {a.mp3Url ? (
-            <audio controls preload="metadata" src={a.mp3Url} aria-label={`Output audio ${i + 1} (mp3)`} />
+            <div className="player">
+              <span className="player-label">MP3</span>
+              <audio controls preload="metadata" src={a.mp3Url} aria-label={`Output audio ${i + 1} (mp3)`} />
+            </div>
           ) : null}
           {a.wavUrl ? (
-            <audio controls preload="metadata" src={a.wavUrl} aria-label={`Output audio ${i + 1} (wav)`} />
+            <div className="player">
+              <span className="player-label">WAV</span>
+              <audio controls preload="metadata" src={a.wavUrl} aria-label={`Output audio ${i + 1} (wav)`} />
+            </div>
           ) : null}
         </OutputFigure>
       ))}

@@ -153,7 +153,11 @@ export function TaskPage({ id }: { id: string }) {
             <dt>Status message</dt>
             <dd>{task.statusMessage ?? '—'}</dd>
             <dt>Cost</dt>
-            <dd>{task.cost?.units != null ? `${task.cost.units} units` : '—'}</dd>
+            <dd>
+              {task.cost?.units != null
+                ? `${task.cost.units} ${Number(task.cost.units) === 1 ? 'unit' : 'units'}`
+                : '—'}
+            </dd>
             <dt>Created</dt>
             <dd>
               <Time value={task.createdAt} />
