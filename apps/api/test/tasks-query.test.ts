@@ -87,6 +87,50 @@ describe('tasks connection', () => {
     expect(await page({ kinds: ['VIDEO_SOUND'] })).toEqual([]);
   });
 
+  it('filters by creation range and by externalTaskId prefix (taken literally), in the page and in totalCount', async () => {
+    const ALL =
+      'query ($filter: TaskFilter) { tasks(first: 100, filter: $filter) { totalCount edges { node { id externalTaskId createdAt } } } }';
+    const list = async (filter: Record<string, unknown> | null) => {
+      const res = await stack.gql(ALL, { filter }, stack.apiKey);
+      expect(res.errors).toBeUndefined();
+      const nodes = res.data!.tasks.edges.map((e: any) => e.node) as {
+        id: string;
+        externalTaskId: string;
+        createdAt: string;
+      }[];
+      expect(res.data!.tasks.totalCount).toBe(nodes.length);
+      return nodes;
+    };
+    const all = await list(null);
+    expect(all.length).toBeGreaterThanOrEqual(7);
+
+    // A window that starts at one task's creation and ends at a later one's: the first is in, the last is out.
+    const from = all[4]!.createdAt;
+    const to = all[1]!.createdAt;
+    const expected = all.filter((t) => t.createdAt >= from && t.createdAt < to).map((t) => t.id);
+    expect(expected.length).toBeGreaterThan(0);
+    expect((await list({ createdFrom: from, createdTo: to })).map((t) => t.id)).toEqual(expected);
+    expect((await list({ createdFrom: all[0]!.createdAt })).map((t) => t.id)).toContain(all[0]!.id);
+    expect(await list({ createdTo: all.at(-1)!.createdAt })).toEqual([]);
+
+    const prefixed = all.filter((t) => t.externalTaskId?.startsWith('page-')).map((t) => t.id);
+    expect(prefixed).toHaveLength(7);
+    expect((await list({ externalTaskIdPrefix: 'page-' })).map((t) => t.id)).toEqual(prefixed);
+    expect((await list({ externalTaskIdPrefix: 'page-3' })).map((t) => t.externalTaskId)).toEqual(['page-3']);
+    // No LIKE wildcards: "_" and "%" are characters, not patterns.
+    expect(await list({ externalTaskIdPrefix: 'page_' })).toEqual([]);
+    expect(await list({ externalTaskIdPrefix: '%' })).toEqual([]);
+  });
+
+  it('refuses a creation range that ends before it starts, naming the field', async () => {
+    const res = await stack.gql(
+      'query ($filter: TaskFilter) { tasks(first: 5, filter: $filter) { totalCount } }',
+      { filter: { createdFrom: '2026-01-02T00:00:00Z', createdTo: '2026-01-01T00:00:00Z' } },
+      stack.apiKey,
+    );
+    expect(res.errors?.[0]?.message).toBe('filter.createdTo: must be after filter.createdFrom');
+  });
+
   it('rejects a cursor it did not issue, naming the argument', async () => {
     const res = await stack.gql(PAGE, { first: 2, after: 'bm90LWEtY3Vyc29y' }, stack.apiKey);
     expect(res.errors?.[0]?.message).toMatch(/after/);

@@ -1,6 +1,6 @@
 export * from './domain.js';
 export { isBlobLike, mediaInputSchema, type MediaInput } from './inputs/media.js';
-export { externalTaskIdSchema, webhookUrlSchema } from './inputs/common.js';
+export { EXTERNAL_TASK_ID_MAX_LENGTH, externalTaskIdSchema, webhookUrlSchema } from './inputs/common.js';
 export {
   createAvatarVideoInputSchema,
   digitalHumanOptionsSchema,

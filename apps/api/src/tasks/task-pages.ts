@@ -29,6 +29,12 @@ export interface TaskFilter {
   statuses?: TaskStatus[] | null;
   kinds?: TaskKind[] | null;
   providers?: Provider[] | null;
+  /** Created at or after this instant. */
+  createdFrom?: Date | null;
+  /** Created before this instant. */
+  createdTo?: Date | null;
+  /** The client's externalTaskId starts with this (case-sensitive). */
+  externalTaskIdPrefix?: string | null;
 }
 
 /**
@@ -99,9 +105,34 @@ function filterShape(filter?: TaskFilter): { key: string; values: Record<string,
     { name: 'kind', column: tasks.kind, list: filter?.kinds ?? [] },
     { name: 'provider', column: tasks.provider, list: filter?.providers ?? [] },
   ].filter(({ list }) => list.length > 0);
+  const scalars = [
+    {
+      name: 'createdFrom',
+      value: filter?.createdFrom?.toISOString(),
+      condition: () => sql`${tasks.createdAt} >= ${sql.placeholder('createdFrom')}::timestamptz`,
+    },
+    {
+      name: 'createdTo',
+      value: filter?.createdTo?.toISOString(),
+      condition: () => sql`${tasks.createdAt} < ${sql.placeholder('createdTo')}::timestamptz`,
+    },
+    {
+      name: 'externalPrefix',
+      value: filter?.externalTaskIdPrefix || undefined,
+      // starts_with, not LIKE: the prefix is taken literally (no % or _ wildcards to escape).
+      condition: () => sql`starts_with(${tasks.externalTaskId}, ${sql.placeholder('externalPrefix')}::text)`,
+    },
+  ].filter(({ value }) => value !== undefined);
   return {
-    key: lists.map(({ name, list }) => `${name}${list.length}`).join(','),
-    values: Object.assign({}, ...lists.map(({ name, list }) => listValues(name, list))),
-    conditions: () => lists.map(({ name, column, list }) => inArray(column, listPlaceholders(name, list.length))),
+    key: [...lists.map(({ name, list }) => `${name}${list.length}`), ...scalars.map(({ name }) => name)].join(','),
+    values: Object.assign(
+      {},
+      ...lists.map(({ name, list }) => listValues(name, list)),
+      ...scalars.map(({ name, value }) => ({ [name]: value })),
+    ),
+    conditions: () => [
+      ...lists.map(({ name, column, list }) => inArray(column, listPlaceholders(name, list.length))),
+      ...scalars.map(({ condition }) => condition()),
+    ],
   };
 }

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 
+export const EXTERNAL_TASK_ID_MAX_LENGTH = 128;
+
 export const externalTaskIdSchema = z
   .string()
   .min(1, 'must not be empty')
-  .max(128, 'must be at most 128 characters')
+  .max(EXTERNAL_TASK_ID_MAX_LENGTH, `must be at most ${EXTERNAL_TASK_ID_MAX_LENGTH} characters`)
   .regex(/^[A-Za-z0-9._:-]+$/, 'may contain only letters, digits and . _ : -');
 
 export const webhookUrlSchema = z

@@ -15,6 +15,12 @@ builder.subscriptionField('taskEvents', (t) =>
     },
     subscribe: (_root, args, ctx) => {
       const after = args.after == null ? 0 : parseCursor(args.after);
+      for (const field of ['createdFrom', 'createdTo', 'externalTaskIdPrefix'] as const) {
+        if (args.filter?.[field] != null)
+          throw new GraphQLError(`filter.${field}: applies to the tasks query, not to taskEvents`, {
+            extensions: { code: 'BAD_USER_INPUT' },
+          });
+      }
       return ctx.feeds.subscribe(ctx.principal.tenantId, after, normalizeFilter(args.filter));
     },
     resolve: (event) => event,

@@ -1,4 +1,4 @@
-import { isUuid } from '@clipwire/schema';
+import { EXTERNAL_TASK_ID_MAX_LENGTH as EXTERNAL_TASK_ID_MAX, isUuid } from '@clipwire/schema';
 import type { TaskRow } from '@clipwire/schema/tables';
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
@@ -72,19 +72,45 @@ export const TaskType = builder.node(TaskRef, {
 });
 
 export const TaskFilterInput = builder.inputType('TaskFilter', {
-  description: `Each list holds at most ${INPUT_LIMITS.listLength} values; repeated values count once.`,
+  description: `Each list holds at most ${INPUT_LIMITS.listLength} values; repeated values count once. The creation range and the externalTaskId prefix apply to the tasks query only (taskEvents refuses them).`,
   fields: (t) => ({
     statuses: t.field({ type: [TaskStatusEnum] }),
     kinds: t.field({ type: [TaskKindEnum] }),
     providers: t.field({ type: [ProviderEnum] }),
+    createdFrom: t.field({ type: 'DateTime', description: 'Tasks created at or after this instant.' }),
+    createdTo: t.field({ type: 'DateTime', description: 'Tasks created before this instant.' }),
+    externalTaskIdPrefix: t.string({
+      description: `Tasks whose externalTaskId starts with this text (case-sensitive, at most ${EXTERNAL_TASK_ID_MAX} characters).`,
+    }),
   }),
 });
 
-/** A filter as the repository takes it: each list without repeats (at most one entry per enum value). */
+/**
+ * A filter as the repository takes it: each list without repeats (at most one entry per enum value),
+ * its range and prefix checked (BAD_USER_INPUT naming the field).
+ */
 export function normalizeFilter(filter: TaskFilter | null | undefined): TaskFilter | undefined {
   if (!filter) return undefined;
+  const { createdFrom, createdTo, externalTaskIdPrefix } = filter;
+  if (createdFrom && createdTo && createdFrom >= createdTo) {
+    throw new GraphQLError('filter.createdTo: must be after filter.createdFrom', {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
+  if (externalTaskIdPrefix != null && externalTaskIdPrefix.length > EXTERNAL_TASK_ID_MAX) {
+    throw new GraphQLError(`filter.externalTaskIdPrefix: at most ${EXTERNAL_TASK_ID_MAX} characters`, {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
   const distinct = <T>(list: T[] | null | undefined) => (list ? [...new Set(list)] : list);
-  return { statuses: distinct(filter.statuses), kinds: distinct(filter.kinds), providers: distinct(filter.providers) };
+  return {
+    statuses: distinct(filter.statuses),
+    kinds: distinct(filter.kinds),
+    providers: distinct(filter.providers),
+    createdFrom,
+    createdTo,
+    externalTaskIdPrefix,
+  };
 }
 
 builder.queryField('task', (t) =>
