@@ -1,6 +1,7 @@
 import { useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import { Provider as UrqlProvider } from 'urql';
 import { createApiClient } from './api';
+import { WsClientContext } from './feed';
 import { href, parseRoute, useHash } from './router';
 import {
   fetchConsoleConfig,
@@ -72,7 +73,9 @@ export function App() {
   return (
     <SessionContext.Provider value={session}>
       <UrqlProvider value={api.client}>
-        <Shell />
+        <WsClientContext.Provider value={api.ws}>
+          <Shell />
+        </WsClientContext.Provider>
       </UrqlProvider>
     </SessionContext.Provider>
   );
@@ -125,7 +128,7 @@ function Shell() {
         </button>
       </header>
       <main id="main" tabIndex={-1}>
-        {route.name === 'tasks' ? <TasksPage /> : null}
+        {route.name === 'tasks' ? <TasksPage query={route.query} /> : null}
         {route.name === 'task' ? <TaskPage key={route.id} id={route.id} /> : null}
         {route.name === 'new' ? <NewTaskPage /> : null}
         {route.name === 'providers' ? <ProvidersPage /> : null}

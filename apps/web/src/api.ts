@@ -12,6 +12,8 @@ function wsUrl(): string {
 
 export interface ApiClient {
   client: Client;
+  /** The WebSocket client the subscriptions share (the live list drives its feed on it directly). */
+  ws: WsClient;
   dispose(): void;
 }
 
@@ -59,7 +61,7 @@ export function createApiClient(apiKey: string, onUnauthorized: () => void): Api
       }),
     ],
   });
-  return { client, dispose: () => void ws.dispose() };
+  return { client, ws, dispose: () => void ws.dispose() };
 }
 
 function isCloseEvent(value: unknown): value is CloseEvent {

@@ -33,8 +33,9 @@ export const TaskDetailFields = graphql(
 
 export const TasksQuery = graphql(
   `
-  query Tasks($first: Int!, $after: String, $filter: TaskFilter) {
+  query Tasks($first: Int!, $after: String, $filter: TaskFilter, $count: Boolean!) {
     tasks(first: $first, after: $after, filter: $filter) {
+      totalCount @include(if: $count)
       edges { cursor node { ...TaskRowFields } }
       pageInfo { hasNextPage endCursor }
     }
@@ -43,16 +44,21 @@ export const TasksQuery = graphql(
   [TaskRowFields],
 );
 
-export const TaskByExternalIdQuery = graphql(`
-  query TaskByExternalId($externalTaskId: String!) {
-    task(externalTaskId: $externalTaskId) { id }
+/** Where the live list starts following the tenant's feed: read before the list's first page. */
+export const LatestTaskEventCursorQuery = graphql(`
+  query LatestTaskEventCursor {
+    latestTaskEventCursor
   }
 `);
 
-export const TaskRowUpdated = graphql(
+/** The tenant's feed: each event with its task's row, so one subscription keeps the whole list live. */
+export const TaskFeedSubscription = graphql(
   `
-  subscription TaskRowUpdated($id: ID!) {
-    taskUpdated(id: $id) { ...TaskRowFields }
+  subscription TaskFeed($filter: TaskFilter, $after: String) {
+    taskEvents(filter: $filter, after: $after) {
+      cursor
+      task { ...TaskRowFields }
+    }
   }
 `,
   [TaskRowFields],

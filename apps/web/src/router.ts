@@ -2,15 +2,16 @@ import { useSyncExternalStore } from 'react';
 
 /** Hash routes: the API serves only real files, so the console routes inside the page. */
 export type Route =
-  | { name: 'tasks' }
+  /** `query`: the list's filters, kept in the URL so that a reload or a shared link shows the same view. */
+  | { name: 'tasks'; query: URLSearchParams }
   | { name: 'task'; id: string }
   | { name: 'new' }
   | { name: 'providers' }
   | { name: 'notFound'; path: string };
 
 export function parseRoute(hash: string): Route {
-  const path = hash.replace(/^#/, '') || '/tasks';
-  if (path === '/' || path === '/tasks') return { name: 'tasks' };
+  const [path = '', search = ''] = (hash.replace(/^#/, '') || '/tasks').split('?', 2);
+  if (path === '/' || path === '/tasks') return { name: 'tasks', query: new URLSearchParams(search) };
   const task = /^\/tasks\/([^/]+)$/.exec(path);
   if (task) return { name: 'task', id: decodeURIComponent(task[1]!) };
   if (path === '/new') return { name: 'new' };
@@ -19,7 +20,7 @@ export function parseRoute(hash: string): Route {
 }
 
 export const href = {
-  tasks: () => '#/tasks',
+  tasks: (query?: URLSearchParams) => (query?.size ? `#/tasks?${query}` : '#/tasks'),
   task: (id: string) => `#/tasks/${encodeURIComponent(id)}`,
   newTask: () => '#/new',
   providers: () => '#/providers',
@@ -36,4 +37,9 @@ export function useHash(): string {
 
 export function navigate(to: string): void {
   window.location.hash = to.replace(/^#/, '');
+}
+
+/** Moves to `to` without a new history entry (a filter change replaces the view, Back leaves the list). */
+export function replaceRoute(to: string): void {
+  window.location.replace(to.startsWith('#') ? to : `#${to}`);
 }

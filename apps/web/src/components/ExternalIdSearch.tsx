@@ -1,62 +1,40 @@
-import { useId, useState, type FormEvent } from 'react';
-import { useClient } from 'urql';
-import { TaskByExternalIdQuery } from '../documents';
-import { href, navigate } from '../router';
-import { describeError } from './ui';
+import { useEffect, useId, useState, type FormEvent } from 'react';
 
-/** Finds a task by its external id and opens it. */
-export function ExternalIdSearch() {
-  const client = useClient();
-  const [value, setValue] = useState('');
-  const [message, setMessage] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+/**
+ * Narrows the list to the tasks whose external id starts with what is typed (on Search, or when the
+ * box is cleared); the prefix is kept in the URL with the other filters.
+ */
+export function ExternalIdSearch({ value, onSearch }: { value: string; onSearch(prefix: string): void }) {
+  const [text, setText] = useState(value);
+  useEffect(() => setText(value), [value]);
   const id = useId();
 
-  async function submit(e: FormEvent) {
+  function submit(e: FormEvent) {
     e.preventDefault();
-    const externalTaskId = value.trim();
-    if (!externalTaskId) {
-      setMessage('Enter an external task id.');
-      return;
-    }
-    setBusy(true);
-    setMessage(null);
-    const result = await client
-      .query(TaskByExternalIdQuery, { externalTaskId }, { requestPolicy: 'network-only' })
-      .toPromise();
-    setBusy(false);
-    if (result.error) return setMessage(describeError(result.error));
-    const task = result.data?.task;
-    if (!task) return setMessage(`No task has the external id “${externalTaskId}”.`);
-    navigate(href.task(task.id));
+    onSearch(text.trim());
   }
 
   return (
     // biome-ignore lint/a11y/useSemanticElements: <search> is not yet in every browser the console supports
-    <form className="search" role="search" onSubmit={submit} aria-label="Find a task by external id">
-      <label htmlFor={`${id}-q`}>External task id</label>
+    <form className="search" role="search" onSubmit={submit} aria-label="Search tasks by external id">
+      <label htmlFor={`${id}-q`}>External id starts with</label>
       <div className="input-row">
         <input
           id={`${id}-q`}
           type="search"
-          value={value}
+          value={text}
           onChange={(e) => {
-            setValue(e.target.value);
-            setMessage(null);
+            setText(e.target.value);
+            if (e.target.value === '' && value !== '') onSearch('');
           }}
-          placeholder="e.g. order-1234"
-          aria-describedby={message ? `${id}-msg` : undefined}
+          placeholder="e.g. order-12"
           spellCheck={false}
+          maxLength={128}
         />
-        <button type="submit" className="button" disabled={busy}>
-          Find
+        <button type="submit" className="button">
+          Search
         </button>
       </div>
-      {message ? (
-        <p id={`${id}-msg`} className="field-error" role="status">
-          {message}
-        </p>
-      ) : null}
     </form>
   );
 }

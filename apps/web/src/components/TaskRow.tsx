@@ -1,17 +1,18 @@
-import { useSubscription } from 'urql';
-import { TaskRowUpdated, type TaskRow } from '../documents';
+import type { TaskRow } from '../documents';
 import { href } from '../router';
-import { describeError, isFinal, kindLabel, Progress, providerLabel, shortId, StatusBadge, Time } from './ui';
+import { isFinal, kindLabel, Progress, providerLabel, shortId, StatusBadge, Time } from './ui';
 
-/** One row; while the task is not final it follows `taskUpdated`, so its status changes in place. */
-export function LiveTaskRow({ task }: { task: TaskRow }) {
-  const [{ data, error }] = useSubscription({
-    query: TaskRowUpdated,
-    variables: { id: task.id },
-    pause: isFinal(task.status),
-  });
-  const live = data?.taskUpdated;
-  const latest = live && newer(live, task) ? live : task;
+/** One row: the task as its page loaded it, or the newer version the live feed brought (`update`). */
+export function LiveTaskRow({
+  task,
+  update,
+  feedError,
+}: {
+  task: TaskRow;
+  update?: TaskRow;
+  feedError?: string | null;
+}) {
+  const latest = update && newer(update, task) ? update : task;
   const running = !isFinal(latest.status);
   return (
     <tr data-task-id={latest.id} data-status={latest.status ?? undefined}>
@@ -31,8 +32,8 @@ export function LiveTaskRow({ task }: { task: TaskRow }) {
             {running && latest.progress != null ? (
               <Progress value={latest.progress} label={`Progress of task ${shortId(latest.id)}`} />
             ) : null}
-            {error ? (
-              <span className="muted small" title={describeError(error)}>
+            {feedError && running ? (
+              <span className="muted small" title={feedError}>
                 (live updates paused)
               </span>
             ) : null}

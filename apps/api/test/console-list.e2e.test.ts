@@ -1,0 +1,135 @@
+import { assertConsoleBuilt, launchChromium, type ChromiumSession, type Page } from '@clipwire/web/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CREATE_AVATAR, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
+
+/**
+ * The console's task list in Chromium, live: a task created through the API appears without a reload
+ * (at the top, or behind an "n new tasks" button when the user has scrolled down), statuses move in
+ * place, filters and search live in the URL (a reload shows the same view), the count and the end of
+ * the list are shown, and a phone shows at least four task cards per screen.
+ */
+let stack: Stack;
+let browser: ChromiumSession;
+let apiKey: string;
+const errors: string[] = [];
+
+beforeAll(async () => {
+  assertConsoleBuilt();
+  browser = await launchChromium();
+  stack = await startStack();
+  ({ apiKey } = await stack.newTenant('console-list'));
+});
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+async function signedIn(path: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
+  const page = await browser.context.newPage();
+  await page.setViewportSize(viewport);
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  // Signed in as this test's tenant before the console's own scripts run.
+  await page.addInitScript((key) => localStorage.setItem('clipwire.apiKey', key), apiKey);
+  await page.goto(`${stack.url}/${path}`);
+  return page;
+}
+
+async function create(externalTaskId: string): Promise<string> {
+  const res = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId } }, apiKey);
+  expect(res.errors).toBeUndefined();
+  return res.data!.createAvatarVideo.id as string;
+}
+
+const row = (page: Page, id: string) => page.locator(`tr[data-task-id="${id}"]`);
+
+describe('console task list', () => {
+  it('shows a task created through the API within 2 s without a reload, and its status moves live', async () => {
+    const page = await signedIn('#/tasks');
+    await page.getByText('No tasks yet.').waitFor();
+    await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'no reload'));
+
+    const id = await create('live-1');
+    await row(page, id).waitFor({ timeout: 2_000 });
+    await page.locator(`tr[data-task-id="${id}"][data-status="SUCCEEDED"]`).waitFor({ timeout: 20_000 });
+    expect(await page.locator('.list-count').getAttribute('data-total')).toBe('1');
+    expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('no reload');
+    await page.close();
+  }, 60_000);
+
+  it('puts tasks that arrive while the user is scrolled down behind an "n new tasks" button', async () => {
+    for (let i = 0; i < 12; i++) await create(`bulk-${i}`);
+    const page = await signedIn('#/tasks', { width: 1000, height: 500 });
+    await page.locator('tr[data-task-id]').nth(12).waitFor();
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    await expect.poll(() => page.evaluate(() => window.scrollY)).toBeGreaterThan(200);
+
+    const id = await create('while-scrolled');
+    const button = page.getByRole('button', { name: /^1 new task/ });
+    await button.waitFor({ timeout: 5_000 });
+    expect(await row(page, id).count()).toBe(0);
+    await button.click();
+    await row(page, id).waitFor();
+    expect(await page.locator('tr[data-task-id]').first().getAttribute('data-task-id')).toBe(id);
+    await expect.poll(() => page.evaluate(() => window.scrollY)).toBeLessThan(50);
+    expect(await page.locator('.list-count').getAttribute('data-total')).toBe('14');
+    // Exactly once, though the feed also brought its later status changes.
+    await page.locator(`tr[data-task-id="${id}"][data-status="SUCCEEDED"]`).waitFor({ timeout: 20_000 });
+    expect(await row(page, id).count()).toBe(1);
+    await page.close();
+  }, 90_000);
+
+  it('keeps filters and search in the URL: a reload shows the same view; the panel stays open', async () => {
+    await stack.waitForAllFinal(apiKey);
+    const page = await signedIn('#/tasks');
+    await page.locator('tr[data-task-id]').first().waitFor();
+
+    await page.getByLabel('External id starts with').fill('bulk-1');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('summary', { hasText: 'Filters' }).click();
+    await page.getByLabel('Succeeded').check();
+    await expect.poll(() => page.url()).toContain('status=SUCCEEDED');
+    expect(page.url()).toContain('q=bulk-1');
+    // bulk-1, bulk-10, bulk-11
+    await expect.poll(() => page.locator('tr[data-task-id]').count()).toBe(3);
+    expect(await page.locator('.list-count').textContent()).toBe('3 tasks match the filters');
+    await page.getByText('End of the list.').waitFor();
+
+    await page.reload();
+    await page.locator('tr[data-task-id]').first().waitFor();
+    expect(await page.locator('tr[data-task-id]').count()).toBe(3);
+    expect(await page.getByLabel('Succeeded').isChecked()).toBe(true);
+    expect(await page.getByLabel('External id starts with').inputValue()).toBe('bulk-1');
+
+    // Unchecking the last box leaves the panel open.
+    await page.getByLabel('Succeeded').uncheck();
+    await expect.poll(() => page.url()).not.toContain('status=');
+    expect(await page.locator('details.filters').evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
+
+    // A creation range: from tomorrow matches nothing; from today matches them again.
+    const day = (offset: number) => {
+      const d = new Date();
+      d.setDate(d.getDate() + offset);
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    };
+    await page.getByLabel('From').fill(day(1));
+    await page.getByText('No tasks match these filters.').waitFor();
+    expect(page.url()).toContain(`from=${day(1)}`);
+    await page.getByLabel('From').fill(day(0));
+    await expect.poll(() => page.locator('tr[data-task-id]').count()).toBe(3);
+    await page.close();
+  }, 60_000);
+
+  it('shows at least four task cards per screen on a 390 px phone', async () => {
+    const page = await signedIn('#/tasks', { width: 390, height: 760 });
+    await page.locator('tr[data-task-id]').nth(5).waitFor();
+    const heights = await page
+      .locator('tr[data-task-id]')
+      .evaluateAll((rows) => rows.slice(0, 6).map((r) => r.getBoundingClientRect().height));
+    for (const h of heights) expect(h).toBeLessThanOrEqual(760 / 4);
+    await page.close();
+    expect(errors).toEqual([]);
+  }, 60_000);
+});
