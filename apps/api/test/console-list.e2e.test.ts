@@ -133,3 +133,37 @@ describe('console task list', () => {
     expect(errors).toEqual([]);
   }, 60_000);
 });
+
+describe('console task page', () => {
+  it('copies ids, offers Refresh only while running, and "Run again" fills the form from the task', async () => {
+    const res = await stack.gql(
+      CREATE_AVATAR,
+      { input: { ...SAMPLE_INPUT, prompt: 'wave hello', kling: { mode: 'PRO' }, externalTaskId: 'again-1' } },
+      apiKey,
+    );
+    const id = res.data!.createAvatarVideo.id as string;
+    await stack.waitForFinal(id, 'id', undefined, apiKey);
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
+    const page = await signedIn(`#/tasks/${id}`);
+    await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+    // Finished: nothing to refresh from the provider.
+    expect(await page.getByRole('button', { name: 'Refresh from provider' }).count()).toBe(0);
+
+    await page.getByRole('button', { name: 'Copy task id' }).click();
+    await page.getByRole('button', { name: 'Copy task id' }).getByText('Copied').waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(id);
+
+    await page.getByRole('link', { name: 'Run again' }).click();
+    await page.getByRole('heading', { name: 'New task' }).waitFor();
+    await page.getByText('Filled from task').waitFor();
+    expect(await page.getByRole('status').filter({ hasText: 'Filled from task' }).textContent()).toContain(
+      'Attach again: image, audio',
+    );
+    expect(await page.getByLabel('Prompt').inputValue()).toBe('wave hello');
+    expect(await page.getByLabel('Mode').inputValue()).toBe('PRO');
+    expect(await page.getByLabel('External task id').inputValue()).toBe('');
+    expect(page.url()).toContain(`#/new?from=${encodeURIComponent(id)}`);
+    await page.close();
+    expect(errors).toEqual([]);
+  }, 60_000);
+});

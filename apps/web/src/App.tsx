@@ -130,7 +130,7 @@ function Shell() {
       <main id="main" tabIndex={-1}>
         {route.name === 'tasks' ? <TasksPage query={route.query} /> : null}
         {route.name === 'task' ? <TaskPage key={route.id} id={route.id} /> : null}
-        {route.name === 'new' ? <NewTaskPage /> : null}
+        {route.name === 'new' ? <NewTaskPage key={route.from ?? ''} from={route.from} /> : null}
         {route.name === 'providers' ? <ProvidersPage /> : null}
         {route.name === 'notFound' ? (
           <>

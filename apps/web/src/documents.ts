@@ -160,3 +160,10 @@ export const CreateVideoSoundMutation = graphql(
 export type TaskRow = ResultOf<typeof TaskRowFields>;
 export type TaskDetail = ResultOf<typeof TaskDetailFields>;
 export type CreateResult = ResultOf<typeof CreateResultFields>;
+
+/** What "Run again" fills the new-task form from. */
+export const TaskInputQuery = graphql(`
+  query TaskInput($id: ID!) {
+    task(id: $id) { id kind provider input }
+  }
+`);

@@ -5,7 +5,8 @@ export type Route =
   /** `query`: the list's filters, kept in the URL so that a reload or a shared link shows the same view. */
   | { name: 'tasks'; query: URLSearchParams }
   | { name: 'task'; id: string }
-  | { name: 'new' }
+  /** `from`: a task whose input fills the form ("Run again"). */
+  | { name: 'new'; from: string | null }
   | { name: 'providers' }
   | { name: 'notFound'; path: string };
 
@@ -14,7 +15,7 @@ export function parseRoute(hash: string): Route {
   if (path === '/' || path === '/tasks') return { name: 'tasks', query: new URLSearchParams(search) };
   const task = /^\/tasks\/([^/]+)$/.exec(path);
   if (task) return { name: 'task', id: decodeURIComponent(task[1]!) };
-  if (path === '/new') return { name: 'new' };
+  if (path === '/new') return { name: 'new', from: new URLSearchParams(search).get('from') };
   if (path === '/providers') return { name: 'providers' };
   return { name: 'notFound', path };
 }
@@ -22,7 +23,7 @@ export function parseRoute(hash: string): Route {
 export const href = {
   tasks: (query?: URLSearchParams) => (query?.size ? `#/tasks?${query}` : '#/tasks'),
   task: (id: string) => `#/tasks/${encodeURIComponent(id)}`,
-  newTask: () => '#/new',
+  newTask: (from?: string) => (from ? `#/new?from=${encodeURIComponent(from)}` : '#/new'),
   providers: () => '#/providers',
 };
 

@@ -1,7 +1,8 @@
-import { useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useQuery } from 'urql';
 import { createAvatarVideoInputSchema, createVideoSoundInputSchema, type Provider } from '@clipwire/schema';
 import { HttpError } from '../api';
-import type { CreateResult } from '../documents';
+import { type CreateResult, TaskInputQuery } from '../documents';
 import { setFlash } from '../flash';
 import { href, navigate } from '../router';
 import { useSession } from '../session';
@@ -9,6 +10,7 @@ import { PageTitle, shortId } from '../components/ui';
 import { DigitalHumanSection } from './new-task/DigitalHumanSection';
 import { ErrorSummary, FormActions, TrackingSection, WhatToMakeSection } from './new-task/FormParts';
 import { avatarForSchema, buildAvatarInput, buildSoundInput } from './new-task/inputs';
+import { formFromTask } from './new-task/from-task';
 import { addIssue, fieldFor } from './new-task/issues';
 import { KieAvatarSection } from './new-task/KieAvatarSection';
 import { KlingAvatarSection } from './new-task/KlingAvatarSection';
@@ -23,9 +25,19 @@ const AVATAR_SECTION: Record<Provider, () => ReactNode> = {
   DIGITAL_HUMAN: DigitalHumanSection,
 };
 
-export function NewTaskPage() {
+export function NewTaskPage({ from }: { from: string | null }) {
   const { apiKey, signOut } = useSession();
   const [s, setS] = useState<FormState>(initialState);
+  // "Run again": the form filled from another task's input, once it has loaded.
+  const [source] = useQuery({ query: TaskInputQuery, variables: { id: from ?? '' }, pause: !from });
+  const [reattach, setReattach] = useState<string[] | null>(null);
+  const sourceTask = source.data?.task;
+  useEffect(() => {
+    if (!sourceTask?.kind || !sourceTask.provider) return;
+    const filled = formFromTask(sourceTask.kind, sourceTask.provider, sourceTask.input);
+    setS(filled.state);
+    setReattach(filled.reattach);
+  }, [sourceTask]);
   const [errors, setErrors] = useState<Errors>({});
   const [formError, setFormError] = useState<ReactNode | null>(null);
   const [busy, setBusy] = useState(false);
@@ -113,6 +125,19 @@ export function NewTaskPage() {
           Every option the API takes. Fields are checked here with the same rules as the server; media limits (size,
           dimensions, duration) are checked by the server before anything is sent to the provider.
         </p>
+        {from && reattach ? (
+          <div className="callout" role="status">
+            Filled from task <a href={href.task(from)}>{shortId(from)}</a>.
+            {reattach.length
+              ? ` Attach again: ${reattach.join(', ')} (uploaded media are not part of a task's input).`
+              : ''}
+          </div>
+        ) : null}
+        {from && source.data && !sourceTask ? (
+          <div className="callout" role="status">
+            There is no task {shortId(from)} in your tenant to fill the form from.
+          </div>
+        ) : null}
         <ErrorSummary errors={errors} formError={formError} summaryRef={summaryRef} />
         <WhatToMakeSection
           capability={s.capability}

@@ -6,6 +6,7 @@ import { EventItems, EventsPage } from '../components/TaskEvents';
 import { InputView } from '../components/TaskInput';
 import { Outputs } from '../components/TaskOutputs';
 import {
+  CopyableId,
   EmptyState,
   ErrorState,
   isFinal,
@@ -88,14 +89,19 @@ export function TaskPage({ id }: { id: string }) {
       <PageTitle
         actions={
           <>
-            <button
-              type="button"
-              className="button subtle"
-              disabled={refreshState.fetching}
-              onClick={() => void refresh({ id: task.id })}
-            >
-              {refreshState.fetching ? 'Refreshing…' : 'Refresh from provider'}
-            </button>
+            {running ? (
+              <button
+                type="button"
+                className="button subtle"
+                disabled={refreshState.fetching}
+                onClick={() => void refresh({ id: task.id })}
+              >
+                {refreshState.fetching ? 'Refreshing…' : 'Refresh from provider'}
+              </button>
+            ) : null}
+            <a className="button subtle" href={href.newTask(task.id)}>
+              Run again
+            </a>
             {running ? (
               <button
                 type="button"
@@ -145,11 +151,13 @@ export function TaskPage({ id }: { id: string }) {
             <dt>Model</dt>
             <dd className="mono">{task.model ?? '—'}</dd>
             <dt>Task id</dt>
-            <dd className="mono break">{task.id}</dd>
+            <dd>
+              <CopyableId value={task.id} label="task id" />
+            </dd>
             <dt>External id</dt>
-            <dd className="mono break">{task.externalTaskId ?? '—'}</dd>
+            <dd>{task.externalTaskId ? <CopyableId value={task.externalTaskId} label="external id" /> : '—'}</dd>
             <dt>Provider task id</dt>
-            <dd className="mono break">{task.providerTaskId ?? '—'}</dd>
+            <dd>{task.providerTaskId ? <CopyableId value={task.providerTaskId} label="provider task id" /> : '—'}</dd>
             <dt>Status message</dt>
             <dd>{task.statusMessage ?? '—'}</dd>
             <dt>Cost</dt>
