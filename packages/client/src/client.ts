@@ -135,7 +135,8 @@ export function createClipwire(options: ClipwireOptions) {
     const timeoutMs = options.timeoutMs ?? 30 * 60_000;
     const controller = new AbortController();
     const onAbort = () => controller.abort(options.signal?.reason);
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
     let last: Task | undefined;
     let timedOut = false;
     const timer = setTimeout(() => {

@@ -177,6 +177,28 @@ describe('@clipwire/client: reading tasks', () => {
     expect(again).toEqual(['SUCCEEDED']);
   });
 
+  it('watchTask and waitForTask end with ABORTED when the caller aborts', async () => {
+    const task = await cw.createAvatarVideo({
+      provider: 'KIE',
+      prompt: 'a person talking',
+      image: { file: fixture('portrait-512x640.png') },
+      audio: { file: fixture('speech-3s.mp3') },
+    });
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const watching = (async () => {
+      for await (const t of cw.watchTask(task.id, { signal: controller.signal })) {
+        seen.push(t.status!);
+        controller.abort();
+      }
+    })();
+    await expect(watching).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(seen).toHaveLength(1);
+    const waiting = cw.waitForTask(task.id, { signal: AbortSignal.abort() });
+    await expect(waiting).rejects.toMatchObject({ code: 'ABORTED' });
+    expect((await cw.cancelTask(task.id))?.status).toBe('CANCELED');
+  });
+
   it('watchTask of an unknown task throws NOT_FOUND', async () => {
     const unknown = Buffer.from('Task:00000000-0000-4000-8000-000000000000').toString('base64');
     const iterate = async () => {
@@ -377,5 +399,22 @@ describe('@clipwire/client: webhooks', () => {
     expect(refused({ secret: secret!, headers: old, body: last.raw }).code).toBe('WEBHOOK_TIMESTAMP');
     // Missing headers.
     expect(refused({ secret: secret!, headers: {}, body: last.raw }).code).toBe('WEBHOOK_INVALID');
+  });
+
+  it('during a secret rotation a delivery carries two signatures, and verifyWebhook accepts it with either secret', async () => {
+    const { secret: before } = await cw.webhookSettings();
+    const rotated = await stack.gql(
+      'mutation { rotateWebhookSecret(graceHours: 1) { ... on WebhookSettings { secret } } }',
+    );
+    const after = rotated.data!.rotateWebhookSecret.secret as string;
+    expect(after).not.toBe(before);
+    const task = await cw.createVideoSound({ videoId: 'rotation', webhookUrl: receiver.url('/rotation') });
+    const delivery = await eventually(async () =>
+      receiver.on('/rotation').find((d) => d.json?.data?.task?.id === task.id),
+    );
+    expect(String(delivery.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    for (const secret of [before!, after]) {
+      expect(verifyWebhook({ secret, headers: delivery.headers, body: delivery.raw }).data.task.id).toBe(task.id);
+    }
   });
 });
