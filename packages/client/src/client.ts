@@ -31,7 +31,7 @@ export const isTerminal = (status: TaskStatus | null | undefined): boolean =>
   status != null && TERMINAL_STATUSES.includes(status);
 
 export interface ClipwireOptions {
-  /** The API's origin (`http://127.0.0.1:4000`) or its GraphQL endpoint (`…/graphql`). */
+  /** The API's origin (`http://127.0.0.1:4000`) or its GraphQL endpoint (`…/graphql`; relative in a browser). */
   url: string;
   apiKey: string;
   /** Default: the global fetch. */
@@ -243,9 +243,13 @@ export function createClipwire(options: ClipwireOptions) {
   };
 }
 
-/** `http://host:4000` → `http://host:4000/graphql`; a URL already naming a path is kept. */
+/**
+ * `http://host:4000` → `http://host:4000/graphql`; a URL already naming a path is kept. In a browser
+ * a relative URL (`/graphql`) is read against the page's.
+ */
 function graphqlEndpoint(url: string): string {
-  const parsed = new URL(url);
+  const base = typeof location === 'undefined' ? undefined : location.href;
+  const parsed = new URL(url, base);
   if (parsed.pathname === '/' || parsed.pathname === '') parsed.pathname = '/graphql';
   return parsed.toString();
 }
