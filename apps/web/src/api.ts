@@ -1,6 +1,6 @@
 import { Client, cacheExchange, fetchExchange, mapExchange, stringifyDocument, subscriptionExchange } from 'urql';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
-import type { TadaDocumentNode } from 'gql.tada';
+import { operationBody, type TadaDocumentNode } from '@clipwire/client';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -89,22 +89,20 @@ export class HttpError extends Error {
 export type UploadProgress = (loaded: number, total: number) => void;
 
 /**
- * Sends one operation with XMLHttpRequest (for upload progress). Variables holding `File`s go as a
- * GraphQL multipart request (operations / map / files); the `GraphQL-Preflight` header makes it a
- * non-simple request, so a browser on another site cannot send it (CSRF).
- * Returns the files found, in the order they are sent, so callers can show per-file progress.
+ * Sends one operation with XMLHttpRequest (for upload progress). The body is @clipwire/client's: JSON,
+ * or a GraphQL multipart request (operations / map / files) when variables hold `File`s; the
+ * `GraphQL-Preflight` header makes it a non-simple request, so a browser on another site cannot send
+ * it (CSRF). Reports the files found, in the order they are sent, so callers can show per-file progress.
  */
-export function postOperation<R, V>(
+export async function postOperation<R, V>(
   document: TadaDocumentNode<R, V>,
   variables: V,
   options: { apiKey: string; onProgress?: UploadProgress; onFiles?: (paths: string[], sizes: number[]) => void },
 ): Promise<GraphQLResponse<R>> {
-  const files: { path: string; file: File }[] = [];
-  const stripped = extractFiles(variables, 'variables', files);
-  const operation = { query: stringifyDocument(document), variables: stripped };
+  const { body, multipart, files } = await operationBody(stringifyDocument(document), variables);
   options.onFiles?.(
     files.map((f) => f.path),
-    files.map((f) => f.file.size),
+    files.map((f) => f.size),
   );
 
   return new Promise((resolve, reject) => {
@@ -132,29 +130,8 @@ export function postOperation<R, V>(
       if (!body) return reject(new HttpError(xhr.status, `The API answered with HTTP ${xhr.status}.`));
       resolve(body);
     };
-    if (files.length === 0) {
-      xhr.setRequestHeader('content-type', 'application/json');
-      xhr.send(JSON.stringify(operation));
-      return;
-    }
-    const form = new FormData();
-    form.append('operations', JSON.stringify(operation));
-    form.append('map', JSON.stringify(Object.fromEntries(files.map((f, i) => [String(i), [f.path]]))));
-    files.forEach((f, i) => form.append(String(i), f.file, f.file.name));
-    xhr.setRequestHeader('graphql-preflight', '1');
-    xhr.send(form);
+    if (multipart) xhr.setRequestHeader('graphql-preflight', '1');
+    else xhr.setRequestHeader('content-type', 'application/json');
+    xhr.send(body);
   });
-}
-
-/** Replaces every File in `value` by null, collecting it with its object path (spec: `variables.input.image.file`). */
-function extractFiles(value: unknown, path: string, out: { path: string; file: File }[]): unknown {
-  if (value instanceof File) {
-    out.push({ path, file: value });
-    return null;
-  }
-  if (Array.isArray(value)) return value.map((v, i) => extractFiles(v, `${path}.${i}`, out));
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, extractFiles(v, `${path}.${k}`, out)]));
-  }
-  return value;
 }

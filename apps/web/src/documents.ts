@@ -1,35 +1,22 @@
-import { graphql, type ResultOf } from './graphql';
+import { TaskFields, TaskRowFields, type Task, type TaskRow } from '@clipwire/client';
+import { graphql } from './graphql';
 
-export const TaskRowFields = graphql(`
-  fragment TaskRowFields on Task {
-    id
-    kind
-    provider
-    model
-    status
-    statusMessage
-    progress
-    externalTaskId
-    createdAt
-    updatedAt
-  }
-`);
-
-export const TaskDetailFields = graphql(
-  `
-  fragment TaskDetailFields on Task {
-    ...TaskRowFields
-    providerTaskId
-    input
-    completedAt
-    videos { id url watermarkUrl durationSeconds }
-    audios { id mp3Url wavUrl mp3DurationSeconds wavDurationSeconds }
-    error { code message providerCode }
-    cost { units }
-  }
-`,
-  [TaskRowFields],
-);
+/*
+ * The console's own queries and subscriptions, built on @clipwire/client's fragments. The task
+ * fragments, the create, cancel and refresh mutations and their result types are the package's.
+ */
+export {
+  CancelTaskMutation,
+  CreateAvatarVideoMutation,
+  CreateVideoSoundMutation,
+  RefreshTaskMutation,
+  TaskFields,
+  TaskRowFields,
+} from '@clipwire/client';
+export type { CreateTaskResult as CreateResult } from '@clipwire/client';
+export type { TaskRow };
+/** A task with every field but its timeline (the package's TaskFields). */
+export type TaskDetail = Task;
 
 export const TasksQuery = graphql(
   `
@@ -72,7 +59,7 @@ export const TaskQuery = graphql(
   `
   query Task($id: ID!) {
     task(id: $id) {
-      ...TaskDetailFields
+      ...TaskFields
       events(first: 50) {
         edges { node { id status message source occurredAt } }
         pageInfo { hasNextPage endCursor }
@@ -80,7 +67,7 @@ export const TaskQuery = graphql(
     }
   }
 `,
-  [TaskDetailFields],
+  [TaskFields],
 );
 
 /** Later pages of a task's timeline. */
@@ -99,28 +86,10 @@ export const TaskEventsQuery = graphql(`
 export const TaskDetailUpdated = graphql(
   `
   subscription TaskDetailUpdated($id: ID!) {
-    taskUpdated(id: $id) { ...TaskDetailFields }
+    taskUpdated(id: $id) { ...TaskFields }
   }
 `,
-  [TaskDetailFields],
-);
-
-export const CancelTaskMutation = graphql(
-  `
-  mutation CancelTask($id: ID!) {
-    cancelTask(id: $id) { ...TaskDetailFields }
-  }
-`,
-  [TaskDetailFields],
-);
-
-export const RefreshTaskMutation = graphql(
-  `
-  mutation RefreshTask($id: ID!) {
-    refreshTask(id: $id) { ...TaskDetailFields }
-  }
-`,
-  [TaskDetailFields],
+  [TaskFields],
 );
 
 export const ProvidersQuery = graphql(`
@@ -128,38 +97,6 @@ export const ProvidersQuery = graphql(`
     providers { provider configured mode capabilities callbacks circuit inFlight limit }
   }
 `);
-
-const CreateResultFields = graphql(`
-  fragment CreateResultFields on CreateTaskResult {
-    __typename
-    ... on Task { id status }
-    ... on ValidationError { message issues { path message } }
-    ... on DuplicateExternalTaskId { message externalTaskId }
-    ... on ProviderUnavailable { message provider }
-  }
-`);
-
-export const CreateAvatarVideoMutation = graphql(
-  `
-  mutation CreateAvatarVideo($input: CreateAvatarVideoInput!) {
-    createAvatarVideo(input: $input) { ...CreateResultFields }
-  }
-`,
-  [CreateResultFields],
-);
-
-export const CreateVideoSoundMutation = graphql(
-  `
-  mutation CreateVideoSound($input: CreateVideoSoundInput!) {
-    createVideoSound(input: $input) { ...CreateResultFields }
-  }
-`,
-  [CreateResultFields],
-);
-
-export type TaskRow = ResultOf<typeof TaskRowFields>;
-export type TaskDetail = ResultOf<typeof TaskDetailFields>;
-export type CreateResult = ResultOf<typeof CreateResultFields>;
 
 /** What "Run again" fills the new-task form from. */
 export const TaskInputQuery = graphql(`

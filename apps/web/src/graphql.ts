@@ -1,18 +1,7 @@
-import { initGraphQLTada } from 'gql.tada';
-import type { introspection } from './graphql-env.d.ts';
-
 /**
- * Typed GraphQL documents, checked against the committed schema (apps/api/schema.graphql).
- * `graphql-env.d.ts` is generated from it by `pnpm --filter @clipwire/web generate`.
+ * Typed GraphQL documents: the console writes its own with @clipwire/client's `graphql` (typed from the
+ * committed apps/api/schema.graphql; its introspection is generated into packages/client by
+ * `pnpm --filter @clipwire/web generate` or `pnpm --filter @clipwire/client generate`).
  */
-export const graphql = initGraphQLTada<{
-  introspection: introspection;
-  disableMasking: true;
-  scalars: {
-    DateTime: string;
-    JSON: unknown;
-    File: File;
-  };
-}>();
-
-export type { FragmentOf, ResultOf, VariablesOf } from 'gql.tada';
+export { graphql } from '@clipwire/client';
+export type { FragmentOf, ResultOf, VariablesOf } from '@clipwire/client';

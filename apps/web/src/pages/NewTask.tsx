@@ -111,7 +111,13 @@ export function NewTaskPage({ from }: { from: string | null }) {
         });
       case 'ProviderUnavailable':
         setProgress({});
-        return showErrors({}, result.message ?? `${result.provider ?? 'The provider'} cannot take tasks now.`);
+        return showErrors({}, result.message ?? `${result.providerName ?? 'The provider'} cannot take tasks now.`);
+      case 'ProviderRejected':
+        setProgress({});
+        return showErrors(
+          {},
+          result.message ?? `${result.providerName ?? 'The provider'} refused this account's tasks.`,
+        );
     }
   }
 
