@@ -1,7 +1,7 @@
 import { useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import { Provider as UrqlProvider } from 'urql';
 import { createApiClient } from './api';
-import { WsClientContext } from './feed';
+import { ClipwireContext } from './feed';
 import { href, parseRoute, useHash } from './router';
 import {
   fetchConsoleConfig,
@@ -73,9 +73,9 @@ export function App() {
   return (
     <SessionContext.Provider value={session}>
       <UrqlProvider value={api.client}>
-        <WsClientContext.Provider value={api.ws}>
+        <ClipwireContext.Provider value={api.clipwire}>
           <Shell />
-        </WsClientContext.Provider>
+        </ClipwireContext.Provider>
       </UrqlProvider>
     </SessionContext.Provider>
   );

@@ -1,6 +1,6 @@
 import { Client, cacheExchange, fetchExchange, mapExchange, stringifyDocument, subscriptionExchange } from 'urql';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
-import { operationBody, type TadaDocumentNode } from '@clipwire/client';
+import { type Clipwire, createClipwire, operationBody, type TadaDocumentNode } from '@clipwire/client';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -12,8 +12,8 @@ function wsUrl(): string {
 
 export interface ApiClient {
   client: Client;
-  /** The WebSocket client the subscriptions share (the live list drives its feed on it directly). */
-  ws: WsClient;
+  /** @clipwire/client with the same key: the live list follows the tenant's feed through it. */
+  clipwire: Clipwire;
   dispose(): void;
 }
 
@@ -61,7 +61,15 @@ export function createApiClient(apiKey: string, onUnauthorized: () => void): Api
       }),
     ],
   });
-  return { client, ws, dispose: () => void ws.dispose() };
+  const clipwire = createClipwire({ url: GRAPHQL_PATH, apiKey });
+  return {
+    client,
+    clipwire,
+    dispose: () => {
+      void ws.dispose();
+      clipwire.close();
+    },
+  };
 }
 
 function isCloseEvent(value: unknown): value is CloseEvent {
