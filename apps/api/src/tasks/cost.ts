@@ -4,14 +4,15 @@ import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 
 /**
- * What a task costs, in its provider's own units: Kling's `final_unit_deduction`, KIE's credits, and
- * for the reseller, which reports nothing, whatever unit its price table entry is in. The price table
+ * What a task costs, in its provider's own units: Kling's `final_unit_deduction`, KIE's credits (when
+ * recordInfo carries them), and for the reseller, which reports nothing, whatever unit its price table
+ * entry is in. The price table
  * (COST_ESTIMATES) gives each provider and kind an estimate per task: it is reserved against the
  * tenant's monthly budget at create and stands for the cost wherever the provider reports none.
  */
 export type CostEstimates = Record<Provider, Partial<Record<TaskKind, number>>>;
 
-/** The sandbox simulator's prices (Kling avatar 5, video-to-audio 1; KIE 720p 24 credits; one unit a reseller task). */
+/** The sandbox simulator's prices (Kling avatar 5, video-to-audio 1; KIE 24 credits, its 720p price; one unit a reseller task). */
 export const DEFAULT_COST_ESTIMATES: CostEstimates = {
   KLING: { AVATAR_VIDEO: 5, VIDEO_SOUND: 1 },
   KIE: { AVATAR_VIDEO: 24 },

@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvField } from '../../src/http/usage-csv.js';
+import { DEFAULT_COST_ESTIMATES } from '../../src/tasks/cost.js';
 import { usage, type UsageRow } from '../../src/tasks/usage.js';
 import { SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
 
@@ -362,30 +363,48 @@ describe('GET /usage.csv', () => {
   });
 });
 
-it('a task made through the API counts: its status, the cost Kling reported, its video seconds', async () => {
+it('tasks made through the API count: their status, Kling’s reported cost and KIE’s estimate, their video seconds', async () => {
   const { apiKey } = await stack.newTenant('usage-live');
   const from = new Date(Date.now() - 60_000).toISOString();
-  const created = await stack.gql(
-    'mutation ($input: CreateAvatarVideoInput!) { createAvatarVideo(input: $input) { ... on Task { id } } }',
-    { input: SAMPLE_INPUT },
-    apiKey,
-  );
-  const task = await stack.waitForFinal(
-    created.data?.createAvatarVideo.id,
-    'videos { durationSeconds } cost { units }',
-    30_000,
-    apiKey,
-  );
-  expect(task.status).toBe('SUCCEEDED');
+  const made = [];
+  for (const input of [SAMPLE_INPUT, { ...SAMPLE_INPUT, provider: 'KIE', prompt: 'a person speaking' }]) {
+    const created = await stack.gql(
+      'mutation ($input: CreateAvatarVideoInput!) { createAvatarVideo(input: $input) { __typename ... on Task { id } } }',
+      { input },
+      apiKey,
+    );
+    expect(created.data?.createAvatarVideo.__typename).toBe('Task');
+    made.push(
+      await stack.waitForFinal(
+        created.data?.createAvatarVideo.id,
+        'provider videos { durationSeconds } cost { units }',
+        30_000,
+        apiKey,
+      ),
+    );
+  }
   const to = new Date(Date.now() + 60_000).toISOString();
-  const [row] = (await gqlUsage(['PROVIDER'], from, to, apiKey)).data!.usage;
-  expect(row).toMatchObject({
-    provider: 'KLING',
-    tasks: 1,
-    succeeded: 1,
-    costReported: Number(task.cost.units),
-    costEstimated: 0,
-    mediaSeconds: task.videos.reduce((n: number, v: { durationSeconds: number }) => n + v.durationSeconds, 0),
-  });
-  expect(row.meanSecondsToComplete).toBeGreaterThan(0);
+  const rows = (await gqlUsage(['PROVIDER'], from, to, apiKey)).data!.usage;
+  expect(rows.map((r: UsageRow) => r.provider)).toEqual(['KIE', 'KLING']);
+  for (const task of made) {
+    expect(task.status).toBe('SUCCEEDED');
+    // Kling reports its units; KIE's recordInfo reports none, so its task costs its estimate.
+    const reported = task.provider === 'KLING' ? Number(task.cost.units) : 0;
+    if (task.provider === 'KLING') expect(reported).toBeGreaterThan(0);
+    else expect(task.cost).toBeNull();
+    const row = rows.find((r: UsageRow) => r.provider === task.provider);
+    expect(row).toMatchObject({
+      tasks: 1,
+      succeeded: 1,
+      costReported: reported,
+      costEstimated: task.provider === 'KIE' ? DEFAULT_COST_ESTIMATES.KIE.AVATAR_VIDEO : 0,
+      mediaSeconds: task.videos.reduce(
+        (n: number, v: { durationSeconds: number | null }) => n + (v.durationSeconds ?? 0),
+        0,
+      ),
+      outputsWithoutDuration: task.videos.filter((v: { durationSeconds: number | null }) => v.durationSeconds === null)
+        .length,
+    });
+    expect(row.meanSecondsToComplete).toBeGreaterThan(0);
+  }
 }, 60_000);
