@@ -183,7 +183,10 @@ describe('tenant limits under 50 concurrent creates', () => {
       expect(accepted).toHaveLength(2);
       expect(refused).toHaveLength(8);
       for (const r of refused) expect(r).toMatchObject({ limit: 'MONTHLY_COST', max: 12, used: 10, requested: 5 });
-      for (const task of accepted) await stack.waitForFinal(task.id, 'cost { units }', 30_000, t.apiKey);
+      for (const task of accepted) {
+        const done = await stack.waitForFinal(task.id, 'cost { units } costEstimate', 30_000, t.apiKey);
+        expect(done).toMatchObject({ status: 'SUCCEEDED', cost: { units: '5' }, costEstimate: 5 });
+      }
     } finally {
       stack.sim.kling.setTiming(SLOW);
     }
