@@ -34,7 +34,8 @@ export async function readLimits(db: DbOrTx, tenantId: string): Promise<TenantLi
   return row ?? null;
 }
 
-export async function quotaUsage(db: DbOrTx, tenantId: string): Promise<QuotaUsage> {
+/** What counts against the tenant's limits; the month's cost only when `withMonth` (a scan of the month's tasks). */
+export async function quotaUsage(db: DbOrTx, tenantId: string, withMonth = true): Promise<QuotaUsage> {
   const [counts] = await run(
     db,
     'quota-counts',
@@ -55,22 +56,24 @@ export async function quotaUsage(db: DbOrTx, tenantId: string): Promise<QuotaUsa
         ),
     { tenantId },
   );
-  const byProvider = await run(
-    db,
-    'quota-month-cost',
-    (db) =>
-      db
-        .select({
-          provider: tasks.provider,
-          used: sql`coalesce(sum(${chargedCost}), 0)`.mapWith(Number),
-          reported: sql`coalesce(sum(${reportedCost}), 0)`.mapWith(Number),
-          estimated: sql`coalesce(sum(${estimatedCost}), 0)`.mapWith(Number),
-        })
-        .from(tasks)
-        .where(and(eq(tasks.tenantId, sql.placeholder('tenantId')), gte(tasks.createdAt, MONTH_START)))
-        .groupBy(tasks.provider),
-    { tenantId },
-  );
+  const byProvider = !withMonth
+    ? []
+    : await run(
+        db,
+        'quota-month-cost',
+        (db) =>
+          db
+            .select({
+              provider: tasks.provider,
+              used: sql`coalesce(sum(${chargedCost}), 0)`.mapWith(Number),
+              reported: sql`coalesce(sum(${reportedCost}), 0)`.mapWith(Number),
+              estimated: sql`coalesce(sum(${estimatedCost}), 0)`.mapWith(Number),
+            })
+            .from(tasks)
+            .where(and(eq(tasks.tenantId, sql.placeholder('tenantId')), gte(tasks.createdAt, MONTH_START)))
+            .groupBy(tasks.provider),
+        { tenantId },
+      );
   const zero = (): MonthCost => ({ used: 0, reported: 0, estimated: 0 });
   const month = Object.fromEntries(PROVIDERS.map((p) => [p, zero()])) as Record<Provider, MonthCost>;
   const monthTotal = zero();
@@ -119,7 +122,8 @@ export async function admitQuota(tx: Tx, demand: QuotaDemand, estimates: CostEst
     { tenantId: demand.tenantId },
   );
   if (!limits) return estimate;
-  const refusal = exceeded(limits, await quotaUsage(tx, demand.tenantId), demand.provider, estimate);
+  const budgets = limits.monthlyBudget !== null || limits.monthlyBudgetByProvider[demand.provider] !== undefined;
+  const refusal = exceeded(limits, await quotaUsage(tx, demand.tenantId, budgets), demand.provider, estimate);
   if (!refusal) return estimate;
   // A client retrying a create that was accepted gets its task back, not a refusal: the insert
   // meets the existing externalTaskId and the create answers that task (see TaskService.create).
