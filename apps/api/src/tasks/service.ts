@@ -86,7 +86,12 @@ export class TaskService {
           // Before anything is stored: the tenant's limits (throws QuotaExceededError), its cost reserved.
           const costEstimate = await admitQuota(
             tx,
-            { tenantId: principal.tenantId, ...draft },
+            {
+              tenantId: principal.tenantId,
+              provider: draft.provider,
+              kind: draft.kind,
+              externalTaskId: draft.externalTaskId,
+            },
             this.deps.engine.costEstimates,
           );
           const mediaIds = [];
