@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { type CostEstimates, parseCostEstimates } from './tasks/cost.js';
 
 /**
  * The whole configuration is one pure function of the environment, so every problem is reported
@@ -83,6 +84,13 @@ const envSchema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  COST_ESTIMATES: z
+    .string()
+    .optional()
+    .superRefine((value, ctx) => {
+      const parsed = parseCostEstimates(value);
+      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+    }),
   SIMULATOR_PORT: z.coerce.number().int().min(0).max(65535).default(4010),
   SIMULATOR_TIMING_MS: z
     .string()
@@ -151,6 +159,8 @@ export interface Config {
   /** Private origins partners' webhooks may be delivered to (by default only public addresses). */
   webhookAllowOrigins: string[];
   simulator: { port: number; processingAfterMs: number; succeedAfterMs: number };
+  /** Cost units per task by provider and kind, where the provider reports none (and reserved at create). */
+  costEstimates: CostEstimates;
   /**
    * Prometheus metrics: on `port` (bound to `host`) when set, else at /metrics on the API's port;
    * with a token, a scrape must send it as a bearer token; without one, only loopback may scrape.
@@ -230,6 +240,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     rateLimit: { perSecond: e.API_RATE_LIMIT_PER_SECOND, burst: e.API_RATE_LIMIT_BURST },
     webhookAllowOrigins: e.WEBHOOK_ALLOW_ORIGINS?.split(',') ?? [],
     simulator: { port: e.SIMULATOR_PORT, processingAfterMs, succeedAfterMs },
+    costEstimates: parseCostEstimates(e.COST_ESTIMATES) as CostEstimates,
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT, host: e.METRICS_HOST },
   };
 }

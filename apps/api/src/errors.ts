@@ -57,3 +57,28 @@ export class ProviderRejectedError extends Error {
     this.name = 'ProviderRejectedError';
   }
 }
+
+/** Which of a tenant's limits a create would exceed. */
+export type QuotaLimit = 'TASKS_IN_FLIGHT' | 'TASKS_PER_DAY' | 'MONTHLY_COST' | 'MONTHLY_COST_PROVIDER';
+
+/**
+ * A create would exceed one of the tenant's limits (tasks/quota.ts): nothing was stored or sent.
+ * `used` is what counts against `max` now; `requested` what the create would add.
+ */
+export class QuotaExceededError extends Error {
+  constructor(
+    readonly limit: QuotaLimit,
+    readonly max: number,
+    readonly used: number,
+    readonly requested: number,
+    /** When the count starts again (the next UTC day or month); null for tasks in flight. */
+    readonly resetsAt: Date | null,
+    /** The provider of a MONTHLY_COST_PROVIDER budget. */
+    readonly provider: string | null = null,
+  ) {
+    super(
+      `quota exceeded: ${limit}${provider ? ` (${provider})` : ''} allows ${max}, ${used} used, this task needs ${requested}${resetsAt ? `; resets at ${resetsAt.toISOString()}` : ''}`,
+    );
+    this.name = 'QuotaExceededError';
+  }
+}

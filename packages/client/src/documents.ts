@@ -60,6 +60,7 @@ export const CreateTaskResultFields = graphql(
     ... on DuplicateExternalTaskId { message externalTaskId task { id } }
     ... on ProviderUnavailable { message providerName: provider }
     ... on ProviderRejected { message providerName: provider providerCode }
+    ... on QuotaExceeded { message limit provider max used requested resetsAt }
   }
 `,
   [TaskFields],

@@ -26,6 +26,7 @@ export type ClipwireErrorCode =
   | 'DUPLICATE_EXTERNAL_TASK_ID'
   | 'PROVIDER_UNAVAILABLE'
   | 'PROVIDER_REJECTED'
+  | 'QUOTA_EXCEEDED'
   | 'NOT_FOUND'
   | 'TIMEOUT'
   | 'ABORTED'
@@ -90,6 +91,7 @@ const RESULT_CODES = {
   DuplicateExternalTaskId: 'DUPLICATE_EXTERNAL_TASK_ID',
   ProviderUnavailable: 'PROVIDER_UNAVAILABLE',
   ProviderRejected: 'PROVIDER_REJECTED',
+  QuotaExceeded: 'QUOTA_EXCEEDED',
 } as const satisfies Record<CreateTaskError['__typename'], ClipwireErrorCode>;
 
 /** The error a create mutation's error result is thrown as. */

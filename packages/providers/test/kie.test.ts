@@ -709,6 +709,7 @@ describe('KIE quirks (MockAgent)', () => {
           failCode: 0,
           failMsg: '',
           costTime: '2400',
+          consumeCredits: '12',
           createTime: 1722769557,
           updateTime: '1722769560000',
           completeTime: 1722769560,
@@ -722,6 +723,7 @@ describe('KIE quirks (MockAgent)', () => {
       failCode: '0',
       failMsg: null,
       costTimeMs: 2400,
+      consumeCredits: 12,
     });
     expect(t.createdAt?.getTime()).toBe(1722769557000);
     expect(t.updatedAt?.getTime()).toBe(1722769560000);
@@ -738,7 +740,14 @@ describe('KIE quirks (MockAgent)', () => {
         data: { taskId: 't1', state: 'thinking', param: '{bad', resultJson: 'nope' },
       });
     const t = await mocked.recordInfo('t1');
-    expect(t).toMatchObject({ status: 'UNKNOWN', param: null, resultUrls: [], createdAt: null, costTimeMs: null });
+    expect(t).toMatchObject({
+      status: 'UNKNOWN',
+      param: null,
+      resultUrls: [],
+      createdAt: null,
+      costTimeMs: null,
+      consumeCredits: null,
+    });
   });
 
   it('an HTML 502 is a retryable upstream error; a 200 that is not JSON is a protocol error', async () => {

@@ -13,6 +13,8 @@ import './types/webhook-settings.js';
 import './types/api-key.js';
 import './types/task-updated.js';
 import './types/task-events-feed.js';
+import './types/quota.js';
+import './types/usage.js';
 
 export const schema = builder.toSchema({ sortSchema: false });
 

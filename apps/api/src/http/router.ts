@@ -22,6 +22,7 @@ import { BodyTooLargeError, readBody } from './body.js';
 import type { RequestHandler } from './metrics.js';
 import { isLoopback, sendGraphQLError } from './respond.js';
 import { serveStatic } from './static.js';
+import { serveUsageCsv, USAGE_CSV_PATH } from './usage-csv.js';
 
 const MEDIA_PATH = new RegExp(`^/media/(${UUID_PATTERN})$`);
 
@@ -94,6 +95,11 @@ export function createRouter(options: RouterOptions): RequestListener {
         'content-length': Buffer.byteLength(schemaSdl),
       });
       return void res.end(method === 'HEAD' ? undefined : schemaSdl);
+    }
+    if (path === USAGE_CSV_PATH && method === 'GET') {
+      const admission = await admit(req.headers.authorization);
+      if ('refusal' in admission) return sendGraphQLError(res, admission.refusal);
+      return serveUsageCsv(db, admission.principal, req, res);
     }
     const callback = /^\/callbacks\/([a-z-]+)\/([^/]+)$/.exec(path);
     if (callback) {
@@ -185,7 +191,8 @@ function routeLabel(path: string): string {
     path === '/healthz' ||
     path === '/readyz' ||
     path === '/metrics' ||
-    path === '/schema.graphql'
+    path === '/schema.graphql' ||
+    path === USAGE_CSV_PATH
   )
     return path;
   if (path.startsWith('/callbacks/')) {

@@ -102,6 +102,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
     rate: { KIE: { creates: config.limits.kieCreatesPer10s, windowMs: 10_000 } },
     deadlineMs: config.poll.deadlineMs,
     unconfirmedGraceMs: 2 * config.providerTimeoutMs + 5000,
+    costEstimates: config.costEstimates,
     ...options.engine,
   };
   const tasks = new TaskService({

@@ -2,6 +2,7 @@ import { ProviderError } from '@clipwire/providers';
 import type { Provider } from '@clipwire/schema';
 import type { JobRow } from '@clipwire/schema/tables';
 import type { JobOutcome } from '../jobs/queue.js';
+import { type CostEstimates, DEFAULT_COST_ESTIMATES } from './cost.js';
 
 export interface EngineSettings {
   /** Send attempts of a create before the task ends FAILED. */
@@ -26,6 +27,8 @@ export interface EngineSettings {
   unconfirmedGraceMs: number;
   /** How long an account-level refusal (quota, arrears, permission) stops new tasks for that provider. */
   accountRefusalMs: number;
+  /** Cost units per task where the provider reports none; reserved against budgets at create (COST_ESTIMATES). */
+  costEstimates: CostEstimates;
 }
 
 export const DEFAULT_ENGINE: EngineSettings = {
@@ -40,6 +43,7 @@ export const DEFAULT_ENGINE: EngineSettings = {
   deadlineMs: { KLING: 2 * 3600_000, KIE: 2 * 3600_000, DIGITAL_HUMAN: 2 * 3600_000 },
   unconfirmedGraceMs: 65_000,
   accountRefusalMs: 60_000,
+  costEstimates: DEFAULT_COST_ESTIMATES,
 };
 
 /** Exponential backoff with jitter (half fixed, half random), never sooner than Retry-After. */

@@ -18,6 +18,7 @@ import type { TaskDraft } from './intake.js';
 import { Poller } from './polling.js';
 import { RecentRows } from './recent-rows.js';
 import { countInFlight } from './admission.js';
+import { admitQuota } from './quota.js';
 import { findTask, findTaskById, isUniqueViolation } from './repository.js';
 import { Submission } from './submission.js';
 import { insertTask } from './transitions.js';
@@ -82,6 +83,17 @@ export class TaskService {
       const { task, event, queuedJobs } = await insertTask(
         this.deps.db,
         async (tx) => {
+          // Before anything is stored: the tenant's limits (throws QuotaExceededError), its cost reserved.
+          const costEstimate = await admitQuota(
+            tx,
+            {
+              tenantId: principal.tenantId,
+              provider: draft.provider,
+              kind: draft.kind,
+              externalTaskId: draft.externalTaskId,
+            },
+            this.deps.engine.costEstimates,
+          );
           const mediaIds = [];
           for (const upload of draft.uploads) mediaIds.push(await this.deps.media.put(tx, principal.tenantId, upload));
           await this.deps.jobs.enqueue(tx, { queue: 'submit', payload: { taskId: id }, dedupeKey: `submit:${id}` });
@@ -99,6 +111,7 @@ export class TaskService {
             input: draft.input,
             providerRequest: resolveUploads(draft.request, mediaIds),
             webhookUrl: draft.webhookUrl,
+            costEstimate: String(costEstimate),
           };
         },
         this.deps.webhooks.changeJobs,

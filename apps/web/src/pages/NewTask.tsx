@@ -112,6 +112,9 @@ export function NewTaskPage({ from }: { from: string | null }) {
       case 'ProviderUnavailable':
         setProgress({});
         return showErrors({}, result.message ?? `${result.providerName ?? 'The provider'} cannot take tasks now.`);
+      case 'QuotaExceeded':
+        setProgress({});
+        return showErrors({}, result.message ?? "This would go over one of your tenant's limits.");
       case 'ProviderRejected':
         setProgress({});
         return showErrors(

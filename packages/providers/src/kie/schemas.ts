@@ -22,6 +22,8 @@ export interface KieTask {
   failCode: string | null;
   failMsg: string | null;
   costTimeMs: number | null;
+  /** Credits the task consumed (`consumeCredits`), once KIE reports them. */
+  consumeCredits: number | null;
   createdAt: Date | null;
   updatedAt: Date | null;
   completedAt: Date | null;
@@ -90,6 +92,7 @@ export const kieTaskSchema = z
     failCode: lenientText,
     failMsg: lenientText,
     costTime: optionalNumber,
+    consumeCredits: optionalNumber,
     completeTime: timestamp,
     createTime: timestamp,
     updateTime: timestamp,
@@ -106,6 +109,7 @@ export const kieTaskSchema = z
       failCode: t.failCode,
       failMsg: t.failMsg,
       costTimeMs: t.costTime,
+      consumeCredits: t.consumeCredits,
       createdAt: t.createTime,
       updatedAt: t.updateTime,
       completedAt: t.completeTime,

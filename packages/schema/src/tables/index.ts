@@ -6,3 +6,4 @@ export { mediaObjects, type MediaObjectRow } from './media-objects.js';
 export { serverSecrets } from './server-secrets.js';
 export { jobs, JOB_QUEUES, type JobQueue, type JobRow } from './jobs.js';
 export { webhookSecrets, type WebhookSecretRow } from './webhook-secrets.js';
+export { tenantLimits, type TenantLimitsRow } from './tenant-limits.js';

@@ -1,5 +1,17 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, jsonb, pgTable, real, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  check,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  real,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import type { Provider, TaskCostInfo, TaskErrorInfo, TaskKind, TaskOutput, TaskStatus } from '../domain.js';
 import { tenants } from './tenants.js';
 
@@ -35,6 +47,11 @@ export const tasks = pgTable(
     output: jsonb('output').$type<TaskOutput>().notNull().default({ videos: [], audios: [] }),
     error: jsonb('error').$type<TaskErrorInfo | null>(),
     cost: jsonb('cost').$type<TaskCostInfo | null>(),
+    /**
+     * The cost units the price table (COST_ESTIMATES) gave this task when it was created: reserved against
+     * the tenant's monthly budget until the provider reports the cost, and the cost where it reports none.
+     */
+    costEstimate: numeric('cost_estimate'),
     /**
      * SHA-256 (hex) of the random token in the callback URL of the latest create sent upstream.
      * A new token is made for each attempt and its hash committed before the request goes out.

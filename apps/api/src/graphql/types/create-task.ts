@@ -2,6 +2,7 @@ import {
   DuplicateExternalTaskIdError,
   ProviderRejectedError,
   ProviderUnavailableError,
+  QuotaExceededError,
   ValidationError,
 } from '../../errors.js';
 import { intakeAvatarVideo, intakeVideoSound } from '../../tasks/intake.js';
@@ -12,7 +13,13 @@ import { TaskType } from './task.js';
 
 /** Both creates answer one union, CreateTaskResult: the created task, or why none was created. */
 const CREATE_ERRORS = {
-  types: [ValidationError, DuplicateExternalTaskIdError, ProviderUnavailableError, ProviderRejectedError],
+  types: [
+    ValidationError,
+    DuplicateExternalTaskIdError,
+    ProviderUnavailableError,
+    ProviderRejectedError,
+    QuotaExceededError,
+  ],
   union: { name: 'CreateTaskResult', description: 'The created task, or why none was created.' },
   // (The key under which the plugin makes the union once for both fields.)
   result: { name: 'CreateTaskSuccess' },

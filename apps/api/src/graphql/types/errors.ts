@@ -2,10 +2,12 @@ import {
   DuplicateExternalTaskIdError,
   ProviderRejectedError,
   ProviderUnavailableError,
+  QuotaExceededError,
   ValidationError,
   type FieldIssue,
 } from '../../errors.js';
 import { builder } from '../builder.js';
+import { ProviderEnum } from './enums.js';
 import { TaskRef } from './task.js';
 
 /*
@@ -62,6 +64,44 @@ builder.objectType(ProviderRejectedError, {
     provider: t.exposeString('provider'),
     providerCode: t.exposeString('providerCode', {
       description: 'The provider’s business code, e.g. Kling 1102, KIE 402.',
+    }),
+  }),
+});
+
+const QuotaLimitEnum = builder.enumType('QuotaLimit', {
+  description: 'A limit of a tenant (set by an admin with setTenantLimits).',
+  values: {
+    TASKS_IN_FLIGHT: { description: 'Tasks PENDING, SUBMITTED or PROCESSING at once.' },
+    TASKS_PER_DAY: { description: 'Tasks created per UTC day (00:00–24:00 UTC).' },
+    MONTHLY_COST: { description: 'Cost units per UTC calendar month, all providers together.' },
+    MONTHLY_COST_PROVIDER: { description: 'Cost units per UTC calendar month of one provider, in its units.' },
+  } as const,
+});
+
+builder.objectType(QuotaExceededError, {
+  name: 'QuotaExceeded',
+  description: 'The task would exceed one of your limits. Nothing was created and nothing was sent to the provider.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    limit: t.field({ type: QuotaLimitEnum, resolve: (e) => e.limit }),
+    provider: t.field({
+      type: ProviderEnum,
+      nullable: true,
+      description: 'The provider whose budget it is (MONTHLY_COST_PROVIDER).',
+      resolve: (e) => e.provider as never,
+    }),
+    max: t.exposeFloat('max', { description: 'The limit: a number of tasks, or cost units.' }),
+    used: t.exposeFloat('used', {
+      description: 'What counts against it now (cost: reported costs, and the estimates of tasks with none).',
+    }),
+    requested: t.exposeFloat('requested', {
+      description: 'What this task would add: 1 task, or its estimated cost units (COST_ESTIMATES).',
+    }),
+    resetsAt: t.expose('resetsAt', {
+      type: 'DateTime',
+      nullable: true,
+      description:
+        'When the count starts again: the next 00:00 UTC, or the first of the next month 00:00 UTC; null for tasks in flight, which free as tasks end.',
     }),
   }),
 });

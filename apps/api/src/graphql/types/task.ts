@@ -52,6 +52,12 @@ export const TaskType = builder.node(TaskRef, {
     audios: t.field({ type: [AudioOutputType], resolve: (task) => taskView(task).audios }),
     error: t.field({ type: TaskErrorType, nullable: true, resolve: (task) => taskView(task).error }),
     cost: t.field({ type: TaskCostType, nullable: true, resolve: (task) => taskView(task).cost }),
+    costEstimate: t.float({
+      nullable: true,
+      description:
+        'The cost units COST_ESTIMATES gave the task when it was created, an estimate: reserved against your monthly budgets, and counted as its cost where the provider reports none (`cost` null).',
+      resolve: (task) => (task.costEstimate === null ? null : Number(task.costEstimate)),
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (task) => taskView(task).createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (task) => taskView(task).updatedAt }),
     completedAt: t.field({ type: 'DateTime', nullable: true, resolve: (task) => taskView(task).completedAt }),

@@ -19,7 +19,8 @@ export function kieReport(task: KieTask): ProviderReport {
       })),
       audios: [],
     },
-    cost: null,
+    // recordInfo documents no credits (only the unbelieved callback has them): kept if it carries them.
+    cost: task.consumeCredits !== null ? { units: String(task.consumeCredits) } : null,
     failure:
       task.status === 'FAILED'
         ? { providerCode: task.failCode, message: task.failMsg || 'KIE reported the generation failed' }
