@@ -46,6 +46,10 @@ export type DraftRef = { url: string } | { upload: number };
 /** Reads a media input far enough to check it against a rule; null (with its issues noted) when refused. */
 export interface MediaReading {
   read(media: MediaInput, path: string[], rule: MediaRule): Promise<DraftRef | null>;
+  /** The bytes of every media input read and accepted so far (for a provider's limit on a whole request). */
+  totalBytes(): number;
+  /** Notes an issue on `path` (a rule across fields); reported with the media issues. */
+  refuse(path: string[], message: string): void;
 }
 
 /** What a provider makes of a create input; the issues `read` noted are reported by the caller. */

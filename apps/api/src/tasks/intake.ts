@@ -65,8 +65,17 @@ function checkWebhookUrl(url: string | undefined, env: IntakeEnv): string | null
 class MediaReader implements MediaReading {
   readonly uploads: PendingUpload[] = [];
   readonly issues: FieldIssue[] = [];
+  private accepted = 0;
 
   constructor(private readonly env: IntakeEnv) {}
+
+  totalBytes(): number {
+    return this.accepted;
+  }
+
+  refuse(path: string[], message: string): void {
+    this.issues.push({ path, message });
+  }
 
   async read(media: MediaInput, path: string[], rule: MediaRule): Promise<DraftRef | null> {
     const name = path.at(-1)!;
@@ -111,6 +120,7 @@ class MediaReader implements MediaReading {
   private check(rule: MediaRule, probe: Parameters<typeof checkMedia>[1], path: string[]): boolean {
     const found = checkMedia(rule, probe, path);
     this.issues.push(...found);
+    if (found.length === 0) this.accepted += probe.sizeBytes;
     return found.length === 0;
   }
 }

@@ -37,6 +37,7 @@ const spokenText = z
   .max(DIGITAL_HUMAN_TEXT_MAX, `must be at most ${DIGITAL_HUMAN_TEXT_MAX} characters`);
 
 export const digitalHumanOptionsSchema = z.object({
+  /** no_watermark: only with `audio` (the reseller watermarks cloned and stock voices whatever it is told). */
   noWatermark: z.boolean().default(false),
   /** create_voice: clone the voice of `audio` (≥ 20 s of speech) and speak `text`. */
   cloneVoice: z.object({ audio: mediaInputSchema, language, text: spokenText }).optional(),
@@ -107,6 +108,15 @@ export const createAvatarVideoInputSchema = z
           },
           ['audio'],
         );
+        // The reseller takes no_watermark only beside audio_url; a cloned or stock voice is always watermarked.
+        if (input.digitalHuman?.noWatermark === true && !input.audio) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['digitalHuman', 'noWatermark'],
+            message:
+              'applies only with audio (a driving recording): the reseller always watermarks a cloned or stock voice',
+          });
+        }
         break;
     }
   });

@@ -65,7 +65,11 @@ const DigitalHumanOptions = builder.inputType('DigitalHumanAvatarOptions', {
   description:
     'The digital-human reseller (/avatar/generation). Give exactly one voice: `audio`, `cloneVoice` or `stockVoice`.',
   fields: (t) => ({
-    noWatermark: t.boolean({ defaultValue: false }),
+    noWatermark: t.boolean({
+      defaultValue: false,
+      description:
+        'The clean video without the watermark (no_watermark). Only with `audio`: a cloned or stock voice is always watermarked, so true beside one is a ValidationError.',
+    }),
     cloneVoice: t.field({ type: CloneVoiceInput }),
     stockVoice: t.field({ type: StockVoiceInput }),
   }),

@@ -49,7 +49,8 @@ export function buildAvatarInput(s: FormState, localErrors: Errors): AvatarInput
         video: s.dhAvatar === 'video' ? toMediaInput(s.video) : undefined,
         audio: s.dhVoice === 'audio' ? toMediaInput(s.audio) : undefined,
         digitalHuman: compact({
-          noWatermark: s.dhNoWatermark,
+          // Only a recording can go without the watermark (the shared schema refuses it otherwise).
+          noWatermark: s.dhVoice === 'audio' ? s.dhNoWatermark : undefined,
           cloneVoice:
             s.dhVoice === 'clone'
               ? // Incomplete on purpose when fields are empty: the shared schema names each missing one.

@@ -64,6 +64,7 @@ export const FIELD_NAMES: Record<string, string> = {
   webhookUrl: 'Webhook URL',
   'kling.audioId': 'Kling TTS audio id',
   'kie.seed': 'Seed',
+  'digitalHuman.noWatermark': 'No watermark',
   'digitalHuman.cloneVoice.audio': 'Voice sample',
   'digitalHuman.cloneVoice.language': 'Language',
   'digitalHuman.cloneVoice.text': 'Text to speak',
