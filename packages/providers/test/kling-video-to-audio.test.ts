@@ -99,7 +99,8 @@ describe('Kling video-to-audio: request mapping', () => {
     const created = await client.createVideoToAudio({ videoId });
     expect(sim.kling.lastRequest()?.body).toEqual({ video_id: videoId });
     const result = await untilTerminal(created.taskId);
-    expect(result.parentVideo).toEqual({ id: videoId, url: done.videos[0]!.url, durationSeconds: 2.5 });
+    // The avatar lasts as long as its sound (speech-3s.mp3: 3.056 s).
+    expect(result.parentVideo).toEqual({ id: videoId, url: done.videos[0]!.url, durationSeconds: 3.056 });
   });
 
   it.each([
@@ -159,15 +160,16 @@ describe('Kling video-to-audio: lifecycle and result', () => {
     expect(done.audios).toHaveLength(1);
     expect(done.audios[0]).toEqual({
       id: expect.any(String),
-      mp3Url: `${sim.url}/media/kling/sound-sample.mp3`,
-      wavUrl: `${sim.url}/media/kling/sound-sample.wav`,
-      mp3DurationSeconds: 3.056,
+      // As long as the 3.0 s input video (the MP3 to its whole frame).
+      mp3Url: `${sim.url}/media/kling/sound-sample-3000ms.mp3`,
+      wavUrl: `${sim.url}/media/kling/sound-sample-3000ms.wav`,
+      mp3DurationSeconds: 3.004,
       wavDurationSeconds: 3,
     });
     expect(done.videos).toEqual([
       {
         id: expect.any(String),
-        url: `${sim.url}/media/kling/video-with-sound-sample.mp4`,
+        url: `${sim.url}/media/kling/video-with-sound-sample-3000ms.mp4`,
         watermarkUrl: null,
         durationSeconds: 3,
       },

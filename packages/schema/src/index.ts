@@ -1,6 +1,12 @@
 export * from './domain.js';
 export { isBlobLike, mediaInputSchema, type MediaInput } from './inputs/media.js';
-export { externalTaskIdSchema, webhookUrlSchema } from './inputs/common.js';
+export {
+  externalTaskIdSchema,
+  webhookUrlSchema,
+  sandboxOptionsSchema,
+  SANDBOX_OUTCOMES,
+  type SandboxOutcome,
+} from './inputs/common.js';
 export {
   createAvatarVideoInputSchema,
   digitalHumanOptionsSchema,

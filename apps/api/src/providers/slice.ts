@@ -1,4 +1,10 @@
-import type { CreateAvatarVideoInput, CreateVideoSoundInput, MediaInput, Provider } from '@clipwire/schema';
+import {
+  SANDBOX_OUTCOMES,
+  type CreateAvatarVideoInput,
+  type CreateVideoSoundInput,
+  type MediaInput,
+  type Provider,
+} from '@clipwire/schema';
 import type { SimulatorOptions } from '@clipwire/providers/simulator';
 import type { TaskRow } from '@clipwire/schema/tables';
 import type { Dispatcher } from 'undici';
@@ -71,6 +77,17 @@ export type Draft<T> = {
         ? Draft<T[K]>
         : T[K];
 };
+
+/** The sandbox outcome a task asked for (sandbox mode only; absent on every other task). */
+export const storedSandboxOutcome = z.enum(SANDBOX_OUTCOMES).optional();
+
+/** The create options a stored request asks for: its sandbox outcome, sent only to a provider in SANDBOX mode. */
+export function sandboxCreateOptions(
+  mode: 'SANDBOX' | 'LIVE',
+  request: { sandboxOutcome?: z.infer<typeof storedSandboxOutcome> },
+): { sandboxOutcome?: NonNullable<z.infer<typeof storedSandboxOutcome>> } {
+  return mode === 'SANDBOX' && request.sandboxOutcome ? { sandboxOutcome: request.sandboxOutcome } : {};
+}
 
 /** A media input as stored with a task: a URL the provider fetches itself, or bytes Clipwire keeps. */
 export const storedMediaRef = z.union([z.object({ url: z.string() }), z.object({ mediaId: z.string() })]);

@@ -19,6 +19,7 @@ const env: IntakeEnv = {
   dispatcher: createSafeDispatcher(),
   fetchTimeoutMs: 1000,
   checkWebhookUrl: (url) => (url.startsWith('https://') ? null : 'must be an https:// URL'),
+  providerMode: () => 'SANDBOX',
 };
 
 async function issuesOf(run: Promise<unknown>): Promise<{ path: string; message: string }[]> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PROVIDERS } from '../domain.js';
-import { exactlyOne, externalTaskIdSchema, webhookUrlSchema, notFor } from './common.js';
+import { exactlyOne, externalTaskIdSchema, webhookUrlSchema, notFor, sandboxOptionsSchema } from './common.js';
 import { mediaInputSchema } from './media.js';
 
 export const KLING_AVATAR_PROMPT_MAX = 2500;
@@ -68,6 +68,8 @@ export const createAvatarVideoInputSchema = z
     kling: klingAvatarOptionsSchema.optional(),
     kie: kieAvatarOptionsSchema.optional(),
     digitalHuman: digitalHumanOptionsSchema.optional(),
+    /** Sandbox mode only: the outcome the simulator is asked for. */
+    sandbox: sandboxOptionsSchema.optional(),
   })
   .superRefine((input, ctx) => {
     switch (input.provider) {
@@ -108,6 +110,14 @@ export const createAvatarVideoInputSchema = z
           },
           ['audio'],
         );
+        if (input.sandbox?.outcome === 'LOST_CALLBACK') {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sandbox', 'outcome'],
+            message:
+              'LOST_CALLBACK does not apply to DIGITAL_HUMAN, which sends no callbacks (polling follows every task)',
+          });
+        }
         // The reseller takes no_watermark only beside audio_url; a cloned or stock voice is always watermarked.
         if (input.digitalHuman?.noWatermark === true && !input.audio) {
           ctx.addIssue({

@@ -6,7 +6,7 @@ import {
   KLING_AVATAR_PROMPT_MAX,
 } from '@clipwire/schema';
 import { builder } from '../builder.js';
-import { ProviderEnum } from './enums.js';
+import { ProviderEnum, SandboxOptions } from './enums.js';
 import { MediaInputType } from './media-input.js';
 
 const KlingModeEnum = builder.enumType('KlingMode', {
@@ -103,5 +103,6 @@ export const CreateAvatarVideoInput = builder.inputType('CreateAvatarVideoInput'
     kling: t.field({ type: KlingAvatarOptions }),
     kie: t.field({ type: KieAvatarOptions }),
     digitalHuman: t.field({ type: DigitalHumanOptions }),
+    sandbox: t.field({ type: SandboxOptions, description: 'Sandbox mode only: an outcome on demand.' }),
   }),
 });

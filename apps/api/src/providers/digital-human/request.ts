@@ -1,6 +1,13 @@
 import type { CreateAvatarVideoInput } from '@clipwire/schema';
 import { z } from 'zod';
-import { elide, storedMediaRef, type Draft, type MediaReading, type ProviderDraft } from '../slice.js';
+import {
+  elide,
+  storedMediaRef,
+  storedSandboxOutcome,
+  type Draft,
+  type MediaReading,
+  type ProviderDraft,
+} from '../slice.js';
 import { DIGITAL_HUMAN_REQUEST_MAX_BYTES, DIGITAL_HUMAN_RULES } from './limits.js';
 
 /** A digital-human task's stored request (/avatar/generation): the avatar and one kind of voice. */
@@ -18,6 +25,7 @@ export const digitalHumanRequestSchema = z.object({
     }),
   ]),
   noWatermark: z.boolean(),
+  sandboxOutcome: storedSandboxOutcome,
 });
 export type DigitalHumanRequest = z.infer<typeof digitalHumanRequestSchema>;
 
