@@ -14,7 +14,12 @@ function compact<T extends Record<string, unknown>>(o: T): T {
 }
 
 export function buildAvatarInput(s: FormState, localErrors: Errors): AvatarInput {
-  const common = { provider: s.provider, externalTaskId: opt(s.externalTaskId), webhookUrl: opt(s.webhookUrl) };
+  const common = {
+    provider: s.provider,
+    externalTaskId: opt(s.externalTaskId),
+    webhookUrl: opt(s.webhookUrl),
+    sandbox: sandboxOf(s),
+  };
   switch (s.provider) {
     case 'KLING':
       return compact({
@@ -84,7 +89,13 @@ export function buildSoundInput(s: FormState): SoundInput {
     asmrMode: s.asmrMode,
     externalTaskId: opt(s.externalTaskId),
     webhookUrl: opt(s.webhookUrl),
+    sandbox: sandboxOf(s),
   });
+}
+
+/** The sandbox outcome asked for, if any (the field is offered only while the provider is in sandbox mode). */
+function sandboxOf(s: FormState): { outcome: 'FAIL' | 'SLOW' | 'LOST_CALLBACK' } | undefined {
+  return s.sandboxOutcome !== 'NONE' ? { outcome: s.sandboxOutcome } : undefined;
 }
 
 /** The GraphQL enums carry the server's internal values (std, 480p): the zod schemas speak those. */

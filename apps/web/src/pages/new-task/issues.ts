@@ -25,6 +25,8 @@ const FIELDS = [
   'soundEffectPrompt',
   'bgmPrompt',
   'asmrMode',
+  'sandbox',
+  'sandbox.outcome',
 ];
 
 /** The form field an issue belongs to: the longest known prefix of its path (`input.image.url` → `image`). */
@@ -75,4 +77,6 @@ export const FIELD_NAMES: Record<string, string> = {
   videoId: 'Kling video id',
   soundEffectPrompt: 'Sound effect prompt',
   bgmPrompt: 'Background music prompt',
+  sandbox: 'Sandbox outcome',
+  'sandbox.outcome': 'Sandbox outcome',
 };
