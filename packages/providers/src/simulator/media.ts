@@ -17,8 +17,8 @@ const loaded = new Map<string, Buffer>();
 const SIZED = /^(.+)-(\d{1,6})ms\.(mp4|mp3|wav)$/;
 /** The longest output made (10 min: every documented input is shorter). */
 const MAX_SIZED_MS = 600_000;
-/** Made files kept, the least recently made dropped first. */
-const MAX_MADE = 32;
+/** Bytes of made files kept (a 10-minute video is about 12 MB), the least recently made dropped first. */
+const MAX_MADE_BYTES = 64 * 1024 * 1024;
 
 /**
  * The file name of `file` (a committed sample) made to last `seconds`, or the sample itself when the
@@ -50,8 +50,12 @@ export async function readMedia(file: string): Promise<Buffer> {
           : m[3] === 'mp3'
             ? mp3OfDuration(sample, seconds).bytes
             : wavOfDuration(sample, seconds);
-      const made = [...loaded.keys()].filter((k) => SIZED.test(k));
-      if (made.length >= MAX_MADE) loaded.delete(made[0]!);
+      let kept = data.length;
+      for (const [name, bytes] of [...loaded.entries()].reverse()) {
+        if (!SIZED.test(name)) continue;
+        kept += bytes.length;
+        if (kept > MAX_MADE_BYTES) loaded.delete(name);
+      }
     } else {
       data = await readFile(join(mediaDir, file));
     }

@@ -120,6 +120,7 @@ function readTrack(b: Buffer, trak: Box): Track {
 
 /** `track`'s samples repeated until they last `seconds`, the last one cut to end on it. */
 function loopTrack(track: Track, seconds: number): { data: Buffer[]; deltas: number[]; sync: number[]; units: number } {
+  if (track.samples.length === 0) throw new Error('synth: a track without samples');
   const units = Math.max(1, Math.round(seconds * track.timescale));
   const data: Buffer[] = [];
   const deltas: number[] = [];
