@@ -205,6 +205,36 @@ describe('simulator: one server for every provider', () => {
     expect(r.statusCode).toBe(404);
   });
 
+  it("a create asking for an outcome that does not exist is refused in each provider's shape", async () => {
+    const created = () => sim.kling.createCount() + sim.kie.createCount() + sim.digitalHuman.createCount();
+    const before = created();
+    const ask = (path: string, key: string, body: unknown) =>
+      request(`${sim.url}${path}`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-sandbox-outcome': 'EXPLODE' },
+        dispatcher,
+      });
+    const kling = await ask('/v1/videos/avatar/image2video', 'sandbox-kling-key', {
+      image: 'https://example.com/p.png',
+      audio_id: 'a',
+    });
+    expect(kling.statusCode).toBe(400);
+    expect(await kling.body.json()).toMatchObject({ code: 1201, message: expect.stringMatching(/x-sandbox-outcome/) });
+    const kie = await ask('/api/v1/jobs/createTask', 'sandbox-kie-key', {
+      model: 'infinitalk/from-audio',
+      input: { image_url: 'https://example.com/p.png', audio_url: 'https://example.com/a.mp3', prompt: 'p' },
+    });
+    expect(await kie.body.json()).toMatchObject({ code: 422 });
+    const dh = await ask('/avatar/generation', 'sandbox-dh-key', {
+      avatar_url: 'https://example.com/p.png',
+      audio_url: 'https://example.com/a.mp3',
+    });
+    expect(dh.statusCode).toBe(400);
+    expect(await dh.body.json()).toMatchObject({ code: 'invalid_request' });
+    expect(created()).toBe(before);
+  });
+
   it('each provider accepts only its own key', async () => {
     const kieWithKlingKey = await request(`${sim.url}/api/v1/jobs/recordInfo?taskId=x`, { headers: auth, dispatcher });
     expect(((await kieWithKlingKey.body.json()) as { code: number }).code).toBe(401);
