@@ -143,6 +143,27 @@ describe('Kling video-to-audio: request mapping', () => {
 });
 
 describe('Kling video-to-audio: lifecycle and result', () => {
+  it('the result is as long as the video_url; outside 3.0–20.0 s the task fails as Kling would', async () => {
+    // Videos of any length, made by the simulator itself from its sample.
+    const clip = (ms: number) => `${sim.url}/media/kling/video-with-sound-sample-${ms}ms.mp4`;
+    const [ok, short, long] = await Promise.all(
+      [7500, 2000, 20_500].map(async (ms) => (await client.createVideoToAudio({ videoUrl: clip(ms) })).taskId),
+    );
+    const done = await untilTerminal(ok!);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(done.parentVideo?.durationSeconds).toBe(7.5);
+    expect(done.videos[0]!.durationSeconds).toBe(7.5);
+    expect(done.audios[0]!.wavDurationSeconds).toBe(7.5);
+    for (const [id, shown] of [
+      [short!, '2.0'],
+      [long!, '20.5'],
+    ] as const) {
+      const failed = await untilTerminal(id);
+      expect(failed.status).toBe('FAILED');
+      expect(failed.statusMessage).toBe(`video_url duration ${shown} s is outside 3.0-20.0 s`);
+    }
+  });
+
   it('goes QUEUED → RUNNING → SUCCEEDED with audios (mp3 + wav), the mixed video and the parent video', async () => {
     const externalTaskId = extId('v2a-life');
     const created = await client.createVideoToAudio({ videoUrl, soundEffectPrompt: 'rain', externalTaskId });
