@@ -160,7 +160,8 @@ describe('web console', () => {
         v.currentTime = 0;
         return v.duration;
       });
-      expect(duration).toBeGreaterThan(0);
+      // As long as its speech (speech-3s.mp3: 3.056 s), made by the simulator, and played by Chromium.
+      expect(duration).toBeCloseTo(3.056, 1);
       await shot(page, 'task-detail', true);
     });
 
@@ -173,6 +174,40 @@ describe('web console', () => {
       await shot(page, 'providers');
     });
 
+    await page.close();
+    expect(consoleErrors).toEqual([]);
+  }, 60_000);
+
+  it('prevents "no watermark" with a cloned voice, and shows a sandbox failure with its provider code', async () => {
+    const page = await open('/#/new');
+    await step('"No watermark" is offered with a recording only', async () => {
+      await page.getByRole('heading', { level: 1, name: 'New task' }).waitFor();
+      await page.getByText('Digital human', { exact: true }).first().click();
+      const box = page.locator('#f-digitalHuman-noWatermark');
+      await box.check();
+      await page.getByText('Cloned voice', { exact: true }).click();
+      expect(await box.isDisabled()).toBe(true);
+      expect(await box.isChecked()).toBe(false);
+      await page.getByText(/Only with a recording/).waitFor();
+      await page.getByText('Driving audio', { exact: true }).click();
+      expect(await box.isDisabled()).toBe(false);
+    });
+
+    await step('a Kling task asked to FAIL in the sandbox: its detail shows Kling’s code', async () => {
+      await page.getByText('Kling', { exact: true }).first().click();
+      await page.setInputFiles('#f-image', PORTRAIT);
+      await page.setInputFiles('#f-audio', SPEECH);
+      await page.getByLabel('External task id').fill('console-e2e-fail');
+      await page.locator('#f-sandbox-outcome').selectOption('FAIL');
+      await page.getByRole('button', { name: 'Create task' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Tasks' }).waitFor();
+      const id = (await stack.gql('{ task(externalTaskId: "console-e2e-fail") { id } }')).data!.task.id;
+      await page.locator(`tr[data-task-id="${id}"][data-status="FAILED"]`).waitFor({ timeout: 20_000 });
+      await page.locator(`tr[data-task-id="${id}"]`).getByRole('link').click();
+      const error = page.getByRole('region', { name: 'Error' });
+      await error.waitFor();
+      expect(await error.textContent()).toMatch(/PROVIDER_POLICY.*1301.*sandbox outcome FAIL/s);
+    });
     await page.close();
     expect(consoleErrors).toEqual([]);
   }, 60_000);

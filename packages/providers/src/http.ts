@@ -88,6 +88,8 @@ interface ApiRequest {
   json?: object | undefined;
   /** A multipart body (undici sets the boundary header). */
   form?: FormData;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
   dispatcher: Dispatcher;
   timeoutMs: number;
 }
@@ -104,7 +106,11 @@ export async function callEnvelopeApi<E, S extends z.ZodType>(
   dataSchema: S,
 ): Promise<z.output<S>> {
   const { provider } = api;
-  const headers: Record<string, string> = { authorization: `Bearer ${req.bearer}`, accept: 'application/json' };
+  const headers: Record<string, string> = {
+    ...req.headers,
+    authorization: `Bearer ${req.bearer}`,
+    accept: 'application/json',
+  };
   let body: string | FormData | undefined = req.form;
   if (req.json !== undefined) {
     headers['content-type'] = 'application/json';

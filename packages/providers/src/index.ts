@@ -8,6 +8,13 @@ export {
 export { UNIFIED_STATUSES, isTerminal, statusRank, type UnifiedStatus } from './status.js';
 export { createHttpDispatcher, sendJson, sharedHttpDispatcher, type HttpDispatcherOptions } from './http.js';
 export {
+  SANDBOX_OUTCOMES,
+  SANDBOX_OUTCOME_HEADER,
+  SANDBOX_SLOW_FACTOR,
+  type CreateOptions,
+  type SandboxOutcome,
+} from './sandbox.js';
+export {
   KlingClient,
   parseKlingCallback,
   klingStatusToUnified,

@@ -154,8 +154,9 @@ describe('digital human: lifecycle and result', () => {
       status: 'SUCCEEDED',
       progress: 1,
       failReason: null,
-      videoUrl: `${sim.url}/media/dh/avatar-sample.mp4`,
-      watermarkedVideoUrl: `${sim.url}/media/dh/avatar-sample-watermarked.mp4`,
+      // As long as its driving audio (speech-3s.mp3: 3.056 s).
+      videoUrl: `${sim.url}/media/dh/avatar-sample-3056ms.mp4`,
+      watermarkedVideoUrl: `${sim.url}/media/dh/avatar-sample-watermarked-3056ms.mp4`,
     });
     expect(done.submittedAt).toBeInstanceOf(Date);
     expect(done.startedAt!.getTime()).toBeGreaterThanOrEqual(done.submittedAt!.getTime());
@@ -164,7 +165,7 @@ describe('digital human: lifecycle and result', () => {
     const res = await request(done.videoUrl!, { dispatcher });
     expect(res.headers['content-type']).toBe('video/mp4');
     const meta = await parseBuffer(Buffer.from(await res.body.arrayBuffer()), { mimeType: 'video/mp4' });
-    expect(meta.format.duration).toBeGreaterThan(2);
+    expect(meta.format.duration).toBeCloseTo(3.056, 2);
     expect(meta.format.hasVideo).toBe(true);
   });
 
@@ -174,7 +175,8 @@ describe('digital human: lifecycle and result', () => {
       avatarUrl,
     });
     const done = await untilTerminal(id);
-    expect(done.videoUrl).toBe(`${sim.url}/media/dh/avatar-sample-watermarked.mp4`);
+    // A stock voice saying "hi" lasts the shortest speech, 1 s.
+    expect(done.videoUrl).toBe(`${sim.url}/media/dh/avatar-sample-watermarked-1000ms.mp4`);
     const res = await request(done.videoUrl!, { dispatcher });
     await res.body.dump();
     expect(res.statusCode).toBe(200);

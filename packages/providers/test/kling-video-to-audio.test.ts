@@ -99,7 +99,8 @@ describe('Kling video-to-audio: request mapping', () => {
     const created = await client.createVideoToAudio({ videoId });
     expect(sim.kling.lastRequest()?.body).toEqual({ video_id: videoId });
     const result = await untilTerminal(created.taskId);
-    expect(result.parentVideo).toEqual({ id: videoId, url: done.videos[0]!.url, durationSeconds: 2.5 });
+    // The avatar lasts as long as its sound (speech-3s.mp3: 3.056 s).
+    expect(result.parentVideo).toEqual({ id: videoId, url: done.videos[0]!.url, durationSeconds: 3.056 });
   });
 
   it.each([
@@ -142,6 +143,27 @@ describe('Kling video-to-audio: request mapping', () => {
 });
 
 describe('Kling video-to-audio: lifecycle and result', () => {
+  it('the result is as long as the video_url; outside 3.0–20.0 s the task fails as Kling would', async () => {
+    // Videos of any length, made by the simulator itself from its sample.
+    const clip = (ms: number) => `${sim.url}/media/kling/video-with-sound-sample-${ms}ms.mp4`;
+    const [ok, short, long] = await Promise.all(
+      [7500, 2000, 20_500].map(async (ms) => (await client.createVideoToAudio({ videoUrl: clip(ms) })).taskId),
+    );
+    const done = await untilTerminal(ok!);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(done.parentVideo?.durationSeconds).toBe(7.5);
+    expect(done.videos[0]!.durationSeconds).toBe(7.5);
+    expect(done.audios[0]!.wavDurationSeconds).toBe(7.5);
+    for (const [id, shown] of [
+      [short!, '2.0'],
+      [long!, '20.5'],
+    ] as const) {
+      const failed = await untilTerminal(id);
+      expect(failed.status).toBe('FAILED');
+      expect(failed.statusMessage).toBe(`video_url duration ${shown} s is outside 3.0-20.0 s`);
+    }
+  });
+
   it('goes QUEUED → RUNNING → SUCCEEDED with audios (mp3 + wav), the mixed video and the parent video', async () => {
     const externalTaskId = extId('v2a-life');
     const created = await client.createVideoToAudio({ videoUrl, soundEffectPrompt: 'rain', externalTaskId });
@@ -159,15 +181,16 @@ describe('Kling video-to-audio: lifecycle and result', () => {
     expect(done.audios).toHaveLength(1);
     expect(done.audios[0]).toEqual({
       id: expect.any(String),
-      mp3Url: `${sim.url}/media/kling/sound-sample.mp3`,
-      wavUrl: `${sim.url}/media/kling/sound-sample.wav`,
-      mp3DurationSeconds: 3.056,
+      // As long as the 3.0 s input video (the MP3 to its whole frame).
+      mp3Url: `${sim.url}/media/kling/sound-sample-3000ms.mp3`,
+      wavUrl: `${sim.url}/media/kling/sound-sample-3000ms.wav`,
+      mp3DurationSeconds: 3.004,
       wavDurationSeconds: 3,
     });
     expect(done.videos).toEqual([
       {
         id: expect.any(String),
-        url: `${sim.url}/media/kling/video-with-sound-sample.mp4`,
+        url: `${sim.url}/media/kling/video-with-sound-sample-3000ms.mp4`,
         watermarkUrl: null,
         durationSeconds: 3,
       },

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request, type Dispatcher } from 'undici';
+import { parseBuffer } from 'music-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpDispatcher } from '../src/index.js';
 import { fixturesDir, mediaDir, startSimulator, type Simulator } from '../src/simulator/index.js';
@@ -166,6 +167,72 @@ describe('simulator: one server for every provider', () => {
     expect(r.headers['content-type']).toBe(type);
     expect(Buffer.from(await r.body.arrayBuffer()).equals(expected)).toBe(true);
     expect(expected.length).toBeLessThan(100 * 1024);
+  });
+
+  it.each([
+    ['/media/kling/avatar-sample-4000ms.mp4', 'video/mp4', 4],
+    ['/media/kling/video-with-sound-sample-12345ms.mp4', 'video/mp4', 12.345],
+    ['/media/kie/avatar-sample-7250ms.mp4', 'video/mp4', 7.25],
+    ['/media/dh/avatar-sample-watermarked-2000ms.mp4', 'video/mp4', 2],
+    ['/media/kling/sound-sample-5000ms.wav', 'audio/wav', 5],
+    // An MP3 ends on a whole frame of 576 samples at 22.05 kHz.
+    ['/media/kling/sound-sample-5000ms.mp3', 'audio/mpeg', (Math.round(5 / (576 / 22_050)) * 576) / 22_050],
+  ])(
+    'makes %s from its sample: %s lasting %d s (a valid file, the same bytes each time)',
+    async (path, type, seconds) => {
+      const get = async () => {
+        const r = await request(`${sim.url}${path}`, { dispatcher });
+        expect(r.statusCode).toBe(200);
+        expect(r.headers['content-type']).toBe(type);
+        return Buffer.from(await r.body.arrayBuffer());
+      };
+      const bytes = await get();
+      const meta = await parseBuffer(bytes, { mimeType: type }, { duration: true });
+      // music-metadata reads an MP4 from its mvhd, a WAV from its data size; an MP3 without a Xing header it estimates.
+      expect(meta.format.duration).toBeCloseTo(seconds, type === 'audio/mpeg' ? 1 : 3);
+      expect((await get()).equals(bytes)).toBe(true);
+    },
+  );
+
+  it.each([
+    '/media/kling/avatar-sample-600001ms.mp4', // longer than any documented input
+    '/media/kling/avatar-sample-0ms.mp4',
+    '/media/kie/sound-sample-3000ms.wav', // not a KIE output
+    '/media/kling/portrait-3000ms.mp4',
+  ])('answers 404 for %s', async (path) => {
+    const r = await request(`${sim.url}${path}`, { dispatcher });
+    await r.body.dump();
+    expect(r.statusCode).toBe(404);
+  });
+
+  it("a create asking for an outcome that does not exist is refused in each provider's shape", async () => {
+    const created = () => sim.kling.createCount() + sim.kie.createCount() + sim.digitalHuman.createCount();
+    const before = created();
+    const ask = (path: string, key: string, body: unknown) =>
+      request(`${sim.url}${path}`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-sandbox-outcome': 'EXPLODE' },
+        dispatcher,
+      });
+    const kling = await ask('/v1/videos/avatar/image2video', 'sandbox-kling-key', {
+      image: 'https://example.com/p.png',
+      audio_id: 'a',
+    });
+    expect(kling.statusCode).toBe(400);
+    expect(await kling.body.json()).toMatchObject({ code: 1201, message: expect.stringMatching(/x-sandbox-outcome/) });
+    const kie = await ask('/api/v1/jobs/createTask', 'sandbox-kie-key', {
+      model: 'infinitalk/from-audio',
+      input: { image_url: 'https://example.com/p.png', audio_url: 'https://example.com/a.mp3', prompt: 'p' },
+    });
+    expect(await kie.body.json()).toMatchObject({ code: 422 });
+    const dh = await ask('/avatar/generation', 'sandbox-dh-key', {
+      avatar_url: 'https://example.com/p.png',
+      audio_url: 'https://example.com/a.mp3',
+    });
+    expect(dh.statusCode).toBe(400);
+    expect(await dh.body.json()).toMatchObject({ code: 'invalid_request' });
+    expect(created()).toBe(before);
   });
 
   it('each provider accepts only its own key', async () => {

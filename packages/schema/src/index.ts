@@ -1,6 +1,13 @@
 export * from './domain.js';
 export { isBlobLike, mediaInputSchema, type MediaInput } from './inputs/media.js';
-export { EXTERNAL_TASK_ID_MAX_LENGTH, externalTaskIdSchema, webhookUrlSchema } from './inputs/common.js';
+export {
+  EXTERNAL_TASK_ID_MAX_LENGTH,
+  externalTaskIdSchema,
+  webhookUrlSchema,
+  sandboxOptionsSchema,
+  SANDBOX_OUTCOMES,
+  type SandboxOutcome,
+} from './inputs/common.js';
 export {
   createAvatarVideoInputSchema,
   digitalHumanOptionsSchema,

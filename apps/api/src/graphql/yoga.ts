@@ -73,6 +73,7 @@ export function createContext(services: ContextServices, principal: Principal, r
       dispatcher: services.safeDispatcher,
       fetchTimeoutMs: 20_000,
       checkWebhookUrl: (u) => webhooks.checkUrl(u),
+      providerMode: (provider, kind) => services.adapters.get(provider, kind)?.mode,
     },
     // Every line an operation logs says whose it is and, over HTTP, which request it came from.
     log: services.log.child({ tenant: principal.tenantId, ...(requestId ? { requestId } : {}) }),

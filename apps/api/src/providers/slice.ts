@@ -1,4 +1,10 @@
-import type { CreateAvatarVideoInput, CreateVideoSoundInput, MediaInput, Provider } from '@clipwire/schema';
+import {
+  SANDBOX_OUTCOMES,
+  type CreateAvatarVideoInput,
+  type CreateVideoSoundInput,
+  type MediaInput,
+  type Provider,
+} from '@clipwire/schema';
 import type { SimulatorOptions } from '@clipwire/providers/simulator';
 import type { TaskRow } from '@clipwire/schema/tables';
 import type { Dispatcher } from 'undici';
@@ -46,6 +52,10 @@ export type DraftRef = { url: string } | { upload: number };
 /** Reads a media input far enough to check it against a rule; null (with its issues noted) when refused. */
 export interface MediaReading {
   read(media: MediaInput, path: string[], rule: MediaRule): Promise<DraftRef | null>;
+  /** The bytes of every media input read and accepted so far (for a provider's limit on a whole request). */
+  totalBytes(): number;
+  /** Notes an issue on `path` (a rule across fields); reported with the media issues. */
+  refuse(path: string[], message: string): void;
 }
 
 /** What a provider makes of a create input; the issues `read` noted are reported by the caller. */
@@ -67,6 +77,17 @@ export type Draft<T> = {
         ? Draft<T[K]>
         : T[K];
 };
+
+/** The sandbox outcome a task asked for (sandbox mode only; absent on every other task). */
+export const storedSandboxOutcome = z.enum(SANDBOX_OUTCOMES).optional();
+
+/** The create options a stored request asks for: its sandbox outcome, sent only to a provider in SANDBOX mode. */
+export function sandboxCreateOptions(
+  mode: 'SANDBOX' | 'LIVE',
+  request: { sandboxOutcome?: z.infer<typeof storedSandboxOutcome> },
+): { sandboxOutcome?: NonNullable<z.infer<typeof storedSandboxOutcome>> } {
+  return mode === 'SANDBOX' && request.sandboxOutcome ? { sandboxOutcome: request.sandboxOutcome } : {};
+}
 
 /** A media input as stored with a task: a URL the provider fetches itself, or bytes Clipwire keeps. */
 export const storedMediaRef = z.union([z.object({ url: z.string() }), z.object({ mediaId: z.string() })]);

@@ -6,6 +6,7 @@ import {
   type CreateVideoSoundInput,
   type MediaInput,
   type Provider,
+  type SandboxOutcome,
   type TaskKind,
 } from '@clipwire/schema';
 import { sha256Hex } from '../crypto.js';
@@ -48,6 +49,8 @@ export interface IntakeEnv {
   fetchTimeoutMs: number;
   /** Checks a webhook URL; returns why it is refused, or null. */
   checkWebhookUrl(url: string): string | null;
+  /** The mode a provider's capability runs in; undefined when it is not configured. */
+  providerMode(provider: Provider, kind: TaskKind): 'SANDBOX' | 'LIVE' | undefined;
 }
 
 /**
@@ -61,12 +64,42 @@ function checkWebhookUrl(url: string | undefined, env: IntakeEnv): string | null
   return url;
 }
 
+/**
+ * The sandbox outcome asked for, refused when the provider is LIVE: a real provider cannot be told to
+ * fail, and a partner's test must not reach one believing it is the sandbox.
+ */
+function sandboxOutcome(
+  kind: TaskKind,
+  input: { provider: Provider; sandbox?: { outcome: SandboxOutcome } },
+  env: IntakeEnv,
+): SandboxOutcome | null {
+  if (!input.sandbox) return null;
+  if (env.providerMode(input.provider, kind) === 'LIVE') {
+    throw new ValidationError([
+      {
+        path: ['input', 'sandbox'],
+        message: `applies only in sandbox mode, and ${input.provider} is LIVE (it has credentials)`,
+      },
+    ]);
+  }
+  return input.sandbox.outcome;
+}
+
 /** Reads a media input far enough to check it, and returns how the task will refer to it. */
 class MediaReader implements MediaReading {
   readonly uploads: PendingUpload[] = [];
   readonly issues: FieldIssue[] = [];
+  private accepted = 0;
 
   constructor(private readonly env: IntakeEnv) {}
+
+  totalBytes(): number {
+    return this.accepted;
+  }
+
+  refuse(path: string[], message: string): void {
+    this.issues.push({ path, message });
+  }
 
   async read(media: MediaInput, path: string[], rule: MediaRule): Promise<DraftRef | null> {
     const name = path.at(-1)!;
@@ -111,6 +144,7 @@ class MediaReader implements MediaReading {
   private check(rule: MediaRule, probe: Parameters<typeof checkMedia>[1], path: string[]): boolean {
     const found = checkMedia(rule, probe, path);
     this.issues.push(...found);
+    if (found.length === 0) this.accepted += probe.sizeBytes;
     return found.length === 0;
   }
 }
@@ -174,22 +208,26 @@ export async function intakeVideoSound(raw: unknown, env: IntakeEnv): Promise<Ta
 /** The provider's part of the draft, built once every media input is read and found within its limits. */
 async function draft(
   kind: TaskKind,
-  input: { provider: Provider; externalTaskId?: string },
+  input: { provider: Provider; externalTaskId?: string; sandbox?: { outcome: SandboxOutcome } },
   webhookUrl: string | null,
   shown: Record<string, unknown>,
   env: IntakeEnv,
   build: (reader: MediaReader) => Promise<ProviderDraft>,
 ): Promise<TaskDraft> {
+  const outcome = sandboxOutcome(kind, input, env);
   const reader = new MediaReader(env);
-  const built = await build(reader);
+  const drafted = await build(reader);
   if (reader.issues.length > 0) throw new ValidationError(reader.issues);
+  // Only a task that asks for an outcome carries one (so every other request is as it was).
+  const built = outcome ? { ...drafted, request: { ...drafted.request, sandboxOutcome: outcome } } : drafted;
+  const asked = outcome ? { sandbox: { outcome } } : {};
   return {
     kind,
     provider: input.provider,
     model: built.model,
     externalTaskId: input.externalTaskId ?? null,
     webhookUrl,
-    input: { ...shown, ...built.shown },
+    input: { ...shown, ...built.shown, ...asked },
     request: built.request,
     uploads: reader.uploads,
     fingerprint: fingerprint(kind, input.provider, built, webhookUrl, reader.uploads),

@@ -290,7 +290,9 @@ describe('callbacks (KIE signed with an HMAC key, poll 1.5 s after submission)',
 
       const final = await stack.waitForFinal(b.id, TASK_FIELDS);
       expect(final.status).toBe('SUCCEEDED');
-      expect(final.videos.map((v: { url: string }) => v.url)).toEqual([`${stack.sim.url}/media/kie/avatar-sample.mp4`]);
+      expect(final.videos.map((v: { url: string }) => v.url)).toEqual([
+        `${stack.sim.url}/media/kie/avatar-sample-3056ms.mp4`,
+      ]);
     } finally {
       stack.sim.kie.setTiming(FAST_KIE);
     }
@@ -321,7 +323,9 @@ describe('callbacks (KIE signed with an HMAC key, poll 1.5 s after submission)',
       expect(cf.status).toBe('SUCCEEDED');
       expect(cf.events.edges.at(-1).node.source).toBe('POLL');
       expect(kieCallbacksOf(stack, cf.providerTaskId).map((x) => x.status)).toEqual(['dropped']);
-      expect(cf.videos.map((v: { url: string }) => v.url)).toEqual([`${stack.sim.url}/media/kie/avatar-sample.mp4`]);
+      expect(cf.videos.map((v: { url: string }) => v.url)).toEqual([
+        `${stack.sim.url}/media/kie/avatar-sample-3056ms.mp4`,
+      ]);
     } finally {
       stack.sim.kie.clearFaults();
     }

@@ -294,7 +294,7 @@ describe('cancelTask and refreshTask', () => {
       const done = (await stack.gql(REFRESH, { id })).data!.refreshTask;
       expect(done.status).toBe('SUCCEEDED');
       expect(done.videos.map((v: { url: string }) => v.url)).toEqual([
-        `${stack.sim.url}/media/kling/avatar-sample.mp4`,
+        `${stack.sim.url}/media/kling/avatar-sample-3056ms.mp4`,
       ]);
       expect(done.events.edges.map((e: { node: { status: string } }) => e.node.status)).toEqual([
         'PENDING',

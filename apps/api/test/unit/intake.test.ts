@@ -19,6 +19,7 @@ const env: IntakeEnv = {
   dispatcher: createSafeDispatcher(),
   fetchTimeoutMs: 1000,
   checkWebhookUrl: (url) => (url.startsWith('https://') ? null : 'must be an https:// URL'),
+  providerMode: () => 'SANDBOX',
 };
 
 async function issuesOf(run: Promise<unknown>): Promise<{ path: string; message: string }[]> {
@@ -124,6 +125,79 @@ describe('intake: refusals name their field', () => {
       ),
     );
     expect(issues).toEqual([{ path: 'input.webhookUrl', message: 'webhookUrl must be an https:// URL' }]);
+  });
+
+  it('digital human: "no watermark" with a cloned or a stock voice, which the reseller always watermarks', async () => {
+    const voices = [
+      { cloneVoice: { audio: b64('tone-22s.mp3'), language: 'en', text: 'Hello' } },
+      { stockVoice: { voiceEngineId: 'nina', audioId: 'v-1', language: 'en', text: 'Hello' } },
+    ];
+    for (const voice of voices) {
+      const issues = await issuesOf(
+        intakeAvatarVideo(
+          {
+            provider: 'DIGITAL_HUMAN',
+            image: b64('portrait-512x640.png'),
+            digitalHuman: { ...voice, noWatermark: true },
+          },
+          env,
+        ),
+      );
+      expect(issues).toHaveLength(1);
+      expect(issues[0]).toMatchObject({ path: 'input.digitalHuman.noWatermark' });
+      expect(issues[0]!.message).toMatch(/only with audio/);
+    }
+    // With a driving recording it is taken and sent; false beside a voice is no request at all, and accepted.
+    const clean = await intakeAvatarVideo(
+      {
+        provider: 'DIGITAL_HUMAN',
+        image: b64('portrait-512x640.png'),
+        audio: b64('speech-3s.mp3'),
+        digitalHuman: { noWatermark: true },
+      },
+      env,
+    );
+    expect(clean.request).toMatchObject({ noWatermark: true, voice: { type: 'audio' } });
+    const stock = await intakeAvatarVideo(
+      {
+        provider: 'DIGITAL_HUMAN',
+        image: b64('portrait-512x640.png'),
+        digitalHuman: { ...voices[1], noWatermark: false },
+      },
+      env,
+    );
+    expect(stock.request).toMatchObject({ noWatermark: false, voice: { type: 'stock' } });
+  });
+
+  it('digital human: an avatar and an audio each within 100 MB but over 100 MB together (the per-request limit)', async () => {
+    const MiB = 1024 * 1024;
+    const video = readFileSync(join(FIXTURES, 'clip-4s.mp4'));
+    // A valid 8 kHz mono 16-bit WAV that fills the rest of the 100 MB and 2 bytes more.
+    const pcm = 100 * MiB - video.length - 44 + 2;
+    const wav = Buffer.alloc(44 + pcm);
+    wav.write('RIFF', 0);
+    wav.writeUInt32LE(36 + pcm, 4);
+    wav.write('WAVEfmt ', 8);
+    wav.writeUInt32LE(16, 16);
+    wav.writeUInt16LE(1, 20);
+    wav.writeUInt16LE(1, 22);
+    wav.writeUInt32LE(8000, 24);
+    wav.writeUInt32LE(16000, 28);
+    wav.writeUInt16LE(2, 32);
+    wav.writeUInt16LE(16, 34);
+    wav.write('data', 36);
+    wav.writeUInt32LE(pcm, 40);
+    const input = { provider: 'DIGITAL_HUMAN', video: { base64: video.toString('base64') } };
+    const issues = await issuesOf(intakeAvatarVideo({ ...input, audio: { base64: wav.toString('base64') } }, env));
+    expect(issues).toEqual([
+      { path: 'input.audio', message: expect.stringMatching(/together must be at most 100 MB/) },
+    ]);
+    // 4 bytes less and it fits.
+    const fits = wav.subarray(0, wav.length - 4);
+    fits.writeUInt32LE(36 + pcm - 4, 4);
+    fits.writeUInt32LE(pcm - 4, 40);
+    const draft = await intakeAvatarVideo({ ...input, audio: { base64: fits.toString('base64') } }, env);
+    expect(draft.request).toMatchObject({ voice: { type: 'audio' } });
   });
 
   it('an empty file upload', async () => {

@@ -181,24 +181,46 @@ export function CheckField({
   label,
   checked,
   onChange,
+  hint,
+  error,
+  disabled,
 }: {
   name: string;
   label: string;
   checked: boolean;
   onChange(v: boolean): void;
+  hint?: string | undefined;
+  error?: string | undefined;
+  disabled?: boolean | undefined;
 }) {
+  const id = fieldId(name);
   return (
-    <div className="field check-field">
-      <label className="check" htmlFor={fieldId(name)}>
+    <div className={`field check-field${error ? ' has-error' : ''}`}>
+      <label className="check" htmlFor={id}>
         <input
-          id={fieldId(name)}
+          id={id}
           name={name}
           type="checkbox"
           checked={checked}
+          disabled={disabled}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={
+            [hint ? `${id}-hint` : null, error ? `${id}-error` : null].filter(Boolean).join(' ') || undefined
+          }
           onChange={(e) => onChange(e.target.checked)}
         />
         {label}
       </label>
+      {hint ? (
+        <p id={`${id}-hint`} className="hint">
+          {hint}
+        </p>
+      ) : null}
+      {error ? (
+        <p id={`${id}-error`} className="field-error" data-field={name}>
+          {error}
+        </p>
+      ) : null}
     </div>
   );
 }

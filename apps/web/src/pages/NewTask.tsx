@@ -8,7 +8,7 @@ import { href, navigate } from '../router';
 import { useSession } from '../session';
 import { PageTitle, shortId } from '../components/ui';
 import { DigitalHumanSection } from './new-task/DigitalHumanSection';
-import { ErrorSummary, FormActions, TrackingSection, WhatToMakeSection } from './new-task/FormParts';
+import { ErrorSummary, FormActions, SandboxSection, TrackingSection, WhatToMakeSection } from './new-task/FormParts';
 import { avatarForSchema, buildAvatarInput, buildSoundInput } from './new-task/inputs';
 import { formFromTask } from './new-task/from-task';
 import { addIssue, fieldFor } from './new-task/issues';
@@ -163,6 +163,7 @@ export function NewTaskPage({ from }: { from: string | null }) {
         <FormContext.Provider value={{ s, set, errors, progress }}>
           {s.capability === 'AVATAR_VIDEO' ? <ProviderSection /> : <VideoSoundSection />}
           <TrackingSection />
+          <SandboxSection />
         </FormContext.Provider>
         <FormActions busy={busy} uploading={Object.keys(progress).length > 0} />
       </form>

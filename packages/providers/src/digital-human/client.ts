@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { requireId, retryAfterOf } from '../errors.js';
 import { callEnvelopeApi, sharedHttpDispatcher, type EnvelopeApi } from '../http.js';
+import { createHeaders, type CreateOptions } from '../sandbox.js';
 import { classifyDigitalHumanError } from './errors.js';
 import {
   digitalHumanCreateDataSchema,
@@ -65,7 +66,7 @@ export class DigitalHumanClient {
   }
 
   /** Submits a generation; returns the task id. The reseller has no client-chosen id: persist it at once. */
-  async createGeneration(req: DigitalHumanGenerationRequest): Promise<string> {
+  async createGeneration(req: DigitalHumanGenerationRequest, opts?: CreateOptions): Promise<string> {
     // Every given field is mapped; the reseller (and its simulator) rejects bodies matching no or several forms.
     const body: DigitalHumanGenerationBody = { avatar_url: req.avatarUrl };
     if (req.audioUrl !== undefined) body.audio_url = req.audioUrl;
@@ -85,7 +86,7 @@ export class DigitalHumanClient {
         text: req.useVoice.text,
       };
     }
-    return this.call('POST', '/avatar/generation', body, digitalHumanCreateDataSchema);
+    return this.call('POST', '/avatar/generation', body, digitalHumanCreateDataSchema, createHeaders(opts));
   }
 
   async getTask(taskId: string): Promise<DigitalHumanTask> {
@@ -98,12 +99,14 @@ export class DigitalHumanClient {
     path: string,
     json: object | undefined,
     dataSchema: S,
+    headers: Record<string, string> = {},
   ): Promise<z.output<S>> {
     const req = {
       method,
       url: this.baseUrl + path,
       bearer: this.apiKey,
       json,
+      headers,
       dispatcher: this.dispatcher,
       timeoutMs: this.timeoutMs,
     };

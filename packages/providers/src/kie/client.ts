@@ -3,6 +3,7 @@ import { FormData } from 'undici';
 import type { z } from 'zod';
 import { requireId, retryAfterOf } from '../errors.js';
 import { callEnvelopeApi, sharedHttpDispatcher, type EnvelopeApi } from '../http.js';
+import { createHeaders, type CreateOptions } from '../sandbox.js';
 import { classifyKieError } from './errors.js';
 import {
   kieCreateDataSchema,
@@ -70,7 +71,7 @@ export class KieClient {
   }
 
   /** Submits an infinitalk/from-audio task; returns KIE's taskId. KIE has no client-chosen id: persist it at once. */
-  async createTask(req: KieCreateTaskRequest): Promise<string> {
+  async createTask(req: KieCreateTaskRequest, opts?: CreateOptions): Promise<string> {
     const body: KieCreateTaskBody = {
       model: KIE_INFINITALK_MODEL,
       input: { image_url: req.imageUrl, audio_url: req.audioUrl, prompt: req.prompt },
@@ -82,7 +83,7 @@ export class KieClient {
       this.baseUrl,
       'POST',
       '/api/v1/jobs/createTask',
-      { json: body },
+      { json: body, headers: createHeaders(opts) },
       kieCreateDataSchema,
       this.timeoutMs,
     );
@@ -130,7 +131,7 @@ export class KieClient {
     base: string,
     method: 'GET' | 'POST',
     path: string,
-    body: { json?: object; form?: FormData },
+    body: { json?: object; form?: FormData; headers?: Record<string, string> },
     dataSchema: S,
     timeoutMs: number,
   ): Promise<z.output<S>> {

@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { invalidArgument, requireId, retryAfterOf } from '../errors.js';
 import { callEnvelopeApi, sharedHttpDispatcher, type EnvelopeApi } from '../http.js';
+import { createHeaders, type CreateOptions } from '../sandbox.js';
 import { KlingTokenSource, type KlingAuth } from './auth.js';
 import { classifyKlingError, isTokenRefreshError } from './errors.js';
 import {
@@ -99,7 +100,7 @@ export class KlingClient {
     return this.tokens.mintedCount;
   }
 
-  async createAvatarVideo(req: CreateAvatarVideoRequest): Promise<KlingTask> {
+  async createAvatarVideo(req: CreateAvatarVideoRequest, opts?: CreateOptions): Promise<KlingTask> {
     const body: KlingAvatarCreateBody = { image: req.image };
     if (req.audioId !== undefined) body.audio_id = req.audioId;
     if (req.soundFile !== undefined) body.sound_file = req.soundFile;
@@ -109,7 +110,7 @@ export class KlingClient {
     if (req.watermark !== undefined) body.watermark_info = { enabled: req.watermark };
     if (req.callbackUrl !== undefined) body.callback_url = req.callbackUrl;
     if (req.externalTaskId !== undefined) body.external_task_id = req.externalTaskId;
-    return this.call('POST', AVATAR_PATH, body, klingTaskSchema);
+    return this.call('POST', AVATAR_PATH, body, klingTaskSchema, createHeaders(opts));
   }
 
   /** Query by Kling's task_id or by our external_task_id (same path; Kling accepts either). */
@@ -126,7 +127,7 @@ export class KlingClient {
    * Generates sound effects and/or background music for a video. The result carries `audios`
    * (mp3 + wav), `videos` (the input with the sound mixed in) and `parentVideo`.
    */
-  async createVideoToAudio(req: CreateVideoToAudioRequest): Promise<KlingTask> {
+  async createVideoToAudio(req: CreateVideoToAudioRequest, opts?: CreateOptions): Promise<KlingTask> {
     const body: KlingVideoToAudioCreateBody = {};
     if (req.videoId !== undefined) body.video_id = req.videoId;
     if (req.videoUrl !== undefined) body.video_url = req.videoUrl;
@@ -135,7 +136,7 @@ export class KlingClient {
     if (req.asmrMode !== undefined) body.asmr_mode = req.asmrMode;
     if (req.callbackUrl !== undefined) body.callback_url = req.callbackUrl;
     if (req.externalTaskId !== undefined) body.external_task_id = req.externalTaskId;
-    return this.call('POST', VIDEO_TO_AUDIO_PATH, body, klingTaskSchema);
+    return this.call('POST', VIDEO_TO_AUDIO_PATH, body, klingTaskSchema, createHeaders(opts));
   }
 
   /** Query by Kling's task_id or by our external_task_id. */
@@ -169,6 +170,7 @@ export class KlingClient {
     path: string,
     json: object | undefined,
     dataSchema: S,
+    headers: Record<string, string> = {},
   ): Promise<z.output<S>> {
     for (let attempt = 0; ; attempt++) {
       const bearer = await this.tokens.token();
@@ -177,6 +179,7 @@ export class KlingClient {
         url: this.baseUrl + path,
         bearer,
         json,
+        headers,
         dispatcher: this.dispatcher,
         timeoutMs: this.timeoutMs,
       };

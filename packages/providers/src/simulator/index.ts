@@ -1,3 +1,5 @@
+import { warmDurations } from './durations.js';
+import { readMedia } from './media.js';
 import { Router, sendJson, startServer } from './server.js';
 import { mountKling } from './kling/index.js';
 import type { KlingSimControls, KlingSimOptions } from './kling/types.js';
@@ -69,6 +71,9 @@ export interface Simulator {
 
 /** Starts the provider sandbox over real HTTP (node:http) on loopback. All providers share one server. */
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
+  await warmDurations(
+    await Promise.all(['sound-sample.mp3', 'sound-sample.wav', 'avatar-sample.mp4'].map((f) => readMedia(f))),
+  );
   const router = new Router();
   let url = '';
   const base = () => url;

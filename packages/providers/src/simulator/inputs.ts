@@ -24,6 +24,8 @@ export interface InputFetch {
 /** fetchInput's answer: InputFetch plus, when status is 'error', why. */
 export interface FetchedInput extends InputFetch {
   error?: string;
+  /** The body, when asked for (`keep`). */
+  body?: Buffer;
 }
 
 export interface FetchInputOptions {
@@ -34,6 +36,8 @@ export interface FetchInputOptions {
   /** Aborts the download (status 'error'). */
   signal?: AbortSignal;
   dispatcher?: Dispatcher;
+  /** Keep the body (an input whose length the output follows). */
+  keep?: boolean;
 }
 
 /**
@@ -60,6 +64,7 @@ export async function fetchInput(url: string, opts: FetchInputOptions = {}): Pro
   const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
   let bytes = 0;
   let contentType: string | null = null;
+  const chunks: Buffer[] = [];
   try {
     const res = await request(parsed, {
       method: 'GET',
@@ -72,12 +77,13 @@ export async function fetchInput(url: string, opts: FetchInputOptions = {}): Pro
     contentType = (Array.isArray(ct) ? ct[0] : ct) ?? null;
     for await (const chunk of res.body) {
       bytes += (chunk as Buffer).length;
+      if (opts.keep) chunks.push(chunk as Buffer);
       if (bytes > maxBytes) {
         res.body.destroy();
         return { url, status: 'error', bytes, contentType, error: `larger than ${maxBytes} bytes` };
       }
     }
-    return { url, status: res.statusCode, bytes, contentType };
+    return { url, status: res.statusCode, bytes, contentType, ...(opts.keep ? { body: Buffer.concat(chunks) } : {}) };
   } catch (err) {
     const why = timeout.aborted
       ? `timed out after ${timeoutMs} ms`
@@ -94,12 +100,16 @@ export async function fetchInput(url: string, opts: FetchInputOptions = {}): Pro
 export interface NamedInput {
   field: string;
   url: string;
+  /** Keep its body for the outcome (the output's length follows this input). */
+  keep?: boolean;
 }
 
 /** The outcome of downloading all inputs of one task. */
-type InputsOutcome = { ok: true } | { ok: false; field: string; result: FetchedInput; reason: string };
+type InputsOutcome =
+  | { ok: true; bodies: Map<string, Buffer> }
+  | { ok: false; field: string; result: FetchedInput; reason: string };
 
-const OK: InputsOutcome = { ok: true };
+const OK: InputsOutcome = { ok: true, bodies: new Map() };
 
 /** "HTTP 404", or the transport error. */
 function describe(r: FetchedInput): string {
@@ -138,7 +148,8 @@ export class InputFetcher {
     const one = (input: NamedInput): Promise<FetchedInput> => {
       const slot = this.slots.length;
       this.slots.push(null);
-      return fetchInput(input.url, { ...this.opts, signal: this.abort.signal, dispatcher }).then((r) => {
+      const keep = input.keep === true;
+      return fetchInput(input.url, { ...this.opts, signal: this.abort.signal, dispatcher, keep }).then((r) => {
         this.slots[slot] = { url: r.url, status: r.status, bytes: r.bytes, contentType: r.contentType };
         return r;
       });
@@ -151,7 +162,11 @@ export class InputFetcher {
           return { ok: false, field, result: r, reason: describe(r) };
         }
       }
-      return OK;
+      const bodies = new Map<string, Buffer>();
+      results.forEach((r, i) => {
+        if (r.body) bodies.set((inputs[i] as NamedInput).field, r.body);
+      });
+      return { ok: true, bodies };
     });
     this.inFlight.add(all);
     void all.finally(() => this.inFlight.delete(all));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PROVIDERS } from '../domain.js';
-import { exactlyOne, externalTaskIdSchema, webhookUrlSchema, notFor } from './common.js';
+import { exactlyOne, externalTaskIdSchema, webhookUrlSchema, notFor, sandboxOptionsSchema } from './common.js';
 import { mediaInputSchema } from './media.js';
 
 export const KLING_AVATAR_PROMPT_MAX = 2500;
@@ -37,6 +37,7 @@ const spokenText = z
   .max(DIGITAL_HUMAN_TEXT_MAX, `must be at most ${DIGITAL_HUMAN_TEXT_MAX} characters`);
 
 export const digitalHumanOptionsSchema = z.object({
+  /** no_watermark: only with `audio` (the reseller watermarks cloned and stock voices whatever it is told). */
   noWatermark: z.boolean().default(false),
   /** create_voice: clone the voice of `audio` (≥ 20 s of speech) and speak `text`. */
   cloneVoice: z.object({ audio: mediaInputSchema, language, text: spokenText }).optional(),
@@ -67,6 +68,8 @@ export const createAvatarVideoInputSchema = z
     kling: klingAvatarOptionsSchema.optional(),
     kie: kieAvatarOptionsSchema.optional(),
     digitalHuman: digitalHumanOptionsSchema.optional(),
+    /** Sandbox mode only: the outcome the simulator is asked for. */
+    sandbox: sandboxOptionsSchema.optional(),
   })
   .superRefine((input, ctx) => {
     switch (input.provider) {
@@ -107,6 +110,23 @@ export const createAvatarVideoInputSchema = z
           },
           ['audio'],
         );
+        if (input.sandbox?.outcome === 'LOST_CALLBACK') {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sandbox', 'outcome'],
+            message:
+              'LOST_CALLBACK does not apply to DIGITAL_HUMAN, which sends no callbacks (polling follows every task)',
+          });
+        }
+        // The reseller takes no_watermark only beside audio_url; a cloned or stock voice is always watermarked.
+        if (input.digitalHuman?.noWatermark === true && !input.audio) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['digitalHuman', 'noWatermark'],
+            message:
+              'applies only with audio (a driving recording): the reseller always watermarks a cloned or stock voice',
+          });
+        }
         break;
     }
   });

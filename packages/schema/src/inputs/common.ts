@@ -14,6 +14,13 @@ export const webhookUrlSchema = z
   .url('must be an absolute URL')
   .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL');
 
+/** Outcomes a sandboxed provider can be asked for (refused by the API when the provider is LIVE). */
+export const SANDBOX_OUTCOMES = ['FAIL', 'SLOW', 'LOST_CALLBACK'] as const;
+export type SandboxOutcome = (typeof SANDBOX_OUTCOMES)[number];
+
+/** `sandbox: { outcome }`: ask the sandbox simulator for a failure, a slow task or a lost callback. */
+export const sandboxOptionsSchema = z.object({ outcome: z.enum(SANDBOX_OUTCOMES) });
+
 /** Adds an issue at `path` unless exactly one of `values` is present. */
 export function exactlyOne(ctx: z.RefinementCtx, values: Record<string, unknown>, path: (string | number)[]): void {
   const present = Object.entries(values).filter(([, v]) => v !== undefined && v !== null);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { exactlyOne, externalTaskIdSchema, webhookUrlSchema } from './common.js';
+import { exactlyOne, externalTaskIdSchema, sandboxOptionsSchema, webhookUrlSchema } from './common.js';
 import { mediaInputSchema } from './media.js';
 
 export const KLING_SOUND_PROMPT_MAX = 200;
@@ -19,6 +19,8 @@ export const createVideoSoundInputSchema = z
     asmrMode: z.boolean().default(false),
     externalTaskId: externalTaskIdSchema.optional(),
     webhookUrl: webhookUrlSchema.optional(),
+    /** Sandbox mode only: the outcome the simulator is asked for. */
+    sandbox: sandboxOptionsSchema.optional(),
   })
   .superRefine((input, ctx) => exactlyOne(ctx, { video: input.video, videoId: input.videoId }, ['video']));
 

@@ -6,7 +6,7 @@ import {
   KLING_AVATAR_PROMPT_MAX,
 } from '@clipwire/schema';
 import { builder } from '../builder.js';
-import { ProviderEnum } from './enums.js';
+import { ProviderEnum, SandboxOptions } from './enums.js';
 import { MediaInputType } from './media-input.js';
 
 const KlingModeEnum = builder.enumType('KlingMode', {
@@ -65,7 +65,11 @@ const DigitalHumanOptions = builder.inputType('DigitalHumanAvatarOptions', {
   description:
     'The digital-human reseller (/avatar/generation). Give exactly one voice: `audio`, `cloneVoice` or `stockVoice`.',
   fields: (t) => ({
-    noWatermark: t.boolean({ defaultValue: false }),
+    noWatermark: t.boolean({
+      defaultValue: false,
+      description:
+        'The clean video without the watermark (no_watermark). Only with `audio`: a cloned or stock voice is always watermarked, so true beside one is a ValidationError.',
+    }),
     cloneVoice: t.field({ type: CloneVoiceInput }),
     stockVoice: t.field({ type: StockVoiceInput }),
   }),
@@ -99,5 +103,6 @@ export const CreateAvatarVideoInput = builder.inputType('CreateAvatarVideoInput'
     kling: t.field({ type: KlingAvatarOptions }),
     kie: t.field({ type: KieAvatarOptions }),
     digitalHuman: t.field({ type: DigitalHumanOptions }),
+    sandbox: t.field({ type: SandboxOptions, description: 'Sandbox mode only: an outcome on demand.' }),
   }),
 });

@@ -1,6 +1,6 @@
 import { KLING_SOUND_PROMPT_MAX } from '@clipwire/schema';
 import { builder } from '../builder.js';
-import { ProviderEnum } from './enums.js';
+import { ProviderEnum, SandboxOptions } from './enums.js';
 import { MediaInputType } from './media-input.js';
 
 export const CreateVideoSoundInput = builder.inputType('CreateVideoSoundInput', {
@@ -16,5 +16,6 @@ export const CreateVideoSoundInput = builder.inputType('CreateVideoSoundInput', 
     webhookUrl: t.string({
       description: 'Where each of this task’s events is POSTed, signed (Standard Webhooks). Default: your tenant’s.',
     }),
+    sandbox: t.field({ type: SandboxOptions, description: 'Sandbox mode only: an outcome on demand.' }),
   }),
 });

@@ -1,4 +1,4 @@
-import { PROVIDERS, TASK_EVENT_SOURCES, TASK_KINDS, TASK_STATUSES } from '@clipwire/schema';
+import { PROVIDERS, SANDBOX_OUTCOMES, TASK_EVENT_SOURCES, TASK_KINDS, TASK_STATUSES } from '@clipwire/schema';
 import { builder } from '../builder.js';
 
 export const ProviderEnum = builder.enumType('Provider', { values: PROVIDERS });
@@ -8,4 +8,16 @@ export const TaskEventSourceEnum = builder.enumType('TaskEventSource', {
   values: TASK_EVENT_SOURCES,
   description:
     'What caused a status change: the API call, a provider callback, a poll of the provider, or Clipwire itself.',
+});
+
+export const SandboxOutcomeEnum = builder.enumType('SandboxOutcome', {
+  values: SANDBOX_OUTCOMES,
+  description:
+    'What the sandbox simulator is asked to do with a task: FAIL (the provider fails it with its code and message), SLOW (it takes 5 times as long), LOST_CALLBACK (no callback arrives: polling finishes it).',
+});
+
+export const SandboxOptions = builder.inputType('SandboxOptions', {
+  description:
+    'Sandbox mode only (a provider without credentials): an outcome on demand, to see failures and slow or silent providers without live credentials. Refused with a ValidationError when the provider is LIVE.',
+  fields: (t) => ({ outcome: t.field({ type: SandboxOutcomeEnum, required: true }) }),
 });

@@ -1,5 +1,5 @@
 import type { DigitalHumanClient, DigitalHumanTask } from '@clipwire/providers/digital-human';
-import { storedRequest } from '../slice.js';
+import { sandboxCreateOptions, storedRequest } from '../slice.js';
 import { acceptedReport, unlessNotFound, type MediaRef, type ProviderReport, type TaskAdapter } from '../types.js';
 import { digitalHumanRequestSchema } from './request.js';
 
@@ -51,6 +51,7 @@ export function digitalHumanAdapter(client: DigitalHumanClient, mode: 'SANDBOX' 
                 useVoice: { voiceEngineId: v.voiceEngineId, audioId: v.audioId, language: v.language, text: v.text },
                 avatarUrl,
               },
+        sandboxCreateOptions(mode, r),
       );
       return acceptedReport(taskId, 'SUBMITTED');
     },

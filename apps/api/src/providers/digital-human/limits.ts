@@ -27,5 +27,8 @@ export const DIGITAL_HUMAN_RULES = {
   avatarVideo: { kind: 'video', types: { 'video/mp4': 'mp4', 'video/quicktime': 'mov' }, maxBytes: 100 * MB },
 } as const satisfies Record<string, MediaRule>;
 
+/** "限制100m大小": the media of one /avatar/generation request, avatar and audio together. */
+export const DIGITAL_HUMAN_REQUEST_MAX_BYTES = 100 * MB;
+
 export const checkDigitalHumanVoiceAudio = (probe: MediaProbe, path: string[]): MediaIssue[] =>
   checkMedia(DIGITAL_HUMAN_RULES.voiceAudio, probe, path);

@@ -1,7 +1,14 @@
 import type { CreateAvatarVideoInput } from '@clipwire/schema';
 import { z } from 'zod';
-import { elide, storedMediaRef, type Draft, type MediaReading, type ProviderDraft } from '../slice.js';
-import { DIGITAL_HUMAN_RULES } from './limits.js';
+import {
+  elide,
+  storedMediaRef,
+  storedSandboxOutcome,
+  type Draft,
+  type MediaReading,
+  type ProviderDraft,
+} from '../slice.js';
+import { DIGITAL_HUMAN_REQUEST_MAX_BYTES, DIGITAL_HUMAN_RULES } from './limits.js';
 
 /** A digital-human task's stored request (/avatar/generation): the avatar and one kind of voice. */
 export const digitalHumanRequestSchema = z.object({
@@ -18,6 +25,7 @@ export const digitalHumanRequestSchema = z.object({
     }),
   ]),
   noWatermark: z.boolean(),
+  sandboxOutcome: storedSandboxOutcome,
 });
 export type DigitalHumanRequest = z.infer<typeof digitalHumanRequestSchema>;
 
@@ -45,6 +53,18 @@ export async function buildDigitalHumanAvatar(
     voice = { type: 'clone', audio: audio!, language: dh.cloneVoice.language, text: dh.cloneVoice.text };
   } else {
     voice = { type: 'stock', ...dh.stockVoice! };
+  }
+  // Each file may be up to 100 MB, but the reseller refuses a request carrying more than 100 MB in all.
+  if (media.totalBytes() > DIGITAL_HUMAN_REQUEST_MAX_BYTES) {
+    const path = input.audio
+      ? ['input', 'audio']
+      : dh.cloneVoice
+        ? ['input', 'digitalHuman', 'cloneVoice', 'audio']
+        : null;
+    media.refuse(
+      path ?? ['input', input.image ? 'image' : 'video'],
+      "the avatar and the audio together must be at most 100 MB (the reseller's limit per request)",
+    );
   }
   const request: Draft<DigitalHumanRequest> = { avatar: avatar!, voice, noWatermark: dh.noWatermark };
   return {

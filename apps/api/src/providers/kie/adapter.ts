@@ -1,5 +1,5 @@
 import { parseKieCallback, verifyKieSignature, type KieClient, type KieTask } from '@clipwire/providers/kie';
-import { storedRequest } from '../slice.js';
+import { sandboxCreateOptions, storedRequest } from '../slice.js';
 import { acceptedReport, unlessNotFound, type MediaRef, type ProviderReport, type TaskAdapter } from '../types.js';
 import { kieAvatarRequestSchema } from './request.js';
 
@@ -53,14 +53,17 @@ export function kieAvatarAdapter(
         const uploaded = await client.uploadBase64(await ctx.mediaBase64(ref.mediaId), `clipwire/${task.id}`, name);
         return uploaded.downloadUrl;
       };
-      const taskId = await client.createTask({
-        imageUrl: await url(r.image, 'image'),
-        audioUrl: await url(r.audio, 'audio'),
-        prompt: r.prompt,
-        resolution: r.resolution,
-        ...(r.seed !== null ? { seed: r.seed } : {}),
-        ...(ctx.callbackUrl ? { callBackUrl: ctx.callbackUrl } : {}),
-      });
+      const taskId = await client.createTask(
+        {
+          imageUrl: await url(r.image, 'image'),
+          audioUrl: await url(r.audio, 'audio'),
+          prompt: r.prompt,
+          resolution: r.resolution,
+          ...(r.seed !== null ? { seed: r.seed } : {}),
+          ...(ctx.callbackUrl ? { callBackUrl: ctx.callbackUrl } : {}),
+        },
+        sandboxCreateOptions(mode, r),
+      );
       return acceptedReport(taskId, 'waiting');
     },
     async lookup(task) {

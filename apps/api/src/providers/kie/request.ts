@@ -1,6 +1,6 @@
 import type { CreateAvatarVideoInput } from '@clipwire/schema';
 import { z } from 'zod';
-import { storedMediaRef, type Draft, type MediaReading, type ProviderDraft } from '../slice.js';
+import { storedMediaRef, storedSandboxOutcome, type Draft, type MediaReading, type ProviderDraft } from '../slice.js';
 import { KIE_RULES } from './limits.js';
 
 /** A KIE infinitalk/from-audio task's stored request. */
@@ -10,6 +10,7 @@ export const kieAvatarRequestSchema = z.object({
   prompt: z.string(),
   resolution: z.enum(['480p', '720p']),
   seed: z.number().nullable(),
+  sandboxOutcome: storedSandboxOutcome,
 });
 export type KieAvatarRequest = z.infer<typeof kieAvatarRequestSchema>;
 

@@ -2,7 +2,7 @@ import { parseKlingCallback, type KlingClient, type KlingTask } from '@clipwire/
 import type { TaskKind } from '@clipwire/schema';
 import type { TaskRow } from '@clipwire/schema/tables';
 import { Webhook } from 'standardwebhooks';
-import { storedRequest } from '../slice.js';
+import { sandboxCreateOptions, storedRequest } from '../slice.js';
 import {
   unlessNotFound,
   type CallbackReading,
@@ -96,15 +96,18 @@ export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE'
   const submit: TaskAdapter['submit'] = async (task, ctx) => {
     const r = storedRequest(klingAvatarRequestSchema, task);
     const audio = r.sound ? { soundFile: await klingMedia(r.sound, ctx) } : { audioId: r.audioId! };
-    const created = await client.createAvatarVideo({
-      image: await klingMedia(r.image, ctx),
-      ...audio,
-      ...(r.prompt ? { prompt: r.prompt } : {}),
-      mode: r.mode,
-      watermark: r.watermark,
-      externalTaskId: task.id,
-      ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
-    });
+    const created = await client.createAvatarVideo(
+      {
+        image: await klingMedia(r.image, ctx),
+        ...audio,
+        ...(r.prompt ? { prompt: r.prompt } : {}),
+        mode: r.mode,
+        watermark: r.watermark,
+        externalTaskId: task.id,
+        ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
+      },
+      sandboxCreateOptions(mode, r),
+    );
     return klingReport(created);
   };
   const get = (id: { externalTaskId: string }) => client.getAvatarVideo(id);
@@ -122,14 +125,17 @@ export function klingVideoSoundAdapter(
     const source = r.video
       ? { videoUrl: 'url' in r.video ? r.video.url : await ctx.mediaUrl(r.video.mediaId) }
       : { videoId: r.videoId! };
-    const created = await client.createVideoToAudio({
-      ...source,
-      ...(r.soundEffectPrompt ? { soundEffectPrompt: r.soundEffectPrompt } : {}),
-      ...(r.bgmPrompt ? { bgmPrompt: r.bgmPrompt } : {}),
-      asmrMode: r.asmrMode,
-      externalTaskId: task.id,
-      ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
-    });
+    const created = await client.createVideoToAudio(
+      {
+        ...source,
+        ...(r.soundEffectPrompt ? { soundEffectPrompt: r.soundEffectPrompt } : {}),
+        ...(r.bgmPrompt ? { bgmPrompt: r.bgmPrompt } : {}),
+        asmrMode: r.asmrMode,
+        externalTaskId: task.id,
+        ...(ctx.callbackUrl ? { callbackUrl: ctx.callbackUrl } : {}),
+      },
+      sandboxCreateOptions(mode, r),
+    );
     return klingReport(created);
   };
   return klingCapability('VIDEO_SOUND', mode, webhookSecret, (id) => client.getVideoToAudio(id), submit);

@@ -1,6 +1,13 @@
 import type { CreateAvatarVideoInput, CreateVideoSoundInput } from '@clipwire/schema';
 import { z } from 'zod';
-import { elide, storedMediaRef, type Draft, type MediaReading, type ProviderDraft } from '../slice.js';
+import {
+  elide,
+  storedMediaRef,
+  storedSandboxOutcome,
+  type Draft,
+  type MediaReading,
+  type ProviderDraft,
+} from '../slice.js';
 import { KLING_RULES } from './limits.js';
 
 /** A Kling avatar task's stored request (POST /v1/videos/avatar/image2video). */
@@ -11,6 +18,7 @@ export const klingAvatarRequestSchema = z.object({
   prompt: z.string().nullable(),
   mode: z.enum(['std', 'pro']),
   watermark: z.boolean(),
+  sandboxOutcome: storedSandboxOutcome,
 });
 export type KlingAvatarRequest = z.infer<typeof klingAvatarRequestSchema>;
 
@@ -21,6 +29,7 @@ export const klingVideoSoundRequestSchema = z.object({
   soundEffectPrompt: z.string().nullable(),
   bgmPrompt: z.string().nullable(),
   asmrMode: z.boolean(),
+  sandboxOutcome: storedSandboxOutcome,
 });
 export type KlingVideoSoundRequest = z.infer<typeof klingVideoSoundRequestSchema>;
 

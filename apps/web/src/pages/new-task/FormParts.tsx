@@ -1,13 +1,15 @@
-import type { ReactNode, Ref } from 'react';
+import { useEffect, type ReactNode, type Ref } from 'react';
+import { useQuery } from 'urql';
+import { ProvidersQuery } from '../../documents';
 import { KIND_LABEL, PROVIDER_LABEL } from '../../components/ui';
 import { Choice, Section } from '../../components/fields';
 import { fieldId } from '../../components/MediaField';
 import { href } from '../../router';
 import { PROVIDERS, TASK_KINDS, type Provider, type TaskKind } from '@clipwire/schema';
-import { Text } from './bound';
+import { Select, Text } from './bound';
 import { FIELD_NAMES } from './issues';
-import { KIND_SUB, PROVIDER_SUB, TEXT } from './specs';
-import type { Errors } from './state';
+import { KIND_SUB, PROVIDER_SUB, SANDBOX_OUTCOME_OPTIONS, TEXT } from './specs';
+import { type Errors, useForm } from './state';
 
 const KIND_OPTIONS = TASK_KINDS.map((k) => [k, KIND_LABEL[k], KIND_SUB[k]] as const);
 const PROVIDER_OPTIONS = PROVIDERS.map((p) => [p, PROVIDER_LABEL[p], PROVIDER_SUB[p]] as const);
@@ -81,6 +83,30 @@ export function TrackingSection() {
     <Section title="Tracking and delivery">
       <Text spec={TEXT.externalTaskId} />
       <Text spec={TEXT.webhookUrl} />
+    </Section>
+  );
+}
+
+/**
+ * The sandbox outcome on demand, offered only while the chosen provider is in sandbox mode (a LIVE
+ * provider refuses it): a failure, a slow task or a lost callback, to see them without credentials.
+ */
+export function SandboxSection() {
+  const { s, set, errors } = useForm();
+  const [result] = useQuery({ query: ProvidersQuery });
+  const provider = s.capability === 'VIDEO_SOUND' ? 'KLING' : s.provider;
+  const sandboxed = result.data?.providers?.some((p) => p.provider === provider && p.mode === 'SANDBOX') ?? false;
+  useEffect(() => {
+    if (!sandboxed && s.sandboxOutcome !== 'NONE') set('sandboxOutcome', 'NONE');
+  }, [sandboxed, s.sandboxOutcome, set]);
+  if (!sandboxed) return null;
+  const error = errors['sandbox.outcome'] ?? errors['sandbox'];
+  return (
+    <Section title="Sandbox">
+      <Select field="sandboxOutcome" name="sandbox.outcome" label="Outcome" options={SANDBOX_OUTCOME_OPTIONS} />
+      <p className={error ? 'field-error' : 'hint'}>
+        {error ?? 'The provider runs in the sandbox: ask for a failure, a slow task or a lost callback.'}
+      </p>
     </Section>
   );
 }

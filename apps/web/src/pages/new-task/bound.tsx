@@ -75,9 +75,31 @@ export function Select<K extends WordKey>({
   return <SelectField name={name} label={label} value={s[field]} options={options} onChange={(v) => set(field, v)} />;
 }
 
-export function Check({ field, name, label }: { field: KeysOf<boolean>; name: string; label: string }) {
-  const { s, set } = useForm();
-  return <CheckField name={name} label={label} checked={s[field]} onChange={(v) => set(field, v)} />;
+export function Check({
+  field,
+  name,
+  label,
+  hint,
+  disabled,
+}: {
+  field: KeysOf<boolean>;
+  name: string;
+  label: string;
+  hint?: string;
+  disabled?: boolean;
+}) {
+  const { s, set, errors } = useForm();
+  return (
+    <CheckField
+      name={name}
+      label={label}
+      hint={hint}
+      error={errors[name]}
+      disabled={disabled}
+      checked={s[field] && !disabled}
+      onChange={(v) => set(field, v, name)}
+    />
+  );
 }
 
 /**

@@ -14,7 +14,12 @@ function compact<T extends Record<string, unknown>>(o: T): T {
 }
 
 export function buildAvatarInput(s: FormState, localErrors: Errors): AvatarInput {
-  const common = { provider: s.provider, externalTaskId: opt(s.externalTaskId), webhookUrl: opt(s.webhookUrl) };
+  const common = {
+    provider: s.provider,
+    externalTaskId: opt(s.externalTaskId),
+    webhookUrl: opt(s.webhookUrl),
+    sandbox: sandboxOf(s),
+  };
   switch (s.provider) {
     case 'KLING':
       return compact({
@@ -49,7 +54,8 @@ export function buildAvatarInput(s: FormState, localErrors: Errors): AvatarInput
         video: s.dhAvatar === 'video' ? toMediaInput(s.video) : undefined,
         audio: s.dhVoice === 'audio' ? toMediaInput(s.audio) : undefined,
         digitalHuman: compact({
-          noWatermark: s.dhNoWatermark,
+          // Only a recording can go without the watermark (the shared schema refuses it otherwise).
+          noWatermark: s.dhVoice === 'audio' ? s.dhNoWatermark : undefined,
           cloneVoice:
             s.dhVoice === 'clone'
               ? // Incomplete on purpose when fields are empty: the shared schema names each missing one.
@@ -83,7 +89,13 @@ export function buildSoundInput(s: FormState): SoundInput {
     asmrMode: s.asmrMode,
     externalTaskId: opt(s.externalTaskId),
     webhookUrl: opt(s.webhookUrl),
+    sandbox: sandboxOf(s),
   });
+}
+
+/** The sandbox outcome asked for, if any (the field is offered only while the provider is in sandbox mode). */
+function sandboxOf(s: FormState): { outcome: 'FAIL' | 'SLOW' | 'LOST_CALLBACK' } | undefined {
+  return s.sandboxOutcome !== 'NONE' ? { outcome: s.sandboxOutcome } : undefined;
 }
 
 /** The GraphQL enums carry the server's internal values (std, 480p): the zod schemas speak those. */

@@ -25,6 +25,8 @@ const FIELDS = [
   'soundEffectPrompt',
   'bgmPrompt',
   'asmrMode',
+  'sandbox',
+  'sandbox.outcome',
 ];
 
 /** The form field an issue belongs to: the longest known prefix of its path (`input.image.url` → `image`). */
@@ -64,6 +66,7 @@ export const FIELD_NAMES: Record<string, string> = {
   webhookUrl: 'Webhook URL',
   'kling.audioId': 'Kling TTS audio id',
   'kie.seed': 'Seed',
+  'digitalHuman.noWatermark': 'No watermark',
   'digitalHuman.cloneVoice.audio': 'Voice sample',
   'digitalHuman.cloneVoice.language': 'Language',
   'digitalHuman.cloneVoice.text': 'Text to speak',
@@ -74,4 +77,6 @@ export const FIELD_NAMES: Record<string, string> = {
   videoId: 'Kling video id',
   soundEffectPrompt: 'Sound effect prompt',
   bgmPrompt: 'Background music prompt',
+  sandbox: 'Sandbox outcome',
+  'sandbox.outcome': 'Sandbox outcome',
 };

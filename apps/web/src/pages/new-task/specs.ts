@@ -34,6 +34,12 @@ export const KLING_MODES = [
   ['STD', 'Standard (cost-effective)'],
   ['PRO', 'Professional (higher quality)'],
 ] as const;
+export const SANDBOX_OUTCOME_OPTIONS = [
+  ['NONE', 'As usual'],
+  ['FAIL', 'Fail (the provider refuses or fails it, with its code)'],
+  ['SLOW', 'Slow (5 times longer)'],
+  ['LOST_CALLBACK', 'Lost callback (polling finishes it)'],
+] as const;
 export const KIE_RESOLUTIONS = [
   ['RES_480P', '480p'],
   ['RES_720P', '720p'],

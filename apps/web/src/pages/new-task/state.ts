@@ -37,6 +37,8 @@ export interface FormState {
   soundEffectPrompt: string;
   bgmPrompt: string;
   asmrMode: boolean;
+  // Sandbox mode only
+  sandboxOutcome: 'NONE' | 'FAIL' | 'SLOW' | 'LOST_CALLBACK';
 }
 
 export const initialState = (): FormState => ({
@@ -69,6 +71,7 @@ export const initialState = (): FormState => ({
   soundEffectPrompt: '',
   bgmPrompt: '',
   asmrMode: false,
+  sandboxOutcome: 'NONE',
 });
 
 /** The form's keys whose value is exactly of type V (`string` leaves out the literal unions). */

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { SANDBOX_SLOW_FACTOR, sandboxOutcomeOf } from '../../sandbox.js';
 import { OneShot, SimApiError, SimCore, retryAfterHeader, type MountedSim } from '../common.js';
-import { mediaRoute } from '../media.js';
+import { mediaSeconds, speechSeconds } from '../durations.js';
+import { mediaRoute, sizedFile } from '../media.js';
 import { sendJson, type Router, type SimRequest } from '../server.js';
 import { dhApiStyle, parseBody, validate } from './requests.js';
 import {
@@ -79,8 +81,8 @@ export function mountDigitalHuman(
     const started = status === 'IN_PROGRESS' || status === 'SUCCESS' || status === 'FAILURE';
     const done = status === 'SUCCESS' || status === 'FAILURE';
     const base = `${baseUrl()}/media/dh`;
-    const clean = `${base}/avatar-sample.mp4`;
-    const wm = `${base}/avatar-sample-watermarked.mp4`;
+    const clean = `${base}/${sizedFile('avatar-sample.mp4', t.outputSeconds)}`;
+    const wm = `${base}/${sizedFile('avatar-sample-watermarked.mp4', t.outputSeconds)}`;
     return {
       task_id: t.taskId,
       // The real values of `action` are undocumented; the sandbox names the body form.
@@ -111,17 +113,29 @@ export function mountDigitalHuman(
       throw new SimApiError(e.httpStatus, e.code, e.message ?? `${e.code} (injected)`, retryAfterHeader(e.retryAfter));
     const body = parseBody(req);
     const { form, texts, noWatermark, urls } = validate(body);
+    // Sandbox outcomes on demand: FAIL ends FAILURE with a fail_reason (the reseller has no failure
+    // codes); SLOW takes SANDBOX_SLOW_FACTOR times as long; LOST_CALLBACK changes nothing (no callbacks).
+    const outcome = sandboxOutcomeOf(req.headers);
+    if (outcome === 'invalid')
+      throw new SimApiError(400, 'invalid_request', 'x-sandbox-outcome must be one of FAIL, SLOW, LOST_CALLBACK');
     const fail = opts.failWhenContains;
     const task: SimTask = {
       taskId: randomUUID().replace(/-/g, ''),
       form,
       noWatermark,
-      failing: fail !== undefined && fail !== '' && texts.some((t) => t.includes(fail)),
+      failing: outcome === 'FAIL' || (fail !== undefined && fail !== '' && texts.some((t) => t.includes(fail))),
       createdAt: Date.now(),
-      timing: { ...timing },
+      timing:
+        outcome === 'SLOW' ? { ...timing, finishAfterMs: timing.finishAfterMs * SANDBOX_SLOW_FACTOR } : { ...timing },
+      // A cloned or stock voice says the text: the video lasts as long as saying it takes.
+      outputSeconds: form === 'audio' ? null : speechSeconds(texts[1] ?? ''),
     };
     tasks.set(task.taskId, task);
-    void inputs.fetchAll(urls).then((outcome) => {
+    void inputs.fetchAll(urls).then(async (outcome) => {
+      if (inputs.isStopped) return;
+      // Reading the audio's length is part of taking the inputs in: the task starts once it is known.
+      const audio = outcome.ok ? outcome.bodies.get('audio_url') : undefined;
+      if (audio) task.outputSeconds = await mediaSeconds(audio);
       if (inputs.isStopped) return;
       task.inputs = {
         doneAt: Date.now(),

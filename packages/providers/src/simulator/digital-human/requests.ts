@@ -81,7 +81,8 @@ export function validate(body: Record<string, unknown>): {
       noWatermark: nw === true,
       urls: [
         { field: 'avatar_url', url: avatarUrl },
-        { field: 'audio_url', url: audioUrl },
+        // Kept: the video is as long as this audio.
+        { field: 'audio_url', url: audioUrl, keep: true },
       ],
     };
   }

@@ -62,6 +62,8 @@ export interface SimTask {
   createdAt: number;
   /** Timing as of creation (setTiming affects later tasks only). */
   timing: DigitalHumanSimTiming;
+  /** How long the video lasts: the driving audio once measured, or the spoken text's estimate (null: the sample's). */
+  outputSeconds: number | null;
 }
 
 export const MEDIA_FILES: Record<string, string> = {

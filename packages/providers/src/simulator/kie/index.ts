@@ -1,8 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import { signKieCallback } from '../../kie/signature.js';
+import { SANDBOX_SLOW_FACTOR, sandboxOutcomeOf } from '../../sandbox.js';
 import { OneShot, SimCore, callbackControls, callbackSender, type MountedSim } from '../common.js';
-import { readMedia } from '../media.js';
-import { sendBytes, sendJson, type Router, type SimRequest } from '../server.js';
+import { mediaSeconds } from '../durations.js';
+import { mediaRoute, sizedFile } from '../media.js';
+import { sendJson, type Router, type SimRequest } from '../server.js';
 import { KieApiError, injectedCreateError, invalid, kieApiStyle, parseJson, validateCreate } from './requests.js';
 import {
   CREATE,
@@ -45,7 +47,11 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
       state: t.state,
       param: t.param,
       resultJson:
-        t.state === 'success' ? JSON.stringify({ resultUrls: [`${baseUrl()}/media/kie/avatar-sample.mp4`] }) : '',
+        t.state === 'success'
+          ? JSON.stringify({
+              resultUrls: [`${baseUrl()}/media/kie/${sizedFile('avatar-sample.mp4', t.outputSeconds)}`],
+            })
+          : '',
       failCode: t.state === 'fail' ? t.failCode : '',
       failMsg: t.state === 'fail' ? t.failMsg : '',
       costTime: done && t.completeTime !== null ? t.completeTime - t.createTime : null,
@@ -61,7 +67,7 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     if (state !== 'success' && state !== 'fail') return;
     t.completeTime = t.updateTime;
     if (state === 'success') remainedCredits -= t.credits;
-    if (!t.callBackUrl) return;
+    if (!t.callBackUrl || t.callbackLost) return;
     // One callback, at the terminal state. On failure its code mirrors failCode.
     const body = {
       code: state === 'success' ? 200 : Number(t.failCode) || 501,
@@ -99,6 +105,10 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     checkRateLimit();
     const body = parseJson(req);
     const { imageUrl, audioUrl, prompt, resolution, callBackUrl } = validateCreate(body);
+    // Sandbox outcomes on demand: FAIL ends in KIE's "generation failed" (failCode 501); SLOW takes
+    // SANDBOX_SLOW_FACTOR times as long; LOST_CALLBACK sends no callback.
+    const outcome = sandboxOutcomeOf(req.headers);
+    if (outcome === 'invalid') throw invalid('x-sandbox-outcome must be one of FAIL, SLOW, LOST_CALLBACK');
 
     seq += 1;
     const now = Date.now();
@@ -112,24 +122,29 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
         opts.failPromptContains !== '' &&
         prompt.includes(opts.failPromptContains),
       failCode: '501',
-      failMsg: 'Generation failed (simulated)',
+      failMsg: outcome === 'FAIL' ? 'Generation failed (sandbox outcome FAIL)' : 'Generation failed (simulated)',
       credits: resolution === '720p' ? 24 : 12,
       createTime: now,
       updateTime: now,
       completeTime: null,
+      outputSeconds: null,
+      callbackLost: outcome === 'LOST_CALLBACK',
     };
+    if (outcome === 'FAIL') task.failing = true;
     tasks.set(task.taskId, task);
-    const { queuingAfterMs, generatingAfterMs, completeAfterMs } = timing;
+    const { queuingAfterMs, generatingAfterMs } = timing;
+    const completeAfterMs = timing.completeAfterMs * (outcome === 'SLOW' ? SANDBOX_SLOW_FACTOR : 1);
     // The inputs download while the task waits/queues; it turns 'generating' only once both are in
     // (at generatingAfterMs, or when the downloads finish if later), and generation then takes its
     // configured time: a late download shifts completion by as much as it delayed 'generating'.
     const downloaded = inputs.fetchAll([
       { field: 'input.image_url', url: imageUrl },
-      { field: 'input.audio_url', url: audioUrl },
+      // The audio is kept: the video is as long as it.
+      { field: 'input.audio_url', url: audioUrl, keep: true },
     ]);
     timers.later(queuingAfterMs, () => transition(task, 'queuing'));
     timers.later(Math.max(generatingAfterMs, queuingAfterMs + 1), () => {
-      void downloaded.then((outcome) => {
+      void downloaded.then(async (outcome) => {
         if (inputs.isStopped) return;
         if (!outcome.ok) {
           // What KIE reports for an input it cannot download is unconfirmed: a guess, 422 as for
@@ -139,6 +154,9 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
           transition(task, 'fail');
           return;
         }
+        const audio = outcome.bodies.get('input.audio_url');
+        if (audio) task.outputSeconds = await mediaSeconds(audio);
+        if (inputs.isStopped) return;
         const generatingAt = Math.max(generatingAfterMs, queuingAfterMs + 1);
         const shift = Math.max(0, Date.now() - task.createTime - generatingAt);
         transition(task, 'generating');
@@ -167,9 +185,11 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
   router
     .on('POST', CREATE, core.api(style, true, create))
     .on('GET', RECORD, core.api(style, false, recordInfo))
-    .on('GET', '/media/kie/avatar-sample.mp4', async (req, res) => {
-      sendBytes(req, res, await readMedia('avatar-sample.mp4'), 'video/mp4');
-    });
+    .on(
+      'GET',
+      '/media/kie/:file',
+      mediaRoute({ 'avatar-sample.mp4': 'video/mp4' }, (res) => sendJson(res, 404, { code: 404, msg: 'not found' })),
+    );
   const uploads = mountKieUploads(router, core, opts, baseUrl);
 
   const controls: KieSimControls = {

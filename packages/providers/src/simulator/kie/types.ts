@@ -82,6 +82,10 @@ export interface SimTask {
   createTime: number;
   updateTime: number;
   completeTime: number | null;
+  /** Sandbox outcome LOST_CALLBACK: its terminal callback is not sent. */
+  callbackLost: boolean;
+  /** How long the video lasts: its audio, once downloaded and measured (null: the sample's length). */
+  outputSeconds: number | null;
 }
 
 export interface StoredFile {

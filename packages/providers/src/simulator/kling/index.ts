@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { klingCallbackHeaders } from '../../kling/signature.js';
+import { SANDBOX_SLOW_FACTOR, sandboxOutcomeOf } from '../../sandbox.js';
 import {
   OneShot,
   SimApiError,
@@ -11,8 +12,9 @@ import {
   retryAfterHeader,
   type MountedSim,
 } from '../common.js';
+import { mediaSeconds } from '../durations.js';
 import type { NamedInput } from '../inputs.js';
-import { mediaRoute } from '../media.js';
+import { mediaRoute, sizedFile } from '../media.js';
 import { sendJson, type Router, type SimRequest } from '../server.js';
 import {
   httpUrl,
@@ -27,6 +29,7 @@ import {
 import {
   AVATAR_DURATION,
   MEDIA_FILES,
+  klingSeconds,
   PATHS,
   type KlingSimCapability,
   type KlingSimControls,
@@ -83,7 +86,7 @@ export function mountKling(router: Router, opts: KlingSimOptions, baseUrl: () =>
 
   /** Kling POSTs a snapshot of the task to callback_url on every status change. */
   function emitCallback(t: SimTask, body: Record<string, unknown> = serialize(t)): void {
-    if (!t.callbackUrl) return;
+    if (!t.callbackUrl || t.callbacksLost) return;
     // The sender posts JSON.stringify(body): the string signed here.
     callbacks.send(t.taskId, t.callbackUrl, body, signer ? klingCallbackHeaders(signer, JSON.stringify(body)) : {});
   }
@@ -96,8 +99,8 @@ export function mountKling(router: Router, opts: KlingSimOptions, baseUrl: () =>
     if (status === 'succeed' && t.capability === 'avatar') {
       generatedVideos.set(t.videoId, {
         id: t.videoId,
-        url: `${baseUrl()}/media/kling/avatar-sample.mp4`,
-        duration: AVATAR_DURATION,
+        url: `${baseUrl()}/media/kling/${sizedFile('avatar-sample.mp4', t.outputSeconds)}`,
+        duration: t.outputSeconds === null ? AVATAR_DURATION : klingSeconds(t.outputSeconds),
       });
     }
     emitCallback(t);
@@ -118,7 +121,8 @@ export function mountKling(router: Router, opts: KlingSimOptions, baseUrl: () =>
     let watermark = false;
     let parentVideo: ParentVideo | null = null;
     let urls: NamedInput[];
-    if (capability === 'avatar') ({ prompts, watermark, urls } = validateAvatar(body));
+    let inlineSound: Buffer | null = null;
+    if (capability === 'avatar') ({ prompts, watermark, urls, inlineSound } = validateAvatar(body));
     else ({ prompts, parentVideo, urls } = validateVideoToAudio(body, generatedVideos, baseUrl()));
     const callbackUrl = optionalString(body, 'callback_url');
     httpUrl('callback_url', callbackUrl);
@@ -130,11 +134,25 @@ export function mountKling(router: Router, opts: KlingSimOptions, baseUrl: () =>
     if (active(capability) >= concurrency) {
       throw new SimApiError(429, 1303, 'parallel task over resource pack limit');
     }
+    // Sandbox outcomes on demand: FAIL is Kling's content-safety refusal (its task detail carries no
+    // code, its create errors do); SLOW takes SANDBOX_SLOW_FACTOR times as long; LOST_CALLBACK sends none.
+    const outcome = sandboxOutcomeOf(req.headers);
+    if (outcome === 'invalid') throw invalid('x-sandbox-outcome must be one of FAIL, SLOW, LOST_CALLBACK');
+    if (outcome === 'FAIL') {
+      throw new SimApiError(400, 1301, 'Failure to pass the risk control system (sandbox outcome FAIL)');
+    }
 
     const failing =
       opts.failPromptContains !== undefined &&
       opts.failPromptContains !== '' &&
       prompts.some((p) => p.includes(opts.failPromptContains as string));
+    // The outputs last as long as the sound or the video they are made from (a video_id: its recorded
+    // length; a URL: measured once downloaded). Measured before the task exists, so its timing starts after.
+    const outputSeconds = inlineSound
+      ? await mediaSeconds(inlineSound)
+      : parentVideo && urls.length === 0
+        ? Number(parentVideo.duration) || null
+        : null;
     seq += 1;
     const now = Date.now();
     const task: SimTask = {
@@ -152,13 +170,16 @@ export function mountKling(router: Router, opts: KlingSimOptions, baseUrl: () =>
       videoId: randomUUID(),
       audioId: randomUUID(),
       parentVideo,
+      outputSeconds,
+      callbacksLost: outcome === 'LOST_CALLBACK',
       createBody: body,
     };
     tasks.push(task);
     byTaskId[capability].set(task.taskId, task);
     if (task.externalTaskId !== null) byExternalId[capability].set(task.externalTaskId, task);
 
-    const { processingAfterMs, succeedAfterMs } = timing[capability];
+    const { processingAfterMs } = timing[capability];
+    const succeedAfterMs = timing[capability].succeedAfterMs * (outcome === 'SLOW' ? SANDBOX_SLOW_FACTOR : 1);
     // Inputs download from submission on. The task turns 'processing' on time; a failed download fails
     // it right after that (or when the download fails, if later). A download that finishes after
     // processingAfterMs shifts the end by as much: generation starts once the inputs are in.
@@ -169,10 +190,15 @@ export function mountKling(router: Router, opts: KlingSimOptions, baseUrl: () =>
         if (inputs.isStopped) return;
         const shift = Math.max(0, Date.now() - task.createdAt - processingAfterMs);
         const endAt = outcome.ok ? Math.max(succeedAfterMs, processingAfterMs + 1) + shift : processingAfterMs + 1;
+        const measured = outcome.ok ? measureInputs(task, outcome.bodies) : Promise.resolve(null);
         timers.later(Math.max(1, task.createdAt + endAt - Date.now()), () => {
-          if (!outcome.ok) transition(task, 'failed', `failed to download ${outcome.field} (${outcome.reason})`);
-          else if (task.failMessage === null) transition(task, 'succeed', '');
-          else transition(task, 'failed', task.failMessage);
+          void measured.then((refusal) => {
+            if (inputs.isStopped) return;
+            if (!outcome.ok) transition(task, 'failed', `failed to download ${outcome.field} (${outcome.reason})`);
+            else if (refusal !== null) transition(task, 'failed', refusal);
+            else if (task.failMessage === null) transition(task, 'succeed', '');
+            else transition(task, 'failed', task.failMessage);
+          });
         });
       });
     });
@@ -190,6 +216,22 @@ export function mountKling(router: Router, opts: KlingSimOptions, baseUrl: () =>
     });
     // The initial 'submitted' callback goes out right after the create response.
     emitCallback(task, submitted);
+  }
+
+  /**
+   * Reads how long the downloaded sound or video lasts (the outputs follow it); a video_url outside
+   * Kling's 3.0–20.0 s is why the task fails (null: it may go on).
+   */
+  async function measureInputs(task: SimTask, bodies: Map<string, Buffer>): Promise<string | null> {
+    const input = bodies.get(task.capability === 'avatar' ? 'sound_file' : 'video_url');
+    if (!input) return null;
+    const seconds = await mediaSeconds(input);
+    task.outputSeconds = seconds;
+    if (task.capability === 'video_to_audio' && task.parentVideo && seconds !== null) {
+      task.parentVideo = { ...task.parentVideo, duration: klingSeconds(seconds) };
+      if (seconds < 3 || seconds > 20) return `video_url duration ${klingSeconds(seconds)} s is outside 3.0-20.0 s`;
+    }
+    return null;
   }
 
   function active(capability?: KlingSimCapability): number {

@@ -118,6 +118,8 @@ export function validateAvatar(body: Record<string, unknown>): {
   prompts: string[];
   watermark: boolean;
   urls: NamedInput[];
+  /** sound_file given inline (raw base64): the video will be as long as it. */
+  inlineSound: Buffer | null;
 } {
   const image = body['image'];
   if (typeof image !== 'string' || image.trim() === '') throw new SimApiError(400, 1200, 'image is required');
@@ -147,8 +149,11 @@ export function validateAvatar(body: Record<string, unknown>): {
   // image and sound_file may be raw base64 instead: only URLs are downloaded.
   const urls: NamedInput[] = [];
   if (isHttpUrl(image.trim())) urls.push({ field: 'image', url: image.trim() });
-  if (soundFile !== undefined && isHttpUrl(soundFile.trim())) urls.push({ field: 'sound_file', url: soundFile.trim() });
-  return { prompts: [prompt], watermark, urls };
+  const soundUrl = soundFile !== undefined && isHttpUrl(soundFile.trim());
+  // The sound is kept: the video is as long as it.
+  if (soundUrl) urls.push({ field: 'sound_file', url: soundFile.trim(), keep: true });
+  const inlineSound = soundFile !== undefined && !soundUrl ? Buffer.from(soundFile, 'base64') : null;
+  return { prompts: [prompt], watermark, urls, inlineSound };
 }
 
 export function validateVideoToAudio(
@@ -174,8 +179,8 @@ export function validateVideoToAudio(
   }
   const asmr = body['asmr_mode'];
   if (asmr !== undefined && asmr !== null && typeof asmr !== 'boolean') throw invalid('asmr_mode must be a boolean');
-  // The simulator cannot measure a video_url (3.0–20.0 s, ≤100 MB): it reports the sample's duration.
-  // A video_id it did not generate itself is accepted too (it may come from another sandbox run).
+  // A video_url is measured once downloaded (the result is as long as it; outside 3.0–20.0 s the task
+  // fails). A video_id it did not generate itself is accepted too (it may come from another sandbox run).
   const parentVideo: ParentVideo =
     videoId !== undefined
       ? (generatedVideos.get(videoId) ?? {
@@ -184,7 +189,11 @@ export function validateVideoToAudio(
           duration: AVATAR_DURATION,
         })
       : { id: randomUUID(), url: videoUrl as string, duration: VIDEO_WITH_SOUND_DURATION };
-  return { prompts, parentVideo, urls: videoUrl !== undefined ? [{ field: 'video_url', url: videoUrl }] : [] };
+  return {
+    prompts,
+    parentVideo,
+    urls: videoUrl !== undefined ? [{ field: 'video_url', url: videoUrl, keep: true }] : [],
+  };
 }
 
 /** A list query's page parameter: `fallback` when absent, else an integer in [1, max]. */

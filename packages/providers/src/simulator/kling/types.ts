@@ -116,6 +116,10 @@ export interface SimTask {
   audioId: string;
   /** Video-to-audio: the input video. */
   parentVideo: ParentVideo | null;
+  /** Sandbox outcome LOST_CALLBACK: none of its callbacks is sent (polling must find its end). */
+  callbacksLost: boolean;
+  /** How long the outputs last: the avatar's sound, the input video; null (unknown: the samples' lengths) until measured. */
+  outputSeconds: number | null;
   createBody: Record<string, unknown>;
 }
 
@@ -135,4 +139,9 @@ export const AVATAR_DURATION = '2.5';
 export const VIDEO_WITH_SOUND_DURATION = '3.0';
 export const MP3_DURATION = '3.056';
 export const WAV_DURATION = '3.0';
+/** Seconds as Kling writes a duration: a string with at least one decimal ("4.0", "3.056"). */
+export function klingSeconds(seconds: number): string {
+  const s = String(Number(seconds.toFixed(3)));
+  return s.includes('.') ? s : `${s}.0`;
+}
 export const PROMPT_MAX = { avatar: 2500, sound: 200 };

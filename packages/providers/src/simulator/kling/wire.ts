@@ -1,7 +1,18 @@
-import { AVATAR_DURATION, MP3_DURATION, VIDEO_WITH_SOUND_DURATION, WAV_DURATION, type SimTask } from './types.js';
+import { sizedFile } from '../media.js';
+import {
+  AVATAR_DURATION,
+  MP3_DURATION,
+  VIDEO_WITH_SOUND_DURATION,
+  WAV_DURATION,
+  klingSeconds,
+  type SimTask,
+} from './types.js';
 
 /** A sandbox task in Kling's wire shape: the `data` of a query, and the body of a callback. */
+/** Outputs as long as their input (`outputSeconds`; the MP3 ends on a whole frame), or the samples when that is unknown. */
 export function serializeTask(t: SimTask, baseUrl: string): Record<string, unknown> {
+  const n = t.outputSeconds;
+  const file = (sample: string) => sizedFile(sample, n);
   const taskInfo: Record<string, unknown> = { external_task_id: t.externalTaskId ?? '' };
   if (t.parentVideo) taskInfo['parent_video'] = t.parentVideo;
   const out: Record<string, unknown> = {
@@ -20,22 +31,28 @@ export function serializeTask(t: SimTask, baseUrl: string): Record<string, unkno
         videos: [
           {
             id: t.videoId,
-            url: `${base}/avatar-sample.mp4`,
-            watermark_url: t.watermark ? `${base}/avatar-sample-watermarked.mp4` : '',
-            duration: AVATAR_DURATION,
+            url: `${base}/${file('avatar-sample.mp4')}`,
+            watermark_url: t.watermark ? `${base}/${file('avatar-sample-watermarked.mp4')}` : '',
+            duration: n === null ? AVATAR_DURATION : klingSeconds(n),
           },
         ],
       };
     } else {
       out['task_result'] = {
-        videos: [{ id: t.videoId, url: `${base}/video-with-sound-sample.mp4`, duration: VIDEO_WITH_SOUND_DURATION }],
+        videos: [
+          {
+            id: t.videoId,
+            url: `${base}/${file('video-with-sound-sample.mp4')}`,
+            duration: n === null ? VIDEO_WITH_SOUND_DURATION : klingSeconds(n),
+          },
+        ],
         audios: [
           {
             id: t.audioId,
-            url_mp3: `${base}/sound-sample.mp3`,
-            url_wav: `${base}/sound-sample.wav`,
-            duration_mp3: MP3_DURATION,
-            duration_wav: WAV_DURATION,
+            url_mp3: `${base}/${file('sound-sample.mp3')}`,
+            url_wav: `${base}/${file('sound-sample.wav')}`,
+            duration_mp3: n === null ? MP3_DURATION : klingSeconds(mp3FrameSeconds(n)),
+            duration_wav: n === null ? WAV_DURATION : klingSeconds(n),
           },
         ],
       };
@@ -45,4 +62,10 @@ export function serializeTask(t: SimTask, baseUrl: string): Record<string, unkno
     out['final_unit_deduction'] = '0';
   }
   return out;
+}
+
+/** The sample MP3 (MPEG-2 layer III, 22.05 kHz: 576 samples a frame) made to last `seconds` ends on a whole frame. */
+function mp3FrameSeconds(seconds: number): number {
+  const frame = 576 / 22_050;
+  return Math.max(1, Math.round(Math.round(seconds * 1000) / 1000 / frame)) * frame;
 }
