@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import { type Admit, createAdmission } from '../auth/admission.js';
 import { ApiKeyAuthenticator } from '../auth/api-keys.js';
 import { bootstrapSandboxTenant } from '../auth/bootstrap.js';
+import { KeyLastUsed } from '../auth/last-used.js';
 import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { type Config, isSandbox } from '../config.js';
 import { openDatabase } from '../db/client.js';
@@ -42,6 +43,8 @@ export interface AppOptions {
 export interface Services extends ContextServices {
   config: Config;
   authenticator: ApiKeyAuthenticator;
+  /** Keys' last-used times, written in batches at most once a minute per key. */
+  lastUsed: KeyLastUsed;
   /** Credentials, then the key's rate limit: for GraphQL over HTTP. */
   admit: Admit;
   bus: PubSubHandle;
@@ -66,7 +69,8 @@ export async function composeServices(options: AppOptions, url: () => string): P
   const { config } = options;
   const log = options.log ?? createLogger(config.logLevel);
   const db = await openDatabase(config.database);
-  const authenticator = new ApiKeyAuthenticator(db.db);
+  const lastUsed = new KeyLastUsed(db.db, log);
+  const authenticator = new ApiKeyAuthenticator(db.db, lastUsed);
   const rateLimiter = new KeyRateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
   const bus = createClipwirePubSub(config.redisUrl);
   const pubsub = bus.pubsub;
@@ -95,6 +99,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
     dispatcher: webhookDispatcher,
     timeoutMs: 10_000,
     scheduleMs: options.webhookScheduleMs ?? WEBHOOK_RETRY_SCHEDULE_MS,
+    retentionDays: config.webhookDeliveryRetentionDays,
   });
   const engine: EngineSettings = {
     ...DEFAULT_ENGINE,
@@ -121,7 +126,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
   const handlers = {
     submit: (j: JobRow, claim?: unknown) => tasks.submitJob(j, claim),
     refresh: (j: JobRow) => tasks.refreshJob(j),
-    webhook: (j: JobRow) => webhooks.deliverJob(j),
+    webhook: (j: JobRow) => webhooks.runJob(j),
   };
   // A submission's claim also takes its slot, commits its attempt and reads its media: one transaction.
   const pool = { idleMs: config.poll.intervalMs, leaseMs: config.worker.leaseMs, steps: { submit: tasks.claimSubmit } };
@@ -136,6 +141,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
     log,
     db,
     authenticator,
+    lastUsed,
     admit: createAdmission(authenticator, rateLimiter),
     bus,
     pubsub,
@@ -154,6 +160,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
       // Embedded PGlite is one process by construction: jobs it held when it died are free now.
       if (db.driver === 'pglite') await jobs.releaseAll();
       await tasks.pollRunningTasksNow();
+      await webhooks.scheduleRetention();
       for (const worker of workers) worker.start();
       tasks.startPolling(config.poll.intervalMs);
       unlisten = await db.listen?.(JOBS_CHANNEL, (payload) => jobs.onNotify(payload));
@@ -164,6 +171,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
       await unlisten?.();
     },
     async close() {
+      await lastUsed.stop();
       health.shutdown();
       await safeDispatcher.close();
       await webhookDispatcher.close();
