@@ -15,6 +15,8 @@ import { TasksPage } from './pages/Tasks';
 import { TaskPage } from './pages/TaskDetail';
 import { NewTaskPage } from './pages/NewTask';
 import { ProvidersPage } from './pages/Providers';
+import { WebhooksPage } from './pages/Webhooks';
+import { ApiKeysPage } from './pages/ApiKeys';
 import { EmptyState, PageTitle } from './components/ui';
 
 export function App() {
@@ -119,6 +121,8 @@ function Shell() {
           {link('tasks', href.tasks(), 'Tasks')}
           {link('new', href.newTask(), 'New task')}
           {link('providers', href.providers(), 'Providers')}
+          {link('webhooks', href.webhooks(), 'Webhooks')}
+          {link('keys', href.keys(), 'API keys')}
         </nav>
         <button type="button" className="button subtle signout" onClick={() => session?.signOut()}>
           Sign out
@@ -129,6 +133,8 @@ function Shell() {
         {route.name === 'task' ? <TaskPage key={route.id} id={route.id} /> : null}
         {route.name === 'new' ? <NewTaskPage /> : null}
         {route.name === 'providers' ? <ProvidersPage /> : null}
+        {route.name === 'webhooks' ? <WebhooksPage /> : null}
+        {route.name === 'keys' ? <ApiKeysPage /> : null}
         {route.name === 'notFound' ? (
           <>
             <PageTitle>Page not found</PageTitle>

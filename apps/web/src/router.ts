@@ -6,6 +6,8 @@ export type Route =
   | { name: 'task'; id: string }
   | { name: 'new' }
   | { name: 'providers' }
+  | { name: 'webhooks' }
+  | { name: 'keys' }
   | { name: 'notFound'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -15,6 +17,8 @@ export function parseRoute(hash: string): Route {
   if (task) return { name: 'task', id: decodeURIComponent(task[1]!) };
   if (path === '/new') return { name: 'new' };
   if (path === '/providers') return { name: 'providers' };
+  if (path === '/webhooks') return { name: 'webhooks' };
+  if (path === '/keys') return { name: 'keys' };
   return { name: 'notFound', path };
 }
 
@@ -23,6 +27,8 @@ export const href = {
   task: (id: string) => `#/tasks/${encodeURIComponent(id)}`,
   newTask: () => '#/new',
   providers: () => '#/providers',
+  webhooks: () => '#/webhooks',
+  keys: () => '#/keys',
 };
 
 function subscribe(onChange: () => void): () => void {
