@@ -1,5 +1,7 @@
 import { UUID_PATTERN } from '@clipwire/schema';
 import {
+  taskEvents,
+  type TaskEventRow,
   webhookDeliveries,
   webhookDeliveryAttempts,
   type WebhookDeliveryAttemptRow,
@@ -67,6 +69,19 @@ export async function findDelivery(db: DbOrTx, tenantId: string, id: string): Pr
     .from(webhookDeliveries)
     .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.tenantId, tenantId)));
   return row ?? null;
+}
+
+/** The tenant's events of these ids, in the order of the ids (null for one not found). */
+export async function eventsByIds(db: DbOrTx, tenantId: string, ids: readonly number[]) {
+  const rows: TaskEventRow[] =
+    ids.length === 0
+      ? []
+      : await db
+          .select()
+          .from(taskEvents)
+          .where(and(eq(taskEvents.tenantId, tenantId), inArray(taskEvents.id, [...new Set(ids)])));
+  const byId = new Map(rows.map((e) => [e.id, e]));
+  return ids.map((id) => byId.get(id) ?? null);
 }
 
 /** The attempts of these deliveries, oldest first, by delivery id. */

@@ -2,11 +2,11 @@ import { isUuid } from '@clipwire/schema';
 import type { WEBHOOK_DELIVERY_STATUSES, WebhookDeliveryAttemptRow, WebhookDeliveryRow } from '@clipwire/schema/tables';
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
-import { findTaskEvent } from '../../tasks/events.js';
 import {
   attemptsOf,
   decodeDeliveryCursor,
   encodeDeliveryCursor,
+  eventsByIds,
   listDeliveries,
   type DeliveryCursor,
 } from '../../webhooks/deliveries.js';
@@ -49,11 +49,12 @@ export const WebhookDeliveryType = builder.objectRef<WebhookDeliveryRow>('Webhoo
       description: 'The `webhook-id` header: the event’s, the same on every retry and redelivery (dedupe on it).',
       resolve: (d) => `evt_${d.eventId}`,
     }),
-    event: t.field({
+    event: t.loadable({
       type: TaskEventType,
       nullable: true,
       description: 'The event delivered (its `task` and `cursor`).',
-      resolve: (d, _args, ctx) => findTaskEvent(ctx.db, ctx.principal.tenantId, d.eventId),
+      load: (ids: number[], ctx) => eventsByIds(ctx.db, ctx.principal.tenantId, ids),
+      resolve: (d) => d.eventId,
     }),
     attemptCount: t.exposeInt('attemptCount'),
     attempts: t.loadableList({
