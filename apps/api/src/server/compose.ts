@@ -19,7 +19,7 @@ import { ProviderHealth } from '../providers/health.js';
 import { createClipwirePubSub, type PubSubHandle } from '../pubsub.js';
 import { TenantFeeds } from '../tasks/feed.js';
 import { DEFAULT_ENGINE, type EngineSettings, TaskService } from '../tasks/service.js';
-import { WEBHOOK_RETRY_SCHEDULE_MS, WebhookService } from '../webhooks/service.js';
+import { WEBHOOK_RETENTION_SWEEP_MS, WEBHOOK_RETRY_SCHEDULE_MS, WebhookService } from '../webhooks/service.js';
 
 export interface AppOptions {
   config: Config;
@@ -31,6 +31,8 @@ export interface AppOptions {
   engine?: Partial<EngineSettings>;
   /** Overrides of the webhook retry schedule (tests shorten it). */
   webhookScheduleMs?: number[];
+  /** How often old webhook deliveries are deleted (tests shorten it). */
+  webhookRetentionSweepMs?: number;
   /** Circuit breaker settings (tests shorten the reset). */
   breaker?: ConstructorParameters<typeof ProviderHealth>[0];
   /** The GraphQL endpoint's body limit, JSON and multipart alike (tests lower it). */
@@ -126,7 +128,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
   const handlers = {
     submit: (j: JobRow, claim?: unknown) => tasks.submitJob(j, claim),
     refresh: (j: JobRow) => tasks.refreshJob(j),
-    webhook: (j: JobRow) => webhooks.runJob(j),
+    webhook: (j: JobRow) => webhooks.deliverJob(j),
   };
   // A submission's claim also takes its slot, commits its attempt and reads its media: one transaction.
   const pool = { idleMs: config.poll.intervalMs, leaseMs: config.worker.leaseMs, steps: { submit: tasks.claimSubmit } };
@@ -135,6 +137,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
     new Worker(jobs, handlers, { ...pool, queues: ['refresh'], concurrency: config.worker.concurrency * 4 }, log),
   ];
   let unlisten: (() => Promise<void>) | undefined;
+  let stopRetention: (() => void) | undefined;
 
   return {
     config,
@@ -160,13 +163,14 @@ export async function composeServices(options: AppOptions, url: () => string): P
       // Embedded PGlite is one process by construction: jobs it held when it died are free now.
       if (db.driver === 'pglite') await jobs.releaseAll();
       await tasks.pollRunningTasksNow();
-      await webhooks.scheduleRetention();
+      stopRetention = webhooks.startRetention(options.webhookRetentionSweepMs ?? WEBHOOK_RETENTION_SWEEP_MS);
       for (const worker of workers) worker.start();
       tasks.startPolling(config.poll.intervalMs);
       unlisten = await db.listen?.(JOBS_CHANNEL, (payload) => jobs.onNotify(payload));
     },
     async stopWork() {
       tasks.stopPolling();
+      stopRetention?.();
       if (config.role !== 'api') await Promise.all(workers.map((w) => w.stop())); // finish the jobs in hand, release the rest
       await unlisten?.();
     },

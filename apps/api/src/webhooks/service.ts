@@ -42,9 +42,8 @@ export interface WebhookSettings extends SendSettings {
   retentionDays: number;
 }
 
-/** The payload `kind` of the periodic job that deletes old deliveries (also its dedupe key). */
-const RETENTION_KIND = 'webhook-retention';
-const RETENTION_INTERVAL_MS = 3600_000;
+/** How often each worker process deletes the deliveries past their retention. */
+export const WEBHOOK_RETENTION_SWEEP_MS = 3600_000;
 
 /**
  * Signed webhooks for partners (Standard Webhooks): one delivery job per task event, queued in the
@@ -92,11 +91,6 @@ export class WebhookService {
         : '';
       return `${error.message}${hint}`;
     }
-  }
-
-  /** The `webhook` queue's jobs: a delivery, or the periodic deletion of old deliveries. */
-  runJob(job: JobRow): Promise<JobOutcome> {
-    return job.payload.kind === RETENTION_KIND ? this.retentionJob(job) : this.deliverJob(job);
   }
 
   /**
@@ -215,35 +209,26 @@ export class WebhookService {
   }
 
   /**
-   * Queues the periodic deletion of old deliveries, an hour from now (a no-op when it is queued
-   * already: one job for every process, rescheduled by each run).
+   * Deletes the finished deliveries (and their attempts) older than the retention. Run periodically
+   * by every worker process (see `startRetention`): idempotent, one statement.
    */
-  async scheduleRetention(runAt = new Date(Date.now() + RETENTION_INTERVAL_MS)): Promise<void> {
-    await this.jobs.enqueue(this.db, {
-      queue: 'webhook',
-      payload: { kind: RETENTION_KIND },
-      dedupeKey: RETENTION_KIND,
-      runAt,
-    });
-  }
-
-  /** Deletes the finished deliveries older than the retention, and queues the next run, in one transaction. */
-  private async retentionJob(job: JobRow): Promise<JobOutcome> {
+  async deleteExpiredDeliveries(): Promise<number> {
     const cutoff = new Date(Date.now() - this.settings.retentionDays * 86_400_000);
-    const deleted = await this.db.transaction(async (tx) => {
-      const n = await deleteDeliveriesBefore(tx, cutoff);
-      await this.jobs.completeIn(tx, job);
-      await this.jobs.enqueue(tx, {
-        queue: 'webhook',
-        payload: { kind: RETENTION_KIND },
-        dedupeKey: RETENTION_KIND,
-        runAt: new Date(Date.now() + RETENTION_INTERVAL_MS),
-      });
-      return n;
-    });
+    const deleted = await deleteDeliveriesBefore(this.db, cutoff);
     if (deleted > 0)
       this.log.info({ deleted, retentionDays: this.settings.retentionDays }, 'old webhook deliveries deleted');
-    return { done: true, completed: true };
+    return deleted;
+  }
+
+  /** Runs `deleteExpiredDeliveries` every `intervalMs` until the returned function is called. */
+  startRetention(intervalMs: number): () => void {
+    const timer = setInterval(() => {
+      this.deleteExpiredDeliveries().catch((err: unknown) =>
+        this.log.error({ err }, 'deleting old webhook deliveries failed'),
+      );
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** The tenant's current secret, created on first use. */
