@@ -59,9 +59,12 @@ async function main(argv: string[]): Promise<number> {
           k.scope,
           k.name,
           k.createdAt.toISOString().slice(0, 19).replace('T', ' '),
+          k.lastUsedAt ? k.lastUsedAt.toISOString().slice(0, 19).replace('T', ' ') : 'never',
           k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active',
         ]);
-        process.stdout.write(table(['ID', 'TENANT', 'PREFIX', 'SCOPE', 'NAME', 'CREATED (UTC)', 'STATE'], rows));
+        process.stdout.write(
+          table(['ID', 'TENANT', 'PREFIX', 'SCOPE', 'NAME', 'CREATED (UTC)', 'LAST USED (UTC)', 'STATE'], rows),
+        );
         if (keys.length === 0) process.stdout.write('(no keys)\n');
         return 0;
       }

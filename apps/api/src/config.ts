@@ -81,6 +81,7 @@ const envSchema = z.object({
       'must be a comma-separated list of origins such as http://10.0.0.5:8080',
     )
     .optional(),
+  WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -158,6 +159,8 @@ export interface Config {
   providerTimeoutMs: number;
   /** Private origins partners' webhooks may be delivered to (by default only public addresses). */
   webhookAllowOrigins: string[];
+  /** Webhook deliveries and their attempts are kept this many days (then deleted by a periodic job). */
+  webhookDeliveryRetentionDays: number;
   simulator: { port: number; processingAfterMs: number; succeedAfterMs: number };
   /** Cost units per task by provider and kind, where the provider reports none (and reserved at create). */
   costEstimates: CostEstimates;
@@ -239,6 +242,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     rateLimit: { perSecond: e.API_RATE_LIMIT_PER_SECOND, burst: e.API_RATE_LIMIT_BURST },
     webhookAllowOrigins: e.WEBHOOK_ALLOW_ORIGINS?.split(',') ?? [],
+    webhookDeliveryRetentionDays: e.WEBHOOK_DELIVERY_RETENTION_DAYS,
     simulator: { port: e.SIMULATOR_PORT, processingAfterMs, succeedAfterMs },
     costEstimates: parseCostEstimates(e.COST_ESTIMATES) as CostEstimates,
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT, host: e.METRICS_HOST },

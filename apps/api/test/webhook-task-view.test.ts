@@ -1,4 +1,3 @@
-import type { JobRow } from '@clipwire/schema/tables';
 import { tasks } from '@clipwire/schema/tables';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,8 +43,14 @@ describe('webhook task payload', () => {
       .where(eq(tasks.id, uuidOf(id)));
     const { task: graphql } = (await stack.gql(TASK, { id })).data!;
     const succeeded = graphql.events.edges.find((e: any) => e.node.status === 'SUCCEEDED').node;
-    const job = { payload: { eventId: Number(succeeded.cursor) }, attempts: 1 } as unknown as JobRow;
-    expect(await stack.app.webhooks.deliverJob(job)).toMatchObject({ done: true });
+    const log = await stack.gql(
+      'query ($id: ID!) { webhookDeliveries(taskId: $id) { edges { node { id event { cursor } } } } }',
+      { id },
+    );
+    const first = log.data!.webhookDeliveries.edges.find((e: any) => e.node.event.cursor === succeeded.cursor).node;
+    const again = await stack.gql('mutation ($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }', { id: first.id });
+    expect(again.data?.redeliverWebhook?.id, JSON.stringify(again)).toBeDefined();
+    await eventually(async () => (delivered().length === 5 ? true : null), 10_000, 'the redelivery');
 
     const body = delivered().at(-1)!.json;
     expect(body.data.event.status).toBe('SUCCEEDED');

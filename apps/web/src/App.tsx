@@ -16,6 +16,8 @@ import { TasksPage } from './pages/Tasks';
 import { TaskPage } from './pages/TaskDetail';
 import { NewTaskPage } from './pages/NewTask';
 import { ProvidersPage } from './pages/Providers';
+import { WebhooksPage } from './pages/Webhooks';
+import { ApiKeysPage } from './pages/ApiKeys';
 import { EmptyState, PageTitle } from './components/ui';
 
 export function App() {
@@ -122,6 +124,8 @@ function Shell() {
           {link('tasks', href.tasks(), 'Tasks')}
           {link('new', href.newTask(), 'New task')}
           {link('providers', href.providers(), 'Providers')}
+          {link('webhooks', href.webhooks(), 'Webhooks')}
+          {link('keys', href.keys(), 'API keys')}
         </nav>
         <button type="button" className="button subtle signout" onClick={() => session?.signOut()}>
           Sign out
@@ -132,6 +136,8 @@ function Shell() {
         {route.name === 'task' ? <TaskPage key={route.id} id={route.id} /> : null}
         {route.name === 'new' ? <NewTaskPage key={route.from ?? ''} from={route.from} /> : null}
         {route.name === 'providers' ? <ProvidersPage /> : null}
+        {route.name === 'webhooks' ? <WebhooksPage /> : null}
+        {route.name === 'keys' ? <ApiKeysPage /> : null}
         {route.name === 'notFound' ? (
           <>
             <PageTitle>Page not found</PageTitle>

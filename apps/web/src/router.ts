@@ -8,6 +8,8 @@ export type Route =
   /** `from`: a task whose input fills the form ("Run again"). */
   | { name: 'new'; from: string | null }
   | { name: 'providers' }
+  | { name: 'webhooks' }
+  | { name: 'keys' }
   | { name: 'notFound'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -17,6 +19,8 @@ export function parseRoute(hash: string): Route {
   if (task) return { name: 'task', id: decodeURIComponent(task[1]!) };
   if (path === '/new') return { name: 'new', from: new URLSearchParams(search).get('from') };
   if (path === '/providers') return { name: 'providers' };
+  if (path === '/webhooks') return { name: 'webhooks' };
+  if (path === '/keys') return { name: 'keys' };
   return { name: 'notFound', path };
 }
 
@@ -25,6 +29,8 @@ export const href = {
   task: (id: string) => `#/tasks/${encodeURIComponent(id)}`,
   newTask: (from?: string) => (from ? `#/new?from=${encodeURIComponent(from)}` : '#/new'),
   providers: () => '#/providers',
+  webhooks: () => '#/webhooks',
+  keys: () => '#/keys',
 };
 
 function subscribe(onChange: () => void): () => void {

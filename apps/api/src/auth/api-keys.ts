@@ -2,6 +2,7 @@ import { apiKeys, tenants } from '@clipwire/schema/tables';
 import { and, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
 import { generateSecret, sha256Hex } from '../crypto.js';
 import type { DbOrTx } from '../db/client.js';
+import type { KeyLastUsed } from './last-used.js';
 
 /** Recognizable in logs and secret scanners; 32 random bytes (256 bits) follow. */
 export const API_KEY_PREFIX = 'cw_sk_';
@@ -72,13 +73,19 @@ export class ApiKeyAuthenticator {
   private static readonly CACHE_MS = 2000;
   private readonly cache = new Map<string, { principal: Principal | null; expires: number }>();
 
-  constructor(private readonly db: DbOrTx) {}
+  constructor(
+    private readonly db: DbOrTx,
+    /** Told of every accepted key (its last-used time, written at most once a minute). */
+    private readonly lastUsed?: KeyLastUsed,
+  ) {}
 
   async authenticate(authorization: unknown): Promise<Principal | { failure: AuthFailure }> {
     const parsed = parseAuthorization(authorization);
     if ('failure' in parsed) return parsed;
     const principal = await this.lookup(parsed.key);
-    return principal ?? { failure: 'invalid' };
+    if (!principal) return { failure: 'invalid' };
+    this.lastUsed?.note(principal.apiKeyId);
+    return principal;
   }
 
   private async lookup(key: string): Promise<Principal | null> {
@@ -87,10 +94,11 @@ export class ApiKeyAuthenticator {
     const cached = this.cache.get(hash);
     if (cached && cached.expires > now) return cached.principal;
     const [row] = await this.db
-      .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, scope: apiKeys.scope })
+      .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, scope: apiKeys.scope, lastUsedAt: apiKeys.lastUsedAt })
       .from(apiKeys)
       .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)))
       .limit(1);
+    if (row) this.lastUsed?.known(row.id, row.lastUsedAt);
     const principal = row ? { tenantId: row.tenantId, apiKeyId: row.id, scope: row.scope } : null;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, { principal, expires: now + ApiKeyAuthenticator.CACHE_MS });
@@ -128,6 +136,7 @@ export async function listApiKeys(db: DbOrTx, tenantId: string | null) {
       scope: apiKeys.scope,
       prefix: apiKeys.prefix,
       createdAt: apiKeys.createdAt,
+      lastUsedAt: apiKeys.lastUsedAt,
       revokedAt: apiKeys.revokedAt,
     })
     .from(apiKeys)

@@ -10,6 +10,8 @@ import './types/create-task.js';
 import './types/provider-info.js';
 import './types/task-actions.js';
 import './types/webhook-settings.js';
+import './types/webhook-delivery.js';
+import './types/webhook-actions.js';
 import './types/api-key.js';
 import './types/task-updated.js';
 import './types/task-events-feed.js';

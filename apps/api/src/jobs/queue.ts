@@ -32,9 +32,10 @@ export const JOBS_CHANNEL = 'clipwire_jobs';
 
 /**
  * How a job ended: done (the worker deletes it), done with the job already deleted by the handler in
- * the transaction of its own change (`completeIn`), or to be run again later.
+ * the transaction of its own change (`completeIn`), or to be run again later (`rescheduled`: the
+ * handler already did so in its own transaction, `retryIn`).
  */
-export type JobOutcome = { done: true; completed?: true } | { retryInMs: number; error: string };
+export type JobOutcome = { done: true; completed?: true } | { retryInMs: number; error: string; rescheduled?: true };
 /** Runs a claimed job; `context` is what the queue's ClaimStep prepared for it, if it has one. */
 export type JobHandler = (job: JobRow, context?: unknown) => Promise<JobOutcome>;
 /**
@@ -238,7 +239,8 @@ export class JobQueue {
     await this.retryIn(this.db, job, delayMs, error);
   }
 
-  private async retryIn(tx: DbOrTx, job: JobRow, delayMs: number, error: string): Promise<void> {
+  /** Puts a job back for later inside the caller's transaction (with the change that calls for the retry). */
+  async retryIn(tx: DbOrTx, job: JobRow, delayMs: number, error: string): Promise<void> {
     await tx
       .update(jobs)
       .set({

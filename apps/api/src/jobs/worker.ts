@@ -107,7 +107,7 @@ export class Worker {
           ? await handler(job, context)
           : { retryInMs: 60_000, error: `no handler for ${job.queue}` };
         if ('retryInMs' in outcome) {
-          await this.queue.retry(job, outcome.retryInMs, outcome.error);
+          if (!outcome.rescheduled) await this.queue.retry(job, outcome.retryInMs, outcome.error);
           this.wakeUpAt(Date.now() + outcome.retryInMs);
         } else if (!outcome.completed) {
           await this.queue.complete(job);

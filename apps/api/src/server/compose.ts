@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import { type Admit, createAdmission } from '../auth/admission.js';
 import { ApiKeyAuthenticator } from '../auth/api-keys.js';
 import { bootstrapSandboxTenant } from '../auth/bootstrap.js';
+import { KeyLastUsed } from '../auth/last-used.js';
 import { KeyRateLimiter } from '../auth/rate-limit.js';
 import { type Config, isSandbox } from '../config.js';
 import { openDatabase } from '../db/client.js';
@@ -18,7 +19,7 @@ import { ProviderHealth } from '../providers/health.js';
 import { createClipwirePubSub, type PubSubHandle } from '../pubsub.js';
 import { TenantFeeds } from '../tasks/feed.js';
 import { DEFAULT_ENGINE, type EngineSettings, TaskService } from '../tasks/service.js';
-import { WEBHOOK_RETRY_SCHEDULE_MS, WebhookService } from '../webhooks/service.js';
+import { WEBHOOK_RETENTION_SWEEP_MS, WEBHOOK_RETRY_SCHEDULE_MS, WebhookService } from '../webhooks/service.js';
 
 export interface AppOptions {
   config: Config;
@@ -30,6 +31,8 @@ export interface AppOptions {
   engine?: Partial<EngineSettings>;
   /** Overrides of the webhook retry schedule (tests shorten it). */
   webhookScheduleMs?: number[];
+  /** How often old webhook deliveries are deleted (tests shorten it). */
+  webhookRetentionSweepMs?: number;
   /** Circuit breaker settings (tests shorten the reset). */
   breaker?: ConstructorParameters<typeof ProviderHealth>[0];
   /** The GraphQL endpoint's body limit, JSON and multipart alike (tests lower it). */
@@ -42,6 +45,8 @@ export interface AppOptions {
 export interface Services extends ContextServices {
   config: Config;
   authenticator: ApiKeyAuthenticator;
+  /** Keys' last-used times, written in batches at most once a minute per key. */
+  lastUsed: KeyLastUsed;
   /** Credentials, then the key's rate limit: for GraphQL over HTTP. */
   admit: Admit;
   bus: PubSubHandle;
@@ -66,7 +71,8 @@ export async function composeServices(options: AppOptions, url: () => string): P
   const { config } = options;
   const log = options.log ?? createLogger(config.logLevel);
   const db = await openDatabase(config.database);
-  const authenticator = new ApiKeyAuthenticator(db.db);
+  const lastUsed = new KeyLastUsed(db.db, log);
+  const authenticator = new ApiKeyAuthenticator(db.db, lastUsed);
   const rateLimiter = new KeyRateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
   const bus = createClipwirePubSub(config.redisUrl);
   const pubsub = bus.pubsub;
@@ -95,6 +101,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
     dispatcher: webhookDispatcher,
     timeoutMs: 10_000,
     scheduleMs: options.webhookScheduleMs ?? WEBHOOK_RETRY_SCHEDULE_MS,
+    retentionDays: config.webhookDeliveryRetentionDays,
   });
   const engine: EngineSettings = {
     ...DEFAULT_ENGINE,
@@ -131,12 +138,14 @@ export async function composeServices(options: AppOptions, url: () => string): P
     new Worker(jobs, handlers, { ...pool, queues: ['refresh'], concurrency: config.worker.concurrency * 4 }, log),
   ];
   let unlisten: (() => Promise<void>) | undefined;
+  let stopRetention: (() => void) | undefined;
 
   return {
     config,
     log,
     db,
     authenticator,
+    lastUsed,
     admit: createAdmission(authenticator, rateLimiter),
     bus,
     pubsub,
@@ -155,16 +164,19 @@ export async function composeServices(options: AppOptions, url: () => string): P
       // Embedded PGlite is one process by construction: jobs it held when it died are free now.
       if (db.driver === 'pglite') await jobs.releaseAll();
       await tasks.pollRunningTasksNow();
+      stopRetention = webhooks.startRetention(options.webhookRetentionSweepMs ?? WEBHOOK_RETENTION_SWEEP_MS);
       for (const worker of workers) worker.start();
       tasks.startPolling(config.poll.intervalMs);
       unlisten = await db.listen?.(JOBS_CHANNEL, (payload) => jobs.onNotify(payload));
     },
     async stopWork() {
       tasks.stopPolling();
+      stopRetention?.();
       if (config.role !== 'api') await Promise.all(workers.map((w) => w.stop())); // finish the jobs in hand, release the rest
       await unlisten?.();
     },
     async close() {
+      await lastUsed.stop();
       health.shutdown();
       await safeDispatcher.close();
       await webhookDispatcher.close();

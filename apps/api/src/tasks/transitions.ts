@@ -39,11 +39,16 @@ export interface TransitionResult {
 }
 
 /**
- * Jobs a change calls for (its webhook, say), queued by the change's own statement: a data-modifying
- * SQL over the CTEs `t` (the task as changed) and `e` (its event) that returns one row per queued
- * job (none when the change calls for none).
+ * Jobs a change calls for (its webhook, say), queued by the change's own statement: `jobs`, a
+ * data-modifying SQL over the CTEs `t` (the task as changed) and `e` (its event) that returns one row
+ * per queued job (none when the change calls for none); and `rows`, when given, a data-modifying SQL
+ * over `t` and `e` run before it as CTE `w` (returning `id` and `task_id`), which `jobs` may select
+ * from (the webhook deliveries whose jobs they are).
  */
-export type ChangeJobs = SQL;
+export interface ChangeJobs {
+  rows?: SQL;
+  jobs: SQL;
+}
 
 /**
  * Inserts a task, its first event and the jobs they call for; `build` runs first, in the same
@@ -174,9 +179,10 @@ function changeQuery(
         cross join lateral (select pg_advisory_xact_lock(hashtext('clipwire:feed:' || t.tenant_id::text))) feed_lock
       returning *`,
   );
-  const j = db.$with('j', { queued: sql<boolean>`queued` }).as(jobs);
+  const w = jobs.rows ? [db.$with('w', { id: sql<string>`id`, taskId: sql<string>`task_id` }).as(jobs.rows)] : [];
+  const j = db.$with('j', { queued: sql<boolean>`queued` }).as(jobs.jobs);
   return db
-    .with(t, e, j)
+    .with(t, e, ...w, j)
     .select({
       task: columnsOf(t, taskColumns),
       event: columnsOf(e, eventColumns),

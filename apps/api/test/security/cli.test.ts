@@ -63,9 +63,13 @@ describe('pnpm clipwire keys', () => {
     expect(listed.stdout).toContain(key!.slice(0, 12));
     expect(listed.stdout).not.toContain(key);
     expect(listed.stdout).toMatch(/active/);
-    // A header row, then one row per key with its creation time.
-    expect(listed.stdout.split('\n')[0]).toMatch(/^ID\s+TENANT\s+PREFIX\s+SCOPE\s+NAME\s+CREATED \(UTC\)\s+STATE$/);
-    expect(listed.stdout).toMatch(new RegExp(`${id}\\s+acme\\s+.*\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}\\s+active`));
+    // A header row, then one row per key with its creation time and last use (never, so far).
+    expect(listed.stdout.split('\n')[0]).toMatch(
+      /^ID\s+TENANT\s+PREFIX\s+SCOPE\s+NAME\s+CREATED \(UTC\)\s+LAST USED \(UTC\)\s+STATE$/,
+    );
+    expect(listed.stdout).toMatch(
+      new RegExp(`${id}\\s+acme\\s+.*\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}\\s+never\\s+active`),
+    );
 
     // The key works against the server, until it is revoked.
     const config = serverConfig();
@@ -80,6 +84,11 @@ describe('pnpm clipwire keys', () => {
     let app = await buildApp({ config });
     expect(await ask(await app.start())).toBe(200);
     await app.stop();
+    // The server wrote its last use (at the latest when it stopped).
+    const used = await clipwire('keys', 'list', '--tenant', 'acme');
+    expect(used.stdout).toMatch(
+      new RegExp(`${id}\\s+acme\\s+.*(\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}\\s+){2}active`),
+    );
 
     const revoked = await clipwire('keys', 'revoke', id!);
     expect(revoked.stdout).toContain(`revoked ${id}`);

@@ -55,6 +55,7 @@ export async function startStack(
     env?: Record<string, string>;
     engine?: AppOptions['engine'];
     webhookScheduleMs?: number[];
+    webhookRetentionSweepMs?: number;
     breaker?: AppOptions['breaker'];
     maxGraphQLBodyBytes?: number;
     /** The API's logger (tests that read the log pass one writing to memory). */
@@ -99,6 +100,7 @@ export async function startStack(
       ...opts.engine,
     },
     ...(opts.webhookScheduleMs ? { webhookScheduleMs: opts.webhookScheduleMs } : {}),
+    ...(opts.webhookRetentionSweepMs ? { webhookRetentionSweepMs: opts.webhookRetentionSweepMs } : {}),
     ...(opts.breaker ? { breaker: opts.breaker } : {}),
     ...(opts.maxGraphQLBodyBytes ? { maxGraphQLBodyBytes: opts.maxGraphQLBodyBytes } : {}),
     ...(opts.log ? { log: opts.log } : {}),

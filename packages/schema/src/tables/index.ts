@@ -7,3 +7,10 @@ export { serverSecrets } from './server-secrets.js';
 export { jobs, JOB_QUEUES, type JobQueue, type JobRow } from './jobs.js';
 export { webhookSecrets, type WebhookSecretRow } from './webhook-secrets.js';
 export { tenantLimits, type TenantLimitsRow } from './tenant-limits.js';
+export {
+  webhookDeliveries,
+  WEBHOOK_DELIVERY_STATUSES,
+  type WebhookDeliveryRow,
+  type WebhookDeliveryStatus,
+} from './webhook-deliveries.js';
+export { webhookDeliveryAttempts, type WebhookDeliveryAttemptRow } from './webhook-delivery-attempts.js';

@@ -27,6 +27,11 @@ const ApiKeyType = builder.objectRef<Omit<ApiKeyRow, 'tenantId'> & { tenantId: s
     scope: t.expose('scope', { type: ApiKeyScopeEnum }),
     prefix: t.exposeString('prefix', { description: 'The first characters of the key.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    lastUsedAt: t.expose('lastUsedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the key was last used, to within a minute; null if never.',
+    }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
   }),
 });
