@@ -150,7 +150,7 @@ describe('console task page', () => {
     expect(await page.getByRole('button', { name: 'Refresh from provider' }).count()).toBe(0);
 
     await page.getByRole('button', { name: 'Copy task id' }).click();
-    await page.getByRole('button', { name: 'Copy task id' }).getByText('Copied').waitFor();
+    await page.getByText('Copied.').waitFor();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(id);
 
     await page.getByRole('link', { name: 'Run again' }).click();

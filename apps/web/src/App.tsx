@@ -16,6 +16,7 @@ import { TasksPage } from './pages/Tasks';
 import { TaskPage } from './pages/TaskDetail';
 import { NewTaskPage } from './pages/NewTask';
 import { ProvidersPage } from './pages/Providers';
+import { UsagePage } from './pages/Usage';
 import { WebhooksPage } from './pages/Webhooks';
 import { ApiKeysPage } from './pages/ApiKeys';
 import { EmptyState, PageTitle } from './components/ui';
@@ -125,6 +126,7 @@ function Shell() {
           {link('new', href.newTask(), 'New task')}
           {link('providers', href.providers(), 'Providers')}
           {link('webhooks', href.webhooks(), 'Webhooks')}
+          {link('usage', href.usage(), 'Usage')}
           {link('keys', href.keys(), 'API keys')}
         </nav>
         <button type="button" className="button subtle signout" onClick={() => session?.signOut()}>
@@ -138,6 +140,7 @@ function Shell() {
         {route.name === 'providers' ? <ProvidersPage /> : null}
         {route.name === 'webhooks' ? <WebhooksPage /> : null}
         {route.name === 'keys' ? <ApiKeysPage /> : null}
+        {route.name === 'usage' ? <UsagePage /> : null}
         {route.name === 'notFound' ? (
           <>
             <PageTitle>Page not found</PageTitle>

@@ -10,6 +10,7 @@ export type Route =
   | { name: 'providers' }
   | { name: 'webhooks' }
   | { name: 'keys' }
+  | { name: 'usage' }
   | { name: 'notFound'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -21,6 +22,7 @@ export function parseRoute(hash: string): Route {
   if (path === '/providers') return { name: 'providers' };
   if (path === '/webhooks') return { name: 'webhooks' };
   if (path === '/keys') return { name: 'keys' };
+  if (path === '/usage') return { name: 'usage' };
   return { name: 'notFound', path };
 }
 
@@ -31,6 +33,7 @@ export const href = {
   providers: () => '#/providers',
   webhooks: () => '#/webhooks',
   keys: () => '#/keys',
+  usage: () => '#/usage',
 };
 
 function subscribe(onChange: () => void): () => void {

@@ -1,7 +1,8 @@
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useRef, type ReactNode } from 'react';
 import { type Provider, TASK_STATUSES, type TaskKind, TERMINAL_STATUSES } from '@clipwire/schema';
 import type { CombinedError } from 'urql';
 import type { TaskRow } from '../documents';
+import { CopyButton } from './CopyButton';
 
 export type TaskStatus = NonNullable<TaskRow['status']>;
 
@@ -136,34 +137,12 @@ export function shortId(id: string): string {
 
 /** A value (an id) on one line — cut with an ellipsis when it does not fit — and a button that copies it whole. */
 export function CopyableId({ value, label }: { value: string; label: string }) {
-  const [copied, setCopied] = useState(false);
-  useEffect(() => {
-    if (!copied) return;
-    const timer = setTimeout(() => setCopied(false), 2000);
-    return () => clearTimeout(timer);
-  }, [copied]);
-  async function copy() {
-    try {
-      await navigator.clipboard.writeText(value);
-    } catch {
-      // No clipboard API (an insecure origin): copy the way browsers did before it.
-      const area = document.createElement('textarea');
-      area.value = value;
-      document.body.append(area);
-      area.select();
-      document.execCommand('copy');
-      area.remove();
-    }
-    setCopied(true);
-  }
   return (
     <span className="copyable">
       <span className="mono copyable-value" title={value}>
         {value}
       </span>
-      <button type="button" className="button subtle copy" onClick={() => void copy()} aria-label={`Copy ${label}`}>
-        {copied ? 'Copied' : 'Copy'}
-      </button>
+      <CopyButton text={value} name={`Copy ${label}`} />
     </span>
   );
 }
