@@ -79,9 +79,9 @@ describe('console usage page', () => {
 
     // Another period is another query: still the same two tasks (they were made today).
     await page.getByRole('button', { name: 'Last 7 days' }).click();
-    await expect.poll(() => page.getByRole('button', { name: 'Last 7 days' }).getAttribute('aria-pressed')).toBe(
-      'true',
-    );
+    await expect
+      .poll(() => page.getByRole('button', { name: 'Last 7 days' }).getAttribute('aria-pressed'))
+      .toBe('true');
     expect((await cells('ALL'))[0]).toBe('2');
     await page.close();
   }, 60_000);

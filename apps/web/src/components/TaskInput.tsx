@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { formatBytes } from '../format';
+import { PROVIDER_LABEL } from './ui';
 
 interface UrlRef {
   path: string;
@@ -60,33 +61,84 @@ export function InputView({ input }: { input: unknown }) {
   );
 }
 
-/** The normalized input as a readable list: nested keys become dotted names. */
+/** What each input field is called on the page (dotted paths of the input as the API shows it). */
+const LABELS: Record<string, string> = {
+  provider: 'Provider',
+  image: 'Image',
+  video: 'Video',
+  audio: 'Audio',
+  prompt: 'Prompt',
+  videoId: 'Kling video id',
+  soundEffectPrompt: 'Sound effect prompt',
+  bgmPrompt: 'Background music prompt',
+  asmrMode: 'ASMR mode',
+  'kling.mode': 'Mode',
+  'kling.watermark': 'Watermarked copy too',
+  'kling.audioId': 'Kling TTS audio id',
+  'kie.resolution': 'Resolution',
+  'kie.seed': 'Seed',
+  'digitalHuman.noWatermark': 'No watermark',
+  'digitalHuman.voice.audio': 'Voice',
+  'digitalHuman.voice.clone.audio': 'Voice sample to clone',
+  'digitalHuman.voice.clone.language': 'Voice language',
+  'digitalHuman.voice.clone.text': 'Text to speak',
+  'digitalHuman.voice.stock.voiceEngineId': 'Stock voice engine',
+  'digitalHuman.voice.stock.audioId': 'Stock voice',
+  'digitalHuman.voice.stock.language': 'Voice language',
+  'digitalHuman.voice.stock.text': 'Text to speak',
+  'sandbox.outcome': 'Sandbox outcome',
+};
+
+const VALUES: Record<string, Record<string, string>> = {
+  provider: PROVIDER_LABEL,
+  'kling.mode': { std: 'Standard', pro: 'Professional' },
+  'digitalHuman.voice.audio': { true: 'the audio recording' },
+};
+
+/** A media input in words: where it came from and how big it was. */
+function describeMedia(m: Record<string, unknown>): string | null {
+  if (typeof m.url === 'string') return `from ${m.url}`;
+  const file = m.file as { name?: unknown; size?: unknown; type?: unknown } | undefined;
+  if (file && typeof file.size === 'number')
+    return `uploaded ${typeof file.name === 'string' ? file.name : 'file'} · ${formatBytes(file.size)}${typeof file.type === 'string' ? ` · ${file.type}` : ''}`;
+  const inline = m.base64 as { chars?: unknown } | undefined;
+  if (inline && typeof inline.chars === 'number')
+    return `sent inline (base64) · ${formatBytes(Math.floor((inline.chars * 3) / 4))}`;
+  return null;
+}
+
+const humanize = (path: string) =>
+  path
+    .split('.')
+    .at(-1)!
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .replace(/^./, (c) => c.toUpperCase());
+
+/** The task's input in plain words: each option by its name on the form, media by where they came from. */
 function InputFacts({ input }: { input: unknown }) {
-  const rows: [string, string][] = [];
+  const rows: [string, string, string][] = [];
   const walk = (v: unknown, path: string) => {
     if (v === null || v === undefined) return;
     if (typeof v === 'object' && !Array.isArray(v)) {
-      const entries = Object.entries(v as Record<string, unknown>);
-      const file = v as { name?: unknown; size?: unknown; type?: unknown };
-      if (path.endsWith('file') && typeof file.size === 'number') {
-        rows.push([
-          path,
-          `uploaded ${typeof file.name === 'string' ? file.name : 'file'} · ${formatBytes(file.size)}${typeof file.type === 'string' ? ` · ${file.type}` : ''}`,
-        ]);
+      const media = describeMedia(v as Record<string, unknown>);
+      if (media) {
+        rows.push([path, LABELS[path] ?? humanize(path), media]);
         return;
       }
-      for (const [k, val] of entries) walk(val, path ? `${path}.${k}` : k);
+      for (const [k, val] of Object.entries(v as Record<string, unknown>)) walk(val, path ? `${path}.${k}` : k);
       return;
     }
-    rows.push([path, typeof v === 'string' ? v : JSON.stringify(v)]);
+    const raw = typeof v === 'string' ? v : JSON.stringify(v);
+    const value = VALUES[path]?.[raw] ?? (typeof v === 'boolean' ? (v ? 'Yes' : 'No') : raw);
+    rows.push([path, LABELS[path] ?? humanize(path), value]);
   };
   walk(input, '');
   if (rows.length === 0) return <p className="muted">No input recorded.</p>;
   return (
     <dl className="facts input-facts">
-      {rows.map(([k, v]) => (
-        <div key={k} className="fact-row">
-          <dt className="mono">{k}</dt>
+      {rows.map(([path, k, v]) => (
+        <div key={path} className="fact-row" data-path={path}>
+          <dt>{k}</dt>
           <dd className="break">{v}</dd>
         </div>
       ))}
