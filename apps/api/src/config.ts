@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import type { S3Settings } from './storage/s3-store.js';
 
 /**
  * The whole configuration is one pure function of the environment, so every problem is reported
@@ -83,6 +84,14 @@ const envSchema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  S3_BUCKET: z.string().min(3).max(63).optional(),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
+  S3_PUBLIC_ENDPOINT: z.string().url().optional(),
+  INPUT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(7),
   SIMULATOR_PORT: z.coerce.number().int().min(0).max(65535).default(4010),
   SIMULATOR_TIMING_MS: z
     .string()
@@ -112,6 +121,19 @@ function crossChecks(env: Record<string, string>): string[] {
   }
   if ('DIGITAL_HUMAN_API_KEY' in env && !('DIGITAL_HUMAN_BASE_URL' in env)) {
     problems.push('DIGITAL_HUMAN_BASE_URL: is required with DIGITAL_HUMAN_API_KEY (every reseller has its own)');
+  }
+  const s3Only = [
+    'S3_ENDPOINT',
+    'S3_ACCESS_KEY_ID',
+    'S3_SECRET_ACCESS_KEY',
+    'S3_FORCE_PATH_STYLE',
+    'S3_PUBLIC_ENDPOINT',
+  ];
+  const orphan = s3Only.find((name) => name in env);
+  if (orphan && !('S3_BUCKET' in env))
+    problems.push(`S3_BUCKET: is required with ${orphan} (media go to S3 only with a bucket)`);
+  if ('S3_ACCESS_KEY_ID' in env !== 'S3_SECRET_ACCESS_KEY' in env) {
+    problems.push('S3_ACCESS_KEY_ID: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
   }
   return problems;
 }
@@ -156,6 +178,13 @@ export interface Config {
    * with a token, a scrape must send it as a bearer token; without one, only loopback may scrape.
    */
   metrics: { token: string | undefined; port: number | undefined; host: string };
+  /**
+   * Where media bytes go: files under `dataDir/media`, or an S3 bucket (when S3_BUCKET is set).
+   * `presign`: whether and for which endpoint presigned URLs are handed to providers.
+   */
+  storage: { kind: 'fs' } | ({ kind: 's3' } & S3Settings);
+  /** Stored inputs of final tasks are deleted this many days after the task was created. */
+  inputRetentionDays: number;
 }
 
 export const SANDBOX_KLING_API_KEY = 'sandbox-kling-key';
@@ -231,6 +260,24 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     webhookAllowOrigins: e.WEBHOOK_ALLOW_ORIGINS?.split(',') ?? [],
     simulator: { port: e.SIMULATOR_PORT, processingAfterMs, succeedAfterMs },
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT, host: e.METRICS_HOST },
+    storage: e.S3_BUCKET
+      ? {
+          kind: 's3',
+          bucket: e.S3_BUCKET,
+          endpoint: e.S3_ENDPOINT,
+          region: e.S3_REGION,
+          accessKeyId: e.S3_ACCESS_KEY_ID,
+          secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+          forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true',
+          // AWS's own endpoint is public; another is presigned for only when its public form is named.
+          presign: e.S3_PUBLIC_ENDPOINT
+            ? { endpoint: e.S3_PUBLIC_ENDPOINT }
+            : e.S3_ENDPOINT
+              ? null
+              : { endpoint: undefined },
+        }
+      : { kind: 'fs' },
+    inputRetentionDays: e.INPUT_RETENTION_DAYS,
   };
 }
 

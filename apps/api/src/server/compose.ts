@@ -15,6 +15,8 @@ import { Metrics } from '../metrics.js';
 import { AdapterRegistry, buildAdapterRegistry, sandboxOrigins } from '../providers/registry.js';
 import type { TaskAdapter } from '../providers/types.js';
 import { ProviderHealth } from '../providers/health.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { openObjectStore } from '../storage/open.js';
 import { createClipwirePubSub, type PubSubHandle } from '../pubsub.js';
 import { TenantFeeds } from '../tasks/feed.js';
 import { DEFAULT_ENGINE, type EngineSettings, TaskService } from '../tasks/service.js';
@@ -49,6 +51,8 @@ export interface Services extends ContextServices {
   /** Set on the first sandbox start: the key of the bootstrap tenant. */
   sandboxApiKey: string | null;
   media: MediaStore;
+  /** Where media bytes live (task inputs, archived outputs). */
+  objects: ObjectStore;
   jobs: JobQueue;
   /** In the worker and all roles: job workers, the poller and LISTEN for new jobs. */
   startWork(): Promise<void>;
@@ -73,6 +77,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
   const metrics = new Metrics();
   const feeds = new TenantFeeds(pubsub, (tenantId, fn) => db.asTenant(tenantId, fn));
   const sandboxApiKey = isSandbox(config) ? await bootstrapSandboxTenant(db.db, config.dataDir, log) : null;
+  const objects = await openObjectStore(config);
   const media = await MediaStore.open(db.db, config.mediaUrlSecret);
   const adapters = options.adapters
     ? new AdapterRegistry(options.adapters)
@@ -143,6 +148,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
     feeds,
     sandboxApiKey,
     media,
+    objects,
     adapters,
     safeDispatcher,
     jobs,
@@ -169,6 +175,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
       await webhookDispatcher.close();
       await bus.close();
       await db.close();
+      await objects.close();
     },
   };
 }
