@@ -2,6 +2,14 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { S3Settings } from './storage/s3-store.js';
 
+/** A number of minutes, at most a week. */
+const minutes = () =>
+  z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60);
+
 /**
  * The whole configuration is one pure function of the environment, so every problem is reported
  * at once at boot instead of one per restart.
@@ -44,30 +52,10 @@ const envSchema = z.object({
   KLING_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(10),
   KIE_CREATES_PER_10S: z.coerce.number().int().min(1).max(10_000).default(20),
   POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
-  TASK_DEADLINE_MINUTES: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 60)
-    .default(120),
-  KLING_DEADLINE_MINUTES: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 60)
-    .optional(),
-  KIE_DEADLINE_MINUTES: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 60)
-    .optional(),
-  DIGITAL_HUMAN_DEADLINE_MINUTES: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 60)
-    .optional(),
+  TASK_DEADLINE_MINUTES: minutes().default(120),
+  KLING_DEADLINE_MINUTES: minutes().optional(),
+  KIE_DEADLINE_MINUTES: minutes().optional(),
+  DIGITAL_HUMAN_DEADLINE_MINUTES: minutes().optional(),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(30_000),
   API_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
   API_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(200),
@@ -97,6 +85,14 @@ const envSchema = z.object({
     .string()
     .regex(/^\d+,\d+$/, 'must be "<processingAfterMs>,<succeedAfterMs>"')
     .default('2000,6000'),
+  SIMULATOR_OUTPUT_TTL_S: z.coerce.number().int().min(1).optional(),
+  ARCHIVE_OUTPUTS: z.enum(['true', 'false'], { message: 'must be true or false' }).default('true'),
+  ARCHIVE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(2 * 1024 ** 3),
+  OUTPUT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional(),
 });
 
 /** Every environment variable Clipwire reads (docker-compose and the README are checked against it). */
@@ -172,7 +168,13 @@ export interface Config {
   providerTimeoutMs: number;
   /** Private origins partners' webhooks may be delivered to (by default only public addresses). */
   webhookAllowOrigins: string[];
-  simulator: { port: number; processingAfterMs: number; succeedAfterMs: number };
+  /** `outputTtlSeconds`: how long the sandbox's output links work after their task finished (unset: forever). */
+  simulator: { port: number; processingAfterMs: number; succeedAfterMs: number; outputTtlSeconds: number | undefined };
+  /**
+   * Outputs copied into Clipwire's storage when a task succeeds (`archive`), each at most `maxBytes`,
+   * and deleted `retentionDays` after the task finished (unset: kept while the task is).
+   */
+  outputs: { archive: boolean; maxBytes: number; retentionDays: number | undefined };
   /**
    * Prometheus metrics: on `port` (bound to `host`) when set, else at /metrics on the API's port;
    * with a token, a scrape must send it as a bearer token; without one, only loopback may scrape.
@@ -258,7 +260,17 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     rateLimit: { perSecond: e.API_RATE_LIMIT_PER_SECOND, burst: e.API_RATE_LIMIT_BURST },
     webhookAllowOrigins: e.WEBHOOK_ALLOW_ORIGINS?.split(',') ?? [],
-    simulator: { port: e.SIMULATOR_PORT, processingAfterMs, succeedAfterMs },
+    simulator: {
+      port: e.SIMULATOR_PORT,
+      processingAfterMs,
+      succeedAfterMs,
+      outputTtlSeconds: e.SIMULATOR_OUTPUT_TTL_S,
+    },
+    outputs: {
+      archive: e.ARCHIVE_OUTPUTS === 'true',
+      maxBytes: e.ARCHIVE_MAX_BYTES,
+      retentionDays: e.OUTPUT_RETENTION_DAYS,
+    },
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT, host: e.METRICS_HOST },
     storage: e.S3_BUCKET
       ? {

@@ -13,7 +13,9 @@ import { NO_API_RATE_LIMIT, startReceiver, type WebhookReceiver } from './resili
 
 /** Every field of the webhook body's task, selected over GraphQL. */
 const PUBLIC_TASK_FIELDS = `id kind provider model status statusMessage progress externalTaskId providerTaskId
-  videos { id url watermarkUrl durationSeconds } audios { id mp3Url wavUrl mp3DurationSeconds wavDurationSeconds }
+  videos { id url watermarkUrl durationSeconds providerUrl providerWatermarkUrl providerUrlExpiresAt archiveStatus }
+  audios { id mp3Url wavUrl mp3DurationSeconds wavDurationSeconds providerUrl providerMp3Url providerWavUrl
+    providerUrlExpiresAt archiveStatus }
   error { code message providerCode } cost { units } createdAt updatedAt completedAt`;
 const TASK = `query ($id: ID!) { task(id: $id) { ${PUBLIC_TASK_FIELDS} events { edges { node { cursor status } } } } }`;
 
@@ -35,7 +37,8 @@ describe('webhook task payload', () => {
     const id = created.data!.createAvatarVideo.id as string;
     await stack.waitForFinal(id, 'status');
     const delivered = () => receiver.on('/view').filter((d) => d.answered < 300);
-    await eventually(async () => (delivered().length === 4 ? true : null), 10_000, 'every event delivered');
+    // Four status changes, then the outputs archived.
+    await eventually(async () => (delivered().length === 5 ? true : null), 10_000, 'every event delivered');
 
     // As a provider that reports no progress leaves it; then the SUCCEEDED event delivered again.
     await stack.app.db.db
@@ -43,12 +46,13 @@ describe('webhook task payload', () => {
       .set({ progress: null })
       .where(eq(tasks.id, uuidOf(id)));
     const { task: graphql } = (await stack.gql(TASK, { id })).data!;
-    const succeeded = graphql.events.edges.find((e: any) => e.node.status === 'SUCCEEDED').node;
+    const succeeded = graphql.events.edges.findLast((e: any) => e.node.status === 'SUCCEEDED').node;
     const job = { payload: { eventId: Number(succeeded.cursor) }, attempts: 1 } as unknown as JobRow;
     expect(await stack.app.webhooks.deliverJob(job)).toMatchObject({ done: true });
 
     const body = delivered().at(-1)!.json;
-    expect(body.data.event.status).toBe('SUCCEEDED');
+    expect(body.data.event).toMatchObject({ status: 'SUCCEEDED', type: 'OUTPUTS_ARCHIVED' });
+    expect(body.data.task.videos[0].archiveStatus).toBe('ARCHIVED');
     const { events: _events, ...fields } = graphql;
     expect(fields.progress).toBe(1);
     expect(body.data.task.progress).toBe(fields.progress);

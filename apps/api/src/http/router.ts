@@ -14,6 +14,9 @@ import { schemaSdl } from '../graphql/schema.js';
 import { GRAPHQL_PATH, type Yoga } from '../graphql/yoga.js';
 import type { Logger } from '../logger.js';
 import type { MediaStore } from '../media/store.js';
+import type { OutputLinks } from '../outputs/links.js';
+import { serveArchivedOutput } from '../outputs/route.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import type { Metrics } from '../metrics.js';
 import { providerForSlug } from '../providers/registry.js';
 import type { PubSubHandle } from '../pubsub.js';
@@ -33,6 +36,8 @@ export interface RouterOptions {
   admit: Admit;
   tasks: TaskService;
   media: MediaStore;
+  objects: ObjectStore;
+  outputLinks: OutputLinks;
   db: DatabaseHandle;
   bus: PubSubHandle;
   /** Set on the first sandbox start: the key of the bootstrap tenant. */
@@ -111,6 +116,8 @@ export function createRouter(options: RouterOptions): RequestListener {
     const mediaPath = MEDIA_PATH.exec(path);
     if (mediaPath && (method === 'GET' || method === 'HEAD'))
       return serveMedia(options.media, mediaPath[1]!, req, res, method);
+    if (path.startsWith('/outputs/') && (method === 'GET' || method === 'HEAD'))
+      return serveArchivedOutput(options.objects, options.outputLinks, path, req, res);
     if (path === '/console/config.json')
       return sendJson(res, 200, await consoleConfig(config, options.sandboxApiKey, req));
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
@@ -193,5 +200,6 @@ function routeLabel(path: string): string {
     return providerForSlug(slug) ? `/callbacks/${slug}` : '/callbacks/other';
   }
   if (path.startsWith('/media/')) return '/media';
+  if (path.startsWith('/outputs/')) return '/outputs';
   return 'static';
 }

@@ -96,6 +96,11 @@ export class MediaStore {
     return Number(exp) * 1000 < nowMs ? 'expired' : 'ok';
   }
 
+  /** An HMAC of `value` with this key, for Clipwire's other signed links (archived outputs). */
+  mac(value: string): string {
+    return createHmac('sha256', this.key).update(value).digest('base64url');
+  }
+
   private sign(id: string, exp: number): string {
     return createHmac('sha256', this.key).update(`${id}.${exp}`).digest('base64url');
   }

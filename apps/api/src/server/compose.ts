@@ -15,6 +15,8 @@ import { Metrics } from '../metrics.js';
 import { AdapterRegistry, buildAdapterRegistry, sandboxOrigins } from '../providers/registry.js';
 import type { TaskAdapter } from '../providers/types.js';
 import { ProviderHealth } from '../providers/health.js';
+import { ARCHIVE_CHANGE_JOB, type ArchiveSettings, DEFAULT_ARCHIVE, OutputArchiver } from '../outputs/archiver.js';
+import { OutputLinks } from '../outputs/links.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openObjectStore } from '../storage/open.js';
 import { createClipwirePubSub, type PubSubHandle } from '../pubsub.js';
@@ -38,6 +40,8 @@ export interface AppOptions {
   maxGraphQLBodyBytes?: number;
   /** Adapters used instead of the configured providers' (tests drive the engine with a fake one). */
   adapters?: TaskAdapter[];
+  /** Overrides of the output archive's settings (tests shorten its retries). */
+  archive?: Partial<ArchiveSettings>;
 }
 
 /** Everything the API's surfaces (HTTP, GraphQL, WebSocket) are built on. */
@@ -53,6 +57,9 @@ export interface Services extends ContextServices {
   media: MediaStore;
   /** Where media bytes live (task inputs, archived outputs). */
   objects: ObjectStore;
+  /** Clipwire's signed links to archived outputs. */
+  outputLinks: OutputLinks;
+  archiver: OutputArchiver;
   jobs: JobQueue;
   /** In the worker and all roles: job workers, the poller and LISTEN for new jobs. */
   startWork(): Promise<void>;
@@ -109,6 +116,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
     unconfirmedGraceMs: 2 * config.providerTimeoutMs + 5000,
     ...options.engine,
   };
+  const publicBaseUrl = () => config.publicBaseUrl ?? url();
   const tasks = new TaskService({
     db: db.db,
     pubsub,
@@ -116,10 +124,29 @@ export async function composeServices(options: AppOptions, url: () => string): P
     media,
     jobs,
     health,
-    webhooks,
+    // A change queues its webhook and, when it leaves outputs to archive (SUCCEEDED), their archive job.
+    webhooks: { changeJobs: jobs.insertSelect([webhooks.changeJobSpec, ARCHIVE_CHANGE_JOB]) },
     log,
-    publicBaseUrl: () => config.publicBaseUrl ?? url(),
+    publicBaseUrl,
     engine,
+    archiveOutputs: config.outputs.archive,
+  });
+  const outputLinks = new OutputLinks((value) => media.mac(value), publicBaseUrl);
+  const archiver = new OutputArchiver({
+    db: db.db,
+    store: objects,
+    jobs,
+    dispatcher: safeDispatcher,
+    links: outputLinks,
+    log,
+    changeJobs: webhooks.changeJobs,
+    publish: (task, eventId) => tasks.publish(task, eventId),
+    settings: {
+      ...DEFAULT_ARCHIVE,
+      maxBytes: config.outputs.maxBytes,
+      retentionDays: config.outputs.retentionDays,
+      ...options.archive,
+    },
   });
   // Two pools: refreshes (callbacks, polls) mostly wait on a provider round trip and come in
   // bursts, so they get their own, larger pool and never queue behind submissions or webhooks.
@@ -127,12 +154,16 @@ export async function composeServices(options: AppOptions, url: () => string): P
     submit: (j: JobRow, claim?: unknown) => tasks.submitJob(j, claim),
     refresh: (j: JobRow) => tasks.refreshJob(j),
     webhook: (j: JobRow) => webhooks.deliverJob(j),
+    archive: (j: JobRow) => archiver.archiveJob(j),
+    retention: (j: JobRow) => archiver.retentionJob(j),
   };
   // A submission's claim also takes its slot, commits its attempt and reads its media: one transaction.
   const pool = { idleMs: config.poll.intervalMs, leaseMs: config.worker.leaseMs, steps: { submit: tasks.claimSubmit } };
   const workers = [
     new Worker(jobs, handlers, { ...pool, queues: ['submit', 'webhook'], concurrency: config.worker.concurrency }, log),
     new Worker(jobs, handlers, { ...pool, queues: ['refresh'], concurrency: config.worker.concurrency * 4 }, log),
+    // Copies of outputs are long downloads: a pool of their own, so they never hold back the engine.
+    new Worker(jobs, handlers, { ...pool, queues: ['archive', 'retention'], concurrency: 4 }, log),
   ];
   let unlisten: (() => Promise<void>) | undefined;
 
@@ -149,6 +180,8 @@ export async function composeServices(options: AppOptions, url: () => string): P
     sandboxApiKey,
     media,
     objects,
+    outputLinks,
+    archiver,
     adapters,
     safeDispatcher,
     jobs,
@@ -162,6 +195,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
       await tasks.pollRunningTasksNow();
       for (const worker of workers) worker.start();
       tasks.startPolling(config.poll.intervalMs);
+      await archiver.scheduleRetention();
       unlisten = await db.listen?.(JOBS_CHANNEL, (payload) => jobs.onNotify(payload));
     },
     async stopWork() {

@@ -37,6 +37,8 @@ export interface TaskServiceDeps {
   /** What changes need from webhooks (the WebhookService: the jobs each change queues). */
   webhooks: TaskChangeWebhooks;
   log: Logger;
+  /** ARCHIVE_OUTPUTS: succeeded tasks' outputs are copied into storage by the archive job. */
+  archiveOutputs: boolean;
   /** Where providers reach us: callbacks and /media links are built on it. */
   publicBaseUrl: () => string;
   engine: EngineSettings;
@@ -59,6 +61,11 @@ export class TaskService {
     this.poller = new Poller(deps, this.changes);
     this.submission = new Submission(deps, this.changes, this.recent, (at) => this.poller.planPoll(at));
     this.claimSubmit = this.submission.claim;
+  }
+
+  /** Tells subscribers about a change committed outside the engine (the output archive's), remembering its row. */
+  publish(task: TaskRow, eventId: number): void {
+    this.changes.publish(task, eventId);
   }
 
   /** Commits the task PENDING with its first event, its stored media and its submission job. */

@@ -1,16 +1,24 @@
 import { randomBytes } from 'node:crypto';
+import type { TaskEventType } from '@clipwire/schema';
 import { taskEvents, webhookSecrets, type JobRow } from '@clipwire/schema/tables';
 import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { request } from 'undici';
 import { crashPoint } from '../crash.js';
 import type { Database } from '../db/client.js';
-import type { JobOutcome, JobQueue } from '../jobs/queue.js';
+import type { JobOutcome, JobQueue, JobSelect } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
 import { MediaFetchError, validateFetchUrl, type SafeAgent } from '../media/safe-fetch.js';
 import { publicEvent, publicTask } from '../tasks/public.js';
 import { findTaskById } from '../tasks/repository.js';
 import type { ChangeJobs } from '../tasks/transitions.js';
+
+/** The body's `type` per event type: a status change, or the end of archiving the task's outputs. */
+const WEBHOOK_TYPES: Record<TaskEventType, string> = {
+  STATUS_CHANGED: 'task.updated',
+  OUTPUTS_ARCHIVED: 'task.outputs_archived',
+  OUTPUTS_ARCHIVE_FAILED: 'task.outputs_archive_failed',
+};
 
 /**
  * Delay before each retry of a failed delivery: quick at first, then hours apart, about 27 hours
@@ -49,12 +57,17 @@ export class WebhookService {
     private readonly log: Logger,
     private readonly settings: WebhookSettings,
   ) {
-    this.changeJobs = jobs.insertSelect('webhook', {
+    this.changeJobSpec = {
+      queue: 'webhook',
       payload: sql`jsonb_build_object('eventId', e.id, 'taskId', t.id)`,
       groupKey: sql`'webhook:' || t.id::text`,
       from: sql`t cross join e where t.webhook_url is not null`,
-    });
+    };
+    this.changeJobs = jobs.insertSelect([this.changeJobSpec]);
   }
+
+  /** The webhook job of a change as a SELECT, for a statement that queues other jobs too. */
+  readonly changeJobSpec: JobSelect;
 
   /**
    * The webhook job of a change, queued by the change's own statement (CTEs `t`, the task, and `e`,
@@ -87,7 +100,7 @@ export class WebhookService {
     const msgId = `evt_${event.id}`;
     const timestamp = new Date();
     const body = JSON.stringify({
-      type: 'task.updated',
+      type: WEBHOOK_TYPES[event.type],
       timestamp: timestamp.toISOString(),
       data: { task: publicTask(task), event: publicEvent(event) },
     });

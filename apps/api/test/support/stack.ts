@@ -59,6 +59,9 @@ export async function startStack(
     maxGraphQLBodyBytes?: number;
     /** The API's logger (tests that read the log pass one writing to memory). */
     log?: AppOptions['log'];
+    /** The simulator's output links stop working this long after their task finished. */
+    outputTtlSeconds?: number;
+    archive?: AppOptions['archive'];
   } = {},
 ): Promise<Stack> {
   const database: TestDatabase = await createTestDatabase();
@@ -75,6 +78,7 @@ export async function startStack(
       timing: { submittedAfterMs: 50, queuedAfterMs: 100, inProgressAfterMs: 300, finishAfterMs: 800 },
       ...opts.digitalHuman,
     },
+    ...(opts.outputTtlSeconds !== undefined ? { outputTtlSeconds: opts.outputTtlSeconds } : {}),
   });
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -102,6 +106,8 @@ export async function startStack(
     ...(opts.breaker ? { breaker: opts.breaker } : {}),
     ...(opts.maxGraphQLBodyBytes ? { maxGraphQLBodyBytes: opts.maxGraphQLBodyBytes } : {}),
     ...(opts.log ? { log: opts.log } : {}),
+    // Archive copies retried quickly (the simulator is on loopback).
+    archive: { retryBaseMs: 100, retryMaxMs: 1000, ...opts.archive },
   });
   const url = await app.start();
   if (!app.sandboxApiKey) throw new Error('expected the sandbox tenant to be created on an empty database');

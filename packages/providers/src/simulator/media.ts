@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sendBytes, type SimHandler } from './server.js';
+import type { OutputLinks } from './output-links.js';
+import { sendJson, sendBytes, type SimHandler } from './server.js';
 
 /** packages/providers/media: the committed sample output video(s) the simulator serves. */
 export const mediaDir = fileURLToPath(new URL('../../media', import.meta.url));
@@ -22,13 +23,25 @@ export async function readMedia(file: string): Promise<Buffer> {
   return data;
 }
 
-/** GET /media/<provider>/:file: the samples named in `types` (file → content type); others get `notFound`. */
-export function mediaRoute(types: Record<string, string>, notFound: (res: ServerResponse) => void): SimHandler {
+/**
+ * GET /media/<provider>/:file: the samples named in `types` (file → content type); others get
+ * `notFound`; an expired or unsigned link (when outputs have a lifetime) is refused by `links`.
+ */
+export function mediaRoute(
+  types: Record<string, string>,
+  notFound: (res: ServerResponse) => void,
+  links: OutputLinks,
+): SimHandler {
   return async (req, res) => {
     const file = req.params['file'] ?? '';
     const type = types[file];
     if (type === undefined) {
       notFound(res);
+      return;
+    }
+    const refusal = links.refusal(req);
+    if (refusal) {
+      sendJson(res, refusal.status, { error: refusal.message });
       return;
     }
     sendBytes(req, res, await readMedia(file), type);

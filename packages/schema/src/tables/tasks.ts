@@ -62,6 +62,10 @@ export const tasks = pgTable(
     uniqueIndex('tasks_callback_token_hash_idx').on(t.callbackTokenHash),
     index('tasks_active_idx').on(t.status).where(sql`${t.status} in ('PENDING', 'SUBMITTED', 'PROCESSING')`),
     index('tasks_poll_idx').on(t.nextPollAt).where(sql`${t.status} in ('SUBMITTED', 'PROCESSING')`),
+    // The retention sweep's: stored outputs by age.
+    index('tasks_archived_outputs_idx')
+      .on(t.completedAt)
+      .where(sql`(${t.output} -> 'archive' ->> 'status') in ('ARCHIVED', 'FAILED')`),
     index('tasks_provider_inflight_idx')
       .on(t.provider, t.submitStartedAt)
       .where(sql`${t.status} in ('PENDING', 'SUBMITTED', 'PROCESSING')`),

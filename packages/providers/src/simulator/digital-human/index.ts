@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { OneShot, SimApiError, SimCore, retryAfterHeader, type MountedSim } from '../common.js';
 import { mediaRoute } from '../media.js';
+import type { OutputLinks } from '../output-links.js';
 import { sendJson, type Router, type SimRequest } from '../server.js';
 import { dhApiStyle, parseBody, validate } from './requests.js';
 import {
@@ -27,6 +28,7 @@ export function mountDigitalHuman(
   router: Router,
   opts: DigitalHumanSimOptions,
   baseUrl: () => string,
+  links: OutputLinks,
 ): MountedSim<DigitalHumanSimControls> {
   let timing: DigitalHumanSimTiming = opts.timing ?? {
     submittedAfterMs: 200,
@@ -78,9 +80,10 @@ export function mountDigitalHuman(
     } else if (status === 'SUCCESS') progress = '100%';
     const started = status === 'IN_PROGRESS' || status === 'SUCCESS' || status === 'FAILURE';
     const done = status === 'SUCCESS' || status === 'FAILURE';
-    const base = `${baseUrl()}/media/dh`;
-    const clean = `${base}/avatar-sample.mp4`;
-    const wm = `${base}/avatar-sample-watermarked.mp4`;
+    // Issued when the task finished: they expire that long after.
+    const finishedAt = t.createdAt + finishAfterMs;
+    const clean = links.link(baseUrl(), '/media/dh/avatar-sample.mp4', finishedAt);
+    const wm = links.link(baseUrl(), '/media/dh/avatar-sample-watermarked.mp4', finishedAt);
     return {
       task_id: t.taskId,
       // The real values of `action` are undocumented; the sandbox names the body form.
@@ -145,7 +148,7 @@ export function mountDigitalHuman(
   router
     .on('POST', '/avatar/generation', core.api(style, true, create))
     .on('GET', '/avatar/task/:id', core.api(style, false, get))
-    .on('GET', '/media/dh/:file', mediaRoute(MEDIA_FILES, notFound));
+    .on('GET', '/media/dh/:file', mediaRoute(MEDIA_FILES, notFound, links));
 
   const controls: DigitalHumanSimControls = {
     ...core.controls(() => nextCreateError.set(null)),

@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import { signKieCallback } from '../../kie/signature.js';
 import { OneShot, SimCore, callbackControls, callbackSender, type MountedSim } from '../common.js';
-import { readMedia } from '../media.js';
-import { sendBytes, sendJson, type Router, type SimRequest } from '../server.js';
+import { mediaRoute } from '../media.js';
+import type { OutputLinks } from '../output-links.js';
+import { sendJson, type Router, type SimRequest } from '../server.js';
 import { KieApiError, injectedCreateError, invalid, kieApiStyle, parseJson, validateCreate } from './requests.js';
 import {
   CREATE,
@@ -24,7 +25,12 @@ import { mountKieUploads } from './uploads.js';
  * Mounted on the same server as the other providers: point both baseUrl and uploadBaseUrl at it.
  */
 
-export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => string): MountedSim<KieSimControls> {
+export function mountKie(
+  router: Router,
+  opts: KieSimOptions,
+  baseUrl: () => string,
+  links: OutputLinks,
+): MountedSim<KieSimControls> {
   const limit = opts.rateLimit ?? { creates: 20, windowMs: 10_000 };
   let timing: KieSimTiming = opts.timing ?? { queuingAfterMs: 500, generatingAfterMs: 1500, completeAfterMs: 5000 };
   const nextCreateError = new OneShot<KieSimError>();
@@ -45,7 +51,11 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
       state: t.state,
       param: t.param,
       resultJson:
-        t.state === 'success' ? JSON.stringify({ resultUrls: [`${baseUrl()}/media/kie/avatar-sample.mp4`] }) : '',
+        t.state === 'success'
+          ? JSON.stringify({
+              resultUrls: [links.link(baseUrl(), '/media/kie/avatar-sample.mp4', t.completeTime ?? t.updateTime)],
+            })
+          : '',
       failCode: t.state === 'fail' ? t.failCode : '',
       failMsg: t.state === 'fail' ? t.failMsg : '',
       costTime: done && t.completeTime !== null ? t.completeTime - t.createTime : null,
@@ -167,9 +177,11 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
   router
     .on('POST', CREATE, core.api(style, true, create))
     .on('GET', RECORD, core.api(style, false, recordInfo))
-    .on('GET', '/media/kie/avatar-sample.mp4', async (req, res) => {
-      sendBytes(req, res, await readMedia('avatar-sample.mp4'), 'video/mp4');
-    });
+    .on(
+      'GET',
+      '/media/kie/:file',
+      mediaRoute({ 'avatar-sample.mp4': 'video/mp4' }, (res) => sendJson(res, 404, { error: 'not found' }), links),
+    );
   const uploads = mountKieUploads(router, core, opts, baseUrl);
 
   const controls: KieSimControls = {

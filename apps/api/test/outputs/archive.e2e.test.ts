@@ -1,0 +1,183 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { mediaDir } from '@clipwire/providers/simulator';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NO_API_RATE_LIMIT, startReceiver, type WebhookReceiver } from '../resilience/resilience-support.js';
+import { findTaskById } from '../../src/tasks/repository.js';
+import { uuidOf } from '../support/ids.js';
+import {
+  CREATE_AVATAR,
+  CREATE_SOUND,
+  eventually,
+  fixture,
+  SAMPLE_INPUT,
+  startStack,
+  type Stack,
+} from '../support/stack.js';
+
+/*
+ * Outputs archived (issue 22, part 3): a SUCCEEDED task's outputs are copied from the provider (the
+ * simulator over HTTP) into the object store; its links become Clipwire's, and keep working after the
+ * provider deleted its own (SIMULATOR_OUTPUT_TTL_S).
+ */
+
+const OUTPUTS = `status completedAt
+  videos { id url watermarkUrl providerUrl providerWatermarkUrl providerUrlExpiresAt archiveStatus }
+  audios { mp3Url wavUrl providerUrl providerMp3Url providerWavUrl providerUrlExpiresAt archiveStatus }
+  events { edges { node { status type source } } }`;
+const TASK = `query ($id: ID!) { task(id: $id) { ${OUTPUTS} } }`;
+
+const sha256 = (bytes: Buffer | Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+async function download(url: string, headers: Record<string, string> = {}) {
+  const res = await request(url, { headers });
+  const bytes = Buffer.from(await res.body.arrayBuffer());
+  return { status: res.statusCode, headers: res.headers, bytes };
+}
+
+/** Waits until the task's outputs are no longer PENDING, and returns the task. */
+async function settled(stack: Stack, id: string): Promise<Record<string, any>> {
+  return eventually(
+    async () => {
+      const task = (await stack.gql(TASK, { id })).data?.task;
+      const outputs = [...(task?.videos ?? []), ...(task?.audios ?? [])];
+      return task?.status === 'SUCCEEDED' && outputs.every((o: any) => o.archiveStatus !== 'PENDING') ? task : null;
+    },
+    20_000,
+    `task ${id}'s outputs to be archived`,
+  );
+}
+
+describe('outputs archived (fs store)', () => {
+  let stack: Stack;
+  let receiver: WebhookReceiver;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    // The provider keeps its outputs 4 s: long enough to copy them, short enough to outlive.
+    stack = await startStack({
+      outputTtlSeconds: 4,
+      env: { ...NO_API_RATE_LIMIT, WEBHOOK_ALLOW_ORIGINS: receiver.origin },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await receiver?.stop();
+  });
+
+  it("a Kling avatar's video and watermarked video still download from Clipwire, whole and seekable, after the provider expired them", async () => {
+    const input = { ...SAMPLE_INPUT, kling: { watermark: true }, webhookUrl: receiver.url('/kling') };
+    const created = await stack.gql(CREATE_AVATAR, { input });
+    const id = created.data!.createAvatarVideo.id as string;
+    const task = await settled(stack, id);
+    const [video] = task.videos;
+    expect(video.archiveStatus).toBe('ARCHIVED');
+    // The provider's links, kept, with Kling's documented 30 days.
+    expect(video.providerUrl).toMatch(new RegExp(`^${stack.sim.url}/media/kling/avatar-sample\\.mp4\\?expires=`));
+    expect(video.providerWatermarkUrl).toMatch(/avatar-sample-watermarked\.mp4\?expires=/);
+    expect(Date.parse(video.providerUrlExpiresAt) - Date.parse(task.completedAt)).toBeGreaterThanOrEqual(
+      30 * 86_400_000 - 60_000,
+    );
+    expect(Date.parse(video.providerUrlExpiresAt) - Date.parse(task.completedAt)).toBeLessThanOrEqual(30 * 86_400_000);
+    // Clipwire's links: under the task's key prefix.
+    const tenantTask = `${uuidOf(id)}`;
+    expect(video.url).toMatch(new RegExp(`^${stack.url}/outputs/[0-9a-f-]{36}/${tenantTask}/video-0\\.mp4\\?sig=`));
+    expect(video.watermarkUrl).toMatch(
+      new RegExp(`/outputs/[0-9a-f-]{36}/${tenantTask}/video-0-watermarked\\.mp4\\?sig=`),
+    );
+    // The archive's event: SUCCEEDED still, of its own type, after the status change.
+    const events = task.events.edges.map((e: any) => e.node);
+    expect(events.at(-1)).toEqual({ status: 'SUCCEEDED', type: 'OUTPUTS_ARCHIVED', source: 'SYSTEM' });
+    const changes = events.filter((e: any) => e.type === 'STATUS_CHANGED').map((e: any) => e.status);
+    expect(changes.at(-1)).toBe('SUCCEEDED');
+    expect(events.filter((e: any) => e.type !== 'STATUS_CHANGED')).toHaveLength(1);
+
+    // The provider deletes its outputs…
+    await eventually(
+      async () => (await download(video.providerUrl)).status === 410,
+      10_000,
+      'the simulator to expire the output',
+    );
+    expect((await download(video.providerWatermarkUrl)).status).toBe(410);
+    // …Clipwire still serves them, byte for byte, with their type, and in ranges.
+    const original = await readFile(join(mediaDir, 'avatar-sample.mp4'));
+    const whole = await download(video.url);
+    expect(whole.status).toBe(200);
+    expect(whole.headers['content-type']).toBe('video/mp4');
+    expect(sha256(whole.bytes)).toBe(sha256(original));
+    const part = await download(video.url, { range: 'bytes=100-199' });
+    expect(part.status).toBe(206);
+    expect(part.headers['content-range']).toBe(`bytes 100-199/${original.length}`);
+    expect(part.bytes.equals(original.subarray(100, 200))).toBe(true);
+    const watermarked = await download(video.watermarkUrl);
+    expect(sha256(watermarked.bytes)).toBe(sha256(await readFile(join(mediaDir, 'avatar-sample-watermarked.mp4'))));
+    // A link whose signature is wrong is refused.
+    expect((await download(video.url.replace(/sig=.{4}/, 'sig=AAAA'))).status).toBe(403);
+
+    // The webhook of the archive's event carries Clipwire's links; the SUCCEEDED one still had the provider's.
+    const bodies = await eventually(
+      async () => {
+        const list = receiver.on('/kling').map((d) => d.json);
+        return list.some((b) => b.type === 'task.outputs_archived') ? list : null;
+      },
+      10_000,
+      'the archive webhook',
+    );
+    const archived = bodies.find((b) => b.type === 'task.outputs_archived');
+    expect(archived.data.event).toMatchObject({ status: 'SUCCEEDED', type: 'OUTPUTS_ARCHIVED' });
+    expect(archived.data.task.videos[0]).toMatchObject({
+      url: video.url,
+      watermarkUrl: video.watermarkUrl,
+      providerUrl: video.providerUrl,
+      archiveStatus: 'ARCHIVED',
+    });
+    const succeeded = bodies.find((b) => b.type === 'task.updated' && b.data.event.status === 'SUCCEEDED');
+    expect(succeeded.data.task.videos[0]).toMatchObject({ url: video.providerUrl, archiveStatus: 'PENDING' });
+  });
+
+  it("a Kling video-to-audio task's video, MP3 and WAV are archived with their types and checksums", async () => {
+    const created = await stack.upload(
+      CREATE_SOUND,
+      { input: { video: { file: null } } },
+      { 'input.video.file': new Blob([fixture('clip-4s.mp4')], { type: 'video/mp4' }) },
+    );
+    const id = created.data!.createVideoSound.id as string;
+    const task = await settled(stack, id);
+    const [audio] = task.audios;
+    expect(audio.archiveStatus).toBe('ARCHIVED');
+    expect(audio.providerUrl).toBe(audio.providerMp3Url);
+    for (const [url, file, type] of [
+      [audio.mp3Url, 'sound-sample.mp3', 'audio/mpeg'],
+      [audio.wavUrl, 'sound-sample.wav', 'audio/wav'],
+      [task.videos[0].url, 'video-with-sound-sample.mp4', 'video/mp4'],
+    ] as const) {
+      expect(url).toContain(`${stack.url}/outputs/`);
+      const got = await download(url);
+      expect(got.headers['content-type']).toBe(type);
+      expect(sha256(got.bytes)).toBe(sha256(await readFile(join(mediaDir, file))));
+    }
+    // What the store recorded: the checksum taken while writing, the size.
+    const row = await findTaskById(stack.app.db.db, uuidOf(id));
+    const mp3 = row!.output.audios[0]!.archive!.files.mp3Url!;
+    expect(mp3.sha256).toBe(sha256(await readFile(join(mediaDir, 'sound-sample.mp3'))));
+    expect(await stack.app.services.objects.head(mp3.key)).toMatchObject({
+      sizeBytes: mp3.sizeBytes,
+      contentType: 'audio/mpeg',
+    });
+  });
+
+  it("a KIE task's video is archived; its provider link's documented life is 14 days", async () => {
+    const input = { ...SAMPLE_INPUT, provider: 'KIE', prompt: 'a person speaking' };
+    const created = await stack.gql(CREATE_AVATAR, { input });
+    const id = created.data!.createAvatarVideo.id as string;
+    const task = await settled(stack, id);
+    const [video] = task.videos;
+    expect(video.archiveStatus).toBe('ARCHIVED');
+    expect(Date.parse(video.providerUrlExpiresAt) - Date.parse(task.completedAt)).toBeGreaterThan(
+      14 * 86_400_000 - 60_000,
+    );
+    expect(Date.parse(video.providerUrlExpiresAt) - Date.parse(task.completedAt)).toBeLessThanOrEqual(14 * 86_400_000);
+    expect((await download(video.url)).status).toBe(200);
+  });
+});
