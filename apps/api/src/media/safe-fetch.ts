@@ -160,6 +160,12 @@ function asFetchError(err: unknown, url: URL, opts: { timeout: AbortSignal; time
   );
 }
 
+/** Stops reading a body: undici reports its abort as an error, which nobody is left to hear. */
+function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
 function signals(timeoutMs: number, outer?: AbortSignal) {
   const timeout = AbortSignal.timeout(timeoutMs);
   return { timeout, signal: outer ? AbortSignal.any([timeout, outer]) : timeout };
@@ -185,7 +191,7 @@ export async function safeFetch(input: string | URL, opts: SafeFetchOptions): Pr
       totalSize = contentLength;
     }
     if (rangeBytes === undefined && contentLength !== undefined && contentLength > maxBytes) {
-      res.body.destroy();
+      discard(res.body);
       throw new MediaFetchError(
         'TOO_LARGE',
         `${redactUrl(url)} is ${contentLength} bytes, over the ${maxBytes}-byte limit`,
@@ -199,13 +205,13 @@ export async function safeFetch(input: string | URL, opts: SafeFetchOptions): Pr
       const buf = chunk as Buffer;
       if (received + buf.length > limit) {
         if (rangeBytes === undefined) {
-          res.body.destroy();
+          discard(res.body);
           throw new MediaFetchError('TOO_LARGE', `${redactUrl(url)} is over the ${maxBytes}-byte limit`);
         }
         chunks.push(buf.subarray(0, limit - received));
         received = limit;
         cut = true;
-        res.body.destroy();
+        discard(res.body);
         break;
       }
       chunks.push(buf);
@@ -246,7 +252,7 @@ export async function safeStream(input: string | URL, opts: Omit<SafeFetchOption
   const { url } = res;
   const sizeBytes = parseLength(header(res.headers, 'content-length'));
   if (sizeBytes !== undefined && sizeBytes > maxBytes) {
-    res.body.destroy();
+    discard(res.body);
     throw new MediaFetchError('TOO_LARGE', `${redactUrl(url)} is ${sizeBytes} bytes, over the ${maxBytes}-byte limit`);
   }
   let received = 0;
