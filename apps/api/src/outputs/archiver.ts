@@ -110,15 +110,18 @@ export class OutputArchiver {
     let output = task.output;
     const failures = new Map<string, string>();
     let transient: string | null = null;
-    for (const file of outputFiles(output)) {
-      if (archivedCopy(output, file)) continue;
+    const todo = outputFiles(output).filter((file) => !archivedCopy(output, file));
+    for (const [i, file] of todo.entries()) {
       try {
         output = recordCopy(output, file, await this.copy(task, file));
         crashPoint('archive:after-store');
-        await db
-          .update(tasks)
-          .set({ output })
-          .where(and(eq(tasks.id, task.id), eq(tasks.status, 'SUCCEEDED')));
+        // Recorded at once, so a run that dies later does not copy it again; the last one is recorded
+        // by the outcome's statement.
+        if (i < todo.length - 1)
+          await db
+            .update(tasks)
+            .set({ output })
+            .where(and(eq(tasks.id, task.id), eq(tasks.status, 'SUCCEEDED')));
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         failures.set(file.name, message);

@@ -146,7 +146,14 @@ export class TaskChanges {
       `task ${task.status}`,
     );
     this.publish(result.task, result.event.id);
-    if (result.queuedJobs) this.deps.jobs.nudge(['webhook', 'archive']);
+    if (result.queuedJobs) {
+      // Only the workers of what was queued: a claim that finds nothing is a transaction too.
+      const archive = task.status === 'SUCCEEDED' && task.output.archive?.status === 'PENDING';
+      this.deps.jobs.nudge([
+        ...(task.webhookUrl ? (['webhook'] as const) : []),
+        ...(archive ? (['archive'] as const) : []),
+      ]);
+    }
     return result.task;
   }
 

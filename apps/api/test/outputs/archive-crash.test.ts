@@ -70,7 +70,9 @@ async function storeFiles(): Promise<string[]> {
 const TASK = `query ($id: ID!) { task(id: $id) { status videos { url archiveStatus } events { edges { node { type } } } } }`;
 
 describe('a crash while archiving', () => {
-  it('resumes after a restart without duplicates: one object per output, ARCHIVED, one archive event', async () => {
+  it('resumes after a restart without duplicates: one object per output, ARCHIVED, one archive event', {
+    timeout: 180_000,
+  }, async () => {
     const crashing = start('archive:after-store');
     await crashing.ready();
     const apiKey = (await readFile(join(dataDir, 'sandbox-api-key'), 'utf8')).trim();

@@ -20,7 +20,7 @@ let s3: TestS3;
 let stack: Stack;
 beforeAll(async () => {
   s3 = await startS3();
-  stack = await startStack({ outputTtlSeconds: 4, env: s3.env });
+  stack = await startStack({ outputTtlSeconds: 10, env: s3.env });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -28,7 +28,9 @@ afterAll(async () => {
 });
 
 describe('outputs archived (S3 store)', () => {
-  it('copies each output to one object in the bucket under the task’s prefix, served after the provider expired its links', async () => {
+  it('copies each output to one object in the bucket under the task’s prefix, served after the provider expired its links', {
+    timeout: 60_000,
+  }, async () => {
     expect(stack.app.services.objects.kind).toBe('s3');
     const created = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, kling: { watermark: true } } });
     const id = created.data!.createAvatarVideo.id as string;
@@ -66,7 +68,7 @@ describe('outputs archived (S3 store)', () => {
         await res.body.dump();
         return res.statusCode === 410;
       },
-      10_000,
+      20_000,
       'the simulator to expire the output',
     );
     const original = await readFile(join(mediaDir, 'avatar-sample.mp4'));

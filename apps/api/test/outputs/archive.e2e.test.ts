@@ -55,9 +55,9 @@ describe('outputs archived (fs store)', () => {
   let receiver: WebhookReceiver;
   beforeAll(async () => {
     receiver = await startReceiver();
-    // The provider keeps its outputs 4 s: long enough to copy them, short enough to outlive.
+    // The provider keeps its outputs 10 s: long enough to copy them on a loaded machine, short enough to outlive.
     stack = await startStack({
-      outputTtlSeconds: 4,
+      outputTtlSeconds: 10,
       env: { ...NO_API_RATE_LIMIT, WEBHOOK_ALLOW_ORIGINS: receiver.origin },
     });
   });
@@ -66,7 +66,9 @@ describe('outputs archived (fs store)', () => {
     await receiver?.stop();
   });
 
-  it("a Kling avatar's video and watermarked video still download from Clipwire, whole and seekable, after the provider expired them", async () => {
+  it("a Kling avatar's video and watermarked video still download from Clipwire, whole and seekable, after the provider expired them", {
+    timeout: 60_000,
+  }, async () => {
     const input = { ...SAMPLE_INPUT, kling: { watermark: true }, webhookUrl: receiver.url('/kling') };
     const created = await stack.gql(CREATE_AVATAR, { input });
     const id = created.data!.createAvatarVideo.id as string;
@@ -96,7 +98,7 @@ describe('outputs archived (fs store)', () => {
     // The provider deletes its outputs…
     await eventually(
       async () => (await download(video.providerUrl)).status === 410,
-      10_000,
+      20_000,
       'the simulator to expire the output',
     );
     expect((await download(video.providerWatermarkUrl)).status).toBe(410);
