@@ -117,7 +117,7 @@ describe('outputs archived (fs store)', () => {
     // A link whose signature is wrong is refused.
     expect((await download(video.url.replace(/sig=.{4}/, 'sig=AAAA'))).status).toBe(403);
 
-    // The webhook of the archive's event carries Clipwire's links; the SUCCEEDED one still had the provider's.
+    // The webhook of the archive's event carries Clipwire's links.
     const bodies = await eventually(
       async () => {
         const list = receiver.on('/kling').map((d) => d.json);
@@ -134,8 +134,10 @@ describe('outputs archived (fs store)', () => {
       providerUrl: video.providerUrl,
       archiveStatus: 'ARCHIVED',
     });
-    const succeeded = bodies.find((b) => b.type === 'task.updated' && b.data.event.status === 'SUCCEEDED');
-    expect(succeeded.data.task.videos[0]).toMatchObject({ url: video.providerUrl, archiveStatus: 'PENDING' });
+    // Delivered in order: the archive's after the SUCCEEDED status change's.
+    const types = bodies.map((b) => `${b.type}:${b.data.event.status}`);
+    expect(types.indexOf('task.updated:SUCCEEDED')).toBeGreaterThanOrEqual(0);
+    expect(types.indexOf('task.outputs_archived:SUCCEEDED')).toBeGreaterThan(types.indexOf('task.updated:SUCCEEDED'));
   });
 
   it("a Kling video-to-audio task's video, MP3 and WAV are archived with their types and checksums", async () => {
@@ -169,13 +171,34 @@ describe('outputs archived (fs store)', () => {
     });
   });
 
-  it("a KIE task's video is archived; its provider link's documented life is 14 days", async () => {
+  it("a KIE task's video is archived, and the tenant's feed carries the archive's event with Clipwire's link; the provider link's documented life is 14 days", async () => {
+    const latest = (await stack.gql('{ latestTaskEventCursor }')).data!.latestTaskEventCursor as string | null;
+    const feed: any[] = [];
+    const unsubscribe = stack.ws().subscribe(
+      {
+        query: `subscription ($after: String) { taskEvents(after: $after) { type status task { id videos { url archiveStatus } } } }`,
+        variables: { after: latest },
+      },
+      { next: (v) => void feed.push(v.data?.taskEvents), error: () => {}, complete: () => {} },
+    );
     const input = { ...SAMPLE_INPUT, provider: 'KIE', prompt: 'a person speaking' };
     const created = await stack.gql(CREATE_AVATAR, { input });
     const id = created.data!.createAvatarVideo.id as string;
     const task = await settled(stack, id);
     const [video] = task.videos;
     expect(video.archiveStatus).toBe('ARCHIVED');
+    const archivedEvent = await eventually(
+      async () => feed.find((e) => e?.task?.id === id && e.type === 'OUTPUTS_ARCHIVED'),
+      10_000,
+      'the archive event on the feed',
+    );
+    unsubscribe();
+    expect(archivedEvent).toEqual({
+      type: 'OUTPUTS_ARCHIVED',
+      status: 'SUCCEEDED',
+      task: { id, videos: [{ url: video.url, archiveStatus: 'ARCHIVED' }] },
+    });
+    expect(video.url).toContain(`${stack.url}/outputs/`);
     expect(Date.parse(video.providerUrlExpiresAt) - Date.parse(task.completedAt)).toBeGreaterThan(
       14 * 86_400_000 - 60_000,
     );

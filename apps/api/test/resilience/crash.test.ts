@@ -169,6 +169,9 @@ async function startApi(env: Environment, crashAt?: CrashPoint): Promise<ApiChil
     DIGITAL_HUMAN_BASE_URL: env.sim.url,
     JOB_LEASE_MS: '2000',
     POLL_INTERVAL_MS: '200',
+    // The engine's crash safety is under test, each task's webhooks its status changes (a crash while
+    // archiving outputs is test/outputs/archive-crash.test.ts).
+    ARCHIVE_OUTPUTS: 'false',
     PROVIDER_TIMEOUT_MS: '5000',
     WEBHOOK_ALLOW_ORIGINS: receiver.origin,
     // The test polls several tasks at once; per-key rate limiting is not what is under test here.

@@ -16,6 +16,7 @@ import {
   simGet,
   sleep,
   TASK_FIELDS,
+  ENGINE_ONLY,
   NO_API_RATE_LIMIT,
 } from './resilience-support.js';
 
@@ -61,7 +62,13 @@ describe('rate limits, Kling business codes and 5xx (through a recording proxy)'
     stack = await startStack({
       // 1102 below would otherwise hold new Kling tasks back for a minute (ProviderRejected).
       engine: { retryBaseMs: RETRY_BASE_MS, retryMaxMs: RETRY_MAX_MS, accountRefusalMs: 0 },
-      env: { ...NO_API_RATE_LIMIT, KLING_BASE_URL: proxy.url, KIE_BASE_URL: proxy.url, KLING_CONCURRENCY: '2' },
+      env: {
+        ...NO_API_RATE_LIMIT,
+        ...ENGINE_ONLY,
+        KLING_BASE_URL: proxy.url,
+        KIE_BASE_URL: proxy.url,
+        KLING_CONCURRENCY: '2',
+      },
     });
     proxy.setTarget(stack.sim.url);
   });
@@ -246,7 +253,7 @@ describe('lost create responses (PROVIDER_TIMEOUT_MS=500, 30 s of simulated late
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({
-      env: { ...NO_API_RATE_LIMIT, PROVIDER_TIMEOUT_MS: '500' },
+      env: { ...NO_API_RATE_LIMIT, ...ENGINE_ONLY, PROVIDER_TIMEOUT_MS: '500' },
       breaker: { resetTimeoutMs: 1000, volumeThreshold: 5, errorThresholdPercentage: 50 },
     });
   });
@@ -322,7 +329,9 @@ describe('a Kling create that lands after Clipwire decided to resend it (PROVIDE
   let proxy: RecordingProxy;
   beforeAll(async () => {
     proxy = await startRecordingProxy();
-    stack = await startStack({ env: { ...NO_API_RATE_LIMIT, PROVIDER_TIMEOUT_MS: '500', KLING_BASE_URL: proxy.url } });
+    stack = await startStack({
+      env: { ...NO_API_RATE_LIMIT, ...ENGINE_ONLY, PROVIDER_TIMEOUT_MS: '500', KLING_BASE_URL: proxy.url },
+    });
     proxy.setTarget(stack.sim.url);
   });
   afterAll(async () => {
