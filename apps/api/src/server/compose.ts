@@ -78,7 +78,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
   const feeds = new TenantFeeds(pubsub, (tenantId, fn) => db.asTenant(tenantId, fn));
   const sandboxApiKey = isSandbox(config) ? await bootstrapSandboxTenant(db.db, config.dataDir, log) : null;
   const objects = await openObjectStore(config);
-  const media = await MediaStore.open(db.db, config.mediaUrlSecret);
+  const media = await MediaStore.open(db.db, objects, config.mediaUrlSecret);
   const adapters = options.adapters
     ? new AdapterRegistry(options.adapters)
     : buildAdapterRegistry(config, { sandboxUrl: options.sandboxUrl, dispatcher: options.dispatcher });
