@@ -10,6 +10,7 @@ import { Worker } from '../jobs/worker.js';
 import type { ContextServices } from '../graphql/yoga.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createSafeDispatcher } from '../media/safe-fetch.js';
+import { MediaLifecycle } from '../media/lifecycle.js';
 import { MediaStore } from '../media/store.js';
 import { Metrics } from '../metrics.js';
 import { AdapterRegistry, buildAdapterRegistry, sandboxOrigins } from '../providers/registry.js';
@@ -109,11 +110,13 @@ export async function composeServices(options: AppOptions, url: () => string): P
     unconfirmedGraceMs: 2 * config.providerTimeoutMs + 5000,
     ...options.engine,
   };
+  const lifecycle = new MediaLifecycle(db.db, objects, jobs, log, config.inputRetentionDays);
   const tasks = new TaskService({
     db: db.db,
     pubsub,
     adapters,
     media,
+    lifecycle,
     jobs,
     health,
     webhooks,
@@ -127,11 +130,17 @@ export async function composeServices(options: AppOptions, url: () => string): P
     submit: (j: JobRow, claim?: unknown) => tasks.submitJob(j, claim),
     refresh: (j: JobRow) => tasks.refreshJob(j),
     webhook: (j: JobRow) => webhooks.deliverJob(j),
+    maintenance: (j: JobRow) => lifecycle.job(j),
   };
   // A submission's claim also takes its slot, commits its attempt and reads its media: one transaction.
   const pool = { idleMs: config.poll.intervalMs, leaseMs: config.worker.leaseMs, steps: { submit: tasks.claimSubmit } };
   const workers = [
-    new Worker(jobs, handlers, { ...pool, queues: ['submit', 'webhook'], concurrency: config.worker.concurrency }, log),
+    new Worker(
+      jobs,
+      handlers,
+      { ...pool, queues: ['submit', 'webhook', 'maintenance'], concurrency: config.worker.concurrency },
+      log,
+    ),
     new Worker(jobs, handlers, { ...pool, queues: ['refresh'], concurrency: config.worker.concurrency * 4 }, log),
   ];
   let unlisten: (() => Promise<void>) | undefined;
@@ -160,6 +169,8 @@ export async function composeServices(options: AppOptions, url: () => string): P
       // Embedded PGlite is one process by construction: jobs it held when it died are free now.
       if (db.driver === 'pglite') await jobs.releaseAll();
       await tasks.pollRunningTasksNow();
+      // Media kept in the database before the object store are moved; retention runs hourly.
+      await lifecycle.schedule();
       for (const worker of workers) worker.start();
       tasks.startPolling(config.poll.intervalMs);
       unlisten = await db.listen?.(JOBS_CHANNEL, (payload) => jobs.onNotify(payload));

@@ -7,6 +7,7 @@ import type { Database } from '../db/client.js';
 import { DuplicateExternalTaskIdError, ProviderRejectedError } from '../errors.js';
 import type { ClaimStep, JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
+import type { MediaLifecycle } from '../media/lifecycle.js';
 import type { MediaStore, StoredUpload } from '../media/store.js';
 import type { ProviderHealth } from '../providers/health.js';
 import type { AdapterRegistry } from '../providers/registry.js';
@@ -32,6 +33,8 @@ export interface TaskServiceDeps {
   pubsub: ClipwirePubSub;
   adapters: AdapterRegistry;
   media: MediaStore;
+  /** Retention and erasure of stored media. */
+  lifecycle: MediaLifecycle;
   jobs: JobQueue;
   health: ProviderHealth;
   /** What changes need from webhooks (the WebhookService: the jobs each change queues). */
@@ -215,6 +218,18 @@ export class TaskService {
       (await this.changes.apply({ taskId, to: 'CANCELED', source: 'API', message })) ??
       (await findTaskById(this.deps.db, taskId))
     );
+  }
+
+  /**
+   * Right to erasure: the task's stored media (inputs and archived outputs) are deleted now and the task
+   * is marked erased; a task not final is canceled first, as cancelTask does. The row and its events
+   * stay (feeds and webhooks keep their history). Null for an unknown id.
+   */
+  async erase(principal: Principal, taskId: string): Promise<TaskRow | null> {
+    const task = await this.cancel(principal, taskId);
+    if (!task) return null;
+    await this.deps.lifecycle.eraseTask(principal.tenantId, taskId);
+    return findTask(this.deps.db, principal.tenantId, { id: taskId });
   }
 
   /** Re-reads a task from its provider now. */
