@@ -36,10 +36,13 @@ describe.each(['fs', 's3'] as const)('stored inputs on %s: retention and deleteT
     return { relayId, id, media };
   }
 
-  /** Makes a task and its media look created `days` ago. */
-  async function age(taskId: string, days: number) {
+  /**
+   * Makes a task's media (and the task, unless `mediaOnly`) look created `days` ago. A running task keeps
+   * its own age: one created days ago would be past its deadline and end FAILED (final) at the next poll.
+   */
+  async function age(taskId: string, days: number, mediaOnly = false) {
     const at = sql`now() - ${days} * interval '1 day'`;
-    await db().update(tasks).set({ createdAt: at }).where(eq(tasks.id, taskId));
+    if (!mediaOnly) await db().update(tasks).set({ createdAt: at }).where(eq(tasks.id, taskId));
     await db().update(mediaObjects).set({ createdAt: at }).where(eq(mediaObjects.taskId, taskId));
   }
 
@@ -52,7 +55,7 @@ describe.each(['fs', 's3'] as const)('stored inputs on %s: retention and deleteT
     await stack.waitForFinal(recentFinal.relayId, 'status');
     // A task still running: Kling takes an hour with this one.
     stack.sim.kling.setTiming({ processingAfterMs: 50, succeedAfterMs: 3_600_000 });
-    const oldRunning = await create('old-running');
+    const oldRunning = await create('old-running'); // inputs 8 days old, the task still PROCESSING
     await eventually(
       async () => (await db().select().from(tasks).where(eq(tasks.id, oldRunning.id)))[0]?.status === 'PROCESSING',
       15_000,
@@ -60,7 +63,7 @@ describe.each(['fs', 's3'] as const)('stored inputs on %s: retention and deleteT
     );
     stack.sim.kling.setTiming({ processingAfterMs: 300, succeedAfterMs: 700 });
     await age(oldFinal.id, 8);
-    await age(oldRunning.id, 8);
+    await age(oldRunning.id, 8, true);
     await age(recentFinal.id, 6);
 
     // The job queued itself for an hour from its last run: make it due now, as the hour passing would.
@@ -92,6 +95,8 @@ describe.each(['fs', 's3'] as const)('stored inputs on %s: retention and deleteT
       const rows = await db().select().from(mediaObjects).where(eq(mediaObjects.taskId, media[0]!.taskId!));
       expect(rows.every((m) => m.deletedAt === null)).toBe(true);
     }
+    const [running] = await db().select().from(tasks).where(eq(tasks.id, oldRunning.id));
+    expect(running!.status).toBe('PROCESSING');
     // It queued its next run, an hour on.
     const [next] = await db().select().from(jobs).where(eq(jobs.dedupeKey, 'maintenance:input-retention'));
     expect(next!.runAt.getTime()).toBeGreaterThan(Date.now() + 50 * 60_000);
