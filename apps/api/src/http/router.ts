@@ -22,6 +22,7 @@ import { providerForSlug } from '../providers/registry.js';
 import type { PubSubHandle } from '../pubsub.js';
 import { MAX_CALLBACK_BYTES, type TaskService } from '../tasks/service.js';
 import { BodyTooLargeError, readBody } from './body.js';
+import { serveMedia } from './media.js';
 import type { RequestHandler } from './metrics.js';
 import { isLoopback, sendGraphQLError } from './respond.js';
 import { serveStatic } from './static.js';
@@ -146,28 +147,6 @@ export function createRouter(options: RouterOptions): RequestListener {
       else res.destroy();
     });
   };
-}
-
-/** Stored inputs, for providers that only take URLs: the link is signed and expires. */
-async function serveMedia(
-  media: MediaStore,
-  id: string,
-  req: IncomingMessage,
-  res: ServerResponse,
-  method: string,
-): Promise<void> {
-  const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
-  const verdict = media.verify(id, query.get('exp'), query.get('sig'));
-  if (verdict !== 'ok') return sendJson(res, 403, { error: verdict === 'expired' ? 'link expired' : 'invalid link' });
-  const object = await media.get(id);
-  if (!object) return sendJson(res, 404, { error: 'not found' });
-  res.writeHead(200, {
-    'content-type': object.mime,
-    'content-length': object.sizeBytes,
-    'cache-control': 'private, max-age=3600',
-    'x-content-type-options': 'nosniff',
-  });
-  res.end(method === 'HEAD' ? undefined : object.bytes);
 }
 
 /**

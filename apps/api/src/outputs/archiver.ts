@@ -1,6 +1,6 @@
 import type { ArchivedFile } from '@clipwire/schema';
 import { tasks, type JobRow, type TaskRow } from '@clipwire/schema/tables';
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, sql } from 'drizzle-orm';
 import { crashPoint } from '../crash.js';
 import type { Database } from '../db/client.js';
 import type { JobOutcome, JobQueue, JobSelect } from '../jobs/queue.js';
@@ -106,7 +106,9 @@ export class OutputArchiver {
   async archiveJob(job: JobRow): Promise<JobOutcome> {
     const { db, log, settings } = this.deps;
     const task = await findTaskById(db, String(job.payload.taskId));
-    if (task?.status !== 'SUCCEEDED' || task.output.archive?.status !== 'PENDING') return { done: true };
+    // Nothing to copy: not (or no longer) SUCCEEDED, settled already, or erased (deleteTask).
+    if (task?.status !== 'SUCCEEDED' || task.output.archive?.status !== 'PENDING' || task.erasedAt)
+      return { done: true };
     let output = task.output;
     const failures = new Map<string, string>();
     let transient: string | null = null;
@@ -121,7 +123,7 @@ export class OutputArchiver {
           await db
             .update(tasks)
             .set({ output })
-            .where(and(eq(tasks.id, task.id), eq(tasks.status, 'SUCCEEDED')));
+            .where(and(eq(tasks.id, task.id), eq(tasks.status, 'SUCCEEDED'), isNull(tasks.erasedAt)));
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         failures.set(file.name, message);
@@ -152,6 +154,8 @@ export class OutputArchiver {
       await this.deps.jobs.completeIn(tx, job);
       return changed;
     });
+    // Erased (deleteTask) while its outputs were being copied: leave none of them behind.
+    if (!result) await this.deps.store.deletePrefix(outputPrefix(task.tenantId, task.id));
     if (result) {
       log.info(
         { taskId: task.id, tenant: task.tenantId, archive: settled.status },

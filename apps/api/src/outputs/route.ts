@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { sendJson } from '@clipwire/providers';
+import parseRange from 'range-parser';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { OutputLinks } from './links.js';
 
@@ -10,7 +11,8 @@ export const OUTPUT_GONE_MESSAGE =
 
 /**
  * GET/HEAD `/outputs/{key…}?sig=…`: an archived output from the store, streamed, with single-range
- * `Range` requests (players seek with them). A valid link whose object is gone answers 410.
+ * `Range` requests (players seek with them), as `/media` (http/media.ts). A valid link whose object is
+ * gone answers 410.
  */
 export async function serveArchivedOutput(
   store: ObjectStore,
@@ -30,16 +32,17 @@ export async function serveArchivedOutput(
     'cache-control': 'private, max-age=3600',
     'x-content-type-options': 'nosniff',
   };
-  const range = parseRange(req.headers.range, head.sizeBytes);
-  if (range === 'unsatisfiable') {
-    res.writeHead(416, { ...base, 'content-range': `bytes */${head.sizeBytes}`, 'content-length': 0 });
-    return void res.end();
+  // As /media: one range is served (206), one past the end is 416, several or a malformed header get the whole.
+  const parsed = req.headers.range ? parseRange(head.sizeBytes, req.headers.range, { combine: true }) : undefined;
+  if (parsed === -1) {
+    return sendJson(res, 416, { error: 'range not satisfiable' }, { 'content-range': `bytes */${head.sizeBytes}` });
   }
+  const range = Array.isArray(parsed) && parsed.type === 'bytes' && parsed.length === 1 ? parsed[0] : undefined;
   if (req.method === 'HEAD') {
     res.writeHead(200, { ...base, 'content-length': head.sizeBytes });
     return void res.end();
   }
-  const object = await store.get(key, range ?? undefined);
+  const object = await store.get(key, range && { start: range.start, end: range.end });
   if (!object) return sendJson(res, 410, { error: OUTPUT_GONE_MESSAGE });
   if (object.range) {
     const { start, end } = object.range;
@@ -52,17 +55,4 @@ export async function serveArchivedOutput(
     res.writeHead(200, { ...base, 'content-length': object.sizeBytes });
   }
   await pipeline(object.body, res).catch(() => res.destroy());
-}
-
-/** One `bytes=a-b`, `bytes=a-` or `bytes=-n` range, clamped to the size; null for none (or a form not supported: the whole file). */
-export function parseRange(
-  header: string | undefined,
-  size: number,
-): { start: number; end: number } | null | 'unsatisfiable' {
-  if (header === undefined) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return null;
-  const start = m[1] === '' ? Math.max(0, size - Number(m[2])) : Number(m[1]);
-  const end = m[1] === '' || m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  return start <= end && start < size ? { start, end } : 'unsatisfiable';
 }

@@ -10,6 +10,7 @@ import { Worker } from '../jobs/worker.js';
 import type { ContextServices } from '../graphql/yoga.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createSafeDispatcher } from '../media/safe-fetch.js';
+import { MediaLifecycle } from '../media/lifecycle.js';
 import { MediaStore } from '../media/store.js';
 import { Metrics } from '../metrics.js';
 import { AdapterRegistry, buildAdapterRegistry, sandboxOrigins } from '../providers/registry.js';
@@ -85,7 +86,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
   const feeds = new TenantFeeds(pubsub, (tenantId, fn) => db.asTenant(tenantId, fn));
   const sandboxApiKey = isSandbox(config) ? await bootstrapSandboxTenant(db.db, config.dataDir, log) : null;
   const objects = await openObjectStore(config);
-  const media = await MediaStore.open(db.db, config.mediaUrlSecret);
+  const media = await MediaStore.open(db.db, objects, config.mediaUrlSecret);
   const adapters = options.adapters
     ? new AdapterRegistry(options.adapters)
     : buildAdapterRegistry(config, { sandboxUrl: options.sandboxUrl, dispatcher: options.dispatcher });
@@ -117,11 +118,13 @@ export async function composeServices(options: AppOptions, url: () => string): P
     ...options.engine,
   };
   const publicBaseUrl = () => config.publicBaseUrl ?? url();
+  const lifecycle = new MediaLifecycle(db.db, objects, jobs, log, config.inputRetentionDays);
   const tasks = new TaskService({
     db: db.db,
     pubsub,
     adapters,
     media,
+    lifecycle,
     jobs,
     health,
     // A change queues its webhook and, when it leaves outputs to archive (SUCCEEDED), their archive job.
@@ -156,11 +159,17 @@ export async function composeServices(options: AppOptions, url: () => string): P
     webhook: (j: JobRow) => webhooks.deliverJob(j),
     archive: (j: JobRow) => archiver.archiveJob(j),
     retention: (j: JobRow) => archiver.retentionJob(j),
+    maintenance: (j: JobRow) => lifecycle.job(j),
   };
   // A submission's claim also takes its slot, commits its attempt and reads its media: one transaction.
   const pool = { idleMs: config.poll.intervalMs, leaseMs: config.worker.leaseMs, steps: { submit: tasks.claimSubmit } };
   const workers = [
-    new Worker(jobs, handlers, { ...pool, queues: ['submit', 'webhook'], concurrency: config.worker.concurrency }, log),
+    new Worker(
+      jobs,
+      handlers,
+      { ...pool, queues: ['submit', 'webhook', 'maintenance'], concurrency: config.worker.concurrency },
+      log,
+    ),
     new Worker(jobs, handlers, { ...pool, queues: ['refresh'], concurrency: config.worker.concurrency * 4 }, log),
     // Copies of outputs are long downloads: a pool of their own, so they never hold back the engine.
     new Worker(jobs, handlers, { ...pool, queues: ['archive', 'retention'], concurrency: 4 }, log),
@@ -193,6 +202,8 @@ export async function composeServices(options: AppOptions, url: () => string): P
       // Embedded PGlite is one process by construction: jobs it held when it died are free now.
       if (db.driver === 'pglite') await jobs.releaseAll();
       await tasks.pollRunningTasksNow();
+      // Media kept in the database before the object store are moved; retention runs hourly.
+      await lifecycle.schedule();
       for (const worker of workers) worker.start();
       tasks.startPolling(config.poll.intervalMs);
       await archiver.scheduleRetention();

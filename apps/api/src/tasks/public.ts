@@ -22,8 +22,9 @@ export function taskView(task: TaskRow): TaskView {
       progress: task.progress ?? (task.status === 'SUCCEEDED' ? 1 : null),
       externalTaskId: task.externalTaskId,
       providerTaskId: task.providerTaskId,
-      videos: task.output.videos.map(videoView),
-      audios: task.output.audios.map(audioView),
+      // An erased task's (deleteTask) stored outputs are gone with it.
+      videos: task.output.videos.map((v) => videoView(v, task.erasedAt !== null)),
+      audios: task.output.audios.map((a) => audioView(a, task.erasedAt !== null)),
       error: task.error,
       cost: task.cost,
       createdAt: task.createdAt,
@@ -91,11 +92,15 @@ function shown(archive: OutputArchive | undefined, field: OutputLinkField, provi
   return (copied ? archive.files[field]?.url : undefined) ?? providerUrl;
 }
 
-function archiveView(output: TaskVideo | TaskAudio): ArchiveView {
-  return { providerUrlExpiresAt: output.providerUrlExpiresAt ?? null, archiveStatus: output.archive?.status ?? null };
+function archiveView(output: TaskVideo | TaskAudio, erased: boolean): ArchiveView {
+  const status = output.archive?.status ?? null;
+  return {
+    providerUrlExpiresAt: output.providerUrlExpiresAt ?? null,
+    archiveStatus: erased && status === 'ARCHIVED' ? 'DELETED' : status,
+  };
 }
 
-function videoView(v: TaskVideo): VideoView {
+function videoView(v: TaskVideo, erased: boolean): VideoView {
   return {
     id: v.id,
     url: shown(v.archive, 'url', v.url) ?? v.url,
@@ -103,11 +108,11 @@ function videoView(v: TaskVideo): VideoView {
     durationSeconds: v.durationSeconds,
     providerUrl: v.url,
     providerWatermarkUrl: v.watermarkUrl,
-    ...archiveView(v),
+    ...archiveView(v, erased),
   };
 }
 
-function audioView(a: TaskAudio): AudioView {
+function audioView(a: TaskAudio, erased: boolean): AudioView {
   return {
     id: a.id,
     mp3Url: shown(a.archive, 'mp3Url', a.mp3Url),
@@ -117,7 +122,7 @@ function audioView(a: TaskAudio): AudioView {
     providerUrl: a.mp3Url ?? a.wavUrl,
     providerMp3Url: a.mp3Url,
     providerWavUrl: a.wavUrl,
-    ...archiveView(a),
+    ...archiveView(a, erased),
   };
 }
 

@@ -6,7 +6,7 @@ import {
   type TaskStatus,
 } from '@clipwire/schema';
 import { taskEvents, tasks, tenants, type NewTaskRow, type TaskEventRow, type TaskRow } from '@clipwire/schema/tables';
-import { and, eq, getTableColumns, inArray, sql, type Placeholder, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, isNull, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Database, DbOrTx, Tx } from '../db/client.js';
 import { driverValues, fieldPlaceholders, identityOf, prepared, run } from '../db/prepared.js';
@@ -154,7 +154,7 @@ export function transitionStatement(db: DbOrTx, t: Transition, jobs: ChangeJobs)
 /**
  * Replaces a SUCCEEDED task's outputs (archiving them: the status stays), with an event of `type` and
  * the jobs it calls for (its webhook): one statement, like a transition. Null when the task is not
- * SUCCEEDED (deleted meanwhile).
+ * SUCCEEDED, or was erased (deleteTask) meanwhile.
  */
 export async function outputChange(
   db: DbOrTx,
@@ -164,7 +164,7 @@ export async function outputChange(
   const update = db
     .update(tasks)
     .set({ output: change.output, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
-    .where(and(eq(tasks.id, change.taskId), eq(tasks.status, 'SUCCEEDED')))
+    .where(and(eq(tasks.id, change.taskId), eq(tasks.status, 'SUCCEEDED'), isNull(tasks.erasedAt)))
     .returning();
   const event = { status: sql`t.status`, source: 'SYSTEM' as const, message: change.message, type: change.type };
   return changeResult(await changeQuery(db, update.getSQL(), event, jobs));

@@ -73,7 +73,7 @@ describe('an output larger than ARCHIVE_MAX_BYTES', () => {
     expect(row!.output.videos[0]!.archive!.error).toMatch(/url: .*over the 1000-byte limit/);
     expect(row!.output.archive?.status).toBe('FAILED');
     // Refused on the provider's Content-Length: not retried, not half written.
-    expect(await storedKeys(stack)).toEqual([]);
+    expect((await storedKeys(stack)).filter((k) => k.startsWith('outputs/'))).toEqual([]);
   });
 });
 
@@ -101,7 +101,7 @@ describe('ARCHIVE_OUTPUTS=false', () => {
       await stack.app.db.db.execute(sql`select count(*)::int as n from jobs where queue = 'archive'`),
     );
     expect(queued).toEqual([{ n: 0 }]);
-    expect(await storedKeys(stack)).toEqual([]);
+    expect((await storedKeys(stack)).filter((k) => k.startsWith('outputs/'))).toEqual([]);
   });
 });
 
@@ -152,5 +152,16 @@ describe('OUTPUT_RETENTION_DAYS', () => {
     expect((await stack.gql(TASK, { id: recentId })).data!.task.videos[0].archiveStatus).toBe('ARCHIVED');
     // A second sweep finds nothing more.
     expect(await stack.app.services.archiver.sweepRetention()).toBe(0);
+
+    // deleteTask (right to erasure) removes a task's archived outputs at once: its links answer 410.
+    const erased = await stack.gql(
+      `mutation ($id: ID!) { deleteTask(id: $id) { erasedAt videos { archiveStatus } } }`,
+      {
+        id: recentId,
+      },
+    );
+    expect(erased.data!.deleteTask.videos[0].archiveStatus).toBe('DELETED');
+    expect((await get(recent.videos[0].url)).status).toBe(410);
+    expect((await storedKeys(stack)).filter((k) => k.startsWith('outputs/'))).toEqual([]);
   });
 });
