@@ -119,11 +119,7 @@ export class OutputArchiver {
         crashPoint('archive:after-store');
         // Recorded at once, so a run that dies later does not copy it again; the last one is recorded
         // by the outcome's statement.
-        if (i < todo.length - 1)
-          await db
-            .update(tasks)
-            .set({ output })
-            .where(and(eq(tasks.id, task.id), eq(tasks.status, 'SUCCEEDED'), isNull(tasks.erasedAt)));
+        if (i < todo.length - 1) await this.record(task.id, output);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         failures.set(file.name, message);
@@ -134,7 +130,10 @@ export class OutputArchiver {
     if (transient !== null) {
       const delay = backoff(job.attempts, settings.retryBaseMs, settings.retryMaxMs);
       const alive = linksAliveUntil(output, task.completedAt ?? task.updatedAt).getTime();
-      if (Date.now() + delay < alive) return { retryInMs: delay, error: transient };
+      if (Date.now() + delay < alive) {
+        if (output !== task.output) await this.record(task.id, output); // the last copy too, before waiting
+        return { retryInMs: delay, error: transient };
+      }
     }
     const settled = settleArchive(output, failures, new Date());
     const result = await db.transaction(async (tx) => {
@@ -154,9 +153,10 @@ export class OutputArchiver {
       await this.deps.jobs.completeIn(tx, job);
       return changed;
     });
-    // Erased (deleteTask) while its outputs were being copied: leave none of them behind.
-    if (!result) await this.deps.store.deletePrefix(outputPrefix(task.tenantId, task.id));
-    if (result) {
+    if (!result) {
+      // Erased (deleteTask) while its outputs were being copied: leave none of them behind.
+      await this.deps.store.deletePrefix(outputPrefix(task.tenantId, task.id));
+    } else {
       log.info(
         { taskId: task.id, tenant: task.tenantId, archive: settled.status },
         `outputs ${settled.status.toLowerCase()}`,
@@ -165,6 +165,14 @@ export class OutputArchiver {
       if (result.queuedJobs) this.deps.jobs.nudge(['webhook']);
     }
     return { done: true, completed: true };
+  }
+
+  /** Records the copies made so far (the status stays; no event). */
+  private async record(taskId: string, output: TaskRow['output']): Promise<void> {
+    await this.deps.db
+      .update(tasks)
+      .set({ output })
+      .where(and(eq(tasks.id, taskId), eq(tasks.status, 'SUCCEEDED'), isNull(tasks.erasedAt)));
   }
 
   /** Streams one provider link into the store under its stable key. */

@@ -1,4 +1,6 @@
 import { readdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { tasks } from '@clipwire/schema/tables';
 import { eq, sql } from 'drizzle-orm';
@@ -163,5 +165,75 @@ describe('OUTPUT_RETENTION_DAYS', () => {
     expect(erased.data!.deleteTask.videos[0].archiveStatus).toBe('DELETED');
     expect((await get(recent.videos[0].url)).status).toBe(410);
     expect((await storedKeys(stack)).filter((k) => k.startsWith('outputs/'))).toEqual([]);
+  });
+});
+
+describe('a provider link that fails for a while', () => {
+  let stack: Stack;
+  let flaky: Server;
+  let origin = '';
+  let failuresLeft = 0;
+  let requests = 0;
+  beforeAll(async () => {
+    // A provider's file server on loopback: 503 while `failuresLeft`, then the file.
+    flaky = createServer((_req, res) => {
+      requests++;
+      if (failuresLeft === -1 || failuresLeft-- > 0) return void res.writeHead(503).end();
+      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': 6 }).end('mp4!!!');
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`;
+    // A sandboxed provider's base URL is the one private origin the SSRF-safe client may reach.
+    stack = await startStack({ env: { DIGITAL_HUMAN_BASE_URL: origin } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    flaky?.closeAllConnections();
+    await new Promise((resolve) => flaky?.close(resolve));
+  });
+
+  /** A SUCCEEDED task whose video is `url` on the flaky server, its archive PENDING and queued again. */
+  async function archiveAgain(id: string, providerUrlExpiresAt: Date): Promise<void> {
+    const row = (await findTaskById(stack.app.db.db, uuidOf(id)))!;
+    const video = { ...row.output.videos[0]!, url: `${origin}/out.mp4`, watermarkUrl: null };
+    const output = {
+      videos: [
+        {
+          ...video,
+          providerUrlExpiresAt: providerUrlExpiresAt.toISOString(),
+          archive: { status: 'PENDING' as const, files: {} },
+        },
+      ],
+      audios: [],
+      archive: { status: 'PENDING' as const },
+    };
+    await stack.app.db.db.update(tasks).set({ output }).where(eq(tasks.id, row.id));
+    await stack.app.services.jobs.enqueue(stack.app.db.db, { queue: 'archive', payload: { taskId: row.id } });
+    stack.app.services.jobs.nudge(['archive']);
+  }
+
+  it('is retried with backoff while it lives (ARCHIVED once it answers), and FAILED once its next try would come after its documented expiry', async () => {
+    const id = await createAvatar(stack);
+    await settled(stack, id);
+
+    failuresLeft = 2;
+    requests = 0;
+    await archiveAgain(id, new Date(Date.now() + 3_600_000));
+    const archived = await settled(stack, id);
+    expect(archived.videos[0].archiveStatus).toBe('ARCHIVED');
+    expect(requests).toBe(3);
+    expect((await get(archived.videos[0].url)).text).toBe('mp4!!!');
+
+    // Never answering, its documented life over in 1.5 s: retried while a try can come before then, then given up.
+    failuresLeft = -1;
+    requests = 0;
+    const started = Date.now();
+    await archiveAgain(id, new Date(started + 1500));
+    const failed = await settled(stack, id);
+    expect(failed.videos[0]).toMatchObject({ archiveStatus: 'FAILED', url: `${origin}/out.mp4` });
+    expect(requests).toBeGreaterThanOrEqual(2);
+    expect(failed.events.edges.at(-1).node).toEqual({ status: 'SUCCEEDED', type: 'OUTPUTS_ARCHIVE_FAILED' });
+    const row = await findTaskById(stack.app.db.db, uuidOf(id));
+    expect(row!.output.videos[0]!.archive!.error).toMatch(/^url: .*answered HTTP 503/);
   });
 });
