@@ -12,7 +12,7 @@ const graphqlEntry = createRequire(new URL('./apps/api/package.json', import.met
 export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: graphqlEntry }] },
   // The workspace packages' TypeScript sources (their `source` export condition), not their dist/.
-  ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
+  ssr: { resolve: { conditions: ['source', 'node', 'development|production'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
     pool: 'forks',

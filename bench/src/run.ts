@@ -819,8 +819,8 @@ async function s4(ctx: Ctx): Promise<Result> {
       notes:
         `sustained create→SUBMITTED at ${D.s4Conns} conns (product's submit worker concurrency ${ctx.workerConcurrency}, the raw replay's too), simulator callbacks off; ` +
         `${side(url)}; ${side(inline)}; ` +
-        `raw replay = the create's own statements on the product's tables (${prepared(ctx)}, warmed): tx 1 [inline: media_objects ×${inline.raw.media}] + submit job + task with its event (feed lock); ` +
-        `tx 2 claim (UPDATE … FOR UPDATE SKIP LOCKED) + read the task [inline: its media] + task SUBMITTED with its event and the job deleted; no provider call; ` +
+        `raw replay = the create's own statements on the product's tables (${prepared(ctx)}, warmed): [inline: ${inline.raw.media} files written (flushed, renamed)] + tx 1 [inline: media_objects rows ×${inline.raw.media}] + submit job + task with its event (feed lock); ` +
+        `tx 2 claim (UPDATE … FOR UPDATE SKIP LOCKED) + read the task [inline: its media rows, then their files] + task SUBMITTED with its event and the job deleted; no provider call; ` +
         `api_cpu_ms_per_create = API process CPU from the first create until all SUBMITTED ÷ creates (inline; url ${fmt(url.apiCpuMsPerCreate)}), baseline = the raw replay's (url ${fmt(url.rawCpuMsPerCreate)}); ` +
         `transactions: ${x.n} inline Kling tasks created at ${D.s4XactConns} conns, SUBMITTED, then 2 signed callbacks each from the simulator (answers ${JSON.stringify(x.answers)}), ${x.succeeded} SUCCEEDED; ` +
         `${fmt(x.total)} commits in ${fmt(x.windowS)}s less idle ${fmt(x.idlePerSec)}/s × ${fmt(x.windowS)}s = ${fmt(x.idleShare)}${ctx.db === 'pglite' ? ` (PGlite: the bench's own ${x.benchStatements} statements subtracted too)` : ''} → ${fmt(x.perTask)}/task; ` +

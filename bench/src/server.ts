@@ -5,6 +5,9 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fillPlaceholders, sql } from 'drizzle-orm';
@@ -126,12 +129,13 @@ const TOKEN_LOOKUP =
 // ------------------------------------------------------------------ S4's raw replay of a create
 /*
  * The create's own minimum statements, on the product's tables with the columns the product writes
- * (TaskService.create / insertTask / JobQueue.enqueue / MediaStore.put, then submitJob's admit and
- * its SUBMITTED transition):
- *   transaction 1: [inline: insert each media object] + insert the submission job + insert the task
+ * (TaskService.create / insertTask / JobQueue.enqueue / MediaStore.upload and record, then submitJob's
+ * admit and its SUBMITTED transition):
+ *   before it, [inline: each media's bytes to a file: flushed temporary file, renamed into place];
+ *   transaction 1: [inline: insert each media object's row] + insert the submission job + insert the task
  *     and its event (with the tenant feed's lock, as changeQuery takes it) — one statement;
  *   transaction 2: claim the job (UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED), the
- *     product's claim), read the task's request [inline: and its media bytes] — what a submitter
+ *     product's claim), read the task's request [inline: its media rows, and their files] — what a submitter
  *     must read to send it —, then the task SUBMITTED (attempt, callback token, first poll, provider
  *     id), its event and the job's deletion — one statement.
  * No provider is called: the product's side includes its HTTP round trip to the simulator.
@@ -141,7 +145,7 @@ const BENCH_QUEUE = 'bench_submit';
 const FEED_LOCK = `cross join lateral (select pg_advisory_xact_lock(hashtext('clipwire:feed:' || t.tenant_id::text))) feed_lock`;
 const S4 = {
   media:
-    'insert into media_objects (tenant_id, sha256, mime, size_bytes, bytes) values ($1, $2, $3, $4, $5) returning id',
+    'insert into media_objects (id, tenant_id, task_id, sha256, mime, size_bytes, storage_key) values ($1, $2, $3, $4, $5, $6, $7)',
   // The product notifies other processes' workers on Postgres only (JobQueue's notify flag).
   job: `insert into jobs (queue, payload, dedupe_key, group_key, run_at) values ($1, $2::jsonb, $3, null, now())
     on conflict (dedupe_key) do nothing returning ${dbUrl ? `pg_notify('clipwire_bench_jobs', '') is not null` : 'true'} as queued`,
@@ -158,7 +162,7 @@ const S4 = {
     returning *`,
   read: 'select * from tasks where id = $1 limit 1',
   mediaRead: (n: number) =>
-    `select id, bytes from media_objects where id in (${Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ')})`,
+    `select id, storage_key from media_objects where id in (${Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ')})`,
   submitted: `with t as (
       update tasks set status = 'SUBMITTED', version = version + 1, updated_at = now(), status_message = $2, provider_task_id = $3,
         provider_updated_at = now(), progress = null, submitted_at = now(), next_poll_at = now() + interval '30 seconds', poll_delay_ms = 30000,
@@ -440,9 +444,18 @@ serve(
       const mediaIds = mediaIdsOf(request);
       const media: { id: string; sha256: string; mime: string; size: number; bytes: Buffer }[] = [];
       for (const id of mediaIds) {
-        const [m] = await rawQuery('select id, sha256, mime, size_bytes, bytes from media_objects where id = $1', [id]);
-        media.push({ id: m.id, sha256: m.sha256, mime: m.mime, size: m.size_bytes, bytes: Buffer.from(m.bytes) });
+        const [m] = await rawQuery('select id, sha256, mime, size_bytes from media_objects where id = $1', [id]);
+        const bytes = await app.services.media.bytes((await app.services.media.get(id))!);
+        media.push({ id: m.id, sha256: m.sha256, mime: m.mime, size: m.size_bytes, bytes });
       }
+      // The media's bytes as files, written as the product's file store writes them (a flushed
+      // temporary file renamed into place) and read back whole for the submission.
+      const rawDir = await mkdtemp(join(tmpdir(), 'clipwire-bench-raw-'));
+      const writeObject = async (key: string, bytes: Buffer) => {
+        const temp = join(rawDir, `${key}.tmp`);
+        await writeFile(temp, bytes, { flush: true });
+        await rename(temp, join(rawDir, key));
+      };
       const workerId = `bench-${randomBytes(4).toString('hex')}`;
       const run = async (tenantId: string, durationMs: number) => {
         let created = 0;
@@ -460,8 +473,10 @@ serve(
             const id = randomUUID();
             let text = requestText;
             for (const m of media) {
-              const [row] = await q(S4.media, [tenantId, m.sha256, m.mime, m.size, m.bytes]);
-              text = text.replaceAll(m.id, row.id);
+              const mediaId = randomUUID();
+              await writeObject(mediaId, m.bytes);
+              await q(S4.media, [mediaId, tenantId, id, m.sha256, m.mime, m.size, mediaId]);
+              text = text.replaceAll(m.id, mediaId);
             }
             await q(S4.job, [BENCH_QUEUE, JSON.stringify({ taskId: id }), `submit:${id}`]);
             await q(S4.task, [id, tenantId, tpl.kind, tpl.provider, tpl.model, input, text]);
@@ -478,6 +493,7 @@ serve(
             if (ids.length > 0) {
               const rows = await q(S4.mediaRead(ids.length), ids);
               if (rows.length !== ids.length) throw new Error('S4 raw replay: media missing');
+              for (const row of rows) await readFile(join(rawDir, row.storage_key));
             }
             const [done] = await q(S4.submitted, [
               task.id,

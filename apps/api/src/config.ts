@@ -1,129 +1,8 @@
-import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import { CONFIG_VARIABLES, crossChecks, envSchema } from './config-env.js';
+import type { S3Settings } from './storage/s3-store.js';
 import { type CostEstimates, parseCostEstimates } from './tasks/cost.js';
 
-/**
- * The whole configuration is one pure function of the environment, so every problem is reported
- * at once at boot instead of one per restart.
- */
-const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  PUBLIC_BASE_URL: z.string().url().optional(),
-  // Default: `.data` at the repository root, whichever package directory the process starts in.
-  CLIPWIRE_DATA_DIR: z
-    .string()
-    .min(1)
-    .default(fileURLToPath(new URL('../../../.data', import.meta.url))),
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
-    .optional(),
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
-    .optional(),
-  CLIPWIRE_ROLE: z.enum(['all', 'api', 'worker', 'migrate']).default('all'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  KLING_BASE_URL: z.string().url().optional(),
-  KLING_API_KEY: z.string().min(1).optional(),
-  KLING_ACCESS_KEY: z.string().min(1).optional(),
-  KLING_SECRET_KEY: z.string().min(1).optional(),
-  KIE_API_KEY: z.string().min(1).optional(),
-  KIE_BASE_URL: z.string().url().optional(),
-  KIE_UPLOAD_BASE_URL: z.string().url().optional(),
-  KIE_WEBHOOK_HMAC_KEY: z.string().min(1).optional(),
-  DIGITAL_HUMAN_API_KEY: z.string().min(1).optional(),
-  DIGITAL_HUMAN_BASE_URL: z.string().url().optional(),
-  MEDIA_URL_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  KLING_WEBHOOK_SECRET: z
-    .string()
-    .regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be a whsec_… secret')
-    .optional(),
-  KLING_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(10),
-  KIE_CREATES_PER_10S: z.coerce.number().int().min(1).max(10_000).default(20),
-  POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
-  TASK_DEADLINE_MINUTES: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 60)
-    .default(120),
-  KLING_DEADLINE_MINUTES: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 60)
-    .optional(),
-  KIE_DEADLINE_MINUTES: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 60)
-    .optional(),
-  DIGITAL_HUMAN_DEADLINE_MINUTES: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 60)
-    .optional(),
-  PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(30_000),
-  API_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
-  API_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(200),
-  WORKER_ID: z.string().min(1).max(100).optional(),
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
-  JOB_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
-  WEBHOOK_ALLOW_ORIGINS: z
-    .string()
-    .regex(
-      /^(https?:\/\/[^\s,/]+)(,https?:\/\/[^\s,/]+)*$/,
-      'must be a comma-separated list of origins such as http://10.0.0.5:8080',
-    )
-    .optional(),
-  WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
-  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
-  COST_ESTIMATES: z
-    .string()
-    .optional()
-    .superRefine((value, ctx) => {
-      const parsed = parseCostEstimates(value);
-      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
-    }),
-  SIMULATOR_PORT: z.coerce.number().int().min(0).max(65535).default(4010),
-  SIMULATOR_TIMING_MS: z
-    .string()
-    .regex(/^\d+,\d+$/, 'must be "<processingAfterMs>,<succeedAfterMs>"')
-    .default('2000,6000'),
-});
-
-/** Every environment variable Clipwire reads (docker-compose and the README are checked against it). */
-export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
-
-/** Rules across variables, checked on the raw values so they are reported with the per-variable ones. */
-function crossChecks(env: Record<string, string>): string[] {
-  const problems: string[] = [];
-  if ((env.CLIPWIRE_ROLE === 'api' || env.CLIPWIRE_ROLE === 'worker') && !('DATABASE_URL' in env)) {
-    problems.push(
-      'CLIPWIRE_ROLE: separate api and worker processes need a shared DATABASE_URL (embedded PGlite is one process)',
-    );
-  }
-  if (env.CLIPWIRE_ROLE === 'api' && !('REDIS_URL' in env)) {
-    problems.push('REDIS_URL: an api-only process needs Redis to hear about changes made by the workers');
-  }
-  if ('KLING_ACCESS_KEY' in env !== 'KLING_SECRET_KEY' in env) {
-    problems.push('KLING_ACCESS_KEY: KLING_ACCESS_KEY and KLING_SECRET_KEY must be set together');
-  }
-  if ('KLING_API_KEY' in env && 'KLING_ACCESS_KEY' in env) {
-    problems.push('KLING_API_KEY: set either KLING_API_KEY or KLING_ACCESS_KEY/KLING_SECRET_KEY, not both');
-  }
-  if ('DIGITAL_HUMAN_API_KEY' in env && !('DIGITAL_HUMAN_BASE_URL' in env)) {
-    problems.push('DIGITAL_HUMAN_BASE_URL: is required with DIGITAL_HUMAN_API_KEY (every reseller has its own)');
-  }
-  return problems;
-}
+export { CONFIG_VARIABLES };
 
 export type KlingAuth = { apiKey: string } | { accessKey: string; secretKey: string };
 
@@ -161,14 +40,27 @@ export interface Config {
   webhookAllowOrigins: string[];
   /** Webhook deliveries and their attempts are kept this many days (then deleted by a periodic job). */
   webhookDeliveryRetentionDays: number;
-  simulator: { port: number; processingAfterMs: number; succeedAfterMs: number };
   /** Cost units per task by provider and kind, where the provider reports none (and reserved at create). */
   costEstimates: CostEstimates;
+  /** `outputTtlSeconds`: how long the sandbox's output links work after their task finished (unset: forever). */
+  simulator: { port: number; processingAfterMs: number; succeedAfterMs: number; outputTtlSeconds: number | undefined };
+  /**
+   * Outputs copied into Clipwire's storage when a task succeeds (`archive`), each at most `maxBytes`,
+   * and deleted `retentionDays` after the task finished (unset: kept while the task is).
+   */
+  outputs: { archive: boolean; maxBytes: number; retentionDays: number | undefined };
   /**
    * Prometheus metrics: on `port` (bound to `host`) when set, else at /metrics on the API's port;
    * with a token, a scrape must send it as a bearer token; without one, only loopback may scrape.
    */
   metrics: { token: string | undefined; port: number | undefined; host: string };
+  /**
+   * Where media bytes go: files under `dataDir/media`, or an S3 bucket (when S3_BUCKET is set).
+   * `presign`: whether and for which endpoint presigned URLs are handed to providers.
+   */
+  storage: { kind: 'fs' } | ({ kind: 's3' } & S3Settings);
+  /** Stored inputs of final tasks are deleted this many days after the task was created. */
+  inputRetentionDays: number;
 }
 
 export const SANDBOX_KLING_API_KEY = 'sandbox-kling-key';
@@ -243,9 +135,37 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     rateLimit: { perSecond: e.API_RATE_LIMIT_PER_SECOND, burst: e.API_RATE_LIMIT_BURST },
     webhookAllowOrigins: e.WEBHOOK_ALLOW_ORIGINS?.split(',') ?? [],
     webhookDeliveryRetentionDays: e.WEBHOOK_DELIVERY_RETENTION_DAYS,
-    simulator: { port: e.SIMULATOR_PORT, processingAfterMs, succeedAfterMs },
     costEstimates: parseCostEstimates(e.COST_ESTIMATES) as CostEstimates,
+    simulator: {
+      port: e.SIMULATOR_PORT,
+      processingAfterMs,
+      succeedAfterMs,
+      outputTtlSeconds: e.SIMULATOR_OUTPUT_TTL_S,
+    },
+    outputs: {
+      archive: e.ARCHIVE_OUTPUTS === 'true',
+      maxBytes: e.ARCHIVE_MAX_BYTES,
+      retentionDays: e.OUTPUT_RETENTION_DAYS,
+    },
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT, host: e.METRICS_HOST },
+    storage: e.S3_BUCKET
+      ? {
+          kind: 's3',
+          bucket: e.S3_BUCKET,
+          endpoint: e.S3_ENDPOINT,
+          region: e.S3_REGION,
+          accessKeyId: e.S3_ACCESS_KEY_ID,
+          secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+          forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true',
+          // AWS's own endpoint is public; another is presigned for only when its public form is named.
+          presign: e.S3_PUBLIC_ENDPOINT
+            ? { endpoint: e.S3_PUBLIC_ENDPOINT }
+            : e.S3_ENDPOINT
+              ? null
+              : { endpoint: undefined },
+        }
+      : { kind: 'fs' },
+    inputRetentionDays: e.INPUT_RETENTION_DAYS,
   };
 }
 

@@ -11,7 +11,8 @@ export type CrashPoint =
   | 'submit:after-upstream-accepted'
   | 'callback:after-ack-queued'
   | 'refresh:after-provider-read'
-  | 'webhook:after-delivery';
+  | 'webhook:after-delivery'
+  | 'archive:after-store';
 
 export function crashPoint(name: CrashPoint): void {
   if (points.size === 0 || !points.has(name)) return;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { taskEvents, tasks } from '@clipwire/schema/tables';
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
@@ -28,7 +28,12 @@ async function createTask(externalTaskId: string): Promise<string> {
 async function snapshot(taskId: string) {
   const db = stack.app.db.db;
   const [task] = await db.select().from(tasks).where(eq(tasks.id, taskId));
-  const events = await db.select().from(taskEvents).where(eq(taskEvents.taskId, taskId)).orderBy(asc(taskEvents.id));
+  // Status changes only (a SUCCEEDED task's outputs archived is an event of its own type).
+  const events = await db
+    .select()
+    .from(taskEvents)
+    .where(and(eq(taskEvents.taskId, taskId), eq(taskEvents.type, 'STATUS_CHANGED')))
+    .orderBy(asc(taskEvents.id));
   return { task, events };
 }
 

@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:net';
 import { tasks } from '@clipwire/schema/tables';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MediaStore } from '../src/media/store.js';
 import { CREATE_AVATAR, fixture, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
@@ -32,7 +31,7 @@ describe('/media links', () => {
   it('serve stored inputs only with a valid, unexpired signature', async () => {
     await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId: 'media-1' } });
     const id = await storedImageId('media-1');
-    const media = await MediaStore.open(stack.app.db.db);
+    const media = stack.app.services.media;
 
     const ok = await fetch(`${stack.url}${media.signedPath(id)}`);
     expect(ok.status).toBe(200);

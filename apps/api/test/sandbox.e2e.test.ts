@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeMedia } from '../src/media/probe.js';
 import { CREATE_AVATAR, CREATE_SOUND, fixture, startStack, type Stack } from './support/stack.js';
+import { ENGINE_ONLY } from './resilience/resilience-support.js';
 
 /*
  * The sandbox behaves like the real thing: outputs as long as their inputs (so a chained flow that
@@ -12,7 +13,9 @@ import { CREATE_AVATAR, CREATE_SOUND, fixture, startStack, type Stack } from './
 let stack: Stack;
 beforeAll(async () => {
   // Kling tasks are read back after 1 s without callbacks (instead of 5 s): LOST_CALLBACK ends by polling.
-  stack = await startStack({ engine: { callbackGraceMs: 1000 } });
+  // The simulator's own behaviour is under test: its links stay the outputs' links (no archive copy,
+  // which test/outputs/ covers), so a chained task reads the simulator's file.
+  stack = await startStack({ engine: { callbackGraceMs: 1000 }, env: { ...ENGINE_ONLY } });
 });
 afterAll(() => stack?.stop());
 

@@ -113,6 +113,8 @@ afterAll(async () => {
   await receiver?.stop();
 });
 
+const EVENTS_OF = 'query ($id: ID!) { task(id: $id) { events { edges { node { cursor type } } } } }';
+
 const deliveriesOf = async (id: string, key?: string) =>
   (await stack.gql(DELIVERIES, { taskId: id, first: 50 }, key)).data!.webhookDeliveries.edges.map((e: any) => e.node);
 
@@ -143,7 +145,16 @@ describe('webhook deliveries', () => {
     expect(retrying.url).toBe(`${receiver.origin}/flaky`);
     expect(retrying.eventType).toBe('task.updated');
 
-    const final = await stack.waitForFinal(taskId, 'events { edges { node { cursor } } }');
+    await stack.waitForFinal(taskId, 'status');
+    // The last event: the outputs archived (after SUCCEEDED).
+    const final = await eventually(
+      async () => {
+        const task = (await stack.gql(EVENTS_OF, { id: taskId })).data!.task;
+        return task.events.edges.some((e: any) => e.node.type === 'OUTPUTS_ARCHIVED') ? task : null;
+      },
+      20_000,
+      'the outputs archived',
+    );
     // Every event delivered (one delivery each), in order; the first after two failures.
     const events = final.events.edges.length as number;
     expect(events).toBeGreaterThanOrEqual(3);

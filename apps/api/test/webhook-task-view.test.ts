@@ -12,7 +12,9 @@ import { NO_API_RATE_LIMIT, startReceiver, type WebhookReceiver } from './resili
 
 /** Every field of the webhook body's task, selected over GraphQL. */
 const PUBLIC_TASK_FIELDS = `id kind provider model status statusMessage progress externalTaskId providerTaskId
-  videos { id url watermarkUrl durationSeconds } audios { id mp3Url wavUrl mp3DurationSeconds wavDurationSeconds }
+  videos { id url watermarkUrl durationSeconds providerUrl providerWatermarkUrl providerUrlExpiresAt archiveStatus }
+  audios { id mp3Url wavUrl mp3DurationSeconds wavDurationSeconds providerUrl providerMp3Url providerWavUrl
+    providerUrlExpiresAt archiveStatus }
   error { code message providerCode } cost { units } createdAt updatedAt completedAt`;
 const TASK = `query ($id: ID!) { task(id: $id) { ${PUBLIC_TASK_FIELDS} events { edges { node { cursor status } } } } }`;
 
@@ -34,7 +36,8 @@ describe('webhook task payload', () => {
     const id = created.data!.createAvatarVideo.id as string;
     await stack.waitForFinal(id, 'status');
     const delivered = () => receiver.on('/view').filter((d) => d.answered < 300);
-    await eventually(async () => (delivered().length === 4 ? true : null), 10_000, 'every event delivered');
+    // Four status changes, then the outputs archived.
+    await eventually(async () => (delivered().length === 5 ? true : null), 10_000, 'every event delivered');
 
     // As a provider that reports no progress leaves it; then the SUCCEEDED event delivered again.
     await stack.app.db.db
@@ -42,7 +45,8 @@ describe('webhook task payload', () => {
       .set({ progress: null })
       .where(eq(tasks.id, uuidOf(id)));
     const { task: graphql } = (await stack.gql(TASK, { id })).data!;
-    const succeeded = graphql.events.edges.find((e: any) => e.node.status === 'SUCCEEDED').node;
+    // The last SUCCEEDED event (the outputs archived), delivered again.
+    const succeeded = graphql.events.edges.findLast((e: any) => e.node.status === 'SUCCEEDED').node;
     const log = await stack.gql(
       'query ($id: ID!) { webhookDeliveries(taskId: $id) { edges { node { id event { cursor } } } } }',
       { id },
@@ -50,10 +54,11 @@ describe('webhook task payload', () => {
     const first = log.data!.webhookDeliveries.edges.find((e: any) => e.node.event.cursor === succeeded.cursor).node;
     const again = await stack.gql('mutation ($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }', { id: first.id });
     expect(again.data?.redeliverWebhook?.id, JSON.stringify(again)).toBeDefined();
-    await eventually(async () => (delivered().length === 5 ? true : null), 10_000, 'the redelivery');
+    await eventually(async () => (delivered().length === 6 ? true : null), 10_000, 'the redelivery');
 
     const body = delivered().at(-1)!.json;
-    expect(body.data.event.status).toBe('SUCCEEDED');
+    expect(body.data.event).toMatchObject({ status: 'SUCCEEDED', type: 'OUTPUTS_ARCHIVED' });
+    expect(body.data.task.videos[0].archiveStatus).toBe('ARCHIVED');
     const { events: _events, ...fields } = graphql;
     expect(fields.progress).toBe(1);
     expect(body.data.task.progress).toBe(fields.progress);

@@ -14,6 +14,13 @@ export const TASK_EVENT_SOURCES = ['API', 'CALLBACK', 'POLL', 'SYSTEM'] as const
 export type TaskEventSource = (typeof TASK_EVENT_SOURCES)[number];
 
 /**
+ * What an event records: a status change, or (after SUCCEEDED, the status unchanged) the outcome of
+ * copying the task's outputs into storage.
+ */
+export const TASK_EVENT_TYPES = ['STATUS_CHANGED', 'OUTPUTS_ARCHIVED', 'OUTPUTS_ARCHIVE_FAILED'] as const;
+export type TaskEventType = (typeof TASK_EVENT_TYPES)[number];
+
+/**
  * Status only ever moves up this ladder. All terminal statuses share the top rung, so once a
  * task is terminal nothing moves it again.
  */
@@ -35,11 +42,51 @@ export function statusesBefore(to: TaskStatus): TaskStatus[] {
   return TASK_STATUSES.filter((s) => RANK[s] < RANK[to]);
 }
 
+/**
+ * Where an output is in Clipwire's storage: PENDING until the archive job copied it, ARCHIVED (its
+ * links are then Clipwire's), FAILED (the provider's link could not be copied while it lived),
+ * DELETED (removed by the retention policy or with its task: Clipwire's links answer 410 Gone).
+ */
+export const ARCHIVE_STATUSES = ['PENDING', 'ARCHIVED', 'FAILED', 'DELETED'] as const;
+export type ArchiveStatus = (typeof ARCHIVE_STATUSES)[number];
+
+/** The link fields of the outputs: each is one file the provider serves. */
+export type OutputLinkField = 'url' | 'watermarkUrl' | 'mp3Url' | 'wavUrl';
+
+/** One output file copied into storage. */
+export interface ArchivedFile {
+  /** The object's key in the store (under outputs/{tenantId}/{taskId}/). */
+  key: string;
+  /** Clipwire's link to it (signed, does not expire; answers 410 once the object is deleted). */
+  url: string;
+  sizeBytes: number;
+  /** Hex SHA-256 of the bytes. */
+  sha256: string;
+  contentType: string;
+}
+
+/** The archive state of one output (a video, or an audio in its formats). */
+export interface OutputArchive {
+  status: ArchiveStatus;
+  /** The copies made so far, by link field: a resumed archive job skips these. */
+  files: Partial<Record<OutputLinkField, ArchivedFile>>;
+  /** Why it FAILED. */
+  error?: string;
+}
+
+/**
+ * A video as the provider reported it: `url` and `watermarkUrl` are always the provider's links (what
+ * clients see depends on `archive`, see the API's tasks/public.ts).
+ */
 export interface TaskVideo {
   id: string;
   url: string;
   watermarkUrl: string | null;
   durationSeconds: number | null;
+  /** When the provider deletes its links, as documented (ISO time; absent when undocumented). */
+  providerUrlExpiresAt?: string | null;
+  /** Absent when archiving was off when the task succeeded (or the task predates it). */
+  archive?: OutputArchive;
 }
 
 export interface TaskAudio {
@@ -48,11 +95,15 @@ export interface TaskAudio {
   wavUrl: string | null;
   mp3DurationSeconds: number | null;
   wavDurationSeconds: number | null;
+  providerUrlExpiresAt?: string | null;
+  archive?: OutputArchive;
 }
 
 export interface TaskOutput {
   videos: TaskVideo[];
   audios: TaskAudio[];
+  /** The task's archive as a whole: what the archive job and the retention sweep look at. */
+  archive?: { status: ArchiveStatus; archivedAt?: string; deletedAt?: string };
 }
 
 export interface TaskErrorInfo {

@@ -14,11 +14,15 @@ import { schemaSdl } from '../graphql/schema.js';
 import { GRAPHQL_PATH, type Yoga } from '../graphql/yoga.js';
 import type { Logger } from '../logger.js';
 import type { MediaStore } from '../media/store.js';
+import type { OutputLinks } from '../outputs/links.js';
+import { serveArchivedOutput } from '../outputs/route.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import type { Metrics } from '../metrics.js';
 import { providerForSlug } from '../providers/registry.js';
 import type { PubSubHandle } from '../pubsub.js';
 import { MAX_CALLBACK_BYTES, type TaskService } from '../tasks/service.js';
 import { BodyTooLargeError, readBody } from './body.js';
+import { serveMedia } from './media.js';
 import type { RequestHandler } from './metrics.js';
 import { isLoopback, sendGraphQLError } from './respond.js';
 import { serveStatic } from './static.js';
@@ -34,6 +38,8 @@ export interface RouterOptions {
   admit: Admit;
   tasks: TaskService;
   media: MediaStore;
+  objects: ObjectStore;
+  outputLinks: OutputLinks;
   db: DatabaseHandle;
   bus: PubSubHandle;
   /** Set on the first sandbox start: the key of the bootstrap tenant. */
@@ -117,6 +123,8 @@ export function createRouter(options: RouterOptions): RequestListener {
     const mediaPath = MEDIA_PATH.exec(path);
     if (mediaPath && (method === 'GET' || method === 'HEAD'))
       return serveMedia(options.media, mediaPath[1]!, req, res, method);
+    if (path.startsWith('/outputs/') && (method === 'GET' || method === 'HEAD'))
+      return serveArchivedOutput(options.objects, options.outputLinks, path, req, res);
     if (path === '/console/config.json')
       return sendJson(res, 200, await consoleConfig(config, options.sandboxApiKey, req));
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
@@ -145,28 +153,6 @@ export function createRouter(options: RouterOptions): RequestListener {
       else res.destroy();
     });
   };
-}
-
-/** Stored inputs, for providers that only take URLs: the link is signed and expires. */
-async function serveMedia(
-  media: MediaStore,
-  id: string,
-  req: IncomingMessage,
-  res: ServerResponse,
-  method: string,
-): Promise<void> {
-  const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
-  const verdict = media.verify(id, query.get('exp'), query.get('sig'));
-  if (verdict !== 'ok') return sendJson(res, 403, { error: verdict === 'expired' ? 'link expired' : 'invalid link' });
-  const object = await media.get(id);
-  if (!object) return sendJson(res, 404, { error: 'not found' });
-  res.writeHead(200, {
-    'content-type': object.mime,
-    'content-length': object.sizeBytes,
-    'cache-control': 'private, max-age=3600',
-    'x-content-type-options': 'nosniff',
-  });
-  res.end(method === 'HEAD' ? undefined : object.bytes);
 }
 
 /**
@@ -200,5 +186,6 @@ function routeLabel(path: string): string {
     return providerForSlug(slug) ? `/callbacks/${slug}` : '/callbacks/other';
   }
   if (path.startsWith('/media/')) return '/media';
+  if (path.startsWith('/outputs/')) return '/outputs';
   return 'static';
 }

@@ -18,6 +18,14 @@ export interface NewJob {
   runAt?: Date;
 }
 
+/** Jobs a change queues by a SELECT over its CTEs: see JobQueue.insertSelect. */
+export interface JobSelect {
+  queue: QueueName;
+  payload: SQL;
+  groupKey: SQL | null;
+  from: SQL;
+}
+
 /** Not leased, or its lease ran out. */
 const free = () => or(isNull(jobs.lockedUntil), lt(jobs.lockedUntil, sql`now()`));
 /** Not waiting behind an earlier job of its group. */
@@ -92,14 +100,19 @@ export class JobQueue {
   }
 
   /**
-   * A data-modifying SQL that queues a `queue` job per row of `from`, for a CTE of a larger statement
-   * (a change and the jobs it calls for, written at once). Returns a row per job, and notifies the
+   * A data-modifying SQL that queues, for each spec, a `queue` job per row of its `from` (one INSERT:
+   * a CTE may hold only one), for a CTE of a larger statement (a change and the jobs it calls for,
+   * written at once). Returns a row per job, and notifies the
    * other processes like `enqueue` (NOTIFY is delivered at commit, once per transaction); call
    * `nudge` after it commits.
    */
-  insertSelect(queue: QueueName, spec: { payload: SQL; groupKey: SQL | null; from: SQL }): SQL {
+  insertSelect(specs: readonly JobSelect[]): SQL {
+    const selects = sql.join(
+      specs.map((s) => sql`select ${s.queue}::text, ${s.payload}, ${s.groupKey}::text from ${s.from}`),
+      sql` union all `,
+    );
     return sql`insert into ${jobs} (queue, payload, group_key)
-      select ${queue}, ${spec.payload}, ${spec.groupKey} from ${spec.from}
+      ${selects}
       returning ${this.queuedSql(sql`${jobs.queue}`)} as queued`;
   }
 

@@ -15,13 +15,17 @@ export type MediaFetchErrorCode =
   | 'NETWORK';
 
 export class MediaFetchError extends Error {
+  /** The HTTP status of an HTTP_STATUS error. */
+  readonly status: number | undefined;
+
   constructor(
     readonly code: MediaFetchErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; status?: number },
   ) {
     super(message, options);
     this.name = 'MediaFetchError';
+    this.status = options?.status;
   }
 }
 

@@ -18,7 +18,9 @@
  * The address and URL policy is in fetch-policy.ts, the connecting Agent in safe-agent.ts; this module
  * re-exports both and does the download itself.
  */
-import { request } from 'undici';
+import { type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type Dispatcher, request } from 'undici';
 import { MediaFetchError, redactUrl, validateFetchUrl } from './fetch-policy.js';
 import { SafeAgent } from './safe-agent.js';
 
@@ -74,23 +76,38 @@ function parseLength(v: string | undefined): number | undefined {
   return Number(v.trim());
 }
 
-export async function safeFetch(input: string | URL, opts: SafeFetchOptions): Promise<SafeFetchResult> {
-  const { dispatcher, maxBytes, timeoutMs, maxRedirects = 3, rangeBytes } = opts;
+/** A response after the redirects: 2xx, its body not yet read. */
+interface OpenedResponse {
+  url: URL;
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+}
+
+/**
+ * GETs `input` through the safe dispatcher, following at most `maxRedirects` redirects (each target
+ * checked again), and answers the first 2xx response with its body unread; any other status is
+ * HTTP_STATUS. Errors are MediaFetchErrors (TIMEOUT once `timeout` fired).
+ */
+async function openSafe(
+  input: string | URL,
+  opts: { dispatcher: SafeAgent; signal: AbortSignal; timeout: AbortSignal; timeoutMs: number; maxRedirects: number },
+  headers: Record<string, string>,
+): Promise<OpenedResponse> {
+  const { dispatcher, signal, maxRedirects } = opts;
   if (!(dispatcher instanceof SafeAgent)) {
     throw new TypeError('safeFetch needs a dispatcher from createSafeDispatcher()');
   }
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
-  const limit = rangeBytes !== undefined ? Math.min(rangeBytes, maxBytes) : maxBytes;
-
   let url = validateFetchUrl(input, dispatcher.allowOrigins);
   try {
     for (let hop = 0; ; hop++) {
-      const headers: Record<string, string> = { 'accept-encoding': 'identity' };
-      if (rangeBytes !== undefined) headers.range = `bytes=0-${Math.max(0, limit - 1)}`;
-      const res = await request(url, { method: 'GET', dispatcher, signal, headers });
+      const res = await request(url, {
+        method: 'GET',
+        dispatcher,
+        signal,
+        headers: { 'accept-encoding': 'identity', ...headers },
+      });
       const status = res.statusCode;
-
       if (REDIRECTS.has(status)) {
         const location = header(res.headers, 'location');
         await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
@@ -114,71 +131,139 @@ export async function safeFetch(input: string | URL, opts: SafeFetchOptions): Pr
       }
       if (status < 200 || status > 299) {
         await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
-        throw new MediaFetchError('HTTP_STATUS', `${redactUrl(url)} answered HTTP ${status}`);
+        throw new MediaFetchError('HTTP_STATUS', `${redactUrl(url)} answered HTTP ${status}`, { status });
       }
-
-      const contentLength = parseLength(header(res.headers, 'content-length'));
-      let totalSize: number | undefined;
-      if (status === 206) {
-        const m = /\/(\d+)\s*$/.exec(header(res.headers, 'content-range') ?? '');
-        totalSize = m?.[1] !== undefined ? Number(m[1]) : undefined;
-      } else {
-        totalSize = contentLength;
-      }
-      if (rangeBytes === undefined && contentLength !== undefined && contentLength > maxBytes) {
-        res.body.destroy();
-        throw new MediaFetchError(
-          'TOO_LARGE',
-          `${redactUrl(url)} is ${contentLength} bytes, over the ${maxBytes}-byte limit`,
-        );
-      }
-
-      const chunks: Buffer[] = [];
-      let received = 0;
-      let cut = false;
-      for await (const chunk of res.body) {
-        const buf = chunk as Buffer;
-        if (received + buf.length > limit) {
-          if (rangeBytes === undefined) {
-            res.body.destroy();
-            throw new MediaFetchError('TOO_LARGE', `${redactUrl(url)} is over the ${maxBytes}-byte limit`);
-          }
-          chunks.push(buf.subarray(0, limit - received));
-          received = limit;
-          cut = true;
-          res.body.destroy();
-          break;
-        }
-        chunks.push(buf);
-        received += buf.length;
-      }
-      const bytes = Buffer.concat(chunks, received);
-      return {
-        finalUrl: url.href,
-        status,
-        contentType: header(res.headers, 'content-type'),
-        bytes,
-        ...(totalSize !== undefined ? { totalSize } : {}),
-        truncated: cut || (totalSize !== undefined && bytes.length < totalSize),
-      };
+      return { url, status, headers: res.headers, body: res.body };
     }
   } catch (err) {
-    if (err instanceof MediaFetchError) throw err;
-    if (timeout.aborted) {
-      throw new MediaFetchError('TIMEOUT', `fetching ${redactUrl(url)} took longer than ${timeoutMs} ms`, {
-        cause: err,
-      });
-    }
-    const code = (err as { code?: unknown }).code;
-    if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-      throw new MediaFetchError('TIMEOUT', `connecting to ${url.host} timed out`, { cause: err });
-    }
-    const cause = (err as { cause?: unknown }).cause;
-    if (cause instanceof MediaFetchError) throw cause;
-    throw new MediaFetchError(
-      'NETWORK',
-      `fetching ${redactUrl(url)} failed: ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err },
-    );
+    throw asFetchError(err, url, opts);
   }
+}
+
+function asFetchError(err: unknown, url: URL, opts: { timeout: AbortSignal; timeoutMs: number }): MediaFetchError {
+  if (err instanceof MediaFetchError) return err;
+  if (opts.timeout.aborted) {
+    return new MediaFetchError('TIMEOUT', `fetching ${redactUrl(url)} took longer than ${opts.timeoutMs} ms`, {
+      cause: err,
+    });
+  }
+  const code = (err as { code?: unknown }).code;
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new MediaFetchError('TIMEOUT', `connecting to ${url.host} timed out`, { cause: err });
+  }
+  const cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof MediaFetchError) return cause;
+  return new MediaFetchError(
+    'NETWORK',
+    `fetching ${redactUrl(url)} failed: ${err instanceof Error ? err.message : String(err)}`,
+    { cause: err },
+  );
+}
+
+/** Stops reading a body: undici reports its abort as an error, which nobody is left to hear. */
+function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+function signals(timeoutMs: number, outer?: AbortSignal) {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return { timeout, signal: outer ? AbortSignal.any([timeout, outer]) : timeout };
+}
+
+export async function safeFetch(input: string | URL, opts: SafeFetchOptions): Promise<SafeFetchResult> {
+  const { dispatcher, maxBytes, timeoutMs, maxRedirects = 3, rangeBytes } = opts;
+  const { timeout, signal } = signals(timeoutMs, opts.signal);
+  const limit = rangeBytes !== undefined ? Math.min(rangeBytes, maxBytes) : maxBytes;
+  const res = await openSafe(
+    input,
+    { dispatcher, signal, timeout, timeoutMs, maxRedirects },
+    rangeBytes !== undefined ? { range: `bytes=0-${Math.max(0, limit - 1)}` } : {},
+  );
+  const { url, status } = res;
+  try {
+    const contentLength = parseLength(header(res.headers, 'content-length'));
+    let totalSize: number | undefined;
+    if (status === 206) {
+      const m = /\/(\d+)\s*$/.exec(header(res.headers, 'content-range') ?? '');
+      totalSize = m?.[1] !== undefined ? Number(m[1]) : undefined;
+    } else {
+      totalSize = contentLength;
+    }
+    if (rangeBytes === undefined && contentLength !== undefined && contentLength > maxBytes) {
+      discard(res.body);
+      throw new MediaFetchError(
+        'TOO_LARGE',
+        `${redactUrl(url)} is ${contentLength} bytes, over the ${maxBytes}-byte limit`,
+      );
+    }
+
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let cut = false;
+    for await (const chunk of res.body) {
+      const buf = chunk as Buffer;
+      if (received + buf.length > limit) {
+        if (rangeBytes === undefined) {
+          discard(res.body);
+          throw new MediaFetchError('TOO_LARGE', `${redactUrl(url)} is over the ${maxBytes}-byte limit`);
+        }
+        chunks.push(buf.subarray(0, limit - received));
+        received = limit;
+        cut = true;
+        discard(res.body);
+        break;
+      }
+      chunks.push(buf);
+      received += buf.length;
+    }
+    const bytes = Buffer.concat(chunks, received);
+    return {
+      finalUrl: url.href,
+      status,
+      contentType: header(res.headers, 'content-type'),
+      bytes,
+      ...(totalSize !== undefined ? { totalSize } : {}),
+      truncated: cut || (totalSize !== undefined && bytes.length < totalSize),
+    };
+  } catch (err) {
+    throw asFetchError(err, url, { timeout, timeoutMs });
+  }
+}
+
+export interface SafeStream {
+  finalUrl: string;
+  contentType: string | undefined;
+  /** Content-Length, when the server sent one. */
+  sizeBytes: number | undefined;
+  /** The body; it fails with TOO_LARGE as soon as more than `maxBytes` arrived, TIMEOUT past `timeoutMs`. */
+  body: Readable;
+}
+
+/**
+ * Like safeFetch, but the body is handed on as a stream (to be written to storage without being held
+ * in memory), capped at `maxBytes`: refused at once when Content-Length says it is larger, failed
+ * mid-stream when more arrives.
+ */
+export async function safeStream(input: string | URL, opts: Omit<SafeFetchOptions, 'rangeBytes'>): Promise<SafeStream> {
+  const { dispatcher, maxBytes, timeoutMs, maxRedirects = 3 } = opts;
+  const { timeout, signal } = signals(timeoutMs, opts.signal);
+  const res = await openSafe(input, { dispatcher, signal, timeout, timeoutMs, maxRedirects }, {});
+  const { url } = res;
+  const sizeBytes = parseLength(header(res.headers, 'content-length'));
+  if (sizeBytes !== undefined && sizeBytes > maxBytes) {
+    discard(res.body);
+    throw new MediaFetchError('TOO_LARGE', `${redactUrl(url)} is ${sizeBytes} bytes, over the ${maxBytes}-byte limit`);
+  }
+  let received = 0;
+  const capped = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      received += chunk.length;
+      if (received > maxBytes)
+        done(new MediaFetchError('TOO_LARGE', `${redactUrl(url)} is over the ${maxBytes}-byte limit`));
+      else done(null, chunk);
+    },
+  });
+  pipeline(res.body, capped).catch((err: unknown) => capped.destroy(asFetchError(err, url, { timeout, timeoutMs })));
+  return { finalUrl: url.href, contentType: header(res.headers, 'content-type'), sizeBytes, body: capped };
 }

@@ -52,7 +52,11 @@ export function providerSettings(config: Config): ProviderSettings<unknown>[] {
 
 /** The sandbox simulator's options for every provider (keys, and signing secrets when configured). */
 export function simulatorOptions(config: Config): SimulatorOptions {
-  return Object.assign({}, ...Object.values(PROVIDER_SLICES).map((slice) => slice.simulator(config)));
+  const ttl = config.simulator.outputTtlSeconds;
+  return Object.assign(
+    ttl === undefined ? {} : { outputTtlSeconds: ttl },
+    ...Object.values(PROVIDER_SLICES).map((slice) => slice.simulator(config)),
+  );
 }
 
 /** The origins of the sandboxed providers: the only private addresses URL media may be fetched from. */

@@ -40,8 +40,6 @@ export interface TaskAdapter {
    * external_task_id). Where it cannot, an unknown outcome is never resent blindly.
    */
   readonly findsUnconfirmedCreates: boolean;
-  /** Whether `submit` sends every stored media object of the task inline (read with the claim, not one by one). */
-  readonly inlinesMedia?: boolean;
   submit(task: TaskRow, ctx: SubmitContext): Promise<ProviderReport>;
   /** The provider's view of the task; null when it has never seen it. */
   lookup(task: TaskRow): Promise<ProviderReport | null>;

@@ -11,11 +11,16 @@ import { Worker } from '../jobs/worker.js';
 import type { ContextServices } from '../graphql/yoga.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createSafeDispatcher } from '../media/safe-fetch.js';
+import { MediaLifecycle } from '../media/lifecycle.js';
 import { MediaStore } from '../media/store.js';
 import { Metrics } from '../metrics.js';
 import { AdapterRegistry, buildAdapterRegistry, sandboxOrigins } from '../providers/registry.js';
 import type { TaskAdapter } from '../providers/types.js';
 import { ProviderHealth } from '../providers/health.js';
+import { ARCHIVE_CHANGE_JOB, type ArchiveSettings, DEFAULT_ARCHIVE, OutputArchiver } from '../outputs/archiver.js';
+import { OutputLinks } from '../outputs/links.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { openObjectStore } from '../storage/open.js';
 import { createClipwirePubSub, type PubSubHandle } from '../pubsub.js';
 import { TenantFeeds } from '../tasks/feed.js';
 import { DEFAULT_ENGINE, type EngineSettings, TaskService } from '../tasks/service.js';
@@ -39,6 +44,8 @@ export interface AppOptions {
   maxGraphQLBodyBytes?: number;
   /** Adapters used instead of the configured providers' (tests drive the engine with a fake one). */
   adapters?: TaskAdapter[];
+  /** Overrides of the output archive's settings (tests shorten its retries). */
+  archive?: Partial<ArchiveSettings>;
 }
 
 /** Everything the API's surfaces (HTTP, GraphQL, WebSocket) are built on. */
@@ -54,6 +61,11 @@ export interface Services extends ContextServices {
   /** Set on the first sandbox start: the key of the bootstrap tenant. */
   sandboxApiKey: string | null;
   media: MediaStore;
+  /** Where media bytes live (task inputs, archived outputs). */
+  objects: ObjectStore;
+  /** Clipwire's signed links to archived outputs. */
+  outputLinks: OutputLinks;
+  archiver: OutputArchiver;
   jobs: JobQueue;
   /** In the worker and all roles: job workers, the poller and LISTEN for new jobs. */
   startWork(): Promise<void>;
@@ -79,7 +91,8 @@ export async function composeServices(options: AppOptions, url: () => string): P
   const metrics = new Metrics();
   const feeds = new TenantFeeds(pubsub, (tenantId, fn) => db.asTenant(tenantId, fn));
   const sandboxApiKey = isSandbox(config) ? await bootstrapSandboxTenant(db.db, config.dataDir, log) : null;
-  const media = await MediaStore.open(db.db, config.mediaUrlSecret);
+  const objects = await openObjectStore(config);
+  const media = await MediaStore.open(db.db, objects, config.mediaUrlSecret);
   const adapters = options.adapters
     ? new AdapterRegistry(options.adapters)
     : buildAdapterRegistry(config, { sandboxUrl: options.sandboxUrl, dispatcher: options.dispatcher });
@@ -112,17 +125,41 @@ export async function composeServices(options: AppOptions, url: () => string): P
     costEstimates: config.costEstimates,
     ...options.engine,
   };
+  const publicBaseUrl = () => config.publicBaseUrl ?? url();
+  const lifecycle = new MediaLifecycle(db.db, objects, jobs, log, config.inputRetentionDays);
   const tasks = new TaskService({
     db: db.db,
     pubsub,
     adapters,
     media,
+    lifecycle,
     jobs,
     health,
-    webhooks,
+    // A change queues its webhook and, when it leaves outputs to archive (SUCCEEDED), their archive job.
+    webhooks: {
+      changeJobs: { ...webhooks.changeJobs, jobs: jobs.insertSelect([webhooks.changeJobSpec, ARCHIVE_CHANGE_JOB]) },
+    },
     log,
-    publicBaseUrl: () => config.publicBaseUrl ?? url(),
+    publicBaseUrl,
     engine,
+    archiveOutputs: config.outputs.archive,
+  });
+  const outputLinks = new OutputLinks((value) => media.mac(value), publicBaseUrl);
+  const archiver = new OutputArchiver({
+    db: db.db,
+    store: objects,
+    jobs,
+    dispatcher: safeDispatcher,
+    links: outputLinks,
+    log,
+    changeJobs: webhooks.changeJobs,
+    publish: (task, eventId) => tasks.publish(task, eventId),
+    settings: {
+      ...DEFAULT_ARCHIVE,
+      maxBytes: config.outputs.maxBytes,
+      retentionDays: config.outputs.retentionDays,
+      ...options.archive,
+    },
   });
   // Two pools: refreshes (callbacks, polls) mostly wait on a provider round trip and come in
   // bursts, so they get their own, larger pool and never queue behind submissions or webhooks.
@@ -130,12 +167,22 @@ export async function composeServices(options: AppOptions, url: () => string): P
     submit: (j: JobRow, claim?: unknown) => tasks.submitJob(j, claim),
     refresh: (j: JobRow) => tasks.refreshJob(j),
     webhook: (j: JobRow) => webhooks.deliverJob(j),
+    archive: (j: JobRow) => archiver.archiveJob(j),
+    retention: (j: JobRow) => archiver.retentionJob(j),
+    maintenance: (j: JobRow) => lifecycle.job(j),
   };
   // A submission's claim also takes its slot, commits its attempt and reads its media: one transaction.
   const pool = { idleMs: config.poll.intervalMs, leaseMs: config.worker.leaseMs, steps: { submit: tasks.claimSubmit } };
   const workers = [
-    new Worker(jobs, handlers, { ...pool, queues: ['submit', 'webhook'], concurrency: config.worker.concurrency }, log),
+    new Worker(
+      jobs,
+      handlers,
+      { ...pool, queues: ['submit', 'webhook', 'maintenance'], concurrency: config.worker.concurrency },
+      log,
+    ),
     new Worker(jobs, handlers, { ...pool, queues: ['refresh'], concurrency: config.worker.concurrency * 4 }, log),
+    // Copies of outputs are long downloads: a pool of their own, so they never hold back the engine.
+    new Worker(jobs, handlers, { ...pool, queues: ['archive', 'retention'], concurrency: 4 }, log),
   ];
   let unlisten: (() => Promise<void>) | undefined;
   let stopRetention: (() => void) | undefined;
@@ -153,6 +200,9 @@ export async function composeServices(options: AppOptions, url: () => string): P
     feeds,
     sandboxApiKey,
     media,
+    objects,
+    outputLinks,
+    archiver,
     adapters,
     safeDispatcher,
     jobs,
@@ -165,8 +215,11 @@ export async function composeServices(options: AppOptions, url: () => string): P
       if (db.driver === 'pglite') await jobs.releaseAll();
       await tasks.pollRunningTasksNow();
       stopRetention = webhooks.startRetention(options.webhookRetentionSweepMs ?? WEBHOOK_RETENTION_SWEEP_MS);
+      // Media kept in the database before the object store are moved; retention runs hourly.
+      await lifecycle.schedule();
       for (const worker of workers) worker.start();
       tasks.startPolling(config.poll.intervalMs);
+      await archiver.scheduleRetention();
       unlisten = await db.listen?.(JOBS_CHANNEL, (payload) => jobs.onNotify(payload));
     },
     async stopWork() {
@@ -182,6 +235,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
       await webhookDispatcher.close();
       await bus.close();
       await db.close();
+      await objects.close();
     },
   };
 }

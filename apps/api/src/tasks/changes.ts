@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import type { AdapterRegistry } from '../providers/registry.js';
 import type { ProviderReport, TaskAdapter } from '../providers/types.js';
 import type { ClipwirePubSub } from '../pubsub.js';
+import { succeededOutput } from '../outputs/state.js';
 import { storable } from '../text.js';
 import type { RecentRows } from './recent-rows.js';
 import { transitionTask, type ChangeJobs, type TaskPatch, type Transition } from './transitions.js';
@@ -25,6 +26,8 @@ export interface TaskChangesDeps {
   jobs: JobQueue;
   webhooks: TaskChangeWebhooks;
   log: Logger;
+  /** ARCHIVE_OUTPUTS: a SUCCEEDED task's outputs are marked PENDING, which queues their archive job. */
+  archiveOutputs: boolean;
 }
 
 const TO_STATUS: Record<ProviderReport['status'], TaskStatus | null> = {
@@ -84,7 +87,12 @@ export class TaskChanges {
       providerTaskId: report.providerTaskId ?? task.providerTaskId,
       providerUpdatedAt: report.updatedAt,
       progress: report.progress,
-      ...(to === 'SUCCEEDED' ? { output: report.output, cost: report.cost } : {}),
+      ...(to === 'SUCCEEDED'
+        ? {
+            output: succeededOutput(report.output, task.provider, new Date(), this.deps.archiveOutputs),
+            cost: report.cost,
+          }
+        : {}),
       ...(to === 'FAILED'
         ? {
             cost: report.cost,
@@ -138,7 +146,14 @@ export class TaskChanges {
       `task ${task.status}`,
     );
     this.publish(result.task, result.event.id);
-    if (result.queuedJobs) this.deps.jobs.nudge(['webhook']);
+    if (result.queuedJobs) {
+      // Only the workers of what was queued: a claim that finds nothing is a transaction too.
+      const archive = task.status === 'SUCCEEDED' && task.output.archive?.status === 'PENDING';
+      this.deps.jobs.nudge([
+        ...(task.webhookUrl ? (['webhook'] as const) : []),
+        ...(archive ? (['archive'] as const) : []),
+      ]);
+    }
     return result.task;
   }
 

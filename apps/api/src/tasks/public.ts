@@ -1,3 +1,4 @@
+import type { ArchiveStatus, OutputArchive, OutputLinkField, TaskAudio, TaskVideo } from '@clipwire/schema';
 import type { TaskEventRow, TaskRow } from '@clipwire/schema/tables';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 
@@ -21,8 +22,9 @@ export function taskView(task: TaskRow): TaskView {
       progress: task.progress ?? (task.status === 'SUCCEEDED' ? 1 : null),
       externalTaskId: task.externalTaskId,
       providerTaskId: task.providerTaskId,
-      videos: task.output.videos,
-      audios: task.output.audios,
+      // An erased task's (deleteTask) stored outputs are gone with it.
+      videos: task.output.videos.map((v) => videoView(v, task.erasedAt !== null)),
+      audios: task.output.audios.map((a) => audioView(a, task.erasedAt !== null)),
       error: task.error,
       cost: task.cost,
       createdAt: task.createdAt,
@@ -46,13 +48,82 @@ export interface TaskView {
   progress: number | null;
   externalTaskId: string | null;
   providerTaskId: string | null;
-  videos: TaskRow['output']['videos'];
-  audios: TaskRow['output']['audios'];
+  videos: VideoView[];
+  audios: AudioView[];
   error: TaskRow['error'];
   cost: TaskRow['cost'];
   createdAt: Date;
   updatedAt: Date;
   completedAt: Date | null;
+}
+
+/** What every output shows of its archive: the provider's links and how long they live, and the archive's status. */
+interface ArchiveView {
+  providerUrlExpiresAt: string | null;
+  /** Null when Clipwire does not keep the output (ARCHIVE_OUTPUTS was off when the task succeeded). */
+  archiveStatus: ArchiveStatus | null;
+}
+
+export interface VideoView extends ArchiveView {
+  id: string;
+  /** Clipwire's copy once ARCHIVED (and after it was DELETED: the link then answers 410), else the provider's. */
+  url: string;
+  watermarkUrl: string | null;
+  durationSeconds: number | null;
+  providerUrl: string;
+  providerWatermarkUrl: string | null;
+}
+
+export interface AudioView extends ArchiveView {
+  id: string;
+  mp3Url: string | null;
+  wavUrl: string | null;
+  mp3DurationSeconds: number | null;
+  wavDurationSeconds: number | null;
+  /** The provider's main link (its MP3, else its WAV). */
+  providerUrl: string | null;
+  providerMp3Url: string | null;
+  providerWavUrl: string | null;
+}
+
+/** The link clients get for one field: Clipwire's copy once the output is archived, else the provider's. */
+function shown(archive: OutputArchive | undefined, field: OutputLinkField, providerUrl: string | null): string | null {
+  const copied = archive && (archive.status === 'ARCHIVED' || archive.status === 'DELETED');
+  return (copied ? archive.files[field]?.url : undefined) ?? providerUrl;
+}
+
+function archiveView(output: TaskVideo | TaskAudio, erased: boolean): ArchiveView {
+  const status = output.archive?.status ?? null;
+  return {
+    providerUrlExpiresAt: output.providerUrlExpiresAt ?? null,
+    archiveStatus: erased && status === 'ARCHIVED' ? 'DELETED' : status,
+  };
+}
+
+function videoView(v: TaskVideo, erased: boolean): VideoView {
+  return {
+    id: v.id,
+    url: shown(v.archive, 'url', v.url) ?? v.url,
+    watermarkUrl: shown(v.archive, 'watermarkUrl', v.watermarkUrl),
+    durationSeconds: v.durationSeconds,
+    providerUrl: v.url,
+    providerWatermarkUrl: v.watermarkUrl,
+    ...archiveView(v, erased),
+  };
+}
+
+function audioView(a: TaskAudio, erased: boolean): AudioView {
+  return {
+    id: a.id,
+    mp3Url: shown(a.archive, 'mp3Url', a.mp3Url),
+    wavUrl: shown(a.archive, 'wavUrl', a.wavUrl),
+    mp3DurationSeconds: a.mp3DurationSeconds,
+    wavDurationSeconds: a.wavDurationSeconds,
+    providerUrl: a.mp3Url ?? a.wavUrl,
+    providerMp3Url: a.mp3Url,
+    providerWavUrl: a.wavUrl,
+    ...archiveView(a, erased),
+  };
 }
 
 /** The task in a webhook body: its view, with times as ISO strings (as GraphQL's DateTime gives them). */
@@ -73,6 +144,7 @@ export function publicEvent(event: TaskEventRow) {
     status: event.status,
     message: event.message,
     source: event.source,
+    type: event.type,
     occurredAt: event.occurredAt.toISOString(),
   };
 }

@@ -7,7 +7,8 @@ import type { Database } from '../db/client.js';
 import { DuplicateExternalTaskIdError, ProviderRejectedError } from '../errors.js';
 import type { ClaimStep, JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
-import type { MediaStore } from '../media/store.js';
+import type { MediaLifecycle } from '../media/lifecycle.js';
+import type { MediaStore, StoredUpload } from '../media/store.js';
 import type { ProviderHealth } from '../providers/health.js';
 import type { AdapterRegistry } from '../providers/registry.js';
 import type { ClipwirePubSub } from '../pubsub.js';
@@ -33,11 +34,15 @@ export interface TaskServiceDeps {
   pubsub: ClipwirePubSub;
   adapters: AdapterRegistry;
   media: MediaStore;
+  /** Retention and erasure of stored media. */
+  lifecycle: MediaLifecycle;
   jobs: JobQueue;
   health: ProviderHealth;
   /** What changes need from webhooks (the WebhookService: the jobs each change queues). */
   webhooks: TaskChangeWebhooks;
   log: Logger;
+  /** ARCHIVE_OUTPUTS: succeeded tasks' outputs are copied into storage by the archive job. */
+  archiveOutputs: boolean;
   /** Where providers reach us: callbacks and /media links are built on it. */
   publicBaseUrl: () => string;
   engine: EngineSettings;
@@ -62,6 +67,11 @@ export class TaskService {
     this.claimSubmit = this.submission.claim;
   }
 
+  /** Tells subscribers about a change committed outside the engine (the output archive's), remembering its row. */
+  publish(task: TaskRow, eventId: number): void {
+    this.changes.publish(task, eventId);
+  }
+
   /** Commits the task PENDING with its first event, its stored media and its submission job. */
   async create(
     principal: Principal,
@@ -79,6 +89,8 @@ export class TaskService {
       );
     }
     const id = randomUUID();
+    // The bytes go to the object store first; the rows that name them commit with the task.
+    const stored = await this.storeUploads(principal.tenantId, draft);
     try {
       const { task, event, queuedJobs } = await insertTask(
         this.deps.db,
@@ -94,8 +106,7 @@ export class TaskService {
             },
             this.deps.engine.costEstimates,
           );
-          const mediaIds = [];
-          for (const upload of draft.uploads) mediaIds.push(await this.deps.media.put(tx, principal.tenantId, upload));
+          for (const upload of stored) await this.deps.media.record(tx, principal.tenantId, id, upload);
           await this.deps.jobs.enqueue(tx, { queue: 'submit', payload: { taskId: id }, dedupeKey: `submit:${id}` });
           crashPoint('create:before-commit');
           return {
@@ -109,7 +120,10 @@ export class TaskService {
             externalTaskId: draft.externalTaskId,
             inputFingerprint: draft.fingerprint,
             input: draft.input,
-            providerRequest: resolveUploads(draft.request, mediaIds),
+            providerRequest: resolveUploads(
+              draft.request,
+              stored.map((u) => u.id),
+            ),
             webhookUrl: draft.webhookUrl,
             costEstimate: String(costEstimate),
           };
@@ -131,6 +145,8 @@ export class TaskService {
       );
       return task;
     } catch (error) {
+      // Nothing refers to the objects written for a create that did not commit.
+      await this.deps.media.discard(stored);
       if (draft.externalTaskId === null || !isUniqueViolation(error)) throw error;
       // The same create again (a client retrying after a lost answer): the task it made. Another
       // input under the same externalTaskId: a duplicate, naming the task that has it.
@@ -138,6 +154,18 @@ export class TaskService {
       if (existing && existing.inputFingerprint === draft.fingerprint) return existing;
       throw new DuplicateExternalTaskIdError(draft.externalTaskId, existing);
     }
+  }
+
+  /** Writes a draft's uploads to the object store, together; on any failure removes those written. */
+  private async storeUploads(tenantId: string, draft: TaskDraft): Promise<StoredUpload[]> {
+    const results = await Promise.allSettled(draft.uploads.map((u) => this.deps.media.upload(tenantId, u)));
+    const stored = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      await this.deps.media.discard(stored);
+      throw failed.reason;
+    }
+    return stored;
   }
 
   /**
@@ -210,6 +238,18 @@ export class TaskService {
       (await this.changes.apply({ taskId, to: 'CANCELED', source: 'API', message })) ??
       (await findTaskById(this.deps.db, taskId))
     );
+  }
+
+  /**
+   * Right to erasure: the task's stored media (inputs and archived outputs) are deleted now and the task
+   * is marked erased; a task not final is canceled first, as cancelTask does. The row and its events
+   * stay (feeds and webhooks keep their history). Null for an unknown id.
+   */
+  async erase(principal: Principal, taskId: string): Promise<TaskRow | null> {
+    const task = await this.cancel(principal, taskId);
+    if (!task) return null;
+    await this.deps.lifecycle.eraseTask(principal.tenantId, taskId);
+    return findTask(this.deps.db, principal.tenantId, { id: taskId });
   }
 
   /** Re-reads a task from its provider now. */

@@ -1,12 +1,12 @@
 import { ProviderError } from '@clipwire/providers';
 import type { Provider } from '@clipwire/schema';
-import type { JobRow, MediaObjectRow, TaskRow } from '@clipwire/schema/tables';
+import type { JobRow, TaskRow } from '@clipwire/schema/tables';
 import { crashPoint } from '../crash.js';
 import { generateSecret, sha256Hex } from '../crypto.js';
 import type { Database, Tx } from '../db/client.js';
 import type { ClaimStep, JobOutcome } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
-import type { MediaStore } from '../media/store.js';
+import type { MediaMeta, MediaStore } from '../media/store.js';
 import { CircuitOpenError, type ProviderHealth } from '../providers/health.js';
 import { CALLBACK_SLUGS, type AdapterRegistry } from '../providers/registry.js';
 import { neverReachedProvider, type ProviderReport, type SubmitContext, type TaskAdapter } from '../providers/types.js';
@@ -38,7 +38,8 @@ export interface SubmitClaim {
 
 interface SubmitAttempt {
   token: string;
-  media: Map<string, MediaObjectRow>;
+  /** The rows of the stored media the request names (their bytes are in the object store). */
+  media: Map<string, MediaMeta>;
 }
 
 const done: JobOutcome = { done: true };
@@ -73,7 +74,7 @@ export class Submission {
   /**
    * The submission job's ClaimStep, inside the claim's transaction: reads the task and, when it is to
    * be sent now, takes its slot, commits the attempt (with a fresh callback token's hash) and reads the
-   * media the provider takes inline. Claiming a submission is one transaction.
+   * rows of the media it names. Claiming a submission is one transaction.
    */
   readonly claim: ClaimStep = async (tx, job) => {
     const task = await findTaskById(tx, String(job.payload.taskId));
@@ -99,9 +100,8 @@ export class Submission {
     const admitted = await admit(tx, this.deps.engine, task, adapter, sha256Hex(token));
     if (admitted === 'gone') return done;
     if (admitted === 'busy') return busy(task.provider);
-    const media = adapter.inlinesMedia
-      ? await this.deps.media.getMany(tx, mediaIdsOf(admitted.providerRequest))
-      : new Map<string, MediaObjectRow>();
+    // Their rows: the storage keys the inline bytes are read from, or presigned URLs made for.
+    const media = await this.deps.media.getMany(tx, mediaIdsOf(admitted.providerRequest));
     return { task: admitted, attempt: { token, media } };
   }
 
@@ -230,11 +230,11 @@ export class Submission {
     const base = this.deps.publicBaseUrl();
     return {
       callbackUrl: adapter.callbacks ? `${base}/callbacks/${CALLBACK_SLUGS[task.provider]}/${attempt.token}` : null,
-      mediaUrl: async (id) => `${base}${this.deps.media.signedPath(id)}`,
+      mediaUrl: async (id) => this.deps.media.providerUrl(attempt.media.get(id), id, base),
       mediaBase64: async (id) => {
         const media = attempt.media.get(id) ?? (await this.deps.media.get(id));
         if (!media) throw new Error(`stored media ${id} of task ${task.id} is missing`);
-        return media.bytes.toString('base64');
+        return (await this.deps.media.bytes(media)).toString('base64');
       },
     };
   }

@@ -1,6 +1,12 @@
-import { isTerminalStatus, statusesBefore, type TaskEventSource, type TaskStatus } from '@clipwire/schema';
+import {
+  isTerminalStatus,
+  statusesBefore,
+  type TaskEventSource,
+  type TaskEventType,
+  type TaskStatus,
+} from '@clipwire/schema';
 import { taskEvents, tasks, tenants, type NewTaskRow, type TaskEventRow, type TaskRow } from '@clipwire/schema/tables';
-import { and, eq, getTableColumns, inArray, sql, type Placeholder, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, isNull, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import type { PgInsertValue } from 'drizzle-orm/pg-core';
 import type { Database, DbOrTx, Tx } from '../db/client.js';
 import { driverValues, fieldPlaceholders, identityOf, prepared, run } from '../db/prepared.js';
@@ -150,6 +156,25 @@ export function transitionStatement(db: DbOrTx, t: Transition, jobs: ChangeJobs)
   return { query, values };
 }
 
+/**
+ * Replaces a SUCCEEDED task's outputs (archiving them: the status stays), with an event of `type` and
+ * the jobs it calls for (its webhook): one statement, like a transition. Null when the task is not
+ * SUCCEEDED, or was erased (deleteTask) meanwhile.
+ */
+export async function outputChange(
+  db: DbOrTx,
+  change: { taskId: string; output: TaskRow['output']; type: TaskEventType; message: string },
+  jobs: ChangeJobs,
+): Promise<TransitionResult | null> {
+  const update = db
+    .update(tasks)
+    .set({ output: change.output, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
+    .where(and(eq(tasks.id, change.taskId), eq(tasks.status, 'SUCCEEDED'), isNull(tasks.erasedAt)))
+    .returning();
+  const event = { status: sql`t.status`, source: 'SYSTEM' as const, message: change.message, type: change.type };
+  return changeResult(await changeQuery(db, update.getSQL(), event, jobs));
+}
+
 /** The columns of a CTE that returns a table's rows, keyed as the table's. */
 function columnsOf<C extends Record<string, unknown>>(cte: object, columns: C): { [K in keyof C]: C[K] } {
   return Object.fromEntries(Object.keys(columns).map((key) => [key, (cte as Record<string, unknown>)[key]])) as {
@@ -169,13 +194,18 @@ function columnsOf<C extends Record<string, unknown>>(cte: object, columns: C): 
 function changeQuery(
   db: DbOrTx,
   change: SQL,
-  event: { status: TaskStatus | SQL; source: TaskEventSource | Placeholder; message: string | null | Placeholder },
+  event: {
+    status: TaskStatus | SQL;
+    source: TaskEventSource | Placeholder;
+    message: string | null | Placeholder;
+    type?: TaskEventType;
+  },
   jobs: ChangeJobs,
 ) {
   const t = db.$with('t', taskColumns).as(change);
   const e = db.$with('e', eventColumns).as(
-    sql`insert into ${taskEvents} (task_id, tenant_id, status, source, message)
-      select t.id, t.tenant_id, ${event.status}, ${event.source}, ${event.message} from t
+    sql`insert into ${taskEvents} (task_id, tenant_id, status, source, message, type)
+      select t.id, t.tenant_id, ${event.status}, ${event.source}, ${event.message}, ${event.type ?? 'STATUS_CHANGED'} from t
         cross join lateral (select pg_advisory_xact_lock(hashtext('clipwire:feed:' || t.tenant_id::text))) feed_lock
       returning *`,
   );

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { TaskEventType } from '@clipwire/schema';
 import {
   taskEvents,
   webhookDeliveries,
@@ -9,7 +10,7 @@ import {
 import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import { crashPoint } from '../crash.js';
 import type { Database } from '../db/client.js';
-import type { JobOutcome, JobQueue } from '../jobs/queue.js';
+import type { JobOutcome, JobQueue, JobSelect } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
 import { MediaFetchError, validateFetchUrl } from '../media/safe-fetch.js';
 import { publicEvent, publicTask } from '../tasks/public.js';
@@ -17,6 +18,13 @@ import { findTaskById } from '../tasks/repository.js';
 import type { ChangeJobs } from '../tasks/transitions.js';
 import { deleteDeliveriesBefore, findDelivery, recordAttempt } from './deliveries.js';
 import { sendSigned, type AttemptResult, type SendSettings } from './send.js';
+
+/** The body's `type` per event type: a status change, or the end of archiving the task's outputs. */
+const WEBHOOK_TYPES: Record<TaskEventType, string> = {
+  STATUS_CHANGED: 'task.updated',
+  OUTPUTS_ARCHIVED: 'task.outputs_archived',
+  OUTPUTS_ARCHIVE_FAILED: 'task.outputs_archive_failed',
+};
 
 /**
  * Delay before each retry of a failed delivery: quick at first, then hours apart, about 27 hours
@@ -59,17 +67,22 @@ export class WebhookService {
     private readonly settings: WebhookSettings,
   ) {
     // The delivery (CTE `w`) and its job, written by the change's own statement.
+    this.changeJobSpec = {
+      queue: 'webhook',
+      payload: sql`jsonb_build_object('deliveryId', w.id, 'eventId', e.id, 'taskId', w.task_id)`,
+      groupKey: sql`'webhook:' || w.task_id::text`,
+      from: sql`w cross join e`,
+    };
     this.changeJobs = {
       rows: sql`insert into ${webhookDeliveries} (tenant_id, task_id, event_id, url)
         select t.tenant_id, t.id, e.id, t.webhook_url from t cross join e where t.webhook_url is not null
         returning id, task_id`,
-      jobs: jobs.insertSelect('webhook', {
-        payload: sql`jsonb_build_object('deliveryId', w.id, 'eventId', e.id, 'taskId', w.task_id)`,
-        groupKey: sql`'webhook:' || w.task_id::text`,
-        from: sql`w cross join e`,
-      }),
+      jobs: jobs.insertSelect([this.changeJobSpec]),
     };
   }
+
+  /** The webhook job of a change as a SELECT, for a statement that queues other jobs too. */
+  readonly changeJobSpec: JobSelect;
 
   /**
    * The webhook job of a change, queued by the change's own statement (CTEs `t`, the task, and `e`,
@@ -105,7 +118,7 @@ export class WebhookService {
     const secrets = await this.activeSecrets(task.tenantId);
     const msgId = `evt_${event.id}`;
     const body = JSON.stringify({
-      type: 'task.updated',
+      type: WEBHOOK_TYPES[event.type],
       timestamp: new Date().toISOString(),
       data: { task: publicTask(task), event: publicEvent(event) },
     });

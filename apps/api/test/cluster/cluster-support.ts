@@ -187,6 +187,9 @@ export class Cluster {
       DIGITAL_HUMAN_BASE_URL: this.sim.url,
       ...(this.publicBaseUrl ? { PUBLIC_BASE_URL: this.publicBaseUrl } : {}),
       POLL_INTERVAL_MS: '500',
+      // The scale-out of the engine is under test: a task's events are its status changes (copying the
+      // outputs is tested in test/outputs/, and needs a store the processes share: S3).
+      ARCHIVE_OUTPUTS: 'false',
       // The tests poll and create many tasks with one key: per-key limits are not under test.
       API_RATE_LIMIT_PER_SECOND: '100000',
       API_RATE_LIMIT_BURST: '1000000',

@@ -117,6 +117,27 @@ describe('docker-compose.yml: a scaled-out Clipwire', () => {
     expect(services.redis?.image).toBe('redis:7');
   });
 
+  it('keeps media in MinIO: every Clipwire process that serves or works has its S3 settings and waits for the bucket', () => {
+    const minio = effectiveEnv(services.minio!);
+    const bucketJob = [services['minio-bucket']!.command ?? []].flat().join(' ');
+    for (const name of [...byRole('api'), ...byRole('worker')]) {
+      const env = effectiveEnv(services[name]!);
+      const storage = loadConfig(env).storage;
+      expect(storage.kind, name).toBe('s3');
+      if (storage.kind !== 's3') continue;
+      expect(new URL(storage.endpoint!).hostname, name).toBe('minio');
+      expect([storage.accessKeyId, storage.secretAccessKey], name).toEqual([
+        minio.MINIO_ROOT_USER,
+        minio.MINIO_ROOT_PASSWORD,
+      ]);
+      expect(storage.forcePathStyle, name).toBe(true);
+      // MinIO on the compose network is not reachable by providers: they get /media links.
+      expect(storage.presign, name).toBeNull();
+      expect(bucketJob).toContain(`local/${storage.bucket}`);
+      expect(dependsOn(services[name]!)['minio-bucket'], name).toBe('service_completed_successfully');
+    }
+  });
+
   it('applies the migrations once, in a one-shot CLIPWIRE_ROLE=migrate service (restart "no") that the Clipwire processes wait for', () => {
     expect(byRole('migrate')).toEqual(['migrate']);
     const migrate = services.migrate!;
@@ -139,8 +160,8 @@ describe('docker-compose.yml: a scaled-out Clipwire', () => {
 
   it('gives every long-running service a health check (the API ones on /readyz at their PORT)', () => {
     const longRunning = Object.keys(services).filter((name) => !oneShots.has(name));
-    expect(oneShots).toEqual(new Set(['migrate']));
-    expect(longRunning.sort()).toEqual(['api1', 'api2', 'lb', 'postgres', 'redis', 'simulator', 'worker']);
+    expect(oneShots).toEqual(new Set(['migrate', 'minio-bucket']));
+    expect(longRunning.sort()).toEqual(['api1', 'api2', 'lb', 'minio', 'postgres', 'redis', 'simulator', 'worker']);
     for (const name of longRunning) {
       const check = services[name]!.healthcheck;
       expect(check?.test, `${name} has no healthcheck`).toBeTruthy();

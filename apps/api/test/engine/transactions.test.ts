@@ -93,6 +93,9 @@ async function startApp(): Promise<App> {
     KLING_WEBHOOK_SECRET: SECRET,
     API_RATE_LIMIT_PER_SECOND: '1000',
     API_RATE_LIMIT_BURST: '1000',
+    // The engine's cost from create to SUCCEEDED; copying the outputs afterwards is the archive's
+    // (README, "Outputs kept after the provider deletes them").
+    ARCHIVE_OUTPUTS: 'false',
   });
   const app = await buildApp({ config });
   await app.start();

@@ -8,6 +8,7 @@ import { uuidOf } from '../support/ids.js';
 import { SANDBOX_KIE_API_KEY } from '../../src/config.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
 import {
+  ENGINE_ONLY,
   NO_API_RATE_LIMIT,
   observable,
   post,
@@ -115,7 +116,7 @@ describe('callbacks (KIE signed with an HMAC key, poll 1.5 s after submission)',
   beforeAll(async () => {
     stack = await startStack({
       kie: { hmacKey: KIE_HMAC_KEY },
-      env: { ...NO_API_RATE_LIMIT, KIE_WEBHOOK_HMAC_KEY: KIE_HMAC_KEY },
+      env: { ...NO_API_RATE_LIMIT, ...ENGINE_ONLY, KIE_WEBHOOK_HMAC_KEY: KIE_HMAC_KEY },
       engine: { callbackGraceMs: 1500 },
     });
   });
@@ -386,7 +387,7 @@ describe('Kling callbacks signed with KLING_WEBHOOK_SECRET (Standard Webhooks)',
   beforeAll(async () => {
     // No poll for 20 s: only a callback can move the task in this test.
     stack = await startStack({
-      env: { ...NO_API_RATE_LIMIT, KLING_WEBHOOK_SECRET: secret },
+      env: { ...NO_API_RATE_LIMIT, ...ENGINE_ONLY, KLING_WEBHOOK_SECRET: secret },
       engine: { callbackGraceMs: 20_000 },
     });
   });
@@ -464,7 +465,7 @@ describe('Kling callbacks from a simulator that signs them (sandbox with KLING_W
   beforeAll(async () => {
     // As `pnpm start` runs the sandbox when KLING_WEBHOOK_SECRET is set; no poll for 20 s.
     stack = await startStack({
-      env: { ...NO_API_RATE_LIMIT, KLING_WEBHOOK_SECRET: secret },
+      env: { ...NO_API_RATE_LIMIT, ...ENGINE_ONLY, KLING_WEBHOOK_SECRET: secret },
       kling: { webhookSecret: secret },
       engine: { callbackGraceMs: 20_000 },
     });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidOf } from '../support/ids.js';
 import { SANDBOX_KLING_API_KEY } from '../../src/config.js';
-import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
+import { CREATE_AVATAR, eventually, FAST_SIM_TIMING, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
 import {
   KIE_CREATE_PATH,
   KLING_AVATAR_PATH,
@@ -16,6 +16,7 @@ import {
   simGet,
   sleep,
   TASK_FIELDS,
+  ENGINE_ONLY,
   NO_API_RATE_LIMIT,
 } from './resilience-support.js';
 
@@ -60,8 +61,15 @@ describe('rate limits, Kling business codes and 5xx (through a recording proxy)'
     proxy = await startRecordingProxy();
     stack = await startStack({
       // 1102 below would otherwise hold new Kling tasks back for a minute (ProviderRejected).
-      engine: { retryBaseMs: RETRY_BASE_MS, retryMaxMs: RETRY_MAX_MS, accountRefusalMs: 0 },
-      env: { ...NO_API_RATE_LIMIT, KLING_BASE_URL: proxy.url, KIE_BASE_URL: proxy.url, KLING_CONCURRENCY: '2' },
+      // Attempts enough for a 1303 to be retried for as long as the holder below keeps Kling's only slot.
+      engine: { retryBaseMs: RETRY_BASE_MS, retryMaxMs: RETRY_MAX_MS, accountRefusalMs: 0, submitAttempts: 40 },
+      env: {
+        ...NO_API_RATE_LIMIT,
+        ...ENGINE_ONLY,
+        KLING_BASE_URL: proxy.url,
+        KIE_BASE_URL: proxy.url,
+        KLING_CONCURRENCY: '2',
+      },
     });
     proxy.setTarget(stack.sim.url);
   });
@@ -108,9 +116,13 @@ describe('rate limits, Kling business codes and 5xx (through a recording proxy)'
 
   it('Kling 1303 (parallel-task limit): retried with growing backoff until a slot frees, then succeeds', async () => {
     stack.sim.kling.setConcurrency(1);
+    // The holder keeps the only slot for 3 s, so the second task's first create is refused however
+    // slowly a loaded machine gets to it; the second task itself runs at the usual pace.
+    stack.sim.kling.setTiming({ processingAfterMs: 200, succeedAfterMs: 3000 });
     try {
       const holder = await createTask(stack, kling());
       await eventually(async () => stack.sim.kling.activeTasks() === 1, 5000, 'the holder to take the only Kling slot');
+      stack.sim.kling.setTiming(FAST_SIM_TIMING);
       const waiting = await createTask(stack, kling());
       const [a, b] = await Promise.all([
         stack.waitForFinal(holder.id, TASK_FIELDS),
@@ -134,6 +146,7 @@ describe('rate limits, Kling business codes and 5xx (through a recording proxy)'
       expect(creates.at(-1)!.answeredAt!).toBeGreaterThanOrEqual(holderAtKling.updated_at);
     } finally {
       stack.sim.kling.setConcurrency(Infinity);
+      stack.sim.kling.setTiming(FAST_SIM_TIMING);
     }
   });
 
@@ -246,7 +259,7 @@ describe('lost create responses (PROVIDER_TIMEOUT_MS=500, 30 s of simulated late
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({
-      env: { ...NO_API_RATE_LIMIT, PROVIDER_TIMEOUT_MS: '500' },
+      env: { ...NO_API_RATE_LIMIT, ...ENGINE_ONLY, PROVIDER_TIMEOUT_MS: '500' },
       breaker: { resetTimeoutMs: 1000, volumeThreshold: 5, errorThresholdPercentage: 50 },
     });
   });
@@ -322,7 +335,9 @@ describe('a Kling create that lands after Clipwire decided to resend it (PROVIDE
   let proxy: RecordingProxy;
   beforeAll(async () => {
     proxy = await startRecordingProxy();
-    stack = await startStack({ env: { ...NO_API_RATE_LIMIT, PROVIDER_TIMEOUT_MS: '500', KLING_BASE_URL: proxy.url } });
+    stack = await startStack({
+      env: { ...NO_API_RATE_LIMIT, ...ENGINE_ONLY, PROVIDER_TIMEOUT_MS: '500', KLING_BASE_URL: proxy.url },
+    });
     proxy.setTarget(stack.sim.url);
   });
   afterAll(async () => {

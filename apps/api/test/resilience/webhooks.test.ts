@@ -14,6 +14,7 @@ import {
   webhookHeaders,
   type Delivery,
   type WebhookReceiver,
+  ENGINE_ONLY,
   NO_API_RATE_LIMIT,
 } from './resilience-support.js';
 
@@ -39,7 +40,7 @@ beforeAll(async () => {
   stack = await startStack({
     webhookScheduleMs: SCHEDULE,
     // One Kling slot: a task holding it keeps the next one PENDING (for cancelTask).
-    env: { ...NO_API_RATE_LIMIT, WEBHOOK_ALLOW_ORIGINS: receiver.origin, KLING_CONCURRENCY: '1' },
+    env: { ...NO_API_RATE_LIMIT, ...ENGINE_ONLY, WEBHOOK_ALLOW_ORIGINS: receiver.origin, KLING_CONCURRENCY: '1' },
   });
 });
 afterAll(async () => {

@@ -60,10 +60,13 @@ export async function startStack(
     maxGraphQLBodyBytes?: number;
     /** The API's logger (tests that read the log pass one writing to memory). */
     log?: AppOptions['log'];
+    /** The simulator's output links stop working this long after their task finished. */
+    outputTtlSeconds?: number;
+    archive?: AppOptions['archive'];
   } = {},
 ): Promise<Stack> {
   const database: TestDatabase = await createTestDatabase();
-  const fast = { processingAfterMs: 300, succeedAfterMs: 700 };
+  const fast = FAST_SIM_TIMING;
   const sim = await startSimulator({
     kling: { apiKey: SANDBOX_KLING_API_KEY, timing: fast, videoToAudioTiming: fast, ...opts.kling },
     kie: {
@@ -76,6 +79,7 @@ export async function startStack(
       timing: { submittedAfterMs: 50, queuedAfterMs: 100, inProgressAfterMs: 300, finishAfterMs: 800 },
       ...opts.digitalHuman,
     },
+    ...(opts.outputTtlSeconds !== undefined ? { outputTtlSeconds: opts.outputTtlSeconds } : {}),
   });
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -104,6 +108,8 @@ export async function startStack(
     ...(opts.breaker ? { breaker: opts.breaker } : {}),
     ...(opts.maxGraphQLBodyBytes ? { maxGraphQLBodyBytes: opts.maxGraphQLBodyBytes } : {}),
     ...(opts.log ? { log: opts.log } : {}),
+    // Archive copies retried quickly (the simulator is on loopback).
+    archive: { retryBaseMs: 100, retryMaxMs: 1000, ...opts.archive },
   });
   const url = await app.start();
   // With a provider's credentials in `env` (LIVE) there is no sandbox tenant: the tests get a tenant of their own.
@@ -224,6 +230,9 @@ export function fixture(name: string): Buffer<ArrayBuffer> {
 }
 
 /** A real portrait and a real speech clip, sent inline as raw base64. */
+/** The simulator's Kling timing in test stacks: processing after 300 ms, done after 700 ms. */
+export const FAST_SIM_TIMING = { processingAfterMs: 300, succeedAfterMs: 700 };
+
 export const SAMPLE_INPUT = {
   image: { base64: readFileSync(join(fixturesDir, 'portrait-512x640.png')).toString('base64') },
   audio: { base64: readFileSync(join(fixturesDir, 'speech-3s.mp3')).toString('base64') },

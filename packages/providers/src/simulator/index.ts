@@ -6,9 +6,10 @@ import type { KlingSimControls, KlingSimOptions } from './kling/types.js';
 import { mountKie } from './kie/index.js';
 import type { KieSimControls, KieSimOptions } from './kie/types.js';
 import { mountDigitalHuman } from './digital-human/index.js';
+import { OutputLinks } from './output-links.js';
 import type { DigitalHumanSimControls, DigitalHumanSimOptions } from './digital-human/types.js';
 
-export { mediaDir, fixturesDir } from './media.js';
+export { mediaDir, fixturesDir, readMedia as simulatorMediaBytes } from './media.js';
 export type {
   KlingSimCapability,
   KlingSimControls,
@@ -53,6 +54,11 @@ export interface SimulatorOptions {
   kling?: KlingSimOptions;
   kie?: KieSimOptions;
   digitalHuman?: DigitalHumanSimOptions;
+  /**
+   * How long after a task finishes its output links keep working (every provider); after that they
+   * answer 410 Gone, as a provider's deleted output does. Default: forever.
+   */
+  outputTtlSeconds?: number;
 }
 
 export interface Simulator {
@@ -77,9 +83,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const router = new Router();
   let url = '';
   const base = () => url;
-  const kling = mountKling(router, opts.kling ?? {}, base);
-  const kie = mountKie(router, opts.kie ?? {}, base);
-  const digitalHuman = mountDigitalHuman(router, opts.digitalHuman ?? {}, base);
+  const links = new OutputLinks(opts.outputTtlSeconds === undefined ? undefined : opts.outputTtlSeconds * 1000);
+  const kling = mountKling(router, opts.kling ?? {}, base, links);
+  const kie = mountKie(router, opts.kie ?? {}, base, links);
+  const digitalHuman = mountDigitalHuman(router, opts.digitalHuman ?? {}, base, links);
   // Unknown paths answer in the shape of the provider that owns the prefix.
   router.otherwise((req, res) => {
     const path = req.url.pathname;

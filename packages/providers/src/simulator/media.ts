@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sendBytes, type SimHandler } from './server.js';
+import type { OutputLinks } from './output-links.js';
+import { sendJson, sendBytes, type SimHandler } from './server.js';
 import { mp3OfDuration, mp4OfDuration, wavOfDuration } from './synth.js';
 
 /** packages/providers/media: the committed sample output video(s) the simulator serves. */
@@ -66,15 +67,25 @@ export async function readMedia(file: string): Promise<Buffer> {
 
 /**
  * GET /media/<provider>/:file: the samples named in `types` (file → content type), and each made to
- * a length (`sizedFile`); others get `notFound`.
+ * a length (`sizedFile`); others get `notFound`; an expired or unsigned link (when outputs have a
+ * lifetime) is refused by `links`.
  */
-export function mediaRoute(types: Record<string, string>, notFound: (res: ServerResponse) => void): SimHandler {
+export function mediaRoute(
+  types: Record<string, string>,
+  notFound: (res: ServerResponse) => void,
+  links: OutputLinks,
+): SimHandler {
   return async (req, res) => {
     const file = req.params['file'] ?? '';
     const m = SIZED.exec(file);
     const type = types[sampleOf(file)];
     if (type === undefined || (m && (Number(m[2]) > MAX_SIZED_MS || Number(m[2]) === 0))) {
       notFound(res);
+      return;
+    }
+    const refusal = links.refusal(req);
+    if (refusal) {
+      sendJson(res, refusal.status, { error: refusal.message });
       return;
     }
     sendBytes(req, res, await readMedia(file), type);

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
-export const JOB_QUEUES = ['submit', 'refresh', 'webhook'] as const;
+export const JOB_QUEUES = ['submit', 'refresh', 'webhook', 'maintenance', 'archive', 'retention'] as const;
 export type JobQueue = (typeof JOB_QUEUES)[number];
 
 /**

@@ -1,5 +1,6 @@
-import { bigint, index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
-import type { TaskEventSource, TaskStatus } from '../domain.js';
+import { sql } from 'drizzle-orm';
+import { bigint, check, index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import type { TaskEventSource, TaskEventType, TaskStatus } from '../domain.js';
 import { tasks } from './tasks.js';
 import { tenants } from './tenants.js';
 
@@ -20,9 +21,15 @@ export const taskEvents = pgTable(
     status: text('status').$type<TaskStatus>().notNull(),
     message: text('message'),
     source: text('source').$type<TaskEventSource>().notNull(),
+    /** A status change, or the outcome of archiving the outputs (the status then stays SUCCEEDED). */
+    type: text('type').$type<TaskEventType>().notNull().default('STATUS_CHANGED'),
     occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('task_events_task_idx').on(t.taskId, t.id), index('task_events_tenant_idx').on(t.tenantId, t.id)],
+  (t) => [
+    index('task_events_task_idx').on(t.taskId, t.id),
+    index('task_events_tenant_idx').on(t.tenantId, t.id),
+    check('task_events_type_check', sql`${t.type} in ('STATUS_CHANGED', 'OUTPUTS_ARCHIVED', 'OUTPUTS_ARCHIVE_FAILED')`),
+  ],
 );
 
 export type TaskEventRow = typeof taskEvents.$inferSelect;

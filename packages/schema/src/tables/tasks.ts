@@ -72,6 +72,8 @@ export const tasks = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     submittedAt: timestamp('submitted_at', { withTimezone: true }),
     completedAt: timestamp('completed_at', { withTimezone: true }),
+    /** When `deleteTask` erased the task's media (inputs and archived outputs); the row stays. */
+    erasedAt: timestamp('erased_at', { withTimezone: true }),
   },
   (t) => [
     index('tasks_tenant_created_idx').on(t.tenantId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
@@ -79,6 +81,10 @@ export const tasks = pgTable(
     uniqueIndex('tasks_callback_token_hash_idx').on(t.callbackTokenHash),
     index('tasks_active_idx').on(t.status).where(sql`${t.status} in ('PENDING', 'SUBMITTED', 'PROCESSING')`),
     index('tasks_poll_idx').on(t.nextPollAt).where(sql`${t.status} in ('SUBMITTED', 'PROCESSING')`),
+    // The retention sweep's: stored outputs by age.
+    index('tasks_archived_outputs_idx')
+      .on(t.completedAt)
+      .where(sql`(${t.output} -> 'archive' ->> 'status') in ('ARCHIVED', 'FAILED')`),
     index('tasks_provider_inflight_idx')
       .on(t.provider, t.submitStartedAt)
       .where(sql`${t.status} in ('PENDING', 'SUBMITTED', 'PROCESSING')`),

@@ -22,3 +22,14 @@ builder.mutationField('refreshTask', (t) =>
     resolve: (_root, { id }, ctx) => (isUuid(id.id) ? ctx.tasks.refresh(ctx.principal, id.id) : null),
   }),
 );
+
+builder.mutationField('deleteTask', (t) =>
+  t.field({
+    type: TaskType,
+    nullable: true,
+    description:
+      'Right to erasure: deletes the task’s stored media now — its inputs (their /media links then answer 410 Gone) and its archived outputs — and sets `erasedAt`. A task not final is canceled first, as by cancelTask. The task itself, its status and its events stay, so feeds, webhooks and lookups by id keep working. Repeating it is harmless. Null for an unknown id.',
+    args: { id: t.arg.globalID({ for: TaskType, required: true }) },
+    resolve: (_root, { id }, ctx) => (isUuid(id.id) ? ctx.tasks.erase(ctx.principal, id.id) : null),
+  }),
+);

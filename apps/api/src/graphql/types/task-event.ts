@@ -3,7 +3,7 @@ import { findTaskEvent } from '../../tasks/events.js';
 import { findTasksByIds } from '../../tasks/repository.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
-import { TaskEventSourceEnum, TaskStatusEnum } from './enums.js';
+import { TaskEventSourceEnum, TaskEventTypeEnum, TaskStatusEnum } from './enums.js';
 import { TaskRef } from './task.js';
 
 /** The tasks of a batch of events, in one query scoped to the caller's tenant, in the order of the ids. */
@@ -22,6 +22,7 @@ export const TaskEventType = builder.node(builder.objectRef<TaskEventRow>('TaskE
     status: t.expose('status', { type: TaskStatusEnum }),
     message: t.exposeString('message', { nullable: true }),
     source: t.expose('source', { type: TaskEventSourceEnum }),
+    type: t.expose('type', { type: TaskEventTypeEnum }),
     occurredAt: t.expose('occurredAt', { type: 'DateTime' }),
     // Events are only ever reached through a task of the caller's tenant, or a tenant-scoped feed.
     // Batched per tick, not cached: a subscription keeps its context across events, and each event

@@ -61,6 +61,12 @@ export const TaskType = builder.node(TaskRef, {
     createdAt: t.field({ type: 'DateTime', resolve: (task) => taskView(task).createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (task) => taskView(task).updatedAt }),
     completedAt: t.field({ type: 'DateTime', nullable: true, resolve: (task) => taskView(task).completedAt }),
+    erasedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When deleteTask erased the task’s stored media; null while they are kept.',
+      resolve: (task) => task.erasedAt,
+    }),
     events: t.connection({
       type: TaskEventType,
       description: 'The full history of the task, oldest first.',

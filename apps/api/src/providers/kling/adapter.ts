@@ -111,7 +111,7 @@ export function klingAvatarAdapter(client: KlingClient, mode: 'SANDBOX' | 'LIVE'
     return klingReport(created);
   };
   const get = (id: { externalTaskId: string }) => client.getAvatarVideo(id);
-  return { ...klingCapability('AVATAR_VIDEO', mode, webhookSecret, get, submit), inlinesMedia: true };
+  return klingCapability('AVATAR_VIDEO', mode, webhookSecret, get, submit);
 }
 
 export function klingVideoSoundAdapter(

@@ -4,6 +4,7 @@ import { SANDBOX_SLOW_FACTOR, sandboxOutcomeOf } from '../../sandbox.js';
 import { OneShot, SimApiError, SimCore, retryAfterHeader, type MountedSim } from '../common.js';
 import { mediaSeconds, speechSeconds } from '../durations.js';
 import { mediaRoute, sizedFile } from '../media.js';
+import type { OutputLinks } from '../output-links.js';
 import { sendJson, type Router, type SimRequest } from '../server.js';
 import { dhApiStyle, parseBody, validate } from './requests.js';
 import {
@@ -29,6 +30,7 @@ export function mountDigitalHuman(
   router: Router,
   opts: DigitalHumanSimOptions,
   baseUrl: () => string,
+  links: OutputLinks,
 ): MountedSim<DigitalHumanSimControls> {
   let timing: DigitalHumanSimTiming = opts.timing ?? {
     submittedAfterMs: 200,
@@ -80,9 +82,14 @@ export function mountDigitalHuman(
     } else if (status === 'SUCCESS') progress = '100%';
     const started = status === 'IN_PROGRESS' || status === 'SUCCESS' || status === 'FAILURE';
     const done = status === 'SUCCESS' || status === 'FAILURE';
-    const base = `${baseUrl()}/media/dh`;
-    const clean = `${base}/${sizedFile('avatar-sample.mp4', t.outputSeconds)}`;
-    const wm = `${base}/${sizedFile('avatar-sample-watermarked.mp4', t.outputSeconds)}`;
+    // Issued when the task finished: they expire that long after.
+    const finishedAt = t.createdAt + finishAfterMs;
+    const clean = links.link(baseUrl(), `/media/dh/${sizedFile('avatar-sample.mp4', t.outputSeconds)}`, finishedAt);
+    const wm = links.link(
+      baseUrl(),
+      `/media/dh/${sizedFile('avatar-sample-watermarked.mp4', t.outputSeconds)}`,
+      finishedAt,
+    );
     return {
       task_id: t.taskId,
       // The real values of `action` are undocumented; the sandbox names the body form.
@@ -159,7 +166,7 @@ export function mountDigitalHuman(
   router
     .on('POST', '/avatar/generation', core.api(style, true, create))
     .on('GET', '/avatar/task/:id', core.api(style, false, get))
-    .on('GET', '/media/dh/:file', mediaRoute(MEDIA_FILES, notFound));
+    .on('GET', '/media/dh/:file', mediaRoute(MEDIA_FILES, notFound, links));
 
   const controls: DigitalHumanSimControls = {
     ...core.controls(() => nextCreateError.set(null)),

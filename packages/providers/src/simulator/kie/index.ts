@@ -4,6 +4,7 @@ import { SANDBOX_SLOW_FACTOR, sandboxOutcomeOf } from '../../sandbox.js';
 import { OneShot, SimCore, callbackControls, callbackSender, type MountedSim } from '../common.js';
 import { mediaSeconds } from '../durations.js';
 import { mediaRoute, sizedFile } from '../media.js';
+import type { OutputLinks } from '../output-links.js';
 import { sendJson, type Router, type SimRequest } from '../server.js';
 import { KieApiError, injectedCreateError, invalid, kieApiStyle, parseJson, validateCreate } from './requests.js';
 import {
@@ -26,7 +27,12 @@ import { mountKieUploads } from './uploads.js';
  * Mounted on the same server as the other providers: point both baseUrl and uploadBaseUrl at it.
  */
 
-export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => string): MountedSim<KieSimControls> {
+export function mountKie(
+  router: Router,
+  opts: KieSimOptions,
+  baseUrl: () => string,
+  links: OutputLinks,
+): MountedSim<KieSimControls> {
   const limit = opts.rateLimit ?? { creates: 20, windowMs: 10_000 };
   let timing: KieSimTiming = opts.timing ?? { queuingAfterMs: 500, generatingAfterMs: 1500, completeAfterMs: 5000 };
   const nextCreateError = new OneShot<KieSimError>();
@@ -49,7 +55,13 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
       resultJson:
         t.state === 'success'
           ? JSON.stringify({
-              resultUrls: [`${baseUrl()}/media/kie/${sizedFile('avatar-sample.mp4', t.outputSeconds)}`],
+              resultUrls: [
+                links.link(
+                  baseUrl(),
+                  `/media/kie/${sizedFile('avatar-sample.mp4', t.outputSeconds)}`,
+                  t.completeTime ?? t.updateTime,
+                ),
+              ],
             })
           : '',
       failCode: t.state === 'fail' ? t.failCode : '',
@@ -188,7 +200,11 @@ export function mountKie(router: Router, opts: KieSimOptions, baseUrl: () => str
     .on(
       'GET',
       '/media/kie/:file',
-      mediaRoute({ 'avatar-sample.mp4': 'video/mp4' }, (res) => sendJson(res, 404, { code: 404, msg: 'not found' })),
+      mediaRoute(
+        { 'avatar-sample.mp4': 'video/mp4' },
+        (res) => sendJson(res, 404, { code: 404, msg: 'not found' }),
+        links,
+      ),
     );
   const uploads = mountKieUploads(router, core, opts, baseUrl);
 

@@ -15,6 +15,7 @@ import {
 import { mediaSeconds } from '../durations.js';
 import type { NamedInput } from '../inputs.js';
 import { mediaRoute, sizedFile } from '../media.js';
+import type { OutputLinks } from '../output-links.js';
 import { sendJson, type Router, type SimRequest } from '../server.js';
 import {
   httpUrl,
@@ -52,7 +53,12 @@ import { serializeTask } from './wire.js';
  * the task may end: a failed download ends it 'failed' with a task_status_msg naming the field.
  */
 
-export function mountKling(router: Router, opts: KlingSimOptions, baseUrl: () => string): MountedSim<KlingSimControls> {
+export function mountKling(
+  router: Router,
+  opts: KlingSimOptions,
+  baseUrl: () => string,
+  links: OutputLinks,
+): MountedSim<KlingSimControls> {
   const timing: Record<KlingSimCapability, KlingSimTiming> = {
     avatar: opts.timing ?? { processingAfterMs: 1500, succeedAfterMs: 4000 },
     video_to_audio: opts.videoToAudioTiming ?? { processingAfterMs: 1500, succeedAfterMs: 5000 },
@@ -82,7 +88,7 @@ export function mountKling(router: Router, opts: KlingSimOptions, baseUrl: () =>
     sendJson(res, 200, { code: 0, message: 'SUCCEED', request_id: randomUUID(), data });
   }
 
-  const serialize = (t: SimTask) => serializeTask(t, baseUrl());
+  const serialize = (t: SimTask) => serializeTask(t, baseUrl(), links);
 
   /** Kling POSTs a snapshot of the task to callback_url on every status change. */
   function emitCallback(t: SimTask, body: Record<string, unknown> = serialize(t)): void {
@@ -288,7 +294,7 @@ export function mountKling(router: Router, opts: KlingSimOptions, baseUrl: () =>
   router.on(
     'GET',
     '/media/kling/:file',
-    mediaRoute(MEDIA_FILES, (res) => sendJson(res, 404, { error: 'not found' })),
+    mediaRoute(MEDIA_FILES, (res) => sendJson(res, 404, { error: 'not found' }), links),
   );
 
   const controls: KlingSimControls = {

@@ -1,4 +1,5 @@
 import { sizedFile } from '../media.js';
+import type { OutputLinks } from '../output-links.js';
 import {
   AVATAR_DURATION,
   MP3_DURATION,
@@ -8,11 +9,12 @@ import {
   type SimTask,
 } from './types.js';
 
-/** A sandbox task in Kling's wire shape: the `data` of a query, and the body of a callback. */
-/** Outputs as long as their input (`outputSeconds`; the MP3 ends on a whole frame), or the samples when that is unknown. */
-export function serializeTask(t: SimTask, baseUrl: string): Record<string, unknown> {
+/**
+ * A sandbox task in Kling's wire shape: the `data` of a query, and the body of a callback. Outputs are
+ * as long as their input (`outputSeconds`; the MP3 ends on a whole frame), or the samples when that is unknown.
+ */
+export function serializeTask(t: SimTask, baseUrl: string, links: OutputLinks): Record<string, unknown> {
   const n = t.outputSeconds;
-  const file = (sample: string) => sizedFile(sample, n);
   const taskInfo: Record<string, unknown> = { external_task_id: t.externalTaskId ?? '' };
   if (t.parentVideo) taskInfo['parent_video'] = t.parentVideo;
   const out: Record<string, unknown> = {
@@ -25,14 +27,15 @@ export function serializeTask(t: SimTask, baseUrl: string): Record<string, unkno
   };
   if (t.capability === 'avatar') out['watermark_info'] = { enabled: t.watermark };
   if (t.status === 'succeed') {
-    const base = `${baseUrl}/media/kling`;
+    // Issued when the task succeeded (its last update): they expire that long after.
+    const link = (sample: string) => links.link(baseUrl, `/media/kling/${sizedFile(sample, n)}`, t.updatedAt);
     if (t.capability === 'avatar') {
       out['task_result'] = {
         videos: [
           {
             id: t.videoId,
-            url: `${base}/${file('avatar-sample.mp4')}`,
-            watermark_url: t.watermark ? `${base}/${file('avatar-sample-watermarked.mp4')}` : '',
+            url: link('avatar-sample.mp4'),
+            watermark_url: t.watermark ? link('avatar-sample-watermarked.mp4') : '',
             duration: n === null ? AVATAR_DURATION : klingSeconds(n),
           },
         ],
@@ -42,15 +45,15 @@ export function serializeTask(t: SimTask, baseUrl: string): Record<string, unkno
         videos: [
           {
             id: t.videoId,
-            url: `${base}/${file('video-with-sound-sample.mp4')}`,
+            url: link('video-with-sound-sample.mp4'),
             duration: n === null ? VIDEO_WITH_SOUND_DURATION : klingSeconds(n),
           },
         ],
         audios: [
           {
             id: t.audioId,
-            url_mp3: `${base}/${file('sound-sample.mp3')}`,
-            url_wav: `${base}/${file('sound-sample.wav')}`,
+            url_mp3: link('sound-sample.mp3'),
+            url_wav: link('sound-sample.wav'),
             duration_mp3: n === null ? MP3_DURATION : klingSeconds(mp3FrameSeconds(n)),
             duration_wav: n === null ? WAV_DURATION : klingSeconds(n),
           },

@@ -1,0 +1,180 @@
+import { TERMINAL_STATUSES } from '@clipwire/schema';
+import { mediaObjects, tasks } from '@clipwire/schema/tables';
+import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import type { JobOutcome, JobQueue } from '../jobs/queue.js';
+import type { JobRow } from '@clipwire/schema/tables';
+import type { Logger } from '../logger.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { inputKey } from './store.js';
+
+/** Rows handled per transaction by the upgrade move and by retention. */
+const BATCH = 100;
+const HOUR_MS = 60 * 60 * 1000;
+/** The maintenance jobs: each is queued once (its dedupe key) and queues its next run itself. */
+export const MAINTENANCE_JOBS = {
+  legacyMedia: { kind: 'legacy-media', dedupeKey: 'maintenance:legacy-media' },
+  inputRetention: { kind: 'input-retention', dedupeKey: 'maintenance:input-retention' },
+} as const;
+
+/** A task's archived outputs (written by the output archiver) are all under this prefix. */
+export function outputsPrefix(tenantId: string, taskId: string): string {
+  return `outputs/${tenantId}/${taskId}/`;
+}
+
+/**
+ * What happens to stored media after their create: the move of media kept in the database before the
+ * object store (upgrade), retention (inputs of final tasks deleted after INPUT_RETENTION_DAYS) and a
+ * task's erasure. Each deletes the objects first, then marks the rows in the same transaction that
+ * selected them (so a crash in between leaves rows that the next run deletes again: deleting a missing
+ * object is not an error), and a deleted input answers 410 on /media.
+ */
+export class MediaLifecycle {
+  constructor(
+    private readonly db: Database,
+    private readonly objects: ObjectStore,
+    private readonly jobs: JobQueue,
+    private readonly log: Logger,
+    private readonly retentionDays: number,
+  ) {}
+
+  /** Queues the maintenance jobs unless they are queued already (any process may; one runs). */
+  async schedule(): Promise<void> {
+    await this.jobs.enqueue(
+      this.db,
+      ...Object.values(MAINTENANCE_JOBS).map((j) => ({
+        queue: 'maintenance' as const,
+        payload: { kind: j.kind },
+        dedupeKey: j.dedupeKey,
+      })),
+    );
+    this.jobs.nudge(['maintenance']);
+  }
+
+  /** The 'maintenance' queue's handler. */
+  async job(job: JobRow): Promise<JobOutcome> {
+    if (job.payload.kind === MAINTENANCE_JOBS.legacyMedia.kind) {
+      const moved = await this.moveLegacy();
+      if (moved > 0) this.log.info({ moved }, 'media kept in the database moved to the object store');
+      return { done: true }; // nothing is ever stored the old way again: no next run
+    }
+    if (job.payload.kind === MAINTENANCE_JOBS.inputRetention.kind) {
+      const deleted = await this.applyRetention();
+      if (deleted > 0) this.log.info({ deleted, days: this.retentionDays }, 'stored inputs past retention deleted');
+      const next = MAINTENANCE_JOBS.inputRetention;
+      await this.jobs.enqueue(this.db, {
+        queue: 'maintenance',
+        payload: { kind: next.kind },
+        dedupeKey: next.dedupeKey,
+        runAt: new Date(Date.now() + HOUR_MS),
+      });
+      return { done: true };
+    }
+    this.log.warn({ payload: job.payload }, 'unknown maintenance job dropped');
+    return { done: true };
+  }
+
+  /**
+   * Moves every media object still kept in the database (`bytes`) into the store, a batch per
+   * transaction: the batch's rows are locked (SKIP LOCKED: processes share the work), their bytes
+   * written to the store, then the rows get their storage key and lose their bytes, and commit.
+   * Interrupted, a batch rolls back and is moved again (the same keys, overwritten). Returns how many.
+   */
+  async moveLegacy(batch = BATCH): Promise<number> {
+    let moved = 0;
+    for (;;) {
+      const count = await this.db.transaction(async (tx) => {
+        const rows = await tx
+          .select({
+            id: mediaObjects.id,
+            tenantId: mediaObjects.tenantId,
+            mime: mediaObjects.mime,
+            bytes: mediaObjects.bytes,
+          })
+          .from(mediaObjects)
+          .where(isNotNull(mediaObjects.bytes))
+          .limit(batch)
+          .for('update', { skipLocked: true });
+        for (const row of rows) {
+          const key = inputKey(row.tenantId, row.id);
+          await this.objects.put(key, row.bytes!, { contentType: row.mime });
+          await tx.update(mediaObjects).set({ storageKey: key, bytes: null }).where(eq(mediaObjects.id, row.id));
+        }
+        return rows.length;
+      });
+      moved += count;
+      if (count < batch) return moved;
+    }
+  }
+
+  /**
+   * Deletes the stored inputs of tasks that are final and were created more than `retentionDays` ago
+   * (and of media no task names any more, legacy rows of tasks submitted before the upgrade, as old).
+   * Returns how many media objects were deleted.
+   */
+  async applyRetention(now = new Date(), batch = BATCH): Promise<number> {
+    const cutoff = new Date(now.getTime() - this.retentionDays * 24 * HOUR_MS);
+    let deleted = 0;
+    for (;;) {
+      const count = await this.db.transaction(async (tx) => {
+        const rows = await tx
+          .select({ id: mediaObjects.id, storageKey: mediaObjects.storageKey })
+          .from(mediaObjects)
+          .leftJoin(tasks, eq(tasks.id, mediaObjects.taskId))
+          .where(
+            and(
+              isNull(mediaObjects.deletedAt),
+              sql`${mediaObjects.createdAt} < ${cutoff.toISOString()}`,
+              sql`(${tasks.id} is null or ${inArray(tasks.status, [...TERMINAL_STATUSES])})`,
+            ),
+          )
+          .limit(batch)
+          .for('update', { of: mediaObjects, skipLocked: true });
+        await this.markDeleted(tx, rows);
+        return rows.length;
+      });
+      deleted += count;
+      if (count < batch) return deleted;
+    }
+  }
+
+  /**
+   * Right to erasure: deletes a task's stored inputs and archived outputs now, and marks the task
+   * erased (its row, events and outputs' metadata stay, so feeds and webhooks keep their history).
+   * Idempotent: erasing again deletes whatever may have been left and keeps the first erasure time.
+   */
+  async eraseTask(tenantId: string, taskId: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const rows = await tx
+        .select({ id: mediaObjects.id, storageKey: mediaObjects.storageKey })
+        .from(mediaObjects)
+        .where(and(eq(mediaObjects.taskId, taskId), eq(mediaObjects.tenantId, tenantId)))
+        .for('update');
+      await this.markDeleted(tx, rows, true);
+      await this.objects.deletePrefix(outputsPrefix(tenantId, taskId));
+      await tx
+        .update(tasks)
+        .set({ erasedAt: sql`coalesce(${tasks.erasedAt}, now())` })
+        .where(and(eq(tasks.id, taskId), eq(tasks.tenantId, tenantId)));
+    });
+  }
+
+  /** Deletes the rows' objects, then clears and marks the rows (in the caller's transaction). */
+  private async markDeleted(
+    tx: Parameters<Parameters<Database['transaction']>[0]>[0],
+    rows: { id: string; storageKey: string | null }[],
+    keepFirstTime = false,
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    await this.objects.delete(rows.flatMap((r) => (r.storageKey ? [r.storageKey] : [])));
+    await tx
+      .update(mediaObjects)
+      .set({ bytes: null, deletedAt: keepFirstTime ? sql`coalesce(${mediaObjects.deletedAt}, now())` : sql`now()` })
+      .where(
+        inArray(
+          mediaObjects.id,
+          rows.map((r) => r.id),
+        ),
+      );
+  }
+}

@@ -1,0 +1,3 @@
+ALTER TABLE "task_events" ADD COLUMN "type" text DEFAULT 'STATUS_CHANGED' NOT NULL;--> statement-breakpoint
+CREATE INDEX "tasks_archived_outputs_idx" ON "tasks" USING btree ("completed_at") WHERE ("tasks"."output" -> 'archive' ->> 'status') in ('ARCHIVED', 'FAILED');--> statement-breakpoint
+ALTER TABLE "task_events" ADD CONSTRAINT "task_events_type_check" CHECK ("task_events"."type" in ('STATUS_CHANGED', 'OUTPUTS_ARCHIVED', 'OUTPUTS_ARCHIVE_FAILED'));
