@@ -153,6 +153,25 @@ describe('console task page', () => {
     await page.getByText('Copied.').waitFor();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(id);
 
+    // The input's stored media (sent inline) previewed from signed links: the image decodes, the audio loads.
+    const image = page.locator('[data-input-media="image"] img');
+    await expect
+      .poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: 10_000 })
+      .toBe(512);
+    const audio = page.locator('[data-input-media="audio"] audio');
+    await expect
+      .poll(() => audio.evaluate((a: HTMLAudioElement) => a.readyState >= 1 && a.duration), { timeout: 10_000 })
+      .toBeGreaterThan(2.5);
+    // The same through the API: each stored input with a link that serves its bytes.
+    const listed = await stack.gql(`{ task(id: "${id}") { inputMedia { mime sizeBytes url } } }`, {}, apiKey);
+    const media = listed.data!.task.inputMedia as { mime: string; sizeBytes: number; url: string }[];
+    expect(media.map((m) => m.mime).sort()).toEqual(['audio/mpeg', 'image/png']);
+    for (const m of media) {
+      const res = await fetch(m.url);
+      expect(res.status).toBe(200);
+      expect((await res.arrayBuffer()).byteLength).toBe(m.sizeBytes);
+    }
+
     await page.getByRole('link', { name: 'Run again' }).click();
     await page.getByRole('heading', { name: 'New task' }).waitFor();
     await page.getByText('Filled from task').waitFor();

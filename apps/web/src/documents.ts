@@ -60,6 +60,7 @@ export const TaskQuery = graphql(
   query Task($id: ID!) {
     task(id: $id) {
       ...TaskFields
+      inputMedia { mime sizeBytes url deletedAt }
       events(first: 50) {
         edges { node { id status message source occurredAt } }
         pageInfo { hasNextPage endCursor }

@@ -25,4 +25,6 @@ export interface GraphQLContext {
   /** For the create mutations; the tenant's default webhook URL is added per request. */
   intake: IntakeEnv;
   log: Logger;
+  /** A signed, expiring link (absolute URL) to a stored input's bytes at /media/{id}. */
+  mediaLink(id: string, ttlSeconds: number): string;
 }

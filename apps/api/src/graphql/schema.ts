@@ -4,6 +4,7 @@ import './types/enums.js';
 import './types/errors.js';
 import './types/outputs.js';
 import './types/task.js';
+import './types/input-media.js';
 import './types/task-event.js';
 import './types/media-input.js';
 import './types/create-task.js';

@@ -49,7 +49,7 @@ export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
 /** The services every operation's context is made of. */
 export type ContextServices = Pick<
   GraphQLContext,
-  'pubsub' | 'feeds' | 'tasks' | 'adapters' | 'health' | 'webhooks' | 'log'
+  'pubsub' | 'feeds' | 'tasks' | 'adapters' | 'health' | 'webhooks' | 'log' | 'mediaLink'
 > & {
   db: DatabaseHandle;
   /** The SSRF-safe dispatcher URL media are probed through. */
@@ -77,6 +77,7 @@ export function createContext(services: ContextServices, principal: Principal, r
     },
     // Every line an operation logs says whose it is and, over HTTP, which request it came from.
     log: services.log.child({ tenant: principal.tenantId, ...(requestId ? { requestId } : {}) }),
+    mediaLink: services.mediaLink,
   };
 }
 

@@ -61,6 +61,8 @@ export interface Services extends ContextServices {
   /** Set on the first sandbox start: the key of the bootstrap tenant. */
   sandboxApiKey: string | null;
   media: MediaStore;
+  /** A signed, expiring link (absolute URL) to a stored input's bytes. */
+  mediaLink(id: string, ttlSeconds: number): string;
   /** Where media bytes live (task inputs, archived outputs). */
   objects: ObjectStore;
   /** Clipwire's signed links to archived outputs. */
@@ -200,6 +202,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
     feeds,
     sandboxApiKey,
     media,
+    mediaLink: (id, ttlSeconds) => `${publicBaseUrl()}${media.signedPath(id, Date.now(), ttlSeconds)}`,
     objects,
     outputLinks,
     archiver,

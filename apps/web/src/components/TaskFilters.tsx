@@ -99,7 +99,8 @@ const GROUPS = {
   { legend: string; options: readonly string[]; label(v: string): string }
 >;
 
-export function TaskFilters({ value, onChange }: { value: FilterState; onChange(f: FilterState): void }) {
+/** `onChange` gets what changed (merged by the page into the filters as they are then, not as rendered). */
+export function TaskFilters({ value, onChange }: { value: FilterState; onChange(patch: Partial<FilterState>): void }) {
   const active = activeFilters(value) - (value.externalPrefix ? 1 : 0);
   // Open while filters are on, and kept open (until the user closes it) when the last one is turned off.
   const [open, setOpen] = useState(active > 0);
@@ -115,7 +116,7 @@ export function TaskFilters({ value, onChange }: { value: FilterState; onChange(
             options={GROUPS[key].options}
             labels={GROUPS[key].label}
             value={value[key]}
-            onChange={(next) => onChange({ ...value, [key]: next })}
+            onChange={(next) => onChange({ [key]: next })}
           />
         ))}
         <fieldset className="check-group dates">
@@ -126,7 +127,7 @@ export function TaskFilters({ value, onChange }: { value: FilterState; onChange(
             type="date"
             value={value.from}
             max={value.to || undefined}
-            onChange={(e) => onChange({ ...value, from: e.target.value })}
+            onChange={(e) => onChange({ from: e.target.value })}
           />
           <label htmlFor={`${id}-to`}>To</label>
           <input
@@ -134,14 +135,14 @@ export function TaskFilters({ value, onChange }: { value: FilterState; onChange(
             type="date"
             value={value.to}
             min={value.from || undefined}
-            onChange={(e) => onChange({ ...value, to: e.target.value })}
+            onChange={(e) => onChange({ to: e.target.value })}
           />
         </fieldset>
         {active ? (
           <button
             type="button"
             className="button subtle"
-            onClick={() => onChange({ ...NO_FILTERS, externalPrefix: value.externalPrefix })}
+            onClick={() => onChange({ statuses: [], kinds: [], providers: [], from: '', to: '' })}
           >
             Clear filters
           </button>

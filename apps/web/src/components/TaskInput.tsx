@@ -27,8 +27,16 @@ function mediaKind(ref: UrlRef): 'image' | 'audio' | 'video' | null {
   return null;
 }
 
-/** A task's normalized input: its media previewed, its values listed, the raw JSON on demand. */
-export function InputView({ input }: { input: unknown }) {
+/** A stored input (sent inline or uploaded), as the API lists it: a signed link until it is deleted. */
+export interface StoredMedia {
+  mime: string | null;
+  sizeBytes: number | null;
+  url: string | null;
+  deletedAt: string | null;
+}
+
+/** A task's input: its media previewed (stored ones and URLs), its values in plain words, the raw JSON on demand. */
+export function InputView({ input, media }: { input: unknown; media: readonly StoredMedia[] }) {
   const [raw, setRaw] = useState(false);
   const urls = findUrls(input, '', []).flatMap((ref) => {
     try {
@@ -40,8 +48,30 @@ export function InputView({ input }: { input: unknown }) {
   });
   return (
     <>
-      {urls.length > 0 ? (
+      {media.length > 0 || urls.length > 0 ? (
         <div className="outputs">
+          {media.map((m, i) => {
+            const kind = m.mime?.split('/')[0];
+            const name = `Input ${kind ?? 'file'} ${i + 1}`;
+            return (
+              // biome-ignore lint/suspicious/noArrayIndexKey: the list is the task's inputs, in a fixed order
+              <figure key={i} className="media" data-input-media={kind}>
+                {m.url && kind === 'image' ? <img src={m.url} alt={name} loading="lazy" /> : null}
+                {m.url && kind === 'audio' ? <audio controls preload="metadata" src={m.url} aria-label={name} /> : null}
+                {m.url && kind === 'video' ? <video controls preload="metadata" src={m.url} aria-label={name} /> : null}
+                <figcaption>
+                  {m.mime} · {formatBytes(m.sizeBytes ?? 0)}
+                  {m.deletedAt ? ' · deleted by the input retention policy' : null}
+                  {m.url ? (
+                    <>
+                      {' · '}
+                      <a href={m.url}>Open</a>
+                    </>
+                  ) : null}
+                </figcaption>
+              </figure>
+            );
+          })}
           {urls.map((u) => (
             <figure key={u.path} className="media">
               {u.kind === 'image' ? <img src={u.url} alt={`Input ${u.path}`} loading="lazy" /> : null}

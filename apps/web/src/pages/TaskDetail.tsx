@@ -228,7 +228,7 @@ export function TaskPage({ id }: { id: string }) {
 
       <section className="card" aria-labelledby="input-h">
         <h2 id="input-h">Input</h2>
-        <InputView input={task.input} />
+        <InputView input={task.input} media={result.data.task?.inputMedia ?? []} />
       </section>
     </>
   );

@@ -39,8 +39,24 @@ function matches(f: FilterState, filter: Filter, task: TaskRow): boolean {
  * behind an "n new tasks" button. Filters and search live in the URL.
  */
 export function TasksPage({ query }: { query: URLSearchParams }) {
-  const filters = filtersFromQuery(query);
-  const setFilters = (next: FilterState) => replaceRoute(href.tasks(filtersToQuery(next)));
+  // The URL holds the filters (a reload or a shared link shows the same view); a change shows at once
+  // and is written to the URL, and the URL's own changes (Back, an edited link) are followed.
+  const [filters, setShown] = useState(() => filtersFromQuery(query));
+  const latest = useRef(filters);
+  const queryKey = query.toString();
+  // biome-ignore lint/correctness/useExhaustiveDependencies: followed by value (queryKey)
+  useEffect(() => {
+    const fromUrl = filtersFromQuery(query);
+    if (filtersToQuery(fromUrl).toString() === filtersToQuery(latest.current).toString()) return;
+    latest.current = fromUrl;
+    setShown(fromUrl);
+  }, [queryKey]);
+  const setFilters = (patch: Partial<FilterState>) => {
+    const next = { ...latest.current, ...patch };
+    latest.current = next;
+    setShown(next);
+    replaceRoute(href.tasks(filtersToQuery(next)));
+  };
   const filter = toFilter(filters);
   const filterKey = JSON.stringify(filter);
   const active = activeFilters(filters);
@@ -143,7 +159,7 @@ export function TasksPage({ query }: { query: URLSearchParams }) {
       <div className="toolbar">
         <ExternalIdSearch
           value={filters.externalPrefix}
-          onSearch={(externalPrefix) => setFilters({ ...filters, externalPrefix })}
+          onSearch={(externalPrefix) => setFilters({ externalPrefix })}
         />
         <TaskFilters value={filters} onChange={setFilters} />
       </div>
