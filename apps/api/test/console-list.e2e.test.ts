@@ -1,5 +1,6 @@
 import { assertConsoleBuilt, launchChromium, type ChromiumSession, type Page } from '@clipwire/web/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSignedIn } from './support/console.js';
 import { CREATE_AVATAR, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -24,18 +25,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function signedIn(path: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
-  const page = await browser.context.newPage();
-  await page.setViewportSize(viewport);
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
-  // Signed in as this test's tenant before the console's own scripts run.
-  await page.addInitScript((key) => localStorage.setItem('clipwire.apiKey', key), apiKey);
-  await page.goto(`${stack.url}/${path}`);
-  return page;
-}
+const signedIn = (path: string, viewport?: { width: number; height: number }): Promise<Page> =>
+  openSignedIn(browser, `${stack.url}/${path}`, apiKey, errors, viewport);
 
 async function create(externalTaskId: string): Promise<string> {
   const res = await stack.gql(CREATE_AVATAR, { input: { ...SAMPLE_INPUT, externalTaskId } }, apiKey);

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertConsoleBuilt, launchChromium, type ChromiumSession, type Page } from '@clipwire/web/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSignedIn } from './support/console.js';
 import { CREATE_AVATAR, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -36,17 +37,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function signedIn(path: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
-  const page = await browser.context.newPage();
-  await page.setViewportSize(viewport);
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`${m.text()} (${page.url()})`);
-  });
-  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
-  await page.addInitScript((key) => localStorage.setItem('clipwire.apiKey', key), apiKey);
-  await page.goto(`${stack.url}/${path}`);
-  return page;
-}
+const signedIn = (path: string, viewport?: { width: number; height: number }): Promise<Page> =>
+  openSignedIn(browser, `${stack.url}/${path}`, apiKey, errors, viewport);
 
 describe('console usage page', () => {
   it('charts tasks and cost per provider per day, totals them, and exports the same as CSV', async () => {
