@@ -15,6 +15,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, fixture, startStack, type Stack } from '../support/stack.js';
 import {
+  ENGINE_ONLY,
   NO_API_RATE_LIMIT,
   startReceiver,
   webhookHeaders,
@@ -36,7 +37,9 @@ const SPEECH = join(fixturesDir, 'speech-3s.mp3');
 beforeAll(async () => {
   receiver = await startReceiver();
   stack = await startStack({
-    env: { ...NO_API_RATE_LIMIT, WEBHOOK_ALLOW_ORIGINS: receiver.origin },
+    // The client's calls against the engine; the output archive (its extra event and webhook after
+    // SUCCEEDED) is tested in test/outputs/.
+    env: { ...NO_API_RATE_LIMIT, ...ENGINE_ONLY, WEBHOOK_ALLOW_ORIGINS: receiver.origin },
     // KIE tasks stay GENERATING for ten minutes: what waitForTask's timeout is tested on.
     kie: { timing: { queuingAfterMs: 50, generatingAfterMs: 100, completeAfterMs: 600_000 } },
   });
