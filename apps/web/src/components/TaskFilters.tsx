@@ -20,8 +20,6 @@ export interface FilterState {
   externalPrefix: string;
 }
 
-export const NO_FILTERS: FilterState = { statuses: [], kinds: [], providers: [], from: '', to: '', externalPrefix: '' };
-
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The filters a URL's query names (unknown values are dropped): `status=A,B&kind=…&provider=…&from=…&to=…&q=…`. */
