@@ -51,7 +51,7 @@ export class Socket {
     options.payload?.(payload);
     const queue = new Channel<R>();
     let unsubscribe: (() => void) | undefined;
-    const onAbort = () => queue.fail(new ClipwireError('ABORTED', 'The subscription was aborted.'));
+    const onAbort = () => queue.fail(new ClipwireError('ABORTED', 'The subscription was aborted.'), true);
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     queue.onClose = () => {
@@ -125,8 +125,10 @@ class Channel<T> implements AsyncIterableIterator<T> {
     this.finish();
   }
 
-  fail(error: unknown): void {
+  /** Ends with `error`; `dropQueued`: values not read yet are dropped (an abort: nothing after it). */
+  fail(error: unknown, dropQueued = false): void {
     if (this.closed) return;
+    if (dropQueued) this.values.length = 0;
     this.error = error;
     this.finish();
   }
