@@ -52,6 +52,8 @@ export const envSchema = z.object({
     .optional(),
   KLING_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(10),
   KIE_CREATES_PER_10S: z.coerce.number().int().min(1).max(10_000).default(20),
+  ROUTE_WAIT_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  ROUTE_SUBMIT_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
   POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   TASK_DEADLINE_MINUTES: minutes().default(120),
   KLING_DEADLINE_MINUTES: minutes().optional(),

@@ -29,6 +29,8 @@ export interface Config {
   mediaUrlSecret: string | undefined;
   klingWebhookSecret: string | undefined;
   limits: { klingConcurrency: number; kieCreatesPer10s: number };
+  /** Routing: how long a task waits for a busy provider, and the creates it is given, while others follow. */
+  route: { waitMs: number; submitAttempts: number };
   poll: { intervalMs: number; deadlineMs: Record<'KLING' | 'KIE' | 'DIGITAL_HUMAN', number> };
   /** `id`: this process's name in job leases (unique per process; random when unset). */
   worker: { concurrency: number; leaseMs: number; id: string | undefined };
@@ -122,6 +124,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     mediaUrlSecret: e.MEDIA_URL_SECRET,
     klingWebhookSecret: e.KLING_WEBHOOK_SECRET,
     limits: { klingConcurrency: e.KLING_CONCURRENCY, kieCreatesPer10s: e.KIE_CREATES_PER_10S },
+    route: { waitMs: e.ROUTE_WAIT_MS, submitAttempts: e.ROUTE_SUBMIT_ATTEMPTS },
     poll: {
       intervalMs: e.POLL_INTERVAL_MS,
       deadlineMs: {

@@ -12,7 +12,9 @@ export type CrashPoint =
   | 'callback:after-ack-queued'
   | 'refresh:after-provider-read'
   | 'webhook:after-delivery'
-  | 'archive:after-store';
+  | 'archive:after-store'
+  | 'route:before-move'
+  | 'route:after-move';
 
 export function crashPoint(name: CrashPoint): void {
   if (points.size === 0 || !points.has(name)) return;

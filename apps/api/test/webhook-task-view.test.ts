@@ -15,7 +15,8 @@ const PUBLIC_TASK_FIELDS = `id kind provider model status statusMessage progress
   videos { id url watermarkUrl durationSeconds providerUrl providerWatermarkUrl providerUrlExpiresAt archiveStatus }
   audios { id mp3Url wavUrl mp3DurationSeconds wavDurationSeconds providerUrl providerMp3Url providerWavUrl
     providerUrlExpiresAt archiveStatus }
-  error { code message providerCode } cost { units } createdAt updatedAt completedAt`;
+  error { code message providerCode } cost { units } createdAt updatedAt completedAt
+  attempts { provider outcome code message at } route`;
 const TASK = `query ($id: ID!) { task(id: $id) { ${PUBLIC_TASK_FIELDS} events { edges { node { cursor status } } } } }`;
 
 let stack: Stack;

@@ -17,8 +17,36 @@ export type TaskEventSource = (typeof TASK_EVENT_SOURCES)[number];
  * What an event records: a status change, or (after SUCCEEDED, the status unchanged) the outcome of
  * copying the task's outputs into storage.
  */
-export const TASK_EVENT_TYPES = ['STATUS_CHANGED', 'OUTPUTS_ARCHIVED', 'OUTPUTS_ARCHIVE_FAILED'] as const;
+export const TASK_EVENT_TYPES = ['STATUS_CHANGED', 'OUTPUTS_ARCHIVED', 'OUTPUTS_ARCHIVE_FAILED', 'ROUTED'] as const;
 export type TaskEventType = (typeof TASK_EVENT_TYPES)[number];
+
+/**
+ * How one provider of a task's route dealt with it. SKIPPED: never sent (its limits refuse the input,
+ * or it was refusing the account or had its circuit open when the task was created). REFUSED: it
+ * answered a create with a refusal. UNAVAILABLE: it could not be reached, or stayed busy, and provably
+ * holds no create. ACCEPTED: the task runs there. PENDING: it is being sent there. STOPPED: the task
+ * ended there without being accepted (canceled, or a create whose outcome could not be known).
+ */
+export const ROUTE_OUTCOMES = ['SKIPPED', 'REFUSED', 'UNAVAILABLE', 'ACCEPTED', 'PENDING', 'STOPPED'] as const;
+export type RouteOutcome = (typeof ROUTE_OUTCOMES)[number];
+
+/** One provider of a task's route and what came of it (the task row keeps those before the current one). */
+export interface RouteAttempt {
+  provider: Provider;
+  outcome: RouteOutcome;
+  /** The provider's code (`1102`), or ours (`CIRCUIT_OPEN`, `INPUT_LIMITS`, `BUSY`). */
+  code: string | null;
+  message: string | null;
+  /** ISO time. */
+  at: string;
+}
+
+/** A provider further along a task's route, with the request built for it at create. */
+export interface RouteStep {
+  provider: Provider;
+  model: string;
+  request: Record<string, unknown>;
+}
 
 /**
  * Status only ever moves up this ladder. All terminal statuses share the top rung, so once a

@@ -9,6 +9,9 @@ export {
   type SandboxOutcome,
 } from './inputs/common.js';
 export {
+  avatarInputIssues,
+  avatarVideoFieldsSchema,
+  routeOptionIssues,
   createAvatarVideoInputSchema,
   digitalHumanOptionsSchema,
   kieAvatarOptionsSchema,

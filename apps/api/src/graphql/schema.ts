@@ -3,6 +3,7 @@ import { builder } from './builder.js';
 import './types/enums.js';
 import './types/errors.js';
 import './types/outputs.js';
+import './types/route.js';
 import './types/task.js';
 import './types/input-media.js';
 import './types/task-event.js';

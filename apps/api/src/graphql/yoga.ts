@@ -16,6 +16,7 @@ import { type ClientErrorPolicy, clientErrorPolicy } from './client-errors.js';
 import type { GraphQLContext } from './context.js';
 import { useInputLimits } from './input-limits.js';
 import { schema } from './schema.js';
+import { readDefaultRoute } from '../tasks/route-settings.js';
 
 export const GRAPHQL_PATH = '/graphql';
 /**
@@ -74,6 +75,7 @@ export function createContext(services: ContextServices, principal: Principal, r
       fetchTimeoutMs: 20_000,
       checkWebhookUrl: (u) => webhooks.checkUrl(u),
       providerMode: (provider, kind) => services.adapters.get(provider, kind)?.mode,
+      defaultRoute: (kind) => readDefaultRoute(db.db, principal.tenantId, kind),
     },
     // Every line an operation logs says whose it is and, over HTTP, which request it came from.
     log: services.log.child({ tenant: principal.tenantId, ...(requestId ? { requestId } : {}) }),

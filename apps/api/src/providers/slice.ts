@@ -118,3 +118,18 @@ export function sliceAdapters(slice: ProviderSlice, config: Config, env: Adapter
     options: { baseUrl, dispatcher: env.dispatcher, timeoutMs: config.providerTimeoutMs },
   });
 }
+
+/** The stored media a provider request refers to (`{ mediaId }` anywhere in it). */
+export function mediaIdsOf(request: unknown): string[] {
+  const ids = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.mediaId === 'string' && Object.keys(o).length === 1) ids.add(o.mediaId);
+      else Object.values(o).forEach(walk);
+    }
+  };
+  walk(request);
+  return [...ids];
+}

@@ -125,6 +125,8 @@ export async function composeServices(options: AppOptions, url: () => string): P
     deadlineMs: config.poll.deadlineMs,
     unconfirmedGraceMs: 2 * config.providerTimeoutMs + 5000,
     costEstimates: config.costEstimates,
+    routeWaitMs: config.route.waitMs,
+    routeSubmitAttempts: config.route.submitAttempts,
     ...options.engine,
   };
   const publicBaseUrl = () => config.publicBaseUrl ?? url();

@@ -27,6 +27,10 @@ export interface EngineSettings {
   unconfirmedGraceMs: number;
   /** How long an account-level refusal (quota, arrears, permission) stops new tasks for that provider. */
   accountRefusalMs: number;
+  /** ROUTE_WAIT_MS: how long a task waits for a free slot of a busy provider before the next on its route. */
+  routeWaitMs: number;
+  /** ROUTE_SUBMIT_ATTEMPTS: creates a provider is given (retryable failures) while its route goes on. */
+  routeSubmitAttempts: number;
   /** Cost units per task where the provider reports none; reserved against budgets at create (COST_ESTIMATES). */
   costEstimates: CostEstimates;
 }
@@ -43,6 +47,8 @@ export const DEFAULT_ENGINE: EngineSettings = {
   deadlineMs: { KLING: 2 * 3600_000, KIE: 2 * 3600_000, DIGITAL_HUMAN: 2 * 3600_000 },
   unconfirmedGraceMs: 65_000,
   accountRefusalMs: 60_000,
+  routeWaitMs: 10_000,
+  routeSubmitAttempts: 3,
   costEstimates: DEFAULT_COST_ESTIMATES,
 };
 

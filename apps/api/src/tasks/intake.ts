@@ -1,30 +1,25 @@
 import {
+  avatarInputIssues,
+  avatarVideoFieldsSchema,
   isBlobLike,
+  routeOptionIssues,
   createAvatarVideoInputSchema,
   createVideoSoundInputSchema,
   type CreateAvatarVideoInput,
   type CreateVideoSoundInput,
-  type MediaInput,
   type Provider,
+  type RouteAttempt,
   type SandboxOutcome,
   type TaskKind,
 } from '@clipwire/schema';
 import { sha256Hex } from '../crypto.js';
 import { issuesFromZod, ValidationError, type FieldIssue } from '../errors.js';
-import { checkMedia, type MediaRule } from '../media/limits.js';
-import { PROBE_PREFIX_BYTES, probeMedia } from '../media/probe.js';
-import { fetchAndProbe } from '../media/remote.js';
-import { MediaFetchError, type SafeAgent } from '../media/safe-fetch.js';
+import type { SafeAgent } from '../media/safe-fetch.js';
 import { PROVIDER_SLICES } from '../providers/registry.js';
-import { elide, type DraftRef, type MediaReading, type ProviderDraft } from '../providers/slice.js';
+import { MediaReader, type PendingUpload } from './media-reader.js';
 
-/** Media the client sent as bytes: kept by Clipwire, referenced from the request as `{ upload: n }`. */
-export interface PendingUpload {
-  bytes: Buffer;
-  mime: string;
-  /** Hex SHA-256 of the bytes, taken once: stored with the media and part of the create's fingerprint. */
-  sha256: string;
-}
+export type { PendingUpload } from './media-reader.js';
+import { elide, type ProviderDraft } from '../providers/slice.js';
 
 /** Everything needed to commit a task, checked against the provider's documented limits. */
 export interface TaskDraft {
@@ -39,8 +34,19 @@ export interface TaskDraft {
   /** The provider request with `{ upload: n }` where stored media go. */
   request: Record<string, unknown>;
   uploads: PendingUpload[];
+  /** The rest of the route after `provider`, each with its own request (`{ upload: n }` as above). */
+  route: DraftStep[];
+  /** Providers of the route whose limits the input breaks: dropped before anything is stored. */
+  skipped: RouteAttempt[];
   /** What the create asks for, as a checksum: a repeated create (same externalTaskId) is recognised by it. */
   fingerprint: string;
+}
+
+/** A provider further along the route, with the request built for it. */
+export interface DraftStep {
+  provider: Provider;
+  model: string;
+  request: Record<string, unknown>;
 }
 
 export interface IntakeEnv {
@@ -51,6 +57,8 @@ export interface IntakeEnv {
   checkWebhookUrl(url: string): string | null;
   /** The mode a provider's capability runs in; undefined when it is not configured. */
   providerMode(provider: Provider, kind: TaskKind): 'SANDBOX' | 'LIVE' | undefined;
+  /** The tenant's default route for a kind of task (`setDefaultRoute`), if it set one. */
+  defaultRoute(kind: TaskKind): Promise<Provider[] | undefined>;
 }
 
 /**
@@ -70,83 +78,21 @@ function checkWebhookUrl(url: string | undefined, env: IntakeEnv): string | null
  */
 function sandboxOutcome(
   kind: TaskKind,
-  input: { provider: Provider; sandbox?: { outcome: SandboxOutcome } },
+  route: readonly Provider[],
+  input: { sandbox?: { outcome: SandboxOutcome } },
   env: IntakeEnv,
 ): SandboxOutcome | null {
   if (!input.sandbox) return null;
-  if (env.providerMode(input.provider, kind) === 'LIVE') {
+  const live = route.filter((provider) => env.providerMode(provider, kind) === 'LIVE');
+  if (live.length > 0) {
     throw new ValidationError([
       {
         path: ['input', 'sandbox'],
-        message: `applies only in sandbox mode, and ${input.provider} is LIVE (it has credentials)`,
+        message: `applies only in sandbox mode, and ${live.join(', ')} ${live.length > 1 ? 'are' : 'is'} LIVE (with credentials)`,
       },
     ]);
   }
   return input.sandbox.outcome;
-}
-
-/** Reads a media input far enough to check it, and returns how the task will refer to it. */
-class MediaReader implements MediaReading {
-  readonly uploads: PendingUpload[] = [];
-  readonly issues: FieldIssue[] = [];
-  private accepted = 0;
-
-  constructor(private readonly env: IntakeEnv) {}
-
-  totalBytes(): number {
-    return this.accepted;
-  }
-
-  refuse(path: string[], message: string): void {
-    this.issues.push({ path, message });
-  }
-
-  async read(media: MediaInput, path: string[], rule: MediaRule): Promise<DraftRef | null> {
-    const name = path.at(-1)!;
-    try {
-      if (media.url !== undefined) {
-        const { probe } = await fetchAndProbe(media.url, {
-          dispatcher: this.env.dispatcher,
-          maxBytes: rule.maxBytes,
-          timeoutMs: this.env.fetchTimeoutMs,
-        });
-        return this.check(rule, probe, path) ? { url: media.url } : null;
-      }
-      let bytes: Buffer;
-      if (media.base64 !== undefined) {
-        bytes = Buffer.from(media.base64, 'base64');
-      } else {
-        // The multipart parser has already buffered the upload (within the request body limit).
-        bytes = Buffer.from(await media.file!.arrayBuffer());
-      }
-      if (bytes.length > rule.maxBytes) {
-        // Over the size limit: the header tells the type, and the size is all the check needs.
-        this.check(rule, await probeMedia(bytes.subarray(0, PROBE_PREFIX_BYTES), { totalSize: bytes.length }), path);
-        return null;
-      }
-      if (bytes.length === 0) {
-        this.issues.push({ path, message: `${name} is empty` });
-        return null;
-      }
-      const probe = await probeMedia(bytes);
-      if (!this.check(rule, probe, path)) return null;
-      this.uploads.push({ bytes, mime: probe.mime, sha256: sha256Hex(bytes) });
-      return { upload: this.uploads.length - 1 };
-    } catch (error) {
-      if (error instanceof MediaFetchError) {
-        this.issues.push({ path: [...path, 'url'], message: `${name} could not be fetched: ${error.message}` });
-        return null;
-      }
-      throw error;
-    }
-  }
-
-  private check(rule: MediaRule, probe: Parameters<typeof checkMedia>[1], path: string[]): boolean {
-    const found = checkMedia(rule, probe, path);
-    this.issues.push(...found);
-    if (found.length === 0) this.accepted += probe.sizeBytes;
-    return found.length === 0;
-  }
 }
 
 /** GraphQL gives explicit nulls for omitted optional fields; the zod schemas take them as absent. */
@@ -178,81 +124,160 @@ function parse<T>(
 }
 
 /**
- * Checks an avatar-video input against its provider's documented limits, reading media facts from
- * the bytes, before anything is stored or sent. Throws a ValidationError listing every issue.
+ * Checks an avatar-video input against the documented limits of each provider on its route, reading
+ * media facts from the bytes, before anything is stored or sent. A provider alone (`provider`) refuses
+ * with a ValidationError listing every issue; on a route, a provider whose limits the input breaks is
+ * dropped with a note, and the error (naming each provider's reasons) comes only when none remains.
  */
 export async function intakeAvatarVideo(raw: unknown, env: IntakeEnv): Promise<TaskDraft> {
-  const input = parse<CreateAvatarVideoInput>(createAvatarVideoInputSchema, raw);
+  // Naming neither a provider nor a route: the tenant's default route, if it set one.
+  const asked = (raw ?? {}) as { provider?: unknown; route?: unknown };
+  const byDefault = asked.provider == null && asked.route == null ? await env.defaultRoute('AVATAR_VIDEO') : undefined;
+  const input = parse<CreateAvatarVideoInput>(byDefault ? avatarVideoFieldsSchema : createAvatarVideoInputSchema, raw);
   const webhookUrl = checkWebhookUrl(input.webhookUrl, env);
+  const fallback = input.route ?? byDefault;
+  const route = fallback ?? [input.provider ?? 'KLING'];
+  const onRoute = fallback !== undefined;
+  if (onRoute) {
+    const wrong = routeOptionIssues(route, input);
+    if (wrong.length > 0) throw new ValidationError(issuesFromZod(wrong, ['input']));
+  }
   const shown = {
-    provider: input.provider,
+    ...(onRoute ? { route } : { provider: route[0] }),
     image: elide(input.image),
     video: elide(input.video),
     audio: elide(input.audio),
     prompt: input.prompt,
   };
-  return draft('AVATAR_VIDEO', input, webhookUrl, shown, env, (reader) =>
-    offered(input.provider, PROVIDER_SLICES[input.provider].avatarVideo)(input, reader),
-  );
+  return draft('AVATAR_VIDEO', route, onRoute, input, webhookUrl, shown, env, (provider) => ({
+    // Alone, its provider's rules were applied by the schema; on a route, each provider's here.
+    issues: onRoute ? issuesFromZod(avatarInputIssues(provider, input, true), ['input']) : [],
+    build: (reader) => offered(provider, PROVIDER_SLICES[provider].avatarVideo)(input, reader),
+  }));
 }
 
 /** Checks a video-sound input (Kling video-to-audio) the same way. */
 export async function intakeVideoSound(raw: unknown, env: IntakeEnv): Promise<TaskDraft> {
   const input = parse<CreateVideoSoundInput>(createVideoSoundInputSchema, raw);
   const webhookUrl = checkWebhookUrl(input.webhookUrl, env);
-  return draft('VIDEO_SOUND', input, webhookUrl, { provider: input.provider }, env, (reader) =>
-    offered(input.provider, PROVIDER_SLICES[input.provider].videoSound)(input, reader),
-  );
+  return draft('VIDEO_SOUND', [input.provider], false, input, webhookUrl, { provider: input.provider }, env, () => ({
+    issues: [],
+    build: (reader) => offered(input.provider, PROVIDER_SLICES[input.provider].videoSound)(input, reader),
+  }));
 }
 
-/** The provider's part of the draft, built once every media input is read and found within its limits. */
+/** One provider's part of a create: what its rules refuse in the input, and how to build its request. */
+interface ProviderPart {
+  issues: FieldIssue[];
+  build: (reader: MediaReader) => Promise<ProviderDraft>;
+}
+
+/** Each provider's part of the draft, built once every media input is read and found within its limits. */
 async function draft(
   kind: TaskKind,
-  input: { provider: Provider; externalTaskId?: string; sandbox?: { outcome: SandboxOutcome } },
+  route: readonly Provider[],
+  onRoute: boolean,
+  input: { externalTaskId?: string; sandbox?: { outcome: SandboxOutcome } },
   webhookUrl: string | null,
   shown: Record<string, unknown>,
   env: IntakeEnv,
-  build: (reader: MediaReader) => Promise<ProviderDraft>,
+  partOf: (provider: Provider) => ProviderPart,
 ): Promise<TaskDraft> {
-  const outcome = sandboxOutcome(kind, input, env);
-  const reader = new MediaReader(env);
-  const drafted = await build(reader);
-  if (reader.issues.length > 0) throw new ValidationError(reader.issues);
-  // Only a task that asks for an outcome carries one (so every other request is as it was).
-  const built = outcome ? { ...drafted, request: { ...drafted.request, sandboxOutcome: outcome } } : drafted;
+  const outcome = sandboxOutcome(kind, route, input, env);
+  const uploads: PendingUpload[] = [];
+  const steps: (DraftStep & { shown: Record<string, unknown> })[] = [];
+  const refused: { provider: Provider; issues: FieldIssue[] }[] = [];
+  for (const provider of route) {
+    const part = partOf(provider);
+    const reader = new MediaReader(env, uploads);
+    const drafted = part.issues.length === 0 ? await part.build(reader) : null;
+    const issues = [...part.issues, ...reader.issues];
+    if (!onRoute && issues.length > 0) throw new ValidationError(issues);
+    if (issues.length > 0 || !drafted) {
+      refused.push({ provider, issues });
+      continue;
+    }
+    // Only a task that asks for an outcome carries one (so every other request is as it was).
+    const request = outcome ? { ...drafted.request, sandboxOutcome: outcome } : drafted.request;
+    steps.push({ provider, model: drafted.model, request, shown: drafted.shown });
+  }
+  if (steps.length === 0) {
+    throw new ValidationError(
+      refused.flatMap(({ provider, issues }) => issues.map((i) => ({ ...i, message: `${provider}: ${i.message}` }))),
+    );
+  }
+  const kept = keepUsed(uploads, steps);
+  const keptSteps = steps.map((s) => ({ ...s, request: kept.request(s.request) }));
+  const [first, ...rest] = keptSteps as [(typeof keptSteps)[number], ...typeof keptSteps];
   const asked = outcome ? { sandbox: { outcome } } : {};
+  const at = new Date().toISOString();
   return {
     kind,
-    provider: input.provider,
-    model: built.model,
+    provider: first.provider,
+    model: first.model,
     externalTaskId: input.externalTaskId ?? null,
     webhookUrl,
-    input: { ...shown, ...built.shown, ...asked },
-    request: built.request,
-    uploads: reader.uploads,
-    fingerprint: fingerprint(kind, input.provider, built, webhookUrl, reader.uploads),
+    input: { ...shown, ...Object.assign({}, ...steps.map((s) => s.shown)), ...asked },
+    request: first.request,
+    uploads: kept.uploads,
+    route: rest.map((s) => ({ provider: s.provider, model: s.model, request: s.request })),
+    skipped: refused.map(({ provider, issues }) => ({
+      provider,
+      outcome: 'SKIPPED',
+      code: 'INPUT_LIMITS',
+      message: issues.map((i) => `${i.path.slice(1).join('.')} ${i.message}`).join('; '),
+      at,
+    })),
+    fingerprint: fingerprint(kind, route, keptSteps, webhookUrl, kept.uploads),
   };
 }
 
 /**
- * SHA-256 of what a create asks for: kind, provider, model, webhook URL and the provider request, each
- * uploaded body as its own SHA-256 (the request is built field by field in a fixed order, so equal
- * inputs serialize equally).
+ * The uploads the kept providers' requests name, renumbered: a body read only for a provider that was
+ * dropped is not stored.
+ */
+function keepUsed(uploads: PendingUpload[], steps: { request: Record<string, unknown> }[]) {
+  const used = new Map<number, number>();
+  const renumber = (request: Record<string, unknown>, assign: boolean): Record<string, unknown> =>
+    JSON.parse(JSON.stringify(request), (_key, value: unknown) => {
+      if (value === null || typeof value !== 'object' || !('upload' in value)) return value;
+      const n = (value as { upload: number }).upload;
+      if (assign && !used.has(n)) used.set(n, used.size);
+      return { upload: used.get(n) };
+    }) as Record<string, unknown>;
+  for (const step of steps) renumber(step.request, true);
+  return {
+    uploads: [...used.entries()].sort((a, b) => a[1] - b[1]).map(([n]) => uploads[n]!),
+    request: (request: Record<string, unknown>) => renumber(request, false),
+  };
+}
+
+/**
+ * SHA-256 of what a create asks for: kind, the route asked, each provider's model and request, and the
+ * webhook URL, each uploaded body as its own SHA-256 (requests are built field by field in a fixed order,
+ * so equal inputs serialize equally).
  */
 function fingerprint(
   kind: TaskKind,
-  provider: Provider,
-  built: ProviderDraft,
+  route: readonly Provider[],
+  steps: DraftStep[],
   webhookUrl: string | null,
   uploads: PendingUpload[],
 ): string {
   const bodies = uploads.map((u) => u.sha256);
-  const request = JSON.stringify(built.request, (_key, value: unknown) =>
-    value !== null && typeof value === 'object' && 'upload' in value
-      ? { sha256: bodies[(value as { upload: number }).upload] }
-      : value,
+  const requests = steps.map((step) =>
+    JSON.stringify(step.request, (_key, value: unknown) =>
+      value !== null && typeof value === 'object' && 'upload' in value
+        ? { sha256: bodies[(value as { upload: number }).upload] }
+        : value,
+    ),
   );
-  return sha256Hex(JSON.stringify([kind, provider, built.model, webhookUrl, request]));
+  // A route of one hashes as a single provider did before routing (fingerprints stored then still match).
+  const asked =
+    route.length === 1
+      ? [steps[0]!.provider, steps[0]!.model, webhookUrl, requests[0]]
+      : [route, steps.map((s) => s.model), webhookUrl, requests];
+  return sha256Hex(JSON.stringify([kind, ...asked]));
 }
 
 /** A provider's builder for a kind of task; a ValidationError naming `provider` when it offers none. */

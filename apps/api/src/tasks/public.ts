@@ -1,4 +1,12 @@
-import type { ArchiveStatus, OutputArchive, OutputLinkField, TaskAudio, TaskVideo } from '@clipwire/schema';
+import type {
+  ArchiveStatus,
+  OutputArchive,
+  OutputLinkField,
+  Provider,
+  RouteAttempt,
+  TaskAudio,
+  TaskVideo,
+} from '@clipwire/schema';
 import type { TaskEventRow, TaskRow } from '@clipwire/schema/tables';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 
@@ -30,6 +38,8 @@ export function taskView(task: TaskRow): TaskView {
       createdAt: task.createdAt,
       updatedAt: task.updatedAt,
       completedAt: task.completedAt ?? null,
+      attempts: [...task.attempts, currentAttempt(task)],
+      route: task.route.map((step) => step.provider),
     };
     views.set(task, view);
   }
@@ -55,6 +65,29 @@ export interface TaskView {
   createdAt: Date;
   updatedAt: Date;
   completedAt: Date | null;
+  /** The route so far: each provider tried before `provider`, and `provider` itself last. */
+  attempts: RouteAttempt[];
+  /** The providers still to try if `provider` does not take the task. */
+  route: Provider[];
+}
+
+/** Where the task stands with its current provider, as the last entry of its attempts. */
+function currentAttempt(task: TaskRow): RouteAttempt {
+  const base = { provider: task.provider, code: null, message: null };
+  if (task.submittedAt || task.providerTaskId) {
+    return { ...base, outcome: 'ACCEPTED', at: (task.submittedAt ?? task.updatedAt).toISOString() };
+  }
+  const since = task.attempts.at(-1)?.at ?? task.createdAt.toISOString();
+  if (task.status === 'PENDING') return { ...base, outcome: 'PENDING', at: since };
+  const error = task.error;
+  const refused = error?.code.startsWith('PROVIDER_') ?? false;
+  return {
+    ...base,
+    outcome: refused ? 'REFUSED' : 'STOPPED',
+    code: (refused ? error?.providerCode : null) ?? error?.code ?? task.status,
+    message: error?.message ?? task.statusMessage,
+    at: (task.completedAt ?? task.updatedAt).toISOString(),
+  };
 }
 
 /** What every output shows of its archive: the provider's links and how long they live, and the archive's status. */

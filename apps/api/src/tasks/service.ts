@@ -4,7 +4,7 @@ import type { JobRow, TaskRow } from '@clipwire/schema/tables';
 import type { Principal } from '../auth/api-keys.js';
 import { crashPoint } from '../crash.js';
 import type { Database } from '../db/client.js';
-import { DuplicateExternalTaskIdError, ProviderRejectedError } from '../errors.js';
+import { DuplicateExternalTaskIdError } from '../errors.js';
 import type { ClaimStep, JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { Logger } from '../logger.js';
 import type { MediaLifecycle } from '../media/lifecycle.js';
@@ -13,7 +13,7 @@ import type { ProviderHealth } from '../providers/health.js';
 import type { AdapterRegistry } from '../providers/registry.js';
 import type { ClipwirePubSub } from '../pubsub.js';
 import { handleCallback, type CallbackOutcome } from './callbacks.js';
-import { adapterFor, TaskChanges, type TaskChangeWebhooks } from './changes.js';
+import { TaskChanges, type TaskChangeWebhooks } from './changes.js';
 import type { EngineSettings } from './engine-settings.js';
 import type { TaskDraft } from './intake.js';
 import { Poller } from './polling.js';
@@ -21,6 +21,7 @@ import { RecentRows } from './recent-rows.js';
 import { countInFlight } from './admission.js';
 import { admitQuota } from './quota.js';
 import { findTask, findTaskById, isUniqueViolation } from './repository.js';
+import { Routing, startOfRoute, whyBlocked } from './routing.js';
 import { Submission } from './submission.js';
 import { insertTask } from './transitions.js';
 
@@ -63,7 +64,8 @@ export class TaskService {
   constructor(private readonly deps: TaskServiceDeps) {
     this.changes = new TaskChanges(deps, this.recent);
     this.poller = new Poller(deps, this.changes);
-    this.submission = new Submission(deps, this.changes, this.recent, (at) => this.poller.planPoll(at));
+    const routing = new Routing(deps, this.changes);
+    this.submission = new Submission(deps, this.changes, routing, this.recent, (at) => this.poller.planPoll(at));
     this.claimSubmit = this.submission.claim;
   }
 
@@ -79,15 +81,9 @@ export class TaskService {
     /** The operation's logger (its tenant and request id on every line); the tenant's own by default. */
     log: Logger = this.deps.log.child({ tenant: principal.tenantId }),
   ): Promise<TaskRow> {
-    adapterFor(this.deps.adapters, draft); // throws when the provider is not configured here
-    const refusal = this.submission.refusal(draft.provider);
-    if (refusal) {
-      throw new ProviderRejectedError(
-        draft.provider,
-        refusal.code,
-        `${draft.provider} is refusing this account's tasks: ${refusal.message}`,
-      );
-    }
+    const { adapters, health } = this.deps;
+    const refusal = (provider: Provider) => this.submission.refusal(provider);
+    draft = startOfRoute(draft, (provider) => whyBlocked(provider, draft.kind, { adapters, health, refusal }));
     const id = randomUUID();
     // The bytes go to the object store first; the rows that name them commit with the task.
     const stored = await this.storeUploads(principal.tenantId, draft);
@@ -126,6 +122,14 @@ export class TaskService {
             ),
             webhookUrl: draft.webhookUrl,
             costEstimate: String(costEstimate),
+            route: draft.route.map((step) => ({
+              ...step,
+              request: resolveUploads(
+                step.request,
+                stored.map((u) => u.id),
+              ),
+            })),
+            attempts: draft.skipped,
           };
         },
         this.deps.webhooks.changeJobs,

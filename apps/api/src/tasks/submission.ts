@@ -9,12 +9,14 @@ import type { Logger } from '../logger.js';
 import type { MediaMeta, MediaStore } from '../media/store.js';
 import { CircuitOpenError, type ProviderHealth } from '../providers/health.js';
 import { CALLBACK_SLUGS, type AdapterRegistry } from '../providers/registry.js';
+import { mediaIdsOf } from '../providers/slice.js';
 import { neverReachedProvider, type ProviderReport, type SubmitContext, type TaskAdapter } from '../providers/types.js';
 import { admit, busy, clearAttempt, firstPoll } from './admission.js';
 import { adapterFor, type TaskChanges } from './changes.js';
 import { backoff, retryLater, type EngineSettings } from './engine-settings.js';
 import type { RecentRows } from './recent-rows.js';
 import { findTaskById } from './repository.js';
+import { departureFor, submitAttemptsFor, waitedLongEnough, type Routing } from './routing.js';
 
 export interface SubmissionDeps {
   db: Database;
@@ -34,6 +36,8 @@ export interface SubmissionDeps {
 export interface SubmitClaim {
   task: TaskRow;
   attempt: SubmitAttempt | null;
+  /** Its provider stayed busy for ROUTE_WAIT_MS, and its route goes on: nothing was sent. */
+  leaveBusy?: true;
 }
 
 interface SubmitAttempt {
@@ -60,6 +64,7 @@ export class Submission {
   constructor(
     private readonly deps: SubmissionDeps,
     private readonly changes: TaskChanges,
+    private readonly routing: Routing,
     private readonly recent: RecentRows,
     /** Plans a poll round at this time (epoch ms) unless an earlier one is planned. */
     private readonly planPoll: (at: number) => void,
@@ -83,23 +88,27 @@ export class Submission {
     // An earlier attempt's outcome is unknown, or the provider is not configured here: the job decides.
     if (task.submitStartedAt !== null || !adapter) return { context: { task, attempt: null } satisfies SubmitClaim };
     const started = await this.startAttempt(tx, task, adapter);
+    if (started === 'busy') {
+      if (waitedLongEnough(task, this.deps.engine)) return { context: { task, attempt: null, leaveBusy: true } };
+      return { settle: busy(task.provider) };
+    }
     return 'task' in started ? { context: started } : { settle: started };
   };
 
   /**
    * Inside the caller's transaction: admits the task (see `admit`) with a fresh callback token and
-   * reads the media the provider takes inline; or the outcome for the job when the task is gone or
-   * its provider at its limit.
+   * reads the media the provider takes inline; 'busy' when its provider is at its limit; or the
+   * outcome for the job when the task is gone.
    */
   private async startAttempt(
     tx: Tx,
     task: TaskRow,
     adapter: TaskAdapter,
-  ): Promise<{ task: TaskRow; attempt: SubmitAttempt } | JobOutcome> {
+  ): Promise<{ task: TaskRow; attempt: SubmitAttempt } | 'busy' | JobOutcome> {
     const token = generateSecret(32);
     const admitted = await admit(tx, this.deps.engine, task, adapter, sha256Hex(token));
     if (admitted === 'gone') return done;
-    if (admitted === 'busy') return busy(task.provider);
+    if (admitted === 'busy') return 'busy';
     // Their rows: the storage keys the inline bytes are read from, or presigned URLs made for.
     const media = await this.deps.media.getMany(tx, mediaIdsOf(admitted.providerRequest));
     return { task: admitted, attempt: { token, media } };
@@ -119,6 +128,7 @@ export class Submission {
     const log = this.deps.log.child({ taskId: task.id, provider: task.provider });
     const { engine } = this.deps;
 
+    if (claim?.leaveBusy) return this.routing.leave(task, this.routing.busyTooLong(task));
     let attempt = claim?.attempt ?? null;
     if (!attempt) {
       if (task.submitStartedAt !== null) {
@@ -146,6 +156,11 @@ export class Submission {
             error: 'earlier create not found yet; waiting before resending',
           };
         }
+        // A lookup by our id proves the provider holds none: the route may go on, if its creates are spent.
+        if (task.submitAttempts >= submitAttemptsFor(task, engine) && task.route.length > 0) {
+          const message = `no answer to ${task.submitAttempts} creates, and a lookup by our id finds none upstream`;
+          return this.routing.leave(task, { outcome: 'UNAVAILABLE', code: 'UNCONFIRMED_ABSENT', message });
+        }
         log.info(
           { waitedMs: waited, attempts: task.submitAttempts },
           'earlier create not found upstream after the grace period: sending it again',
@@ -154,6 +169,10 @@ export class Submission {
       }
       const pending = task;
       const started = await this.deps.db.transaction((tx) => this.startAttempt(tx, pending, adapter));
+      if (started === 'busy') {
+        if (waitedLongEnough(task, engine)) return this.routing.leave(task, this.routing.busyTooLong(task));
+        return busy(task.provider);
+      }
       if (!('task' in started)) return started;
       ({ task, attempt } = started);
     }
@@ -168,7 +187,10 @@ export class Submission {
       report = await this.deps.health.call(task.provider, () => adapter.submit(sending, ctx));
     } catch (error) {
       if (error instanceof CircuitOpenError) {
-        // Nothing was sent: the attempt does not count against the task.
+        // Nothing was sent: the next provider on the route may take it; else the attempt does not count.
+        if (task.route.length > 0) {
+          return this.routing.leave(task, { outcome: 'UNAVAILABLE', code: 'CIRCUIT_OPEN', message: error.message });
+        }
         await clearAttempt(this.deps.db, task.id, true);
         return { retryInMs: 5000, error: error.message };
       }
@@ -179,8 +201,16 @@ export class Submission {
         log.warn({ code: error.code, kind: error.kind }, 'create outcome unknown');
         return { retryInMs: 1000, error: error.message };
       }
-      await clearAttempt(this.deps.db, task.id);
       const attempts = task.submitAttempts;
+      const departure = departureFor(error);
+      const retry = error.retryable && attempts < submitAttemptsFor(task, engine);
+      if (!retry && departure && task.route.length > 0) {
+        // A refused create: nothing of it is upstream, and the next provider may take the task.
+        this.noteRefusal(task.provider, error);
+        log.info({ code: error.code, kind: error.kind, attempts }, 'provider refused the task; its route goes on');
+        return this.routing.leave(task, departure);
+      }
+      await clearAttempt(this.deps.db, task.id);
       if (isDuplicateCreate(error) && adapter.findsUnconfirmedCreates) {
         // A create we did not know of is upstream after all: a second create went out for this task.
         log.warn(
@@ -189,7 +219,7 @@ export class Submission {
         );
         if (await this.adoptUpstream(task, adapter)) return done;
       }
-      if (error.retryable && attempts < engine.submitAttempts) {
+      if (retry) {
         const delay = backoff(attempts, engine.retryBaseMs, engine.retryMaxMs, error.retryAfterMs);
         log.info(
           { code: error.code, kind: error.kind, attempts, delayMs: Math.round(delay) },
@@ -198,13 +228,7 @@ export class Submission {
         return { retryInMs: delay, error: error.message };
       }
       log.warn({ code: error.code, kind: error.kind, attempts }, 'submission failed');
-      if (error.kind === 'quota' || error.kind === 'permission') {
-        this.accountRefusals.set(task.provider, {
-          code: error.code,
-          message: error.message,
-          until: Date.now() + engine.accountRefusalMs,
-        });
-      }
+      this.noteRefusal(task.provider, error);
       await this.changes.fail(
         task,
         `PROVIDER_${error.kind.toUpperCase()}`,
@@ -224,6 +248,16 @@ export class Submission {
       job,
     );
     return completed;
+  }
+
+  /** An account-level refusal (quota, arrears, no permission) holds new tasks for the provider back a while. */
+  private noteRefusal(provider: Provider, error: ProviderError): void {
+    if (error.kind !== 'quota' && error.kind !== 'permission') return;
+    this.accountRefusals.set(provider, {
+      code: error.code,
+      message: error.message,
+      until: Date.now() + this.deps.engine.accountRefusalMs,
+    });
   }
 
   private submitContext(task: TaskRow, adapter: TaskAdapter, attempt: SubmitAttempt): SubmitContext {
@@ -252,19 +286,4 @@ export class Submission {
 
 function isDuplicateCreate(error: ProviderError): boolean {
   return error.kind === 'validation' && /external_task_id/i.test(error.message) && /exist/i.test(error.message);
-}
-
-/** The stored media a provider request refers to (`{ mediaId }` anywhere in it). */
-function mediaIdsOf(request: unknown): string[] {
-  const ids = new Set<string>();
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if (typeof o.mediaId === 'string' && Object.keys(o).length === 1) ids.add(o.mediaId);
-      else Object.values(o).forEach(walk);
-    }
-  };
-  walk(request);
-  return [...ids];
 }

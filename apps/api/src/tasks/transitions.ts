@@ -1,6 +1,9 @@
 import {
   isTerminalStatus,
   statusesBefore,
+  type Provider,
+  type RouteAttempt,
+  type RouteStep,
   type TaskEventSource,
   type TaskEventType,
   type TaskStatus,
@@ -172,6 +175,49 @@ export async function outputChange(
     .where(and(eq(tasks.id, change.taskId), eq(tasks.status, 'SUCCEEDED'), isNull(tasks.erasedAt)))
     .returning();
   const event = { status: sql`t.status`, source: 'SYSTEM' as const, message: change.message, type: change.type };
+  return changeResult(await changeQuery(db, update.getSQL(), event, jobs));
+}
+
+/**
+ * Moves a PENDING task from `from` to the next provider on its route (`next`, then `rest`), recording
+ * why it left `from` (`attempt`), with a ROUTED event and the jobs it calls for: one statement, like a
+ * transition. The attempt's marks are cleared (nothing of it is upstream: the caller proved it). Null
+ * when the task is no longer PENDING on `from` (a concurrent change won).
+ */
+export async function routeChange(
+  db: DbOrTx,
+  change: {
+    taskId: string;
+    from: Provider;
+    attempt: RouteAttempt;
+    next: RouteStep;
+    rest: RouteStep[];
+    costEstimate: number;
+    message: string;
+  },
+  jobs: ChangeJobs,
+): Promise<TransitionResult | null> {
+  const update = db
+    .update(tasks)
+    .set({
+      provider: change.next.provider,
+      model: change.next.model,
+      providerRequest: change.next.request,
+      route: change.rest,
+      attempts: sql`${tasks.attempts} || ${JSON.stringify([change.attempt])}::jsonb`,
+      costEstimate: String(change.costEstimate),
+      statusMessage: change.message,
+      submitAttempts: 0,
+      submitStartedAt: null,
+      callbackTokenHash: null,
+      nextPollAt: null,
+      pollDelayMs: null,
+      version: sql`${tasks.version} + 1`,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(tasks.id, change.taskId), eq(tasks.status, 'PENDING'), eq(tasks.provider, change.from)))
+    .returning();
+  const event = { status: sql`t.status`, source: 'SYSTEM' as const, message: change.message, type: 'ROUTED' as const };
   return changeResult(await changeQuery(db, update.getSQL(), event, jobs));
 }
 

@@ -19,11 +19,12 @@ import type { ChangeJobs } from '../tasks/transitions.js';
 import { deleteDeliveriesBefore, findDelivery, recordAttempt } from './deliveries.js';
 import { sendSigned, type AttemptResult, type SendSettings } from './send.js';
 
-/** The body's `type` per event type: a status change, or the end of archiving the task's outputs. */
+/** The body's `type` per event type: a status change, the end of archiving the task's outputs, a move along the route. */
 const WEBHOOK_TYPES: Record<TaskEventType, string> = {
   STATUS_CHANGED: 'task.updated',
   OUTPUTS_ARCHIVED: 'task.outputs_archived',
   OUTPUTS_ARCHIVE_FAILED: 'task.outputs_archive_failed',
+  ROUTED: 'task.routed',
 };
 
 /**

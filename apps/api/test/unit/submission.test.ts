@@ -107,6 +107,8 @@ async function create(externalTaskId: string): Promise<TaskRow> {
     input: {},
     request: { ...request, mode: 'std', watermark: false },
     uploads: [],
+    route: [],
+    skipped: [],
     fingerprint: `unit-${externalTaskId}`,
   });
 }

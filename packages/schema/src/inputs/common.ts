@@ -21,8 +21,13 @@ export type SandboxOutcome = (typeof SANDBOX_OUTCOMES)[number];
 /** `sandbox: { outcome }`: ask the sandbox simulator for a failure, a slow task or a lost callback. */
 export const sandboxOptionsSchema = z.object({ outcome: z.enum(SANDBOX_OUTCOMES) });
 
+/** Where checks report: a zod refinement's context, or a plain list (see `avatarInputIssues`). */
+export interface IssueSink {
+  addIssue(issue: { code: 'custom'; path: (string | number)[]; message: string }): void;
+}
+
 /** Adds an issue at `path` unless exactly one of `values` is present. */
-export function exactlyOne(ctx: z.RefinementCtx, values: Record<string, unknown>, path: (string | number)[]): void {
+export function exactlyOne(ctx: IssueSink, values: Record<string, unknown>, path: (string | number)[]): void {
   const present = Object.entries(values).filter(([, v]) => v !== undefined && v !== null);
   if (present.length !== 1) {
     const names = Object.keys(values);
@@ -39,7 +44,7 @@ export function exactlyOne(ctx: z.RefinementCtx, values: Record<string, unknown>
 }
 
 /** Adds an issue for each key in `values` that is present: the field does not apply here. */
-export function notFor(ctx: z.RefinementCtx, provider: string, values: Record<string, unknown>): void {
+export function notFor(ctx: IssueSink, provider: string, values: Record<string, unknown>): void {
   for (const [key, v] of Object.entries(values)) {
     if (v !== undefined && v !== null)
       ctx.addIssue({ code: 'custom', path: [key], message: `does not apply to ${provider}` });

@@ -7,6 +7,7 @@ export { serverSecrets } from './server-secrets.js';
 export { jobs, JOB_QUEUES, type JobQueue, type JobRow } from './jobs.js';
 export { webhookSecrets, type WebhookSecretRow } from './webhook-secrets.js';
 export { tenantLimits, type TenantLimitsRow } from './tenant-limits.js';
+export { tenantRoutes, type TenantRouteRow } from './tenant-routes.js';
 export {
   webhookDeliveries,
   WEBHOOK_DELIVERY_STATUSES,

@@ -21,14 +21,20 @@ export const taskEvents = pgTable(
     status: text('status').$type<TaskStatus>().notNull(),
     message: text('message'),
     source: text('source').$type<TaskEventSource>().notNull(),
-    /** A status change, or the outcome of archiving the outputs (the status then stays SUCCEEDED). */
+    /**
+     * A status change; the outcome of archiving the outputs (the status then stays SUCCEEDED); or a move
+     * to the next provider of the task's route (the status stays PENDING).
+     */
     type: text('type').$type<TaskEventType>().notNull().default('STATUS_CHANGED'),
     occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     index('task_events_task_idx').on(t.taskId, t.id),
     index('task_events_tenant_idx').on(t.tenantId, t.id),
-    check('task_events_type_check', sql`${t.type} in ('STATUS_CHANGED', 'OUTPUTS_ARCHIVED', 'OUTPUTS_ARCHIVE_FAILED')`),
+    check(
+      'task_events_type_check',
+      sql`${t.type} in ('STATUS_CHANGED', 'OUTPUTS_ARCHIVED', 'OUTPUTS_ARCHIVE_FAILED', 'ROUTED')`,
+    ),
   ],
 );
 

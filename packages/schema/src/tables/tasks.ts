@@ -12,7 +12,16 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import type { Provider, TaskCostInfo, TaskErrorInfo, TaskKind, TaskOutput, TaskStatus } from '../domain.js';
+import type {
+  Provider,
+  RouteAttempt,
+  RouteStep,
+  TaskCostInfo,
+  TaskErrorInfo,
+  TaskKind,
+  TaskOutput,
+  TaskStatus,
+} from '../domain.js';
 import { tenants } from './tenants.js';
 
 export const tasks = pgTable(
@@ -44,6 +53,13 @@ export const tasks = pgTable(
     input: jsonb('input').$type<Record<string, unknown>>().notNull(),
     /** The exact request body sent upstream (media bodies included), kept until submission succeeds. */
     providerRequest: jsonb('provider_request').$type<Record<string, unknown> | null>(),
+    /**
+     * The providers still to try, in order, each with its request (media as `{ mediaId }`): the rest of
+     * the route after `provider`. Empty for a route of one.
+     */
+    route: jsonb('route').$type<RouteStep[]>().notNull().default([]),
+    /** The providers tried before `provider`, and why the task moved on from each. */
+    attempts: jsonb('attempts').$type<RouteAttempt[]>().notNull().default([]),
     output: jsonb('output').$type<TaskOutput>().notNull().default({ videos: [], audios: [] }),
     error: jsonb('error').$type<TaskErrorInfo | null>(),
     cost: jsonb('cost').$type<TaskCostInfo | null>(),

@@ -77,7 +77,16 @@ const DigitalHumanOptions = builder.inputType('DigitalHumanAvatarOptions', {
 
 export const CreateAvatarVideoInput = builder.inputType('CreateAvatarVideoInput', {
   fields: (t) => ({
-    provider: t.field({ type: ProviderEnum, defaultValue: 'KLING' }),
+    provider: t.field({
+      type: ProviderEnum,
+      description:
+        'Where to run the task. With neither this nor `route`: your default route (setDefaultRoute), else KLING.',
+    }),
+    route: t.field({
+      type: [ProviderEnum],
+      description:
+        'Providers to try in order, instead of `provider`: the task goes to the first that can take it, and moves on only when a provider provably did not accept it (README, "Routing"). Each provider’s options (`kling`, `kie`, `digitalHuman`) apply only there.',
+    }),
     image: t.field({
       type: MediaInputType,
       description:

@@ -32,7 +32,7 @@ export const SandboxOptions = builder.inputType('SandboxOptions', {
 export const TaskEventTypeEnum = builder.enumType('TaskEventType', {
   values: TASK_EVENT_TYPES,
   description:
-    "A status change, or the end of copying a SUCCEEDED task's outputs into Clipwire's storage (the status stays SUCCEEDED).",
+    "A status change; the end of copying a SUCCEEDED task's outputs into Clipwire's storage (the status stays SUCCEEDED); or ROUTED, a move to the next provider of the task's route (the status stays PENDING).",
 });
 export const ArchiveStatusEnum = builder.enumType('ArchiveStatus', {
   values: ARCHIVE_STATUSES,

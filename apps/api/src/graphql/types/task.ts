@@ -17,6 +17,7 @@ import { INPUT_LIMITS } from '../input-limits.js';
 import { builder } from '../builder.js';
 import { ProviderEnum, TaskKindEnum, TaskStatusEnum } from './enums.js';
 import { AudioOutputType, TaskCostType, TaskErrorType, VideoOutputType } from './outputs.js';
+import { RouteAttemptType } from './route.js';
 import { TaskEventType } from './task-event.js';
 
 export const TaskRef = builder.objectRef<TaskRow>('Task');
@@ -43,6 +44,17 @@ export const TaskType = builder.node(TaskRef, {
     }),
     externalTaskId: t.string({ nullable: true, resolve: (task) => taskView(task).externalTaskId }),
     providerTaskId: t.string({ nullable: true, resolve: (task) => taskView(task).providerTaskId }),
+    attempts: t.field({
+      type: [RouteAttemptType],
+      description:
+        'The route so far: each provider tried before `provider` and why the task left it, then `provider` itself (README, "Routing").',
+      resolve: (task) => taskView(task).attempts,
+    }),
+    route: t.field({
+      type: [ProviderEnum],
+      description: 'The providers still to try, in order, if `provider` does not take the task.',
+      resolve: (task) => taskView(task).route,
+    }),
     input: t.field({
       type: 'JSON',
       description: 'The input as given, with media bodies elided.',
