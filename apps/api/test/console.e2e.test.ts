@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fixturesDir } from '@clipwire/providers/simulator';
 import { assertConsoleBuilt, launchChromium, type ChromiumSession, type Page } from '@clipwire/web/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPage, openSignedIn } from './support/console.js';
 import { startStack, type Stack } from './support/stack.js';
 
 /**
@@ -35,15 +36,8 @@ describe('web console', () => {
     await stack?.stop();
   });
 
-  async function open(path = '/'): Promise<Page> {
-    const page = await browser.context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(`${m.text()} (${m.location().url})`);
-    });
-    page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
-    await page.goto(`${stack.url}${path}`);
-    return page;
-  }
+  /** A page signed in with the sandbox key (the sign-in form itself is the first test's first step). */
+  const open = (path: string) => openSignedIn(browser, `${stack.url}${path}`, stack.apiKey, consoleErrors);
 
   /** Runs one step; on failure says which, with what the pages showed and the browser logged. */
   async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -76,7 +70,7 @@ describe('web console', () => {
 
   it('signs in, creates a Kling task from uploads, follows it live in two tabs and plays the video', async () => {
     browser.context.setDefaultTimeout(15_000);
-    const page = await open('/');
+    const page = await openPage(browser, `${stack.url}/`, consoleErrors);
 
     await step('sign in with the pre-filled sandbox key', async () => {
       const key = page.getByLabel('API key');
