@@ -4,7 +4,7 @@ import { fixturesDir } from '@clipwire/providers/simulator';
 import { assertConsoleBuilt, launchChromium, type ChromiumSession, type Page } from '@clipwire/web/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPage, openSignedIn } from './support/console.js';
-import { startStack, type Stack } from './support/stack.js';
+import { eventually, startStack, type Stack } from './support/stack.js';
 
 /**
  * The web console end to end: Debian's Chromium (playwright-core) against the real API and the
@@ -132,10 +132,24 @@ describe('web console', () => {
     });
 
     await step('the detail: timeline, input, and a playable video from the simulator', async () => {
+      // Its outputs archived first: the timeline then ends with that event.
+      await eventually(
+        async () =>
+          (await stack.gql(`{ task(id: "${taskId}") { videos { archiveStatus } } }`)).data?.task?.videos?.[0]
+            ?.archiveStatus === 'ARCHIVED',
+        15_000,
+        'the outputs archived',
+      );
       await row(page).getByRole('link').click();
       await page.getByRole('heading', { name: 'Timeline' }).waitFor();
-      await expect.poll(() => page.locator('ol.timeline li').count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
-      expect(await page.locator('ol.timeline').textContent()).toMatch(/Succeeded/);
+      const timeline = page.locator('ol.timeline');
+      await timeline.locator('li[data-event-type="OUTPUTS_ARCHIVED"]').waitFor();
+      // The archive is named as such, not shown as a second "Succeeded" (its event keeps the status).
+      expect(await timeline.locator('li[data-event-type="OUTPUTS_ARCHIVED"]').textContent()).toMatch(
+        /^Outputs archived/,
+      );
+      expect(await timeline.locator('[data-status="SUCCEEDED"]').count()).toBe(1);
+      expect(await timeline.locator('li').count()).toBeGreaterThanOrEqual(4);
       await page.getByText('uploaded portrait-512x640.png', { exact: false }).waitFor();
       const video = page.getByRole('region', { name: 'Outputs' }).locator('video').first();
       await video.waitFor();
