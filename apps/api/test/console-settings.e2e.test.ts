@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { assertConsoleBuilt, launchChromium, type ChromiumSession, type Page } from '@clipwire/web/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startReceiver, type WebhookReceiver } from './resilience/resilience-support.js';
+import { openSignedIn } from './support/console.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -12,52 +12,16 @@ import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from 
  */
 const SCREENSHOTS = join(import.meta.dirname, '..', '..', '..', 'docs', 'screenshots');
 
-interface Received {
-  path: string;
-  headers: Record<string, string>;
-  raw: string;
-}
-
-/** `/fail` answers 500 "boom: receiver down"; anything else 204. */
-async function startReceiver() {
-  const received: Received[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
-      received.push({ path, headers, raw: Buffer.concat(chunks).toString('utf8') });
-      if (path === '/fail') {
-        res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end('boom: receiver down');
-        return;
-      }
-      res.writeHead(204);
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    origin,
-    received,
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 describe('web console: webhooks and API keys', () => {
   let stack: Stack;
   let browser: ChromiumSession;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: WebhookReceiver;
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
     assertConsoleBuilt();
     receiver = await startReceiver();
+    receiver.answer('/fail', { status: 500, body: 'boom: receiver down' });
     browser = await launchChromium();
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write']);
     // A failed delivery stays RETRYING (its next retry a minute away) while the page is looked at.
@@ -71,15 +35,7 @@ describe('web console: webhooks and API keys', () => {
     await receiver?.stop();
   });
 
-  async function open(path = '/'): Promise<Page> {
-    const page = await browser.context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(`${m.text()} (${m.location().url})`);
-    });
-    page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
-    await page.goto(`${stack.url}${path}`);
-    return page;
-  }
+  const open = (path = '/') => openSignedIn(browser, `${stack.url}${path}`, stack.apiKey, consoleErrors);
 
   /** Runs one step; on failure says which, with what the page showed and the browser logged. */
   async function step<T>(page: Page, name: string, fn: () => Promise<T>): Promise<T> {
@@ -111,12 +67,10 @@ describe('web console: webhooks and API keys', () => {
       input: { ...SAMPLE_INPUT, externalTaskId: 'console-webhooks', webhookUrl: `${receiver.origin}/fail` },
     });
     expect(created.data?.createAvatarVideo?.__typename, JSON.stringify(created)).toBe('Task');
-    await eventually(async () => receiver.received.some((r) => r.path === '/fail'), 15_000, 'a failed delivery');
+    await eventually(async () => receiver.on('/fail').length > 0, 15_000, 'a failed delivery');
 
     const page = await open('/');
-    await step(page, 'sign in and open Webhooks from the navigation', async () => {
-      await page.getByLabel('API key').fill(stack.apiKey);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+    await step(page, 'open Webhooks from the navigation', async () => {
       await page.getByRole('heading', { level: 1, name: 'Tasks' }).waitFor();
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Webhooks' }).click();
       await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
@@ -139,12 +93,12 @@ describe('web console: webhooks and API keys', () => {
     });
 
     await step(page, 'a test event goes to the default URL and its outcome is shown', async () => {
-      const before = receiver.received.length;
+      const before = receiver.deliveries.length;
       await page.getByRole('button', { name: 'Send test event' }).click();
       const result = page.getByTestId('test-result');
       await result.waitFor();
       expect(await result.textContent()).toMatch(/Delivered · HTTP 204 · \d+ ms/);
-      const sent = receiver.received.slice(before);
+      const sent = receiver.deliveries.slice(before);
       expect(sent.map((r) => [r.path, JSON.parse(r.raw).type])).toEqual([['/hook', 'webhook.test']]);
     });
 
@@ -178,16 +132,12 @@ describe('web console: webhooks and API keys', () => {
 
     await step(page, 'Redeliver queues a new delivery of the same event, which the receiver gets', async () => {
       const id = await failing.getAttribute('data-delivery-id');
-      const before = receiver.received.filter((r) => r.path === '/fail').length;
+      const before = receiver.on('/fail').length;
       await failing.getByRole('button', { name: 'Redeliver' }).click();
       await failing.getByText('Queued again as a new delivery').waitFor();
       const log = await stack.gql('{ webhookDeliveries(first: 50) { edges { node { id redeliveryOf } } } }');
       expect(log.data!.webhookDeliveries.edges.some((e: any) => e.node.redeliveryOf === id)).toBe(true);
-      await eventually(
-        async () => receiver.received.filter((r) => r.path === '/fail').length > before,
-        10_000,
-        'the redelivery at the receiver',
-      );
+      await eventually(async () => receiver.on('/fail').length > before, 10_000, 'the redelivery at the receiver');
     });
     expect(consoleErrors).toEqual([]);
     await page.close();

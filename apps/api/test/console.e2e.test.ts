@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { fixturesDir } from '@clipwire/providers/simulator';
 import { assertConsoleBuilt, launchChromium, type ChromiumSession, type Page } from '@clipwire/web/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from './support/stack.js';
+import { openPage, openSignedIn } from './support/console.js';
+import { eventually, startStack, type Stack } from './support/stack.js';
 
 /**
  * The web console end to end: Debian's Chromium (playwright-core) against the real API and the
@@ -35,15 +36,8 @@ describe('web console', () => {
     await stack?.stop();
   });
 
-  async function open(path = '/'): Promise<Page> {
-    const page = await browser.context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(`${m.text()} (${m.location().url})`);
-    });
-    page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
-    await page.goto(`${stack.url}${path}`);
-    return page;
-  }
+  /** A page signed in with the sandbox key (the sign-in form itself is the first test's first step). */
+  const open = (path: string) => openSignedIn(browser, `${stack.url}${path}`, stack.apiKey, consoleErrors);
 
   /** Runs one step; on failure says which, with what the pages showed and the browser logged. */
   async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -76,7 +70,7 @@ describe('web console', () => {
 
   it('signs in, creates a Kling task from uploads, follows it live in two tabs and plays the video', async () => {
     browser.context.setDefaultTimeout(15_000);
-    const page = await open('/');
+    const page = await openPage(browser, `${stack.url}/`, consoleErrors);
 
     await step('sign in with the pre-filled sandbox key', async () => {
       const key = page.getByLabel('API key');
@@ -138,10 +132,24 @@ describe('web console', () => {
     });
 
     await step('the detail: timeline, input, and a playable video from the simulator', async () => {
+      // Its outputs archived first: the timeline then ends with that event.
+      await eventually(
+        async () =>
+          (await stack.gql(`{ task(id: "${taskId}") { videos { archiveStatus } } }`)).data?.task?.videos?.[0]
+            ?.archiveStatus === 'ARCHIVED',
+        15_000,
+        'the outputs archived',
+      );
       await row(page).getByRole('link').click();
       await page.getByRole('heading', { name: 'Timeline' }).waitFor();
-      await expect.poll(() => page.locator('ol.timeline li').count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
-      expect(await page.locator('ol.timeline').textContent()).toMatch(/Succeeded/);
+      const timeline = page.locator('ol.timeline');
+      await timeline.locator('li[data-event-type="OUTPUTS_ARCHIVED"]').waitFor();
+      // The archive is named as such, not shown as a second "Succeeded" (its event keeps the status).
+      expect(await timeline.locator('li[data-event-type="OUTPUTS_ARCHIVED"]').textContent()).toMatch(
+        /^Outputs archived/,
+      );
+      expect(await timeline.locator('[data-status="SUCCEEDED"]').count()).toBe(1);
+      expect(await timeline.locator('li').count()).toBeGreaterThanOrEqual(4);
       await page.getByText('uploaded portrait-512x640.png', { exact: false }).waitFor();
       const video = page.getByRole('region', { name: 'Outputs' }).locator('video').first();
       await video.waitFor();

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { webhookDeliveries, webhookDeliveryAttempts } from '@clipwire/schema/tables';
 import { eq, sql } from 'drizzle-orm';
@@ -6,56 +6,17 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidOf } from './support/ids.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT, startStack, type Stack } from './support/stack.js';
-import { NO_API_RATE_LIMIT } from './resilience/resilience-support.js';
+import {
+  NO_API_RATE_LIMIT,
+  startReceiver,
+  type WebhookReceiver,
+  webhookHeaders,
+} from './resilience/resilience-support.js';
 
 /*
  * The delivery log (webhookDeliveries), redeliverWebhook and sendTestWebhook against a real
  * receiving HTTP server on loopback, and the retention job.
  */
-
-interface Received {
-  path: string;
-  headers: Record<string, string>;
-  raw: string;
-}
-
-/** `/flaky` answers 500 with a 3000-byte body to its first two requests, then 204; `/ok` answers 200 "ok". */
-async function startReceiver() {
-  const received: Received[] = [];
-  let flakyLeft = 2;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
-      received.push({ path, headers, raw: Buffer.concat(chunks).toString('utf8') });
-      if (path === '/flaky' && flakyLeft > 0) {
-        flakyLeft--;
-        res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`boom:${'x'.repeat(2995)}`);
-        return;
-      }
-      if (path === '/ok') {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end('ok');
-        return;
-      }
-      res.writeHead(204);
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    origin,
-    received,
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /** An origin nothing listens on (a server started, its port noted, and closed). */
 async function closedOrigin(): Promise<string> {
@@ -90,13 +51,16 @@ const SEND_TEST = /* GraphQL */ `
 `;
 
 let stack: Stack;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
+let receiver: WebhookReceiver;
 let closed: string;
 let secret: string;
 let taskId: string;
 
 beforeAll(async () => {
   receiver = await startReceiver();
+  // `/flaky` answers its first two requests 500 with a 3000-byte body (then 204); `/ok` answers 200 "ok".
+  receiver.answer('/flaky', { status: 500, body: `boom:${'x'.repeat(2995)}` }, 2);
+  receiver.answer('/ok', { status: 200, body: 'ok' });
   closed = await closedOrigin();
   stack = await startStack({
     env: { ...NO_API_RATE_LIMIT, WEBHOOK_ALLOW_ORIGINS: `${receiver.origin},${closed}` },
@@ -188,7 +152,7 @@ describe('webhook deliveries', () => {
     timeout: 30_000,
   }, async () => {
     const [latest] = await deliveriesOf(taskId);
-    const before = receiver.received.length;
+    const before = receiver.deliveries.length;
     const again = await stack.gql(REDELIVER, { id: latest.id });
     expect(again.data!.redeliverWebhook).toMatchObject({ redeliveryOf: latest.id, webhookId: latest.webhookId });
     const newId = again.data!.redeliverWebhook.id;
@@ -200,10 +164,10 @@ describe('webhook deliveries', () => {
     );
     expect(done.attempts).toHaveLength(1);
     expect(done.attempts[0].httpStatus).toBe(204);
-    const sent = receiver.received.slice(before).filter((r) => r.headers['webhook-id'] === latest.webhookId);
+    const sent = receiver.deliveries.slice(before).filter((r) => r.headers['webhook-id'] === latest.webhookId);
     expect(sent).toHaveLength(1);
     // Verifies with the tenant's secret (throws otherwise), and names the same event.
-    const body = new Webhook(secret).verify(sent[0]!.raw, sent[0]!.headers) as any;
+    const body = new Webhook(secret).verify(sent[0]!.raw, webhookHeaders(sent[0]!)) as any;
     expect(String(body.data.event.cursor)).toBe(latest.event.cursor);
   });
 
@@ -216,8 +180,8 @@ describe('webhook deliveries', () => {
       responseExcerpt: 'ok',
     });
     expect(ok.error).toBeNull();
-    const got = receiver.received.find((r) => r.headers['webhook-id'] === ok.webhookId)!;
-    expect((new Webhook(secret).verify(got.raw, got.headers) as any).type).toBe('webhook.test');
+    const got = receiver.deliveries.find((r) => r.headers['webhook-id'] === ok.webhookId)!;
+    expect((new Webhook(secret).verify(got.raw, webhookHeaders(got)) as any).type).toBe('webhook.test');
 
     // A private address not in WEBHOOK_ALLOW_ORIGINS: refused before anything is sent, naming the field.
     const refused = (await stack.gql(SEND_TEST, { url: 'http://127.0.0.1:1/hook' })).data!.sendTestWebhook;

@@ -62,7 +62,7 @@ export const TaskQuery = graphql(
       ...TaskFields
       inputMedia { mime sizeBytes url deletedAt }
       events(first: 50) {
-        edges { node { id status message source occurredAt } }
+        edges { node { id type status message source occurredAt } }
         pageInfo { hasNextPage endCursor }
       }
     }
@@ -77,7 +77,7 @@ export const TaskEventsQuery = graphql(`
     task(id: $id) {
       id
       events(first: 50, after: $after) {
-        edges { node { id status message source occurredAt } }
+        edges { node { id type status message source occurredAt } }
         pageInfo { hasNextPage endCursor }
       }
     }

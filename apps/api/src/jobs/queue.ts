@@ -265,12 +265,12 @@ export class JobQueue {
       .where(and(eq(jobs.id, job.id), eq(jobs.lockedBy, this.workerId)));
   }
 
-  /** Hands back the jobs this worker holds (graceful shutdown), or that a dead incarnation held. */
-  async release(workerId = this.workerId): Promise<number> {
+  /** Hands back the jobs of these queues (all if none named) held here or by a dead incarnation: a pool names its own. */
+  async release(queues?: readonly QueueName[], workerId = this.workerId): Promise<number> {
     const released = await this.db
       .update(jobs)
       .set({ lockedBy: null, lockedUntil: null })
-      .where(eq(jobs.lockedBy, workerId))
+      .where(and(eq(jobs.lockedBy, workerId), queues ? inArray(jobs.queue, [...queues]) : undefined))
       .returning({ id: jobs.id });
     return released.length;
   }

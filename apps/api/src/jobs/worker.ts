@@ -27,6 +27,8 @@ export class Worker {
   private readonly wake = new WakeTimer(() => void this.tick());
   private stopped = true;
   private claiming = false;
+  /** The claims under way (stop waits for them: the jobs they take are run, not left leased). */
+  private round: Promise<void> = Promise.resolve();
   private again = false;
   /** Work may be waiting for a free slot: claim when a job ends. */
   private wanted = false;
@@ -47,13 +49,14 @@ export class Worker {
     void this.tick();
   }
 
-  /** Stops claiming, waits for the jobs in hand, and releases anything still held. */
+  /** Stops claiming, waits for a claim under way and the jobs in hand, and releases anything of its queues still held. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake.cancel();
     this.queue.events.off('nudge', this.onNudge);
+    await this.round;
     await Promise.allSettled([...this.inflight]);
-    await this.queue.release();
+    await this.queue.release(this.opts.queues);
   }
 
   /** Claims again at `at` (epoch ms) unless an earlier wake is planned. */
@@ -68,6 +71,12 @@ export class Worker {
       return;
     }
     this.claiming = true;
+    this.round = this.claimRound();
+    await this.round;
+  }
+
+  /** Claims until no free slot is left or nothing more is due, then sleeps until the next due job. */
+  private async claimRound(): Promise<void> {
     let nextDue: number | null = null;
     try {
       do {

@@ -1,7 +1,7 @@
 import { TERMINAL_STATUSES } from '@clipwire/schema';
-import { mediaObjects, tasks } from '@clipwire/schema/tables';
+import { jobs as jobTable, mediaObjects, tasks } from '@clipwire/schema/tables';
 import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
-import type { Database } from '../db/client.js';
+import { type Database, rowsOf } from '../db/client.js';
 import type { JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { JobRow } from '@clipwire/schema/tables';
 import type { Logger } from '../logger.js';
@@ -11,6 +11,8 @@ import { inputKey } from './store.js';
 /** Rows handled per transaction by the upgrade move and by retention. */
 const BATCH = 100;
 const HOUR_MS = 60 * 60 * 1000;
+/** The first retention sweeps (inputs, archived outputs) after a worker's start; then hourly. */
+export const FIRST_SWEEP_AFTER_MS = 10 * 60 * 1000;
 /** The maintenance jobs: each is queued once (its dedupe key) and queues its next run itself. */
 export const MAINTENANCE_JOBS = {
   legacyMedia: { kind: 'legacy-media', dedupeKey: 'maintenance:legacy-media' },
@@ -38,17 +40,30 @@ export class MediaLifecycle {
     private readonly retentionDays: number,
   ) {}
 
-  /** Queues the maintenance jobs unless they are queued already (any process may; one runs). */
-  async schedule(): Promise<void> {
-    await this.jobs.enqueue(
-      this.db,
-      ...Object.values(MAINTENANCE_JOBS).map((j) => ({
-        queue: 'maintenance' as const,
-        payload: { kind: j.kind },
-        dedupeKey: j.dedupeKey,
-      })),
+  /**
+   * At a worker's start (any process may; one runs each job), in one statement: the first input
+   * retention sweep, `firstSweepAfterMs` from now unless a sweep is queued already (a process that
+   * restarts often does not sweep at each start, and its queued sweep keeps its time), and the move
+   * of media kept in the database only while such rows exist (nothing is stored that way again).
+   * Returns whether the move was queued.
+   */
+  async schedule(firstSweepAfterMs = FIRST_SWEEP_AFTER_MS): Promise<boolean> {
+    const { legacyMedia, inputRetention } = MAINTENANCE_JOBS;
+    const sweepAt = new Date(Date.now() + firstSweepAfterMs).toISOString();
+    const queued = rowsOf<{ kind: string }>(
+      await this.db.execute(sql`
+        insert into ${jobTable} (queue, payload, dedupe_key, run_at)
+        select 'maintenance', jsonb_build_object('kind', m.kind), m.dedupe_key, m.run_at
+        from (values (${inputRetention.kind}, ${inputRetention.dedupeKey}, ${sweepAt}::timestamptz),
+                     (${legacyMedia.kind}, ${legacyMedia.dedupeKey}, now())) as m (kind, dedupe_key, run_at)
+        where m.kind <> ${legacyMedia.kind}
+           or exists (select 1 from ${mediaObjects} where ${mediaObjects.bytes} is not null)
+        on conflict (dedupe_key) do nothing
+        returning payload ->> 'kind' as kind`),
     );
-    this.jobs.nudge(['maintenance']);
+    const legacy = queued.some((row) => row.kind === legacyMedia.kind);
+    if (legacy) this.jobs.nudge(['maintenance']);
+    return legacy;
   }
 
   /** The 'maintenance' queue's handler. */

@@ -11,7 +11,7 @@ import { Worker } from '../jobs/worker.js';
 import type { ContextServices } from '../graphql/yoga.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createSafeDispatcher } from '../media/safe-fetch.js';
-import { MediaLifecycle } from '../media/lifecycle.js';
+import { FIRST_SWEEP_AFTER_MS, MediaLifecycle } from '../media/lifecycle.js';
 import { MediaStore } from '../media/store.js';
 import { Metrics } from '../metrics.js';
 import { AdapterRegistry, buildAdapterRegistry, sandboxOrigins } from '../providers/registry.js';
@@ -47,6 +47,9 @@ export interface AppOptions {
   /** Overrides of the output archive's settings (tests shorten its retries). */
   archive?: Partial<ArchiveSettings>;
 }
+
+/** The archive pool's longest sleep, in poll intervals, when it knows of no job due. */
+const ARCHIVE_IDLE_FACTOR = 6;
 
 /** Everything the API's surfaces (HTTP, GraphQL, WebSocket) are built on. */
 export interface Services extends ContextServices {
@@ -186,7 +189,20 @@ export async function composeServices(options: AppOptions, url: () => string): P
     ),
     new Worker(jobs, handlers, { ...pool, queues: ['refresh'], concurrency: config.worker.concurrency * 4 }, log),
     // Copies of outputs are long downloads: a pool of their own, so they never hold back the engine.
-    new Worker(jobs, handlers, { ...pool, queues: ['archive', 'retention'], concurrency: 4 }, log),
+    // Its jobs are queued by this process (a nudge) or another (NOTIFY), or planned (the claim reads
+    // when): when it knows of nothing due it looks again only every ARCHIVE_IDLE_FACTOR poll intervals
+    // (for a dead process's lease or a lost NOTIFY; a copy can wait that long), not every interval.
+    new Worker(
+      jobs,
+      handlers,
+      {
+        ...pool,
+        idleMs: ARCHIVE_IDLE_FACTOR * config.poll.intervalMs,
+        queues: ['archive', 'retention'],
+        concurrency: 4,
+      },
+      log,
+    ),
   ];
   let unlisten: (() => Promise<void>) | undefined;
   let stopRetention: (() => void) | undefined;
@@ -220,11 +236,13 @@ export async function composeServices(options: AppOptions, url: () => string): P
       if (db.driver === 'pglite') await jobs.releaseAll();
       await tasks.pollRunningTasksNow();
       stopRetention = webhooks.startRetention(options.webhookRetentionSweepMs ?? WEBHOOK_RETENTION_SWEEP_MS);
-      // Media kept in the database before the object store are moved; retention runs hourly.
+      // Media kept in the database before the object store are moved; the retention sweeps start a
+      // while after the start (not within it), then run hourly. Queued before the workers' first claim,
+      // which reads when they fall due.
       await lifecycle.schedule();
+      await archiver.scheduleRetention(FIRST_SWEEP_AFTER_MS);
       for (const worker of workers) worker.start();
       tasks.startPolling(config.poll.intervalMs);
-      await archiver.scheduleRetention();
       unlisten = await db.listen?.(JOBS_CHANNEL, (payload) => jobs.onNotify(payload));
     },
     async stopWork() {

@@ -29,27 +29,39 @@ export interface WebhookReceiver {
   readonly deliveries: Delivery[];
   /** The next `n` requests to `path` are answered 500. */
   failFirst(path: string, n: number): void;
+  /** What requests to `path` are answered (all of them, or the next `times`), instead of 204. */
+  answer(path: string, reply: Reply, times?: number): void;
   on(path: string): Delivery[];
   stop(): Promise<void>;
 }
 
-/** A partner's webhook endpoint on loopback: records every request with its raw body. */
+/** A receiver's answer: its status and a text/plain body. */
+export interface Reply {
+  status: number;
+  body?: string;
+}
+
+/**
+ * A partner's webhook endpoint on loopback: records every request with its raw body, and answers 204
+ * unless told otherwise for its path (`answer`, `failFirst`).
+ */
 export async function startReceiver(): Promise<WebhookReceiver> {
   const deliveries: Delivery[] = [];
-  const failures = new Map<string, number>();
+  const answers = new Map<string, { reply: Reply; left: number }>();
   const server: Server = createServer((req, res) => {
     const at = Date.now();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
-      const left = failures.get(path) ?? 0;
-      const answered = left > 0 ? 500 : 204;
-      if (left > 0) failures.set(path, left - 1);
+      const planned = answers.get(path);
+      const reply = planned && planned.left > 0 ? planned.reply : { status: 204 };
+      if (planned) planned.left--;
       const raw = Buffer.concat(chunks).toString('utf8');
-      deliveries.push({ at, path, headers: req.headers, raw, json: parseBody(raw), answered });
-      res.writeHead(answered);
-      res.end();
+      deliveries.push({ at, path, headers: req.headers, raw, json: parseBody(raw), answered: reply.status });
+      if (reply.body === undefined) res.writeHead(reply.status);
+      else res.writeHead(reply.status, { 'content-type': 'text/plain' });
+      res.end(reply.body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -60,7 +72,10 @@ export async function startReceiver(): Promise<WebhookReceiver> {
     url: (path) => `${origin}${path}`,
     deliveries,
     failFirst(path, n) {
-      failures.set(path, n);
+      answers.set(path, { reply: { status: 500 }, left: n });
+    },
+    answer(path, reply, times = Number.POSITIVE_INFINITY) {
+      answers.set(path, { reply, left: times });
     },
     on: (path) => deliveries.filter((d) => d.path === path),
     async stop() {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { migrationsFolder } from '@clipwire/schema/migrations-folder';
-import { mediaObjects } from '@clipwire/schema/tables';
+import { jobs, mediaObjects } from '@clipwire/schema/tables';
+import { eq } from 'drizzle-orm';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle, type DatabaseTarget } from '../../src/db/client.js';
 import { JobQueue } from '../../src/jobs/queue.js';
 import { createLogger } from '../../src/logger.js';
-import { MediaLifecycle } from '../../src/media/lifecycle.js';
+import { FIRST_SWEEP_AFTER_MS, MAINTENANCE_JOBS, MediaLifecycle } from '../../src/media/lifecycle.js';
 import { MediaStore } from '../../src/media/store.js';
 import { FsStore } from '../../src/storage/fs-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
@@ -127,6 +128,8 @@ describe('media kept in the database before the object store (bytea rows)', () =
   });
 
   it('are moved into the store in committed batches; an interrupted move keeps what it committed, rolls back the rest, and a re-run finishes it', async () => {
+    // A start queues the move while rows keep their bytes (and the first retention sweep, not now).
+    expect(await lifecycle(files).schedule()).toBe(true);
     // The store fails half-way through the second batch of 100.
     await expect(lifecycle(failingAfter(files, 150)).moveLegacy(100)).rejects.toThrow('the store went away');
     let all = await rows();
@@ -148,5 +151,12 @@ describe('media kept in the database before the object store (bytea rows)', () =
     }
     const stored = await files.get(`inputs/${tenantId}/${audioId}`);
     expect(stored?.contentType).toBe('audio/mpeg');
+
+    // Once none is left, a start queues no move (its queued job ran), only the sweep already queued.
+    await handle.db.delete(jobs).where(eq(jobs.dedupeKey, MAINTENANCE_JOBS.legacyMedia.dedupeKey));
+    expect(await lifecycle(files).schedule()).toBe(false);
+    const queued = await handle.db.select().from(jobs);
+    expect(queued.map((j) => j.dedupeKey)).toEqual([MAINTENANCE_JOBS.inputRetention.dedupeKey]);
+    expect(queued[0]!.runAt.getTime()).toBeGreaterThan(Date.now() + FIRST_SWEEP_AFTER_MS - 60_000);
   });
 });

@@ -7,12 +7,32 @@ type EventNode = NonNullable<
   NonNullable<NonNullable<NonNullable<ResultOf<typeof TaskEventsQuery>['task']>['events']>['edges']>[number]
 >['node'];
 
+/**
+ * Events that are not a status change (their `status` is the task's, unchanged): what they name instead,
+ * and the badge class it is shown with.
+ */
+const OTHER_EVENTS: Record<string, { text: string; className: string }> = {
+  OUTPUTS_ARCHIVED: { text: 'Outputs archived', className: 'event-archived' },
+  OUTPUTS_ARCHIVE_FAILED: { text: 'Outputs not archived', className: 'event-archive-failed' },
+};
+
+/** A status change's new status, or what another event is. */
+function EventBadge({ type, status }: { type: string | null | undefined; status: string | null | undefined }) {
+  const other = type ? OTHER_EVENTS[type] : undefined;
+  if (!other) return <StatusBadge status={status} />;
+  return (
+    <span className={`badge ${other.className}`} data-event-type={type}>
+      {other.text}
+    </span>
+  );
+}
+
 export function EventItems({ events }: { events: NonNullable<EventNode>[] }) {
   return (
     <>
       {events.map((e) => (
-        <li key={e.id}>
-          <StatusBadge status={e.status} />
+        <li key={e.id} data-event-type={e.type ?? undefined}>
+          <EventBadge type={e.type} status={e.status} />
           <span className="source" title="What caused this change">
             {e.source ? label(e.source) : '—'}
           </span>

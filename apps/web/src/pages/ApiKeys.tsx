@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useMutation, useQuery } from 'urql';
-import { CopyButton } from '../components/CopyButton';
+import { ShownOnce } from '../components/ShownOnce';
 import { TextField } from '../components/fields';
 import { EmptyState, ErrorState, PageTitle, Time } from '../components/ui';
 import { graphql } from '../graphql';
@@ -80,13 +80,12 @@ export function ApiKeysPage() {
         </form>
         {created.error ? <ErrorState error={created.error} title="The key was not created" /> : null}
         {result?.__typename === 'CreatedApiKey' && result.key ? (
-          <div className="callout success" data-testid="new-key" role="status">
-            <strong>
-              Key “{result.apiKey?.name}” for {result.apiKey?.tenant}, shown this once:
-            </strong>
-            <p className="mono break">{result.key}</p>
-            <CopyButton text={result.key} label="Copy key" />
-          </div>
+          <ShownOnce
+            title={`Key “${result.apiKey?.name}” for ${result.apiKey?.tenant}, shown this once:`}
+            secret={result.key}
+            copyLabel="Copy key"
+            testId="new-key"
+          />
         ) : null}
       </section>
       {revoked.error ? <ErrorState error={revoked.error} title="The key was not revoked" /> : null}

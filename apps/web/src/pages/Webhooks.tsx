@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useMutation, useQuery } from 'urql';
-import { CopyButton } from '../components/CopyButton';
+import { ShownOnce } from '../components/ShownOnce';
 import { TextField } from '../components/fields';
 import { EmptyState, ErrorState, PageTitle, shortId, Time } from '../components/ui';
 import { graphql, type ResultOf } from '../graphql';
@@ -146,11 +146,12 @@ function SecretCard() {
         <Time value={created} />
       </p>
       {result?.__typename === 'WebhookSettings' && result.secret ? (
-        <div className="callout success" data-testid="new-secret">
-          <strong>The new secret, shown this once:</strong>
-          <p className="mono break">{result.secret}</p>
-          <CopyButton text={result.secret} label="Copy secret" />
-        </div>
+        <ShownOnce
+          title="The new secret, shown this once:"
+          secret={result.secret}
+          copyLabel="Copy secret"
+          testId="new-secret"
+        />
       ) : null}
       <form
         onSubmit={(e) => {
