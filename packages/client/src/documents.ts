@@ -33,6 +33,8 @@ export const TaskFields = graphql(
     audios { id mp3Url wavUrl mp3DurationSeconds wavDurationSeconds }
     error { code message providerCode }
     cost { units }
+    attempts { provider outcome code message at }
+    route
   }
 `,
   [TaskRowFields],

@@ -9,11 +9,12 @@ type EventNode = NonNullable<
 
 /**
  * Events that are not a status change (their `status` is the task's, unchanged): what they name instead,
- * and the badge class it is shown with.
+ * and the badge class it is shown with. (ROUTED: the task moved to the next provider of its route.)
  */
 const OTHER_EVENTS: Record<string, { text: string; className: string }> = {
   OUTPUTS_ARCHIVED: { text: 'Outputs archived', className: 'event-archived' },
   OUTPUTS_ARCHIVE_FAILED: { text: 'Outputs not archived', className: 'event-archive-failed' },
+  ROUTED: { text: 'Next provider', className: 'event-routed' },
 };
 
 /** A status change's new status, or what another event is. */

@@ -3,6 +3,7 @@ import { useMutation, useQuery, useSubscription } from 'urql';
 import { CancelTaskMutation, RefreshTaskMutation, TaskDetailUpdated, TaskQuery, type TaskDetail } from '../documents';
 import { href } from '../router';
 import { EventItems, EventsPage } from '../components/TaskEvents';
+import { TaskRoute } from '../components/TaskRoute';
 import { InputView } from '../components/TaskInput';
 import { Outputs } from '../components/TaskOutputs';
 import {
@@ -206,6 +207,8 @@ export function TaskPage({ id }: { id: string }) {
           ) : null}
         </section>
       </div>
+
+      <TaskRoute attempts={task.attempts} route={task.route} />
 
       {task.error ? (
         <section className="card error-card" aria-labelledby="error-h">
