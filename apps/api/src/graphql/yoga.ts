@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ExecutionArgs, execute, getOperationAST } from 'graphql';
-import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type GraphQLParams, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { Admit } from '../auth/admission.js';
 import type { Principal } from '../auth/api-keys.js';
@@ -44,6 +44,11 @@ export interface ServerContext {
   principal?: Principal;
   /** The request's id (x-request-id), for the operation's log lines. */
   requestId?: string;
+  /**
+   * A multipart request already parsed by the router, its files streamed into the object store
+   * (http/multipart.ts): the operation to run, in place of the body (which has been read).
+   */
+  uploaded?: GraphQLParams;
 }
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
 
@@ -93,7 +98,11 @@ export interface GraphQLServerOptions {
 }
 
 /** Yoga with its plugins, and the error policy the WebSocket side shares. */
-export function createGraphQLServer(options: GraphQLServerOptions): { yoga: Yoga; errors: ClientErrorPolicy } {
+export function createGraphQLServer(options: GraphQLServerOptions): {
+  yoga: Yoga;
+  errors: ClientErrorPolicy;
+  bodyLimits: BodyLimits;
+} {
   const { config, services, metrics, admit } = options;
   const { log } = services;
   const errors = clientErrorPolicy({
@@ -143,7 +152,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): { yoga: Yoga
       return createContext(services, principal, initial.requestId);
     },
   });
-  return { yoga, errors };
+  return { yoga, errors, bodyLimits };
 }
 
 /** Subscriptions started, over SSE (the envelop) or WebSocket (SubscriptionDelivery). */
