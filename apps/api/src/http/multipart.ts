@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { Busboy, type BusboyConfig, type BusboyInstance } from '@fastify/busboy';
 import { fileTypeFromBuffer } from 'file-type';
 import { createGraphQLError, type GraphQLParams } from 'graphql-yoga';
@@ -75,7 +75,7 @@ export async function parseMultipart(req: IncomingMessage, options: MultipartOpt
     const { prefix, ended } = await readPrefix(stream, PROBE_PREFIX_BYTES);
     const mime = (await fileTypeFromBuffer(prefix))?.mime ?? 'application/octet-stream';
     const facts = { id, storageKey: key, mime, name, type: declared, prefix: prefix.subarray(0, PROBE_PREFIX_BYTES) };
-    const gate = new PassThrough();
+    const gate = new Counter();
     gate.write(prefix);
     if (ended) gate.end();
     else stream.pipe(gate);
@@ -88,7 +88,8 @@ export async function parseMultipart(req: IncomingMessage, options: MultipartOpt
         new StreamedUpload({ ...facts, size: stored.sizeBytes, sha256: stored.sha256, tooLarge: false }, objects),
       );
     } catch (error) {
-      if (!(error instanceof ObjectTooLargeError)) throw error;
+      // The store's own refusal, or (S3) whatever aborting the multipart upload answered after it.
+      if (!(error instanceof ObjectTooLargeError) && gate.bytes <= maxFileBytes) throw error;
       // Over the limit: nothing is stored; the rest is read and dropped so that the client, still
       // sending, gets the answer naming the field rather than a reset connection.
       stream.unpipe(gate);
@@ -159,6 +160,15 @@ export async function parseMultipart(req: IncomingMessage, options: MultipartOpt
     throw failure;
   }
   return { params: operations as GraphQLParams, uploads: [...uploads.values()] };
+}
+
+/** Passes bytes through, counting them. */
+class Counter extends Transform {
+  bytes = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
 }
 
 /** Counts the body's bytes and fails the parse past `limit`. */
