@@ -5,19 +5,13 @@ import { Busboy, type BusboyConfig, type BusboyInstance } from '@fastify/busboy'
 import { fileTypeFromBuffer } from 'file-type';
 import { createGraphQLError, type GraphQLParams } from 'graphql-yoga';
 import type { BodyLimits } from '../graphql/body-limit.js';
-import { MB } from '../media/limits.js';
 import { PROBE_PREFIX_BYTES } from '../media/probe.js';
 import { inputKey } from '../media/store.js';
-import { StreamedUpload } from '../media/streamed-upload.js';
+import { MAX_UPLOAD_BYTES, StreamedUpload } from '../media/streamed-upload.js';
 import { ObjectTooLargeError } from '../storage/metering.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
-/**
- * The most any one uploaded file may hold: the largest input any provider documents (a 100 MB video).
- * A file over it is read no further into the store (the rest of it is dropped as it arrives) and intake
- * refuses it naming its field; the provider's own, smaller limits are checked from the stored size.
- */
-export const MAX_UPLOAD_BYTES = 100 * MB;
+export { MAX_UPLOAD_BYTES };
 
 export interface MultipartOptions {
   objects: ObjectStore;

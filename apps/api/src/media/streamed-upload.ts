@@ -1,7 +1,14 @@
 import type { ObjectStore } from '../storage/object-store.js';
+import { MB } from './limits.js';
 import { boxes, ISO_BMFF_MIMES, readBoxHeader } from './iso-bmff.js';
 import { type MediaProbe, needsWholeFile, probeMedia } from './probe.js';
 
+/**
+ * The most any one uploaded file may hold: the largest input any provider documents (a 100 MB video).
+ * A file over it is read no further into the store (the rest of it is dropped as it arrives) and intake
+ * refuses it naming its field; the provider's own, smaller limits are checked from the stored size.
+ */
+export const MAX_UPLOAD_BYTES = 100 * MB;
 /** The largest `moov` box read from the end of a video whose movie header is not at its start. */
 export const MAX_TAIL_MOOV_BYTES = 16 * 1024 * 1024;
 /** Top-level boxes walked (a header read each) looking for `moov`. */

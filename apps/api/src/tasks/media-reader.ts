@@ -3,7 +3,7 @@ import type { FieldIssue } from '../errors.js';
 import { checkMedia, type MediaRule } from '../media/limits.js';
 import { PROBE_PREFIX_BYTES, probeMedia } from '../media/probe.js';
 import { fetchAndProbe } from '../media/remote.js';
-import { probeStreamed, StreamedUpload } from '../media/streamed-upload.js';
+import { MAX_UPLOAD_BYTES, probeStreamed, StreamedUpload } from '../media/streamed-upload.js';
 import { MediaFetchError, type SafeAgent } from '../media/safe-fetch.js';
 import type { MediaInput } from '@clipwire/schema';
 import type { DraftRef, MediaReading } from '../providers/slice.js';
@@ -94,7 +94,11 @@ export class MediaReader implements MediaReading {
       return null;
     }
     const probe = await probeStreamed(file, rule.maxBytes);
-    if (!this.check(rule, probe, path) || file.tooLarge) return null;
+    if (!this.check(rule, probe, path)) return null;
+    if (file.tooLarge) {
+      this.issues.push({ path, message: `${path.at(-1)} is over the upload limit of ${MAX_UPLOAD_BYTES} bytes` });
+      return null;
+    }
     const known = this.uploads.findIndex((u) => u.sha256 === file.sha256 && u.mime === probe.mime);
     if (known >= 0) return { upload: known };
     this.uploads.push({ streamed: file, mime: probe.mime, sha256: file.sha256 });

@@ -154,30 +154,28 @@ describe('uploads stream into the object store (the compiled server, as a child 
     const video = paddedVideo(size);
     await resetPeak(child.process.pid!);
     const before = await memory(child.process.pid!);
-    expect(before.peak - before.rss).toBeLessThan(4 * MiB); // the reset took
     const res = await upload(child.url, apiKey, multipart(video.chunks()));
     expect(res.data?.createVideoSound?.__typename, JSON.stringify(res)).toBe('Task');
     const after = await memory(child.process.pid!);
-    const growth = after.peak - before.rss;
+    // The peak since the reset, over the resident set at the reset (VmHWM right after it).
+    const growth = after.peak - before.peak;
     console.log(
-      `${size / MiB} MiB upload: server RSS before ${(before.rss / MiB).toFixed(1)} MiB, peak during ` +
+      `${size / MiB} MiB upload: server RSS before ${(before.peak / MiB).toFixed(1)} MiB, peak during ` +
         `${(after.peak / MiB).toFixed(1)} MiB (growth ${(growth / MiB).toFixed(1)} MiB)`,
     );
     return { growth, sha256: video.sha256 };
   }
 
   it('a 96 MiB video goes through while the server’s peak memory grows by far less than the file', async () => {
-    // Warm up: one small upload through the same path, so that code and buffers are in place.
+    // Warm up through the same path: code compiled, buffers and heap pages in place. What is left of
+    // each chunk once written is garbage V8 collects when enough has piled up: the first uploads raise
+    // the resident set by tens of MiB once (a plateau, whatever the size), later ones reuse it.
+    // Buffering instead adds the whole file each time (yoga's parser: ~300 MiB for the 96 MiB one).
     await uploadMeasured(2 * MiB);
-    // What is left of a chunk once written is garbage V8 collects when enough has piled up (tens of
-    // MiB): a constant, whatever the file's size. Buffering would add the whole file (yoga's parser:
-    // ~300 MiB for this one).
-    const quarter = await uploadMeasured(24 * MiB);
+    await uploadMeasured(24 * MiB);
     const size = 96 * MiB;
     const { growth, sha256 } = await uploadMeasured(size);
-    expect(growth).toBeLessThan((size * 2) / 3);
-    // 72 MiB more file, nowhere near 72 MiB more memory.
-    expect(growth - quarter.growth).toBeLessThan(36 * MiB);
+    expect(growth).toBeLessThan(size / 3);
 
     // The stored object is exactly the bytes sent.
     const { inputs, temp } = await stored(dataDir);
