@@ -24,8 +24,10 @@ export const GRAPHQL_PATH = '/graphql';
  * - JSON: an image and an audio inline as base64 at KIE's 10 MB maxima (2 × 13.4 MiB) and the rest
  *   of the request; larger media (videos up to 100 MB) go as a URL or a multipart upload. A create
  *   holds fewer than a hundred JSON values: 10,000 leaves room and bounds what JSON.parse may cost.
- * - multipart: one file at the largest documented maximum (a 100 MB video) and the rest; each file
- *   up to 101 MiB, so that the media checks, not the parser, say which field is over its limit.
+ * - multipart: one file at the largest documented maximum (a 100 MB video) and the rest. Uploads are
+ *   parsed by the router (http/multipart.ts: total, fields and file count from here; each file at most
+ *   MAX_UPLOAD_BYTES, streamed to the store); `fileBytes` bounds only yoga's own parser, which a
+ *   multipart request reaches only without a preflight header, to be refused (CSRF) unread.
  */
 export const GRAPHQL_BODY_LIMITS: BodyLimits = {
   jsonBytes: 32 * MB,

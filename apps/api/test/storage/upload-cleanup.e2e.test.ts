@@ -1,5 +1,6 @@
-import { tasks as tasksTable } from '@clipwire/schema/tables';
-import { count } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+import { mediaObjects, tasks as tasksTable } from '@clipwire/schema/tables';
+import { count, eq } from 'drizzle-orm';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,6 +8,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_UPLOAD_BYTES } from '../../src/http/multipart.js';
 import type { FsStore } from '../../src/storage/fs-store.js';
+import { uuidOf } from '../support/ids.js';
 import { startS3, type TestS3 } from '../support/s3.js';
 import { CREATE_AVATAR, CREATE_SOUND, eventually, fixture, startStack, type Stack } from '../support/stack.js';
 
@@ -138,12 +140,36 @@ describe.each(['fs', 's3'] as const)(
         'no stored input (or temporary file) from the abandoned upload',
       );
       expect(await taskCount()).toBe(tasks);
-      // An upload that completes still works afterwards.
+      // An upload that completes still works afterwards (12 MB: several parts of an S3 multipart upload),
+      // stored with the size and SHA-256 of exactly the bytes sent.
+      const completing = multipart(
+        CREATE_SOUND,
+        { video: { file: null } },
+        'input.video.file',
+        fixture('clip-4s.mp4'),
+        12 * MB,
+      );
+      const chunks: Buffer[] = [];
       const ok = await send(
-        multipart(CREATE_SOUND, { video: { file: null } }, 'input.video.file', fixture('clip-4s.mp4'), 5 * MB),
+        (async function* () {
+          for await (const chunk of completing) {
+            chunks.push(chunk);
+            yield chunk;
+          }
+        })(),
       );
       expect(ok.data?.createVideoSound?.__typename, JSON.stringify(ok)).toBe('Task');
       expect((await inputs()).length).toBe(keys.length + 1);
+      // The last chunk is the closing boundary, not the file's.
+      const fileBytes = Buffer.concat(chunks.slice(1, -1));
+      expect(fileBytes.length).toBe(12 * MB);
+      const [row] = await stack.app.db.db
+        .select()
+        .from(mediaObjects)
+        .where(eq(mediaObjects.taskId, uuidOf(ok.data!.createVideoSound.id)));
+      expect(row).toMatchObject({ sizeBytes: 12 * MB, sha256: createHash('sha256').update(fileBytes).digest('hex') });
+      const head = await stack.app.services.objects.head(row!.storageKey!);
+      expect(head).toEqual({ sizeBytes: 12 * MB, contentType: 'video/mp4' });
     }, 60_000);
   },
 );
