@@ -1,4 +1,4 @@
-import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { createGraphQLError, type GraphQLParams, type Plugin } from 'graphql-yoga';
 
 /**
  * The GraphQL endpoint's request-body limits, in place of yoga's `maxRequestBodySize` (set to false).
@@ -34,7 +34,10 @@ export const JSON_SCAN_FROM = 64 * 1024;
 
 export function useRequestBodyLimit(limits: BodyLimits): Plugin {
   return {
-    onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
+    onRequestParse({ request, requestParser, setRequestParser, fetchAPI, serverContext }) {
+      // A multipart request the router has parsed (files streamed to the store, within these limits).
+      const uploaded = (serverContext as { uploaded?: GraphQLParams }).uploaded;
+      if (uploaded) return setRequestParser(() => uploaded);
       const multipart = /^multipart\/form-data\b/i.test(request.headers.get('content-type') ?? '');
       const limit = multipart ? limits.multipartBytes : limits.jsonBytes;
       const declared = request.headers.get('content-length');

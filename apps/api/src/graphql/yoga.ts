@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ExecutionArgs, execute, getOperationAST } from 'graphql';
-import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type GraphQLParams, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { Admit } from '../auth/admission.js';
 import type { Principal } from '../auth/api-keys.js';
@@ -24,8 +24,10 @@ export const GRAPHQL_PATH = '/graphql';
  * - JSON: an image and an audio inline as base64 at KIE's 10 MB maxima (2 × 13.4 MiB) and the rest
  *   of the request; larger media (videos up to 100 MB) go as a URL or a multipart upload. A create
  *   holds fewer than a hundred JSON values: 10,000 leaves room and bounds what JSON.parse may cost.
- * - multipart: one file at the largest documented maximum (a 100 MB video) and the rest; each file
- *   up to 101 MiB, so that the media checks, not the parser, say which field is over its limit.
+ * - multipart: one file at the largest documented maximum (a 100 MB video) and the rest. Uploads are
+ *   parsed by the router (http/multipart.ts: total, fields and file count from here; each file at most
+ *   MAX_UPLOAD_BYTES, streamed to the store); `fileBytes` bounds only yoga's own parser, which a
+ *   multipart request reaches only without a preflight header, to be refused (CSRF) unread.
  */
 export const GRAPHQL_BODY_LIMITS: BodyLimits = {
   jsonBytes: 32 * MB,
@@ -44,6 +46,11 @@ export interface ServerContext {
   principal?: Principal;
   /** The request's id (x-request-id), for the operation's log lines. */
   requestId?: string;
+  /**
+   * A multipart request already parsed by the router, its files streamed into the object store
+   * (http/multipart.ts): the operation to run, in place of the body (which has been read).
+   */
+  uploaded?: GraphQLParams;
 }
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
 
@@ -93,7 +100,11 @@ export interface GraphQLServerOptions {
 }
 
 /** Yoga with its plugins, and the error policy the WebSocket side shares. */
-export function createGraphQLServer(options: GraphQLServerOptions): { yoga: Yoga; errors: ClientErrorPolicy } {
+export function createGraphQLServer(options: GraphQLServerOptions): {
+  yoga: Yoga;
+  errors: ClientErrorPolicy;
+  bodyLimits: BodyLimits;
+} {
   const { config, services, metrics, admit } = options;
   const { log } = services;
   const errors = clientErrorPolicy({
@@ -143,7 +154,7 @@ export function createGraphQLServer(options: GraphQLServerOptions): { yoga: Yoga
       return createContext(services, principal, initial.requestId);
     },
   });
-  return { yoga, errors };
+  return { yoga, errors, bodyLimits };
 }
 
 /** Subscriptions started, over SSE (the envelop) or WebSocket (SubscriptionDelivery). */

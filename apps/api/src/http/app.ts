@@ -46,7 +46,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const services = await composeServices(options, url);
   const { log, db, metrics, tasks } = services;
 
-  const { yoga, errors } = createGraphQLServer({
+  const { yoga, errors, bodyLimits } = createGraphQLServer({
     config,
     services,
     metrics,
@@ -54,7 +54,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     maxBodyBytes: options.maxGraphQLBodyBytes,
   });
   const serveMetrics = metricsEndpoint({ config, metrics, db: db.db, jobs: services.jobs });
-  const server = createServer(createRouter({ ...services, yoga, serveMetrics }));
+  const server = createServer(createRouter({ ...services, yoga, bodyLimits, serveMetrics }));
   const metricsServer = config.metrics.port === undefined ? undefined : createMetricsServer(serveMetrics, log);
   const ws = createGraphQLWebSocket({ server, yoga, errors, authenticator: services.authenticator, metrics });
   const stopRevocationSweep = startRevocationSweep(ws.sockets, db.db, log);

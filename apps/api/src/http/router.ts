@@ -11,7 +11,12 @@ import { SANDBOX_KEY_FILE } from '../auth/bootstrap.js';
 import { type Config, isSandbox } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { schemaSdl } from '../graphql/schema.js';
+import { GraphQLError } from 'graphql';
+import type { Principal } from '../auth/api-keys.js';
+import type { BodyLimits } from '../graphql/body-limit.js';
 import { GRAPHQL_PATH, type Yoga } from '../graphql/yoga.js';
+import type { MediaLifecycle } from '../media/lifecycle.js';
+import { isMultipart, type ParsedMultipart, parseMultipart } from './multipart.js';
 import type { Logger } from '../logger.js';
 import type { MediaStore } from '../media/store.js';
 import type { OutputLinks } from '../outputs/links.js';
@@ -28,6 +33,8 @@ import { isLoopback, sendGraphQLError } from './respond.js';
 import { serveStatic } from './static.js';
 import { serveUsageCsv, USAGE_CSV_PATH } from './usage-csv.js';
 
+/** As useCSRFPrevention in yoga.ts: a multipart request must carry one of these. */
+const PREFLIGHT_HEADERS = ['graphql-preflight', 'apollo-require-preflight', 'x-graphql-csrf'];
 const MEDIA_PATH = new RegExp(`^/media/(${UUID_PATTERN})$`);
 
 export interface RouterOptions {
@@ -35,10 +42,13 @@ export interface RouterOptions {
   log: Logger;
   metrics: Metrics;
   yoga: Yoga;
+  /** The GraphQL endpoint's body limits (multipart uploads are parsed here, before yoga). */
+  bodyLimits: BodyLimits;
   admit: Admit;
   tasks: TaskService;
   media: MediaStore;
   objects: ObjectStore;
+  lifecycle: MediaLifecycle;
   outputLinks: OutputLinks;
   db: DatabaseHandle;
   bus: PubSubHandle;
@@ -90,7 +100,10 @@ export function createRouter(options: RouterOptions): RequestListener {
       // Credentials and the rate limit are checked before a byte of the body is read or parsed.
       const admission = await admit(req.headers.authorization);
       if ('refusal' in admission) return sendGraphQLError(res, admission.refusal);
-      return yoga.handle(req, res, { req, res, principal: admission.principal, requestId });
+      const context = { req, res, principal: admission.principal, requestId };
+      // Uploads stream to the object store as they arrive; without a preflight header yoga refuses (CSRF).
+      if (isMultipart(req) && hasPreflightHeader(req)) return serveUpload(options, context);
+      return yoga.handle(req, res, context);
     }
     if (path === '/schema.graphql' && (method === 'GET' || method === 'HEAD')) {
       // The SDL for codegen, in every mode (introspection is off in production), to a valid key.
@@ -153,6 +166,46 @@ export function createRouter(options: RouterOptions): RequestListener {
       else res.destroy();
     });
   };
+}
+
+/**
+ * A multipart GraphQL request: its files streamed into the object store, then the operation run by
+ * yoga. Afterwards every stored file no media row names (a refused or failed create) is deleted.
+ */
+async function serveUpload(
+  options: RouterOptions,
+  context: { req: IncomingMessage; res: ServerResponse; principal: Principal; requestId: string },
+): Promise<void> {
+  const { req, res } = context;
+  let parsed: ParsedMultipart;
+  try {
+    parsed = await parseMultipart(req, {
+      objects: options.objects,
+      tenantId: context.principal.tenantId,
+      limits: options.bodyLimits,
+    });
+  } catch (error) {
+    if (!(error instanceof GraphQLError)) {
+      if (!res.headersSent) res.destroy(); // the client went away mid-upload
+      return;
+    }
+    // The rest of the body is dropped; the connection closes after the answer.
+    res.setHeader('connection', 'close');
+    req.resume();
+    return sendGraphQLError(res, error);
+  }
+  try {
+    await options.yoga.handle(req, res, { ...context, uploaded: parsed.params });
+  } finally {
+    const keys = parsed.uploads.filter((u) => !u.tooLarge).map((u) => u.storageKey);
+    await options.lifecycle.deleteUnreferenced(keys).catch((err: unknown) => {
+      options.log.error({ err }, 'could not delete uploads of a request that created nothing');
+    });
+  }
+}
+
+function hasPreflightHeader(req: IncomingMessage): boolean {
+  return PREFLIGHT_HEADERS.some((h) => req.headers[h] !== undefined);
 }
 
 /**

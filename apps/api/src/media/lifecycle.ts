@@ -1,6 +1,6 @@
 import { TERMINAL_STATUSES } from '@clipwire/schema';
 import { jobs as jobTable, mediaObjects, tasks } from '@clipwire/schema/tables';
-import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 import { type Database, rowsOf } from '../db/client.js';
 import type { JobOutcome, JobQueue } from '../jobs/queue.js';
 import type { JobRow } from '@clipwire/schema/tables';
@@ -13,6 +13,12 @@ const BATCH = 100;
 const HOUR_MS = 60 * 60 * 1000;
 /** The first retention sweeps (inputs, archived outputs) after a worker's start; then hourly. */
 export const FIRST_SWEEP_AFTER_MS = 10 * 60 * 1000;
+/**
+ * How old an object under `inputs/` must be before the orphan sweep may take it for one: far longer
+ * than any create takes between writing its uploads and committing the rows that name them.
+ */
+export const ORPHAN_GRACE_MS = HOUR_MS;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The maintenance jobs: each is queued once (its dedupe key) and queues its next run itself. */
 export const MAINTENANCE_JOBS = {
   legacyMedia: { kind: 'legacy-media', dedupeKey: 'maintenance:legacy-media' },
@@ -76,6 +82,8 @@ export class MediaLifecycle {
     if (job.payload.kind === MAINTENANCE_JOBS.inputRetention.kind) {
       const deleted = await this.applyRetention();
       if (deleted > 0) this.log.info({ deleted, days: this.retentionDays }, 'stored inputs past retention deleted');
+      const orphans = await this.sweepOrphans();
+      if (orphans > 0) this.log.info({ orphans }, 'stored inputs no media row names deleted');
       const next = MAINTENANCE_JOBS.inputRetention;
       await this.jobs.enqueue(this.db, {
         queue: 'maintenance',
@@ -151,6 +159,47 @@ export class MediaLifecycle {
       deleted += count;
       if (count < batch) return deleted;
     }
+  }
+
+  /**
+   * Deletes the objects under `inputs/` older than `graceMs` that no `media_objects` row names (by its
+   * storage key, or by its id for a legacy row being moved): what a create left when it crashed
+   * between writing its uploads and committing. Checked `batch` keys per query. Returns how many.
+   */
+  async sweepOrphans(now = new Date(), graceMs = ORPHAN_GRACE_MS, batch = BATCH): Promise<number> {
+    const cutoff = now.getTime() - graceMs;
+    let deleted = 0;
+    let old: string[] = [];
+    for await (const page of this.objects.list('inputs/')) {
+      for (const object of page) {
+        if (object.modifiedAt.getTime() >= cutoff) continue;
+        old.push(object.key);
+        if (old.length >= batch) {
+          deleted += await this.deleteUnreferenced(old);
+          old = [];
+        }
+      }
+    }
+    if (old.length > 0) deleted += await this.deleteUnreferenced(old);
+    return deleted;
+  }
+
+  /** Deletes those of `keys` that no media row names; returns how many. */
+  async deleteUnreferenced(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    const ids = keys.map((k) => k.split('/').at(-1)!).filter((id) => UUID.test(id));
+    const named = await this.db
+      .select({ id: mediaObjects.id, storageKey: mediaObjects.storageKey })
+      .from(mediaObjects)
+      .where(
+        ids.length > 0
+          ? or(inArray(mediaObjects.storageKey, [...keys]), inArray(mediaObjects.id, ids))
+          : inArray(mediaObjects.storageKey, [...keys]),
+      );
+    const kept = new Set(named.flatMap((r) => [r.storageKey, r.id]));
+    const orphans = keys.filter((k) => !kept.has(k) && !kept.has(k.split('/').at(-1)!));
+    if (orphans.length > 0) await this.objects.delete(orphans);
+    return orphans.length;
   }
 
   /**

@@ -7,6 +7,7 @@ import type { Database, DbOrTx } from '../db/client.js';
 import { driverValues, fieldPlaceholders, listPlaceholders, listValues, run } from '../db/prepared.js';
 import { resolveRange } from '../storage/metering.js';
 import type { ObjectBody, ObjectStore } from '../storage/object-store.js';
+import type { PendingUpload } from '../tasks/intake.js';
 
 const SECRET_NAME = 'media-url-signing-key';
 /** Providers fetch inputs within minutes of a submit; a day covers their retries and queues. */
@@ -59,7 +60,14 @@ export class MediaStore {
   }
 
   /** Writes an upload's bytes to the store, before the create's transaction (which records it with `record`). */
-  async upload(tenantId: string, { bytes, mime }: { bytes: Buffer; mime: string }): Promise<StoredUpload> {
+  async upload(tenantId: string, upload: PendingUpload): Promise<StoredUpload> {
+    const { mime } = upload;
+    if ('streamed' in upload) {
+      // Already in the store (the multipart parser streamed it there): nothing more to write.
+      const { id, storageKey, size, sha256 } = upload.streamed;
+      return { id, storageKey, mime, sizeBytes: size, sha256 };
+    }
+    const { bytes } = upload;
     const id = randomUUID();
     const stored = await this.objects.put(inputKey(tenantId, id), bytes, { contentType: mime });
     return { id, storageKey: stored.key, mime, sizeBytes: stored.sizeBytes, sha256: stored.sha256 };

@@ -68,6 +68,8 @@ export interface Services extends ContextServices {
   mediaLink(id: string, ttlSeconds: number): string;
   /** Where media bytes live (task inputs, archived outputs). */
   objects: ObjectStore;
+  /** Retention, erasure and the orphan sweep of stored media. */
+  lifecycle: MediaLifecycle;
   /** Clipwire's signed links to archived outputs. */
   outputLinks: OutputLinks;
   archiver: OutputArchiver;
@@ -222,6 +224,7 @@ export async function composeServices(options: AppOptions, url: () => string): P
     media,
     mediaLink: (id, ttlSeconds) => `${publicBaseUrl()}${media.signedPath(id, Date.now(), ttlSeconds)}`,
     objects,
+    lifecycle,
     outputLinks,
     archiver,
     adapters,

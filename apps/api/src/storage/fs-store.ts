@@ -5,10 +5,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { asReadable, checkKey, Meter, resolveRange } from './metering.js';
-import type { ObjectBody, ObjectStore, PutOptions, StoredObject } from './object-store.js';
+import type { ListedObject, ObjectBody, ObjectStore, PutOptions, StoredObject } from './object-store.js';
 
 /** Longest content type kept in a file's header line. */
 const MAX_TYPE_BYTES = 255;
+/** Objects per page of a listing (as S3 pages them). */
+const LIST_PAGE = 1000;
 /** Written files start with their content type and a newline; the object's bytes follow. */
 const TEMP_DIR = '.tmp';
 
@@ -101,6 +103,34 @@ export class FsStore implements ObjectStore {
 
   async delete(keys: readonly string[]): Promise<void> {
     for (const key of keys) await unlink(this.path(key)).catch(ignoreMissing);
+  }
+
+  async *list(prefix: string): AsyncIterable<ListedObject[]> {
+    const slash = prefix.lastIndexOf('/');
+    const dir = slash < 0 ? this.root : this.path(prefix.slice(0, slash));
+    let entries: string[];
+    try {
+      entries = (await readdir(dir, { recursive: true })) as string[];
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    let page: ListedObject[] = [];
+    for (const entry of entries) {
+      const full = join(dir, entry);
+      const key = relative(this.root, full).split(sep).join('/');
+      if (key === TEMP_DIR || key.startsWith(`${TEMP_DIR}/`) || !key.startsWith(prefix)) continue;
+      const info = await stat(full).catch(() => null);
+      if (!info?.isFile()) continue; // a directory, or deleted since readdir
+      const meta = await this.meta(key).catch(() => null);
+      if (!meta) continue;
+      page.push({ key, sizeBytes: meta.sizeBytes, modifiedAt: info.mtime });
+      if (page.length >= LIST_PAGE) {
+        yield page;
+        page = [];
+      }
+    }
+    if (page.length > 0) yield page;
   }
 
   async deletePrefix(prefix: string): Promise<number> {

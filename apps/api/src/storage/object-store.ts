@@ -19,6 +19,14 @@ export interface ObjectBody {
   range?: { start: number; end: number };
 }
 
+/** One entry of a listing. */
+export interface ListedObject {
+  key: string;
+  sizeBytes: number;
+  /** When the object was last written (S3 LastModified, a file's mtime). */
+  modifiedAt: Date;
+}
+
 export interface PutOptions {
   contentType: string;
   /** The write fails (and leaves nothing behind) once more bytes than this arrive. */
@@ -39,6 +47,11 @@ export interface ObjectStore {
   /** Size and type without the bytes; null when there is no such object. */
   head(key: string): Promise<{ sizeBytes: number; contentType: string } | null>;
   delete(keys: readonly string[]): Promise<void>;
+  /**
+   * The objects whose key starts with `prefix`, in pages (S3: up to 1000 keys per page), in no promised
+   * order; objects written or deleted while the listing runs may or may not appear.
+   */
+  list(prefix: string): AsyncIterable<ListedObject[]>;
   /** Deletes every object whose key starts with `prefix`; returns how many were deleted. */
   deletePrefix(prefix: string): Promise<number>;
   /**

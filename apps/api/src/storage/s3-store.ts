@@ -10,7 +10,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import { asReadable, checkKey, Meter, RangeNotSatisfiableError } from './metering.js';
-import type { ObjectBody, ObjectStore, PutOptions, StoredObject } from './object-store.js';
+import type { ListedObject, ObjectBody, ObjectStore, PutOptions, StoredObject } from './object-store.js';
 
 export interface S3Settings {
   /** An S3-compatible endpoint (MinIO, R2, …); AWS itself when unset. */
@@ -128,18 +128,26 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
-    let deleted = 0;
+  async *list(prefix: string): AsyncIterable<ListedObject[]> {
     let token: string | undefined;
     do {
       const page = await this.client.send(
         new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: token }),
       );
-      const keys = (page.Contents ?? []).map((o) => o.Key!).filter(Boolean);
-      if (keys.length > 0) await this.delete(keys);
-      deleted += keys.length;
+      const objects = (page.Contents ?? []).flatMap((o) =>
+        o.Key ? [{ key: o.Key, sizeBytes: o.Size ?? 0, modifiedAt: o.LastModified ?? new Date(0) }] : [],
+      );
+      if (objects.length > 0) yield objects;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    let deleted = 0;
+    for await (const page of this.list(prefix)) {
+      await this.delete(page.map((o) => o.key));
+      deleted += page.length;
+    }
     return deleted;
   }
 

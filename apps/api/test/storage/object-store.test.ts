@@ -102,6 +102,30 @@ describe.each(['fs', 's3'] as const)('the %s object store', (kind) => {
     expect(await store().deletePrefix('outputs/t2/nothing/')).toBe(0);
   });
 
+  it('lists the objects under a prefix with their size and write time, and nothing else', async () => {
+    const before = Date.now() - 2000; // S3 times have whole seconds
+    for (const key of ['listed/t3/a', 'listed/t3/sub/b', 'listed/t30/c', 'listedx/d']) {
+      await store().put(key, Buffer.from(key), { contentType: 'text/plain' });
+    }
+    const listed = async (prefix: string) => {
+      const out: { key: string; sizeBytes: number; modifiedAt: Date }[] = [];
+      for await (const page of store().list(prefix)) out.push(...page);
+      return out.sort((a, b) => a.key.localeCompare(b.key));
+    };
+    const under = await listed('listed/t3/');
+    expect(under.map((o) => [o.key, o.sizeBytes])).toEqual([
+      ['listed/t3/a', 'listed/t3/a'.length],
+      ['listed/t3/sub/b', 'listed/t3/sub/b'.length],
+    ]);
+    for (const o of under) {
+      expect(o.modifiedAt.getTime()).toBeGreaterThanOrEqual(before);
+      expect(o.modifiedAt.getTime()).toBeLessThanOrEqual(Date.now() + 2000);
+    }
+    expect((await listed('listed/')).map((o) => o.key)).toEqual(['listed/t3/a', 'listed/t3/sub/b', 'listed/t30/c']);
+    expect(await listed('listed/none/')).toEqual([]);
+    await store().deletePrefix('listed');
+  });
+
   it('refuses a write past maxBytes and keeps nothing of it, the earlier object included', async () => {
     await store().put('inputs/t1/capped', Buffer.from('the earlier object'), { contentType: 'text/plain' });
     const { stream } = randomStream(200 * 1024);

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { jobs, mediaObjects, tasks } from '@clipwire/schema/tables';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ORPHAN_GRACE_MS } from '../../src/media/lifecycle.js';
 import { uuidOf } from '../support/ids.js';
 import { startS3, type TestS3 } from '../support/s3.js';
 import { CREATE_AVATAR, eventually, fixture, SAMPLE_INPUT, startStack, type Stack } from '../support/stack.js';
@@ -155,5 +157,25 @@ describe.each(['fs', 's3'] as const)('stored inputs on %s: retention and deleteT
 
     const unknown = Buffer.from('Task:00000000-0000-4000-8000-000000000000').toString('base64');
     expect((await stack.gql(DELETE_TASK, { id: unknown })).data!.deleteTask).toBeNull();
+  });
+  it('the orphan sweep deletes inputs older than the grace that no media row names, and nothing else', async () => {
+    const kept = await create('sweep-kept');
+    const tenantId = kept.media[0]!.tenantId;
+    // What a create that crashed before its commit leaves: an object under inputs/ with no row.
+    const orphanKey = `inputs/${tenantId}/${randomUUID()}`;
+    await objects().put(orphanKey, Buffer.from('left by a crashed create'), { contentType: 'image/png' });
+    const lifecycle = stack.app.services.lifecycle;
+
+    // Young (a create may still be about to commit): kept.
+    expect(await lifecycle.sweepOrphans(new Date())).toBe(0);
+    expect(await objects().head(orphanKey)).not.toBeNull();
+
+    // Past the grace (an hour): the orphan goes, the objects rows name stay.
+    const later = new Date(Date.now() + ORPHAN_GRACE_MS + 60_000);
+    expect(await lifecycle.sweepOrphans(later, ORPHAN_GRACE_MS, 2)).toBe(1);
+    expect(await objects().head(orphanKey)).toBeNull();
+    for (const media of kept.media) expect(await objects().head(media.storageKey!), media.storageKey!).not.toBeNull();
+    expect(await lifecycle.sweepOrphans(later)).toBe(0);
+    await stack.waitForFinal(kept.relayId, 'status');
   });
 });
