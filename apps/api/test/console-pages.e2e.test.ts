@@ -120,3 +120,30 @@ describe('every console page, desktop and phone', () => {
     expect(errors).toEqual([]);
   }, 120_000);
 });
+
+describe('console page of a routed task', () => {
+  it('shows the route (Kling refused with 1102, KIE accepted) and names the move in the timeline', async () => {
+    // A tenant of its own, so that the usage figures above stay those of the two Kling tasks.
+    const other = await stack.newTenant('console-route');
+    stack.sim.kling.setNextCreateError({ httpStatus: 429, code: 1102, message: 'resource pack exhausted' });
+    const input = { ...SAMPLE_INPUT, prompt: 'hello', route: ['KLING', 'KIE'] };
+    const res = await stack.gql(CREATE_AVATAR, { input }, other.apiKey);
+    const id = res.data!.createAvatarVideo.id as string;
+    const final = await stack.waitForFinal(id, 'provider', undefined, other.apiKey);
+    expect(final).toMatchObject({ status: 'SUCCEEDED', provider: 'KIE' });
+
+    const page = await openSignedIn(browser, `${stack.url}/#/tasks/${encodeURIComponent(id)}`, other.apiKey, errors);
+    const route = page.locator('section[aria-labelledby="route-h"]');
+    await route.locator('li[data-outcome="ACCEPTED"]').waitFor();
+    const items = await route.locator('li').allInnerTexts();
+    expect(items).toHaveLength(2);
+    expect(items[0]).toMatch(/Kling[\s\S]*Refused[\s\S]*1102[\s\S]*resource pack exhausted/);
+    expect(items[1]).toMatch(/KIE[\s\S]*Accepted/);
+    expect(await page.locator('[data-path="route"]').textContent()).toMatch(/Kling → KIE\.ai/);
+    const moved = page.locator('li[data-event-type="ROUTED"]');
+    expect(await moved.textContent()).toMatch(/Next provider[\s\S]*trying KIE/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'task-route-desktop.png'), fullPage: true });
+    await page.close();
+    expect(errors).toEqual([]);
+  }, 60_000);
+});

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { formatBytes } from '../format';
-import { PROVIDER_LABEL } from './ui';
+import { PROVIDER_LABEL, providerLabel } from './ui';
 
 interface UrlRef {
   path: string;
@@ -94,6 +94,7 @@ export function InputView({ input, media }: { input: unknown; media: readonly St
 /** What each input field is called on the page (dotted paths of the input as the API shows it). */
 const LABELS: Record<string, string> = {
   provider: 'Provider',
+  route: 'Route asked',
   image: 'Image',
   video: 'Video',
   audio: 'Audio',
@@ -156,6 +157,10 @@ function InputFacts({ input }: { input: unknown }) {
         return;
       }
       for (const [k, val] of Object.entries(v as Record<string, unknown>)) walk(val, path ? `${path}.${k}` : k);
+      return;
+    }
+    if (path === 'route' && Array.isArray(v)) {
+      rows.push([path, LABELS[path]!, v.map((p) => providerLabel(String(p))).join(' → ')]);
       return;
     }
     const raw = typeof v === 'string' ? v : JSON.stringify(v);
