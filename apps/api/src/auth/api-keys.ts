@@ -1,5 +1,6 @@
-import { apiKeys, tenants } from '@clipwire/schema/tables';
-import { and, eq, inArray, isNotNull, isNull } from 'drizzle-orm';
+import type { Provider, TaskKind } from '@clipwire/schema';
+import { apiKeys, tenantRoutes, tenants } from '@clipwire/schema/tables';
+import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import { generateSecret, sha256Hex } from '../crypto.js';
 import type { DbOrTx } from '../db/client.js';
 import type { KeyLastUsed } from './last-used.js';
@@ -11,6 +12,11 @@ export interface Principal {
   tenantId: string;
   apiKeyId: string;
   scope: 'tenant' | 'admin';
+  /**
+   * The tenant's default routes per kind of task (setDefaultRoute), read with the key: a create that
+   * names no provider costs no statement of its own to find them.
+   */
+  defaultRoutes?: Partial<Record<TaskKind, Provider[]>>;
 }
 
 export interface CreatedApiKey {
@@ -79,6 +85,11 @@ export class ApiKeyAuthenticator {
     private readonly lastUsed?: KeyLastUsed,
   ) {}
 
+  /** Forgets the cached keys of a tenant (its default routes changed): their next use reads them again. */
+  forgetTenant(tenantId: string): void {
+    for (const [hash, entry] of this.cache) if (entry.principal?.tenantId === tenantId) this.cache.delete(hash);
+  }
+
   async authenticate(authorization: unknown): Promise<Principal | { failure: AuthFailure }> {
     const parsed = parseAuthorization(authorization);
     if ('failure' in parsed) return parsed;
@@ -94,12 +105,24 @@ export class ApiKeyAuthenticator {
     const cached = this.cache.get(hash);
     if (cached && cached.expires > now) return cached.principal;
     const [row] = await this.db
-      .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, scope: apiKeys.scope, lastUsedAt: apiKeys.lastUsedAt })
+      .select({
+        id: apiKeys.id,
+        tenantId: apiKeys.tenantId,
+        scope: apiKeys.scope,
+        lastUsedAt: apiKeys.lastUsedAt,
+        // json (not jsonb) arrives as text from every driver: parsed here.
+        defaultRoutes:
+          sql<string>`(select coalesce(json_object_agg(${tenantRoutes.kind}, ${tenantRoutes.route}), '{}'::json)::text from ${tenantRoutes} where ${tenantRoutes.tenantId} = ${apiKeys.tenantId})`.mapWith(
+            (text: string) => JSON.parse(text) as Partial<Record<TaskKind, Provider[]>>,
+          ),
+      })
       .from(apiKeys)
       .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)))
       .limit(1);
     if (row) this.lastUsed?.known(row.id, row.lastUsedAt);
-    const principal = row ? { tenantId: row.tenantId, apiKeyId: row.id, scope: row.scope } : null;
+    const principal = row
+      ? { tenantId: row.tenantId, apiKeyId: row.id, scope: row.scope, defaultRoutes: row.defaultRoutes }
+      : null;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, { principal, expires: now + ApiKeyAuthenticator.CACHE_MS });
     return principal;

@@ -25,6 +25,8 @@ export interface GraphQLContext {
   /** For the create mutations; the tenant's default webhook URL is added per request. */
   intake: IntakeEnv;
   log: Logger;
+  /** Makes this process read the caller's tenant's keys again: what they carry (default routes) changed. */
+  forgetTenantKeys(): void;
   /** A signed, expiring link (absolute URL) to a stored input's bytes at /media/{id}. */
   mediaLink(id: string, ttlSeconds: number): string;
 }

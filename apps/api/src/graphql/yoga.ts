@@ -3,7 +3,7 @@ import { type ExecutionArgs, execute, getOperationAST } from 'graphql';
 import { createYoga, type GraphQLParams, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { Admit } from '../auth/admission.js';
-import type { Principal } from '../auth/api-keys.js';
+import type { ApiKeyAuthenticator, Principal } from '../auth/api-keys.js';
 import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { MB } from '../media/limits.js';
@@ -16,7 +16,6 @@ import { type ClientErrorPolicy, clientErrorPolicy } from './client-errors.js';
 import type { GraphQLContext } from './context.js';
 import { useInputLimits } from './input-limits.js';
 import { schema } from './schema.js';
-import { readDefaultRoute } from '../tasks/route-settings.js';
 
 export const GRAPHQL_PATH = '/graphql';
 /**
@@ -62,6 +61,7 @@ export type ContextServices = Pick<
   db: DatabaseHandle;
   /** The SSRF-safe dispatcher URL media are probed through. */
   safeDispatcher: SafeAgent;
+  authenticator: Pick<ApiKeyAuthenticator, 'forgetTenant'>;
 };
 
 /** One operation's context, over HTTP and WebSocket alike, for an admitted principal. */
@@ -82,11 +82,12 @@ export function createContext(services: ContextServices, principal: Principal, r
       fetchTimeoutMs: 20_000,
       checkWebhookUrl: (u) => webhooks.checkUrl(u),
       providerMode: (provider, kind) => services.adapters.get(provider, kind)?.mode,
-      defaultRoute: (kind) => readDefaultRoute(db.db, principal.tenantId, kind),
+      defaultRoute: async (kind) => principal.defaultRoutes?.[kind],
     },
     // Every line an operation logs says whose it is and, over HTTP, which request it came from.
     log: services.log.child({ tenant: principal.tenantId, ...(requestId ? { requestId } : {}) }),
     mediaLink: services.mediaLink,
+    forgetTenantKeys: () => services.authenticator.forgetTenant(principal.tenantId),
   };
 }
 

@@ -11,15 +11,6 @@ function offers(provider: Provider, kind: TaskKind): boolean {
   return kind === 'AVATAR_VIDEO' ? slice.avatarVideo !== undefined : slice.videoSound !== undefined;
 }
 
-/** A tenant's default route for a kind of task, if it set one. */
-export async function readDefaultRoute(db: DbOrTx, tenantId: string, kind: TaskKind): Promise<Provider[] | undefined> {
-  const [row] = await db
-    .select({ route: tenantRoutes.route })
-    .from(tenantRoutes)
-    .where(and(eq(tenantRoutes.tenantId, tenantId), eq(tenantRoutes.kind, kind)));
-  return row?.route;
-}
-
 /** Every default route of a tenant, by kind. */
 export function listDefaultRoutes(db: DbOrTx, tenantId: string): Promise<TenantRouteRow[]> {
   return db.select().from(tenantRoutes).where(eq(tenantRoutes.tenantId, tenantId)).orderBy(asc(tenantRoutes.kind));

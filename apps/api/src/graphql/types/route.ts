@@ -50,10 +50,12 @@ builder.mutationField('setDefaultRoute', (t) =>
       kind: t.arg({ type: TaskKindEnum, required: true }),
       route: t.arg({ type: [ProviderEnum], required: true }),
     },
-    resolve: (_root, { kind, route }, ctx) =>
-      ctx.asTenant(async (db) => ({
-        kind,
-        route: (await setDefaultRoute(db, ctx.principal.tenantId, kind, route)) ?? [],
-      })),
+    resolve: async (_root, { kind, route }, ctx) => {
+      const set = await ctx.asTenant((db) => setDefaultRoute(db, ctx.principal.tenantId, kind, route));
+      // Creates read the routes with the key (cached a moment): this process reads them again now,
+      // others within the key cache's 2 s.
+      ctx.forgetTenantKeys();
+      return { kind, route: set ?? [] };
+    },
   }),
 );
