@@ -5,7 +5,7 @@ import { type Simulator, simulatorMediaBytes, startSimulator } from '@clipwire/p
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_KLING_API_KEY } from '../../src/config.js';
-import { freePort, gql, MainProcess } from '../support/main-process.js';
+import { childApiEnv, freePort, gql, MainProcess } from '../support/main-process.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT } from '../support/stack.js';
 
 /*
@@ -35,23 +35,10 @@ afterAll(async () => {
 
 function start(crashAt?: string): MainProcess {
   const url = `http://127.0.0.1:${port}`;
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? tmpdir(),
-    NODE_ENV: 'test',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    PUBLIC_BASE_URL: url,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
-    CLIPWIRE_DATA_DIR: dataDir,
-    KLING_BASE_URL: sim.url,
-    KIE_BASE_URL: sim.url,
-    DIGITAL_HUMAN_BASE_URL: sim.url,
-    JOB_LEASE_MS: '2000',
-    POLL_INTERVAL_MS: '200',
-    ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
-    ...(crashAt ? { CLIPWIRE_CRASH_AT: crashAt } : {}),
-  };
+  const env = childApiEnv(
+    { port, dataDir, simUrl: sim.url, crashAt },
+    { JOB_LEASE_MS: '2000', POLL_INTERVAL_MS: '200' },
+  );
   const child = new MainProcess(crashAt ? `api (crash at ${crashAt})` : 'api', url, env);
   children.push(child);
   return child;

@@ -8,7 +8,7 @@ import { gql, MainProcess } from '../support/main-process.js';
  * HTTP that reports a dead server instead of throwing.
  */
 
-export { freePort, gql, type ChildExit, type GqlResult } from '../support/main-process.js';
+export { childApiEnv, freePort, gql, type ChildExit, type GqlResult } from '../support/main-process.js';
 
 /** One incarnation of the API (`new ApiChild(url, env, label)`): it can be SIGKILLed and started again on the same port. */
 export class ApiChild extends MainProcess {

@@ -17,6 +17,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { CREATE_AVATAR, eventually, SAMPLE_INPUT } from '../support/stack.js';
 import {
   ApiChild,
+  childApiEnv,
   freePort,
   gql,
   gqlOk,
@@ -154,34 +155,21 @@ async function newEnvironment(label: string, timing = TIMING): Promise<Environme
 
 /** Starts the API on the environment and waits for /readyz; the first start writes the sandbox key. */
 async function startApi(env: Environment, crashAt?: CrashPoint): Promise<ApiChild> {
-  const childEnv: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? tmpdir(),
-    NODE_ENV: 'test',
-    PORT: String(env.port),
-    HOST: '127.0.0.1',
-    PUBLIC_BASE_URL: env.url,
-    // info: a failure's output tail then shows the engine's recovery steps (resends, adoptions).
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
-    CLIPWIRE_DATA_DIR: env.dataDir,
-    // A base URL per provider in sandbox mode: main.ts starts no simulator of its own.
-    KLING_BASE_URL: env.sim.url,
-    KIE_BASE_URL: env.sim.url,
-    DIGITAL_HUMAN_BASE_URL: env.sim.url,
-    JOB_LEASE_MS: '2000',
-    POLL_INTERVAL_MS: '200',
-    // The engine's crash safety is under test, each task's webhooks its status changes (a crash while
-    // archiving outputs is test/outputs/archive-crash.test.ts).
-    ARCHIVE_OUTPUTS: 'false',
-    PROVIDER_TIMEOUT_MS: '5000',
-    WEBHOOK_ALLOW_ORIGINS: receiver.origin,
-    // The test polls several tasks at once; per-key rate limiting is not what is under test here.
-    API_RATE_LIMIT_PER_SECOND: '1000',
-    API_RATE_LIMIT_BURST: '10000',
-    ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
-    ...(env.database?.url ? { DATABASE_URL: env.database.url } : {}),
-    ...(crashAt ? { CLIPWIRE_CRASH_AT: crashAt } : {}),
-  };
+  const childEnv = childApiEnv(
+    { port: env.port, dataDir: env.dataDir, simUrl: env.sim.url, databaseUrl: env.database?.url, crashAt },
+    {
+      JOB_LEASE_MS: '2000',
+      POLL_INTERVAL_MS: '200',
+      // The engine's crash safety is under test, each task's webhooks its status changes (a crash while
+      // archiving outputs is test/outputs/archive-crash.test.ts).
+      ARCHIVE_OUTPUTS: 'false',
+      PROVIDER_TIMEOUT_MS: '5000',
+      WEBHOOK_ALLOW_ORIGINS: receiver.origin,
+      // The test polls several tasks at once; per-key rate limiting is not what is under test here.
+      API_RATE_LIMIT_PER_SECOND: '1000',
+      API_RATE_LIMIT_BURST: '10000',
+    },
+  );
   const child = new ApiChild(env.url, childEnv, `${env.label} api${crashAt ? ` (crash at ${crashAt})` : ''}`);
   env.children.add(child);
   await child.ready();

@@ -7,7 +7,7 @@ import { SANDBOX_DIGITAL_HUMAN_API_KEY, SANDBOX_KIE_API_KEY, SANDBOX_KLING_API_K
 import type { CrashPoint } from '../../src/crash.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { eventually, SAMPLE_INPUT } from '../support/stack.js';
-import { ApiChild, freePort, gqlOk, limiter } from './crash-support.js';
+import { ApiChild, childApiEnv, freePort, gqlOk, limiter } from './crash-support.js';
 
 /*
  * The crash battery, extended to routing: a task on the route [KLING, KIE] whose Kling create is
@@ -70,33 +70,18 @@ async function newRun(label: string): Promise<Run> {
 }
 
 function startApi(run: Run, crashAt?: CrashPoint): ApiChild {
-  const url = `http://127.0.0.1:${run.port}`;
-  const child = new ApiChild(
-    url,
+  const env = childApiEnv(
+    { port: run.port, dataDir: run.dataDir, simUrl: run.sim.url, databaseUrl: run.database?.url, crashAt },
     {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? tmpdir(),
-      NODE_ENV: 'test',
-      PORT: String(run.port),
-      HOST: '127.0.0.1',
-      PUBLIC_BASE_URL: url,
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
-      CLIPWIRE_DATA_DIR: run.dataDir,
-      KLING_BASE_URL: run.sim.url,
-      KIE_BASE_URL: run.sim.url,
-      DIGITAL_HUMAN_BASE_URL: run.sim.url,
       JOB_LEASE_MS: '2000',
       POLL_INTERVAL_MS: '200',
       ARCHIVE_OUTPUTS: 'false',
       // Long enough that a loaded machine does not turn KIE's create into an unconfirmed one (a timeout).
       PROVIDER_TIMEOUT_MS: '8000',
       ROUTE_SUBMIT_ATTEMPTS: '1',
-      ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
-      ...(run.database?.url ? { DATABASE_URL: run.database.url } : {}),
-      ...(crashAt ? { CLIPWIRE_CRASH_AT: crashAt } : {}),
     },
-    `api${crashAt ? ` (crash at ${crashAt})` : ''}`,
   );
+  const child = new ApiChild(`http://127.0.0.1:${run.port}`, env, `api${crashAt ? ` (crash at ${crashAt})` : ''}`);
   run.children.push(child);
   return child;
 }

@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_DIGITAL_HUMAN_API_KEY, SANDBOX_KIE_API_KEY, SANDBOX_KLING_API_KEY } from '../../src/config.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { freePort, MainProcess } from '../support/main-process.js';
+import { childApiEnv, freePort, MainProcess } from '../support/main-process.js';
 import { CREATE_SOUND, eventually, fixture } from '../support/stack.js';
 
 /**
@@ -119,22 +119,14 @@ describe('uploads stream into the object store (the compiled server, as a child 
     });
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    child = new MainProcess('api', url, {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? tmpdir(),
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_BASE_URL: url,
-      LOG_LEVEL: 'warn',
-      CLIPWIRE_DATA_DIR: dataDir,
-      KLING_BASE_URL: sim.url,
-      KIE_BASE_URL: sim.url,
-      DIGITAL_HUMAN_BASE_URL: sim.url,
-      ARCHIVE_OUTPUTS: 'false',
-      ...(database.url ? { DATABASE_URL: database.url } : {}),
-      ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
-    });
+    child = new MainProcess(
+      'api',
+      url,
+      childApiEnv(
+        { port, dataDir, simUrl: sim.url, databaseUrl: database.url },
+        { LOG_LEVEL: 'warn', ARCHIVE_OUTPUTS: 'false' },
+      ),
+    );
     await child.ready();
     apiKey = (await readFile(join(dataDir, 'sandbox-api-key'), 'utf8')).trim();
   }, 90_000);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
@@ -13,6 +14,42 @@ import { request } from 'undici';
 export const API_DIR = join(import.meta.dirname, '..', '..');
 /** `node` and these arguments, in API_DIR: the production command (the Dockerfile's CMD, checked by compose.test.ts). */
 export const MAIN_ARGS = ['dist/main.js'];
+
+/**
+ * The environment of a child API on loopback port `port` over `dataDir` (and `databaseUrl`, when
+ * given), with every provider in sandbox mode at the simulator `simUrl` (so main.ts starts none of its
+ * own), killing itself at `crashAt` when given; `extra` adds or overrides variables.
+ */
+export function childApiEnv(
+  opts: {
+    port: number;
+    dataDir: string;
+    simUrl: string;
+    databaseUrl?: string | undefined;
+    crashAt?: string | undefined;
+  },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  const url = `http://127.0.0.1:${opts.port}`;
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? tmpdir(),
+    NODE_ENV: 'test',
+    PORT: String(opts.port),
+    HOST: '127.0.0.1',
+    PUBLIC_BASE_URL: url,
+    // info: a failure's output tail then shows the engine's recovery steps (resends, adoptions).
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+    CLIPWIRE_DATA_DIR: opts.dataDir,
+    KLING_BASE_URL: opts.simUrl,
+    KIE_BASE_URL: opts.simUrl,
+    DIGITAL_HUMAN_BASE_URL: opts.simUrl,
+    ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+    ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
+    ...(opts.crashAt ? { CLIPWIRE_CRASH_AT: opts.crashAt } : {}),
+    ...extra,
+  };
+}
 
 const ROOT = join(API_DIR, '..', '..');
 let compiledChecked = false;
