@@ -82,7 +82,7 @@ export function createContext(services: ContextServices, principal: Principal, r
       fetchTimeoutMs: 20_000,
       checkWebhookUrl: (u) => webhooks.checkUrl(u),
       providerMode: (provider, kind) => services.adapters.get(provider, kind)?.mode,
-      defaultRoute: async (kind) => principal.defaultRoutes?.[kind],
+      defaultRoute: (kind) => principal.defaultRoutes?.[kind],
     },
     // Every line an operation logs says whose it is and, over HTTP, which request it came from.
     log: services.log.child({ tenant: principal.tenantId, ...(requestId ? { requestId } : {}) }),

@@ -58,7 +58,7 @@ export interface IntakeEnv {
   /** The mode a provider's capability runs in; undefined when it is not configured. */
   providerMode(provider: Provider, kind: TaskKind): 'SANDBOX' | 'LIVE' | undefined;
   /** The tenant's default route for a kind of task (`setDefaultRoute`), if it set one. */
-  defaultRoute(kind: TaskKind): Promise<Provider[] | undefined>;
+  defaultRoute(kind: TaskKind): Provider[] | undefined;
 }
 
 /**
@@ -132,7 +132,7 @@ function parse<T>(
 export async function intakeAvatarVideo(raw: unknown, env: IntakeEnv): Promise<TaskDraft> {
   // Naming neither a provider nor a route: the tenant's default route, if it set one.
   const asked = (raw ?? {}) as { provider?: unknown; route?: unknown };
-  const byDefault = asked.provider == null && asked.route == null ? await env.defaultRoute('AVATAR_VIDEO') : undefined;
+  const byDefault = asked.provider == null && asked.route == null ? env.defaultRoute('AVATAR_VIDEO') : undefined;
   const input = parse<CreateAvatarVideoInput>(byDefault ? avatarVideoFieldsSchema : createAvatarVideoInputSchema, raw);
   const webhookUrl = checkWebhookUrl(input.webhookUrl, env);
   const fallback = input.route ?? byDefault;
@@ -207,8 +207,7 @@ async function draft(
     );
   }
   const kept = keepUsed(uploads, steps);
-  const keptSteps = steps.map((s) => ({ ...s, request: kept.request(s.request) }));
-  const [first, ...rest] = keptSteps as [(typeof keptSteps)[number], ...typeof keptSteps];
+  const [first, ...rest] = kept.steps as [(typeof steps)[number], ...typeof steps];
   const asked = outcome ? { sandbox: { outcome } } : {};
   const at = new Date().toISOString();
   return {
@@ -228,28 +227,26 @@ async function draft(
       message: issues.map((i) => `${i.path.slice(1).join('.')} ${i.message}`).join('; '),
       at,
     })),
-    fingerprint: fingerprint(kind, route, keptSteps, webhookUrl, kept.uploads),
+    fingerprint: fingerprint(kind, route, kept.steps, webhookUrl, kept.uploads),
   };
 }
 
 /**
- * The uploads the kept providers' requests name, renumbered: a body read only for a provider that was
- * dropped is not stored.
+ * The uploads the kept providers' requests name, renumbered in the order they are first named (a body
+ * read only for a provider that was dropped is not stored), and the requests with the new numbers.
  */
-function keepUsed(uploads: PendingUpload[], steps: { request: Record<string, unknown> }[]) {
+function keepUsed<S extends { request: Record<string, unknown> }>(uploads: PendingUpload[], steps: S[]) {
   const used = new Map<number, number>();
-  const renumber = (request: Record<string, unknown>, assign: boolean): Record<string, unknown> =>
-    JSON.parse(JSON.stringify(request), (_key, value: unknown) => {
+  const kept = steps.map((step) => ({
+    ...step,
+    request: JSON.parse(JSON.stringify(step.request), (_key, value: unknown) => {
       if (value === null || typeof value !== 'object' || !('upload' in value)) return value;
       const n = (value as { upload: number }).upload;
-      if (assign && !used.has(n)) used.set(n, used.size);
+      if (!used.has(n)) used.set(n, used.size);
       return { upload: used.get(n) };
-    }) as Record<string, unknown>;
-  for (const step of steps) renumber(step.request, true);
-  return {
-    uploads: [...used.entries()].sort((a, b) => a[1] - b[1]).map(([n]) => uploads[n]!),
-    request: (request: Record<string, unknown>) => renumber(request, false),
-  };
+    }) as Record<string, unknown>,
+  }));
+  return { uploads: [...used.keys()].map((n) => uploads[n]!), steps: kept };
 }
 
 /**

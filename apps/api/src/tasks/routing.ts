@@ -74,8 +74,8 @@ export class Routing {
     private readonly changes: TaskChanges,
   ) {}
 
-  /** Moves `task` to the next provider on its route; false when a concurrent change moved it first. */
-  async moveOn(task: TaskRow, why: Departure): Promise<boolean> {
+  /** Moves `task` to the next provider on its route (nothing when a concurrent change moved it first). */
+  private async moveOn(task: TaskRow, why: Departure): Promise<void> {
     const [next, ...rest] = task.route;
     if (!next) throw new Error(`task ${task.id} has nowhere further to go`);
     crashPoint('route:before-move');
@@ -94,7 +94,7 @@ export class Routing {
       },
       this.deps.webhooks.changeJobs,
     );
-    if (!moved) return false;
+    if (!moved) return;
     crashPoint('route:after-move');
     this.deps.log.info(
       { taskId: task.id, tenant: task.tenantId, from: task.provider, to: next.provider, code: why.code },
@@ -102,7 +102,6 @@ export class Routing {
     );
     this.changes.publish(moved.task, moved.event.id);
     this.deps.jobs.nudge(moved.queuedJobs && moved.task.webhookUrl ? ['submit', 'webhook'] : ['submit']);
-    return true;
   }
 
   /** The submission job's outcome once the task left its provider: it runs again, for the next one. */

@@ -20,7 +20,7 @@ const env: IntakeEnv = {
   fetchTimeoutMs: 1000,
   checkWebhookUrl: (url) => (url.startsWith('https://') ? null : 'must be an https:// URL'),
   providerMode: () => 'SANDBOX',
-  defaultRoute: async () => undefined,
+  defaultRoute: () => undefined,
 };
 
 async function issuesOf(run: Promise<unknown>): Promise<{ path: string; message: string }[]> {
