@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeMedia } from '../src/media/probe.js';
 import { CREATE_AVATAR, CREATE_SOUND, fixture, startStack, type Stack } from './support/stack.js';
 import { ENGINE_ONLY } from './resilience/resilience-support.js';
+import { writeWavHeader } from './media/helpers.js';
 
 /*
  * The sandbox behaves like the real thing: outputs as long as their inputs (so a chained flow that
@@ -28,19 +29,7 @@ const PORTRAIT = b64(fixture('portrait-512x640.png'));
 /** A valid 8 kHz mono 16-bit WAV of `seconds` (a 440 Hz tone). */
 function wav(seconds: number): Buffer {
   const frames = Math.round(seconds * 8000);
-  const b = Buffer.alloc(44 + frames * 2);
-  b.write('RIFF', 0);
-  b.writeUInt32LE(36 + frames * 2, 4);
-  b.write('WAVEfmt ', 8);
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(8000, 24);
-  b.writeUInt32LE(16000, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36);
-  b.writeUInt32LE(frames * 2, 40);
+  const b = writeWavHeader(Buffer.alloc(44 + frames * 2), frames * 2);
   for (let i = 0; i < frames; i++)
     b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 8000)), 44 + i * 2);
   return b;

@@ -9,6 +9,23 @@ import type { ResolvedAddress } from '../../src/media/safe-fetch.js';
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const fixture = (name: string): Buffer => readFileSync(FIXTURES + name);
 
+/** Writes the 44-byte header of an 8 kHz mono 16-bit PCM WAV whose data is `pcmBytes` long at the start of `b`. */
+export function writeWavHeader(b: Buffer, pcmBytes: number): Buffer {
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + pcmBytes, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(8000, 24);
+  b.writeUInt32LE(16000, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(pcmBytes, 40);
+  return b;
+}
+
 const LOOPBACK = new Set(['127.0.0.1', '::1']);
 
 export interface ConnectAttempt {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
 import { createSafeDispatcher } from '../../src/media/safe-fetch.js';
 import { intakeAvatarVideo, intakeVideoSound, type IntakeEnv } from '../../src/tasks/intake.js';
+import { writeWavHeader } from '../media/helpers.js';
 
 /*
  * Intake in-process, without a server or a database: each provider's request built from the validated
@@ -175,19 +176,7 @@ describe('intake: refusals name their field', () => {
     const video = readFileSync(join(FIXTURES, 'clip-4s.mp4'));
     // A valid 8 kHz mono 16-bit WAV that fills the rest of the 100 MB and 2 bytes more.
     const pcm = 100 * MiB - video.length - 44 + 2;
-    const wav = Buffer.alloc(44 + pcm);
-    wav.write('RIFF', 0);
-    wav.writeUInt32LE(36 + pcm, 4);
-    wav.write('WAVEfmt ', 8);
-    wav.writeUInt32LE(16, 16);
-    wav.writeUInt16LE(1, 20);
-    wav.writeUInt16LE(1, 22);
-    wav.writeUInt32LE(8000, 24);
-    wav.writeUInt32LE(16000, 28);
-    wav.writeUInt16LE(2, 32);
-    wav.writeUInt16LE(16, 34);
-    wav.write('data', 36);
-    wav.writeUInt32LE(pcm, 40);
+    const wav = writeWavHeader(Buffer.alloc(44 + pcm), pcm);
     const input = { provider: 'DIGITAL_HUMAN', video: { base64: video.toString('base64') } };
     const issues = await issuesOf(intakeAvatarVideo({ ...input, audio: { base64: wav.toString('base64') } }, env));
     expect(issues).toEqual([
